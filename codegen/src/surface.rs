@@ -52,7 +52,10 @@ pub fn public_surface(source: &str) -> Result<String> {
                             .as_ref()
                             .map(|i| i.to_string())
                             .unwrap_or_else(|| "0".into());
-                        writeln!(out, "    {name}: {}", tokens(&field.ty))?;
+                        let wire = serde_rename(&field.attrs)
+                            .map(|r| format!(" (wire: {r:?})"))
+                            .unwrap_or_default();
+                        writeln!(out, "    {name}: {}{wire}", tokens(&field.ty))?;
                     }
                 }
                 syn::Item::Enum(e) if is_pub(&e.vis) => {
@@ -104,15 +107,24 @@ fn tokens(t: &impl ToTokens) -> String {
         .replace("& '", "&'")
         .replace("( ", "(")
         .replace(" )", ")");
-    if s.starts_with("::") {
-        s = s.trim_start_matches("::").to_owned();
+    for (from, to) in [
+        ("::std::", "std::"),
+        ("std::string::String", "String"),
+        ("std::option::Option", "Option"),
+        ("std::vec::Vec", "Vec"),
+        ("std::collections::", ""),
+        ("std::num::", ""),
+        ("std::ops::", ""),
+        ("std::result::Result", "Result"),
+        ("crate::types::", ""),
+        ("::serde_json::", "serde_json::"),
+        (",>", ">"),
+        (",)", ")"),
+        ("FnOnce (", "FnOnce("),
+    ] {
+        s = s.replace(from, to);
     }
-    s.replace("::std::", "")
-        .replace("std::string::String", "String")
-        .replace("std::option::Option", "Option")
-        .replace("std::vec::Vec", "Vec")
-        .replace("std::collections::HashMap", "HashMap")
-        .replace("std::result::Result", "Result")
+    s
 }
 
 fn return_type(output: &syn::ReturnType) -> String {

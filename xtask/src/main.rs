@@ -4,9 +4,14 @@
 //! - `cargo xtask generate --check`: change nothing; exit 1 and name the
 //!   stale files (with a diff) when the committed code differs from what the
 //!   spec generates.
+//! - `cargo xtask test`: every test of the project. Installs the Python tools
+//!   of `tools/python-requirements.txt` into `target/py` (once), validates the
+//!   spec with an independent OpenAPI validator, then runs
+//!   `cargo test --workspace` with `ANTHROPIC_ENVIRONMENTS_PYTHON` pointing at
+//!   that interpreter.
 
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
+use std::process::{Command, ExitCode};
 
 use anyhow::{Context, Result};
 
@@ -24,6 +29,7 @@ fn main() -> ExitCode {
             Some("--check") => generate(true),
             Some(other) => Err(anyhow::anyhow!("unknown option to generate: {other}")),
         },
+        Some("test") => test(&args[1..]),
         Some("help") | Some("--help") | None => {
             println!("{}", usage());
             return ExitCode::SUCCESS;
@@ -43,7 +49,8 @@ fn usage() -> &'static str {
     "usage: cargo xtask <task>\n\n\
      tasks:\n  \
      generate            regenerate the raw client crate from openapi/environments.yaml\n  \
-     generate --check    exit 1 if the committed generated files are stale"
+     generate --check    exit 1 if the committed generated files are stale\n  \
+     test [ARGS..]       validate the spec, then cargo test --workspace [ARGS..]"
 }
 
 fn workspace_root() -> PathBuf {
@@ -99,4 +106,64 @@ fn generate(check: bool) -> Result<ExitCode> {
         println!("generated files are up to date with {SPEC}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Python tools, relative to the workspace root.
+const PY_REQUIREMENTS: &str = "tools/python-requirements.txt";
+
+/// Runs a command, failing when it does not exit 0.
+fn run(cmd: &mut Command) -> Result<()> {
+    let status = cmd.status().with_context(|| format!("running {cmd:?}"))?;
+    if !status.success() {
+        anyhow::bail!("{cmd:?} failed: {status}");
+    }
+    Ok(())
+}
+
+/// The interpreter of `target/py`, created and filled from
+/// [`PY_REQUIREMENTS`] when missing or when the requirements changed.
+fn ensure_python(root: &Path) -> Result<PathBuf> {
+    let venv = root.join("target/py");
+    let python = venv.join("bin/python");
+    let requirements = std::fs::read_to_string(root.join(PY_REQUIREMENTS))?;
+    let stamp = venv.join("requirements.stamp");
+    if python.exists() && std::fs::read_to_string(&stamp).ok().as_deref() == Some(&requirements) {
+        return Ok(python);
+    }
+    eprintln!("installing {PY_REQUIREMENTS} into target/py");
+    let base = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+    run(Command::new(base).args(["-m", "venv"]).arg(&venv))?;
+    run(Command::new(&python)
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "-r",
+        ])
+        .arg(root.join(PY_REQUIREMENTS)))?;
+    std::fs::write(&stamp, requirements)?;
+    Ok(python)
+}
+
+fn test(extra: &[String]) -> Result<ExitCode> {
+    let root = workspace_root();
+    let python = ensure_python(&root)?;
+    println!("validating {SPEC} with openapi-spec-validator");
+    run(Command::new(&python)
+        .args(["-m", "openapi_spec_validator"])
+        .arg(root.join(SPEC)))?;
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .current_dir(&root)
+        .args(["test", "--workspace"])
+        .args(extra)
+        .env("ANTHROPIC_ENVIRONMENTS_PYTHON", &python)
+        .status()?;
+    Ok(if status.success() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

@@ -1,0 +1,176 @@
+//! Values the server may add later deserialise instead of failing, and
+//! serialise back unchanged.
+
+use anthropic_environments_raw::types::{
+    BetaEnvironment, BetaEnvironmentConfig, BetaEnvironmentScope, BetaNetworking,
+    BetaSelfHostedWork, BetaSelfHostedWorkHeartbeatResponse, BetaWorkState, ErrorDetails,
+    ErrorResponse, ErrorType,
+};
+use serde_json::{Value, json};
+
+fn work(state: &str) -> Value {
+    json!({
+        "id": "work_1", "acknowledged_at": null, "created_at": "2026-03-15T10:00:00Z",
+        "data": {"id": "session_1", "type": "session"}, "environment_id": "env_1",
+        "latest_heartbeat_at": null, "metadata": {}, "started_at": null, "state": state,
+        "stop_requested_at": null, "stopped_at": null, "type": "work"
+    })
+}
+
+fn environment(config: Value) -> Value {
+    json!({
+        "id": "env_1", "archived_at": null, "config": config,
+        "created_at": "2026-03-15T10:00:00Z", "description": "d", "metadata": {"k": "v"},
+        "name": "n", "type": "environment", "updated_at": "2026-03-15T10:00:00Z"
+    })
+}
+
+#[test]
+fn unknown_work_state_is_kept() {
+    let w: BetaSelfHostedWork = serde_json::from_value(work("paused")).unwrap();
+    assert_eq!(w.state, BetaWorkState::Unknown("paused".into()));
+    assert!(w.state.is_unknown());
+    assert_eq!(serde_json::to_value(&w).unwrap(), work("paused"));
+}
+
+#[test]
+fn known_work_states_decode_to_their_variants() {
+    for (wire, state) in [
+        ("queued", BetaWorkState::Queued),
+        ("starting", BetaWorkState::Starting),
+        ("active", BetaWorkState::Active),
+        ("stopping", BetaWorkState::Stopping),
+        ("stopped", BetaWorkState::Stopped),
+    ] {
+        let w: BetaSelfHostedWork = serde_json::from_value(work(wire)).unwrap();
+        assert_eq!(w.state, state);
+        assert_eq!(state.as_str(), wire);
+        assert_eq!(state.to_string(), wire);
+        assert_eq!(wire.parse::<BetaWorkState>().unwrap(), state);
+    }
+    assert_eq!(BetaWorkState::KNOWN.len(), 5);
+}
+
+#[test]
+fn unknown_config_type_is_kept_whole() {
+    let config = json!({"type": "gpu_cluster", "gpus": 8});
+    let env: BetaEnvironment = serde_json::from_value(environment(config.clone())).unwrap();
+    assert_eq!(env.config, BetaEnvironmentConfig::Unknown(config.clone()));
+    assert_eq!(env.config.tag(), Some("gpu_cluster"));
+    assert_eq!(serde_json::to_value(&env).unwrap(), environment(config));
+}
+
+#[test]
+fn config_without_a_type_is_unknown_not_an_error() {
+    let config = json!({"something": "else"});
+    let env: BetaEnvironment = serde_json::from_value(environment(config.clone())).unwrap();
+    assert!(env.config.is_unknown());
+    assert_eq!(env.config.tag(), None);
+}
+
+#[test]
+fn a_malformed_known_variant_is_still_an_error() {
+    // `cloud` promises networking and packages: their absence is a contract
+    // violation, not a new variant.
+    let err = serde_json::from_value::<BetaEnvironment>(environment(json!({"type": "cloud"})))
+        .unwrap_err();
+    assert!(err.to_string().contains("networking"), "{err}");
+}
+
+#[test]
+fn known_config_variants_decode() {
+    let env: BetaEnvironment =
+        serde_json::from_value(environment(json!({"type": "self_hosted"}))).unwrap();
+    assert!(matches!(env.config, BetaEnvironmentConfig::SelfHosted(_)));
+    let cloud = json!({
+        "type": "cloud",
+        "networking": {"type": "unrestricted"},
+        "packages": {"apt": [], "cargo": [], "gem": [], "go": [], "npm": [], "pip": ["numpy"]}
+    });
+    let env: BetaEnvironment = serde_json::from_value(environment(cloud.clone())).unwrap();
+    let BetaEnvironmentConfig::Cloud(c) = &env.config else {
+        panic!("{:?}", env.config)
+    };
+    assert!(matches!(c.networking, BetaNetworking::Unrestricted(_)));
+    assert_eq!(serde_json::to_value(&env).unwrap(), environment(cloud));
+}
+
+#[test]
+fn unknown_networking_type_is_kept() {
+    let cloud = json!({
+        "type": "cloud",
+        "networking": {"type": "proxied", "proxy": "http://proxy"},
+        "packages": {"apt": [], "cargo": [], "gem": [], "go": [], "npm": [], "pip": []}
+    });
+    let env: BetaEnvironment = serde_json::from_value(environment(cloud.clone())).unwrap();
+    let BetaEnvironmentConfig::Cloud(c) = &env.config else {
+        panic!()
+    };
+    assert_eq!(c.networking.tag(), Some("proxied"));
+    assert_eq!(serde_json::to_value(&env).unwrap(), environment(cloud));
+}
+
+#[test]
+fn unknown_scope_and_extra_fields_are_tolerated() {
+    let mut v = environment(json!({"type": "self_hosted"}));
+    v["scope"] = json!("team");
+    v["brand_new_field"] = json!({"nested": true});
+    let env: BetaEnvironment = serde_json::from_value(v).unwrap();
+    assert_eq!(
+        env.scope,
+        Some(BetaEnvironmentScope::Unknown("team".into()))
+    );
+}
+
+#[test]
+fn heartbeat_with_unknown_state() {
+    let hb: BetaSelfHostedWorkHeartbeatResponse = serde_json::from_value(json!({
+        "last_heartbeat": "", "lease_extended": false, "state": "migrating",
+        "ttl_seconds": 30, "type": "work_heartbeat"
+    }))
+    .unwrap();
+    assert_eq!(hb.state.as_str(), "migrating");
+}
+
+#[test]
+fn error_envelope_with_heartbeat_details() {
+    let body = json!({
+        "type": "error",
+        "error": {
+            "type": "invalid_request_error",
+            "message": "lease held elsewhere",
+            "details": {
+                "error_code": "heartbeat_precondition_failed",
+                "current_state": {
+                    "last_heartbeat": null, "lease_extended": false,
+                    "state": "active", "ttl_seconds": 60
+                }
+            }
+        }
+    });
+    let e: ErrorResponse = serde_json::from_value(body.clone()).unwrap();
+    assert_eq!(e.error.type_, ErrorType::InvalidRequestError);
+    let Some(ErrorDetails::HeartbeatPreconditionFailed(d)) = &e.error.details else {
+        panic!("{:?}", e.error.details)
+    };
+    assert_eq!(d.current_state.state, BetaWorkState::Active);
+    assert_eq!(d.current_state.last_heartbeat, None);
+    assert_eq!(serde_json::to_value(&e).unwrap(), body);
+}
+
+#[test]
+fn error_envelope_with_unknown_type_and_details() {
+    let body = json!({
+        "type": "error",
+        "error": {"type": "teapot_error", "message": "short and stout",
+                  "details": {"error_code": "spout_missing", "spout": 0}}
+    });
+    let e: ErrorResponse = serde_json::from_value(body.clone()).unwrap();
+    assert_eq!(e.error.type_.as_str(), "teapot_error");
+    assert_eq!(
+        e.error.details.as_ref().unwrap().tag(),
+        Some("spout_missing")
+    );
+    assert!(e.error.details.as_ref().unwrap().is_unknown());
+    assert_eq!(serde_json::to_value(&e).unwrap(), body);
+}

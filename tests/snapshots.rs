@@ -1,0 +1,39 @@
+//! Snapshots that make a change of the spec or of codegen reviewable.
+//!
+//! Update them with `EXPECTORATE=overwrite cargo test -p anthropic-environments-tests --test snapshots`
+//! and review the diff.
+
+use anthropic_environments_tests::{GENERATED, read, root};
+
+/// The public surface of the raw crate: operations with their inputs and
+/// outputs, types with their fields.
+#[test]
+fn raw_crate_public_surface() {
+    let surface =
+        anthropic_environments_codegen::surface::public_surface(&read(GENERATED)).unwrap();
+    expectorate::assert_contents(root().join("tests/snapshots/raw-surface.txt"), &surface);
+}
+
+/// codegen's output for each small fixture spec of a hard shape.
+#[test]
+fn fixture_specs() {
+    let dir = root().join("tests/fixtures");
+    let mut names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    names.sort();
+    assert!(names.len() >= 5, "fixtures missing: {names:?}");
+    for path in names {
+        let stem = path.file_stem().unwrap().to_str().unwrap().to_owned();
+        let origin = format!("tests/fixtures/{stem}.yaml");
+        let spec = std::fs::read_to_string(&path).unwrap();
+        let out = anthropic_environments_codegen::generate(&spec, &origin)
+            .unwrap_or_else(|e| panic!("{origin}: {e:#}"));
+        expectorate::assert_contents(
+            root().join(format!("tests/snapshots/fixtures/{stem}.rs")),
+            &out,
+        );
+    }
+}

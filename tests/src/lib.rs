@@ -1,0 +1,127 @@
+//! Helpers shared by the workspace-level tests.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ is one level below the root")
+        .to_path_buf()
+}
+
+/// The spec's path relative to the root, as xtask names it.
+pub const SPEC: &str = "openapi/environments.yaml";
+
+/// The committed generated file, relative to the root.
+pub const GENERATED: &str = "crates/anthropic-environments-raw/src/generated.rs";
+
+/// Reads a file below the root.
+pub fn read(rel: &str) -> String {
+    std::fs::read_to_string(root().join(rel)).unwrap_or_else(|e| panic!("reading {rel}: {e}"))
+}
+
+/// The project's spec, parsed.
+pub fn spec() -> openapiv3::OpenAPI {
+    anthropic_environments_codegen::parse_spec(&read(SPEC)).expect("the spec parses")
+}
+
+/// One request as the recording server saw it.
+#[derive(Clone, Debug)]
+pub struct Recorded {
+    /// HTTP method.
+    pub method: Method,
+    /// Path, without the query.
+    pub path: String,
+    /// Raw query string, if any.
+    pub query: Option<String>,
+    /// All request headers.
+    pub headers: HeaderMap,
+    /// The body bytes.
+    pub body: Bytes,
+}
+
+impl Recorded {
+    /// A header's value as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// The answer the recording server gives to a request.
+pub type Responder = dyn Fn(&Recorded) -> (StatusCode, Vec<(String, String)>, String) + Send + Sync;
+
+/// A loopback HTTP server that records every request and answers through a
+/// closure. Dropping it stops the server.
+pub struct RecordingServer {
+    /// `http://127.0.0.1:<port>`.
+    pub base_url: String,
+    requests: Arc<Mutex<Vec<Recorded>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RecordingServer {
+    /// Binds 127.0.0.1 on an ephemeral port and starts serving.
+    pub async fn start(responder: Arc<Responder>) -> Self {
+        let requests: Arc<Mutex<Vec<Recorded>>> = Arc::default();
+        let log = requests.clone();
+        let app = axum::Router::new().fallback(
+            move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
+                let log = log.clone();
+                let responder = responder.clone();
+                async move {
+                    let rec = Recorded {
+                        method,
+                        path: uri.path().to_owned(),
+                        query: uri.query().map(str::to_owned),
+                        headers,
+                        body,
+                    };
+                    let (status, headers, body) = responder(&rec);
+                    log.lock().unwrap().push(rec);
+                    let mut response: Response = (status, body).into_response();
+                    response.headers_mut().insert(
+                        "content-type",
+                        "application/json".parse().expect("static header"),
+                    );
+                    for (k, v) in headers {
+                        response.headers_mut().insert(
+                            axum::http::HeaderName::from_bytes(k.as_bytes()).expect("header name"),
+                            v.parse().expect("header value"),
+                        );
+                    }
+                    response
+                }
+            },
+        );
+        let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+            .await
+            .expect("bind 127.0.0.1:0");
+        let addr = listener.local_addr().expect("local addr");
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app).await.expect("serve");
+        });
+        Self {
+            base_url: format!("http://{addr}"),
+            requests,
+            task,
+        }
+    }
+
+    /// Every request received so far.
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.requests.lock().unwrap().clone()
+    }
+}
+
+impl Drop for RecordingServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
