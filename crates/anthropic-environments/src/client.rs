@@ -1,0 +1,415 @@
+//! The client, its configuration, and per-request options.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+
+use crate::error::{Error, Result};
+use crate::retry::{DEFAULT_MAX_RETRIES, Sleep, TokioSleep};
+
+/// Where requests go unless configured otherwise.
+pub const DEFAULT_BASE_URL: &str = "https://api.anthropic.com";
+
+/// The `anthropic-version` sent on every request unless overridden.
+pub const API_VERSION: &str = "2026-10-21";
+
+/// The beta every request of this API carries, last in `anthropic-beta`.
+pub const MANAGED_AGENTS_BETA: &str = "managed-agents-2026-04-01";
+
+/// Per-attempt timeout unless configured otherwise (the official SDK's).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// The `user-agent` of this crate.
+pub const USER_AGENT: &str = concat!("anthropic-environments-rust/", env!("CARGO_PKG_VERSION"));
+
+/// An API key. Never printed: `Debug` shows `ApiKey(<redacted>)`.
+#[derive(Clone)]
+pub struct ApiKey(Arc<str>);
+
+impl ApiKey {
+    /// Wraps a key.
+    pub fn new(key: impl Into<String>) -> Self {
+        ApiKey(key.into().into())
+    }
+
+    /// The key itself, for code that must send it somewhere else.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiKey(<redacted>)")
+    }
+}
+
+impl From<&str> for ApiKey {
+    fn from(key: &str) -> Self {
+        ApiKey::new(key)
+    }
+}
+
+impl From<String> for ApiKey {
+    fn from(key: String) -> Self {
+        ApiKey::new(key)
+    }
+}
+
+/// Configures a [`Client`]. Unset values come from the environment
+/// (`ANTHROPIC_API_KEY`, `ANTHROPIC_BASE_URL`) or the defaults.
+///
+/// ```
+/// use std::time::Duration;
+/// let client = anthropic_environments::Client::builder()
+///     .api_key("sk-ant-example")
+///     .base_url("http://127.0.0.1:4010")
+///     .timeout(Duration::from_secs(30))
+///     .max_retries(5)
+///     .beta("files-api-2025-04-14")
+///     .build()
+///     .unwrap();
+/// assert_eq!(client.base_url(), "http://127.0.0.1:4010");
+/// ```
+#[derive(Default)]
+#[must_use]
+pub struct ClientBuilder {
+    api_key: Option<ApiKey>,
+    base_url: Option<String>,
+    api_version: Option<String>,
+    timeout: Option<Duration>,
+    max_retries: Option<u32>,
+    headers: Vec<(String, String)>,
+    betas: Vec<String>,
+    workspace_id: Option<String>,
+    http: Option<reqwest::Client>,
+    sleep: Option<Arc<dyn Sleep>>,
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("api_key", &self.api_key)
+            .field("base_url", &self.base_url)
+            .field("timeout", &self.timeout)
+            .field("max_retries", &self.max_retries)
+            .field("betas", &self.betas)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientBuilder {
+    /// The API key (default: `ANTHROPIC_API_KEY`).
+    pub fn api_key(mut self, key: impl Into<ApiKey>) -> Self {
+        self.api_key = Some(key.into());
+        self
+    }
+
+    /// The base URL (default: `ANTHROPIC_BASE_URL`, else
+    /// [`DEFAULT_BASE_URL`]).
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = Some(url.into());
+        self
+    }
+
+    /// Overrides the `anthropic-version` header (default [`API_VERSION`]).
+    pub fn api_version(mut self, version: impl Into<String>) -> Self {
+        self.api_version = Some(version.into());
+        self
+    }
+
+    /// Timeout of each attempt (default [`DEFAULT_TIMEOUT`]).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Retries after the first attempt (default
+    /// [`DEFAULT_MAX_RETRIES`](crate::retry::DEFAULT_MAX_RETRIES)).
+    pub fn max_retries(mut self, retries: u32) -> Self {
+        self.max_retries = Some(retries);
+        self
+    }
+
+    /// A header sent with every request.
+    pub fn default_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// A beta sent with every request, before [`MANAGED_AGENTS_BETA`].
+    pub fn beta(mut self, beta: impl Into<String>) -> Self {
+        self.betas.push(beta.into());
+        self
+    }
+
+    /// The workspace of every request (`anthropic-workspace-id`).
+    pub fn workspace_id(mut self, id: impl Into<String>) -> Self {
+        self.workspace_id = Some(id.into());
+        self
+    }
+
+    /// Sends requests with this `reqwest::Client` (its pool, proxy and TLS
+    /// settings). Authentication and API headers are still added per request.
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http = Some(client);
+        self
+    }
+
+    /// How the client waits between retries (default: tokio's timer).
+    pub fn sleep_impl(mut self, sleep: Arc<dyn Sleep>) -> Self {
+        self.sleep = Some(sleep);
+        self
+    }
+
+    /// Builds the client. Fails without an API key, or with a header that
+    /// is not a valid HTTP header.
+    pub fn build(self) -> Result<Client> {
+        let api_key = match self.api_key {
+            Some(k) => k,
+            None => std::env::var("ANTHROPIC_API_KEY")
+                .ok()
+                .filter(|k| !k.is_empty())
+                .map(ApiKey::new)
+                .ok_or_else(|| {
+                    Error::Config(
+                        "no API key: set ANTHROPIC_API_KEY or call ClientBuilder::api_key".into(),
+                    )
+                })?,
+        };
+        if api_key.expose().is_empty() {
+            return Err(Error::Config("the API key is empty".into()));
+        }
+        let base_url = self
+            .base_url
+            .or_else(|| {
+                std::env::var("ANTHROPIC_BASE_URL")
+                    .ok()
+                    .filter(|u| !u.is_empty())
+            })
+            .unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
+        let base_url = base_url.trim_end_matches('/').to_owned();
+        let parsed = reqwest::Url::parse(&base_url)
+            .map_err(|e| Error::Config(format!("invalid base URL {base_url:?}: {e}")))?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(Error::Config(format!(
+                "invalid base URL {base_url:?}: the scheme must be http or https"
+            )));
+        }
+
+        let mut headers = HeaderMap::new();
+        let mut auth = HeaderValue::from_str(&format!("Bearer {}", api_key.expose()))
+            .map_err(|_| Error::Config("the API key is not a valid header value".into()))?;
+        auth.set_sensitive(true);
+        headers.insert(reqwest::header::AUTHORIZATION, auth);
+        let version = self.api_version.as_deref().unwrap_or(API_VERSION);
+        headers.insert(
+            "anthropic-version",
+            header_value("anthropic-version", version)?,
+        );
+        headers.insert(
+            reqwest::header::USER_AGENT,
+            HeaderValue::from_static(USER_AGENT),
+        );
+        if let Some(ws) = &self.workspace_id {
+            headers.insert("anthropic-workspace-id", header_value("workspace_id", ws)?);
+        }
+        for (name, value) in &self.headers {
+            let name = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| Error::Config(format!("invalid header name {name:?}")))?;
+            headers.insert(name.clone(), header_value(name.as_str(), value)?);
+        }
+        for beta in &self.betas {
+            check_beta(beta).map_err(|e| Error::Config(e.to_string()))?;
+        }
+        let http = match self.http {
+            Some(http) => http,
+            None => reqwest::Client::builder()
+                .build()
+                .map_err(|e| Error::Config(format!("building the HTTP client: {e}")))?,
+        };
+        let shared = Arc::new(Shared {
+            base_url,
+            http: http.clone(),
+            headers,
+            betas: self.betas,
+            max_retries: self.max_retries.unwrap_or(DEFAULT_MAX_RETRIES),
+            timeout: self.timeout.unwrap_or(DEFAULT_TIMEOUT),
+            sleep: self.sleep.unwrap_or_else(|| Arc::new(TokioSleep)),
+        });
+        Ok(Client { shared })
+    }
+}
+
+fn header_value(what: &str, value: &str) -> Result<HeaderValue> {
+    HeaderValue::from_str(value)
+        .map_err(|_| Error::Config(format!("{what}: {value:?} is not a valid header value")))
+}
+
+fn check_beta(beta: &str) -> Result<()> {
+    if beta.is_empty() || beta.contains(',') || HeaderValue::from_str(beta).is_err() {
+        return Err(Error::invalid(
+            "beta",
+            format!("{beta:?} must be one non-empty beta name without commas"),
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) struct Shared {
+    pub(crate) base_url: String,
+    pub(crate) http: reqwest::Client,
+    /// authorization (sensitive), anthropic-version, user-agent, workspace,
+    /// and the caller's default headers.
+    pub(crate) headers: HeaderMap,
+    pub(crate) betas: Vec<String>,
+    pub(crate) max_retries: u32,
+    pub(crate) timeout: Duration,
+    pub(crate) sleep: Arc<dyn Sleep>,
+}
+
+/// The client of the Environments and Work API. Cheap to clone: clones
+/// share one connection pool and configuration.
+///
+/// ```no_run
+/// # async fn run() -> anthropic_environments::Result<()> {
+/// let client = anthropic_environments::Client::from_env()?;
+/// let env = client.environments().retrieve("env_011CZkZ9X2dpNyB7HsEFoRfW").send().await?;
+/// println!("{}", env.name);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("base_url", &self.shared.base_url)
+            .field("api_key", &"<redacted>")
+            .field("betas", &self.shared.betas)
+            .field("max_retries", &self.shared.max_retries)
+            .field("timeout", &self.shared.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// A builder; see [`ClientBuilder`].
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// A client configured from `ANTHROPIC_API_KEY` and `ANTHROPIC_BASE_URL`.
+    pub fn from_env() -> Result<Client> {
+        Self::builder().build()
+    }
+
+    /// The base URL requests go to.
+    pub fn base_url(&self) -> &str {
+        &self.shared.base_url
+    }
+
+    /// Environments: create, list, retrieve, update, delete, archive.
+    pub fn environments(&self) -> crate::environments::Environments {
+        crate::environments::Environments::new(self.clone())
+    }
+
+    /// The work queue of one environment; the same as
+    /// `client.environments().work(environment_id)`.
+    pub fn work(&self, environment_id: impl Into<String>) -> crate::work::WorkQueue {
+        crate::work::WorkQueue::new(self.clone(), environment_id.into())
+    }
+
+    /// The `anthropic-beta` value of a request: the client's betas, then the
+    /// request's, then [`MANAGED_AGENTS_BETA`], without duplicates.
+    pub(crate) fn beta_header(&self, extra: &[String]) -> String {
+        let mut seen: Vec<&str> = Vec::with_capacity(self.shared.betas.len() + extra.len() + 1);
+        for beta in self.shared.betas.iter().chain(extra).map(String::as_str) {
+            if beta != MANAGED_AGENTS_BETA && !seen.contains(&beta) {
+                seen.push(beta);
+            }
+        }
+        seen.push(MANAGED_AGENTS_BETA);
+        seen.join(",")
+    }
+}
+
+/// Options of one request, set through the request builders
+/// (`.beta(..)`, `.workspace_id(..)`, `.max_retries(..)`, `.timeout(..)`,
+/// `.header(..)`); unset values fall back to the client's.
+#[derive(Clone, Debug, Default)]
+pub struct RequestOptions {
+    pub(crate) betas: Vec<String>,
+    pub(crate) workspace_id: Option<String>,
+    pub(crate) max_retries: Option<u32>,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) headers: Vec<(String, String)>,
+}
+
+impl RequestOptions {
+    /// Checks the options and turns the headers into a `HeaderMap`.
+    pub(crate) fn resolve(&self) -> Result<HeaderMap> {
+        for beta in &self.betas {
+            check_beta(beta)?;
+        }
+        let mut headers = HeaderMap::new();
+        if let Some(ws) = &self.workspace_id {
+            let value = HeaderValue::from_str(ws)
+                .map_err(|_| Error::invalid("workspace_id", "not a valid header value"))?;
+            headers.insert("anthropic-workspace-id", value);
+        }
+        for (name, value) in &self.headers {
+            let name = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| Error::invalid("header", format!("invalid header name {name:?}")))?;
+            let value = HeaderValue::from_str(value).map_err(|_| {
+                Error::invalid("header", format!("invalid value for header {name}"))
+            })?;
+            headers.insert(name, value);
+        }
+        Ok(headers)
+    }
+}
+
+/// The per-request option setters every request builder has.
+macro_rules! request_options {
+    ($builder:ident) => {
+        impl $builder {
+            /// Adds a beta to this request's `anthropic-beta` (after the
+            /// client's, before `managed-agents-2026-04-01`).
+            pub fn beta(mut self, beta: impl Into<String>) -> Self {
+                self.options.betas.push(beta.into());
+                self
+            }
+
+            /// Sends this request for this workspace (`anthropic-workspace-id`).
+            pub fn workspace_id(mut self, id: impl Into<String>) -> Self {
+                self.options.workspace_id = Some(id.into());
+                self
+            }
+
+            /// Retries of this request after the first attempt.
+            pub fn max_retries(mut self, retries: u32) -> Self {
+                self.options.max_retries = Some(retries);
+                self
+            }
+
+            /// Timeout of each attempt of this request.
+            pub fn timeout(mut self, timeout: std::time::Duration) -> Self {
+                self.options.timeout = Some(timeout);
+                self
+            }
+
+            /// An extra header on this request.
+            pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+                self.options.headers.push((name.into(), value.into()));
+                self
+            }
+        }
+    };
+}
+pub(crate) use request_options;

@@ -1,0 +1,126 @@
+//! Rust client for Anthropic's beta **Environments and Work API**: create and
+//! manage environments (Anthropic cloud or self-hosted sandboxes) and drive
+//! the work queue that self-hosted workers poll, acknowledge, heartbeat and
+//! stop.
+//!
+//! # Quick start
+//!
+//! ```no_run
+//! use anthropic_environments::prelude::*;
+//! use anthropic_environments::config::SelfHostedConfig;
+//! use futures::TryStreamExt;
+//!
+//! # async fn run() -> anthropic_environments::Result<()> {
+//! // ANTHROPIC_API_KEY (and optionally ANTHROPIC_BASE_URL) from the environment.
+//! let client = Client::from_env()?;
+//!
+//! let env = client
+//!     .environments()
+//!     .create("my-sandboxes")
+//!     .config(SelfHostedConfig)
+//!     .send()
+//!     .await?;
+//! assert!(env.is_self_hosted());
+//!
+//! // Every environment, across pages, one page in memory at a time.
+//! let names: Vec<String> = client
+//!     .environments()
+//!     .list()
+//!     .into_stream()
+//!     .map_ok(|e| e.name)
+//!     .try_collect()
+//!     .await?;
+//! println!("{names:?}");
+//!
+//! // One step of a self-hosted worker.
+//! let queue = client.work(&env.id);
+//! if let Some(work) = queue.poll().block_ms(999).send().await? {
+//!     queue.ack(&work.id).send().await?;
+//!     let beat = queue.heartbeat(&work.id).first().desired_ttl_seconds(60).send().await?;
+//!     println!("lease for {} s", beat.ttl_seconds);
+//!     queue.stop(&work.id).send().await?;
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # What the client does for you
+//!
+//! - Sends `Authorization: Bearer <key>`, `anthropic-version`, a
+//!   `user-agent`, and `anthropic-beta` with your betas first and
+//!   `managed-agents-2026-04-01` last on every request.
+//! - Retries connection errors, timeouts, 408, 409, 429 and 5xx like the
+//!   official SDK (see [`retry`]), 2 retries by default.
+//! - Checks inputs that can't be valid (empty ids, ids that would change the
+//!   URL path, `block_ms` outside 1-999) before sending anything.
+//! - Maps every failure to one [`Error`], with the status, the API's error
+//!   type and message, and the `request-id`.
+//! - Tolerates what the server adds later: unknown enum values and union
+//!   variants deserialise into `Unknown` variants, unknown fields are ignored.
+//! - Emits a `tracing` span per request (operation, method, attempt, status);
+//!   never the key.
+//!
+//! The types of request and response bodies are those of the generated
+//! `anthropic-environments-raw` crate, re-exported in [`types`]; the common
+//! ones also under shorter names ([`Environment`], [`Work`], ...).
+
+pub mod config;
+pub mod error;
+pub mod metadata;
+pub mod pagination;
+pub mod retry;
+
+mod client;
+mod environments;
+mod transport;
+mod validate;
+mod work;
+
+pub use client::{
+    API_VERSION, ApiKey, Client, ClientBuilder, DEFAULT_BASE_URL, DEFAULT_TIMEOUT,
+    MANAGED_AGENTS_BETA, RequestOptions, USER_AGENT,
+};
+pub use environments::{
+    ArchiveEnvironment, CreateEnvironment, DeleteEnvironment, Environments, ListEnvironments,
+    RetrieveEnvironment, UpdateEnvironment,
+};
+pub use error::{ApiError, Error, Result};
+pub use metadata::MetadataPatch;
+pub use pagination::Page;
+pub use transport::Response;
+pub use work::{
+    AckWork, HeartbeatWork, ListWork, NO_HEARTBEAT, PollWork, RetrieveWork, StopWork, UpdateWork,
+    WorkQueue, WorkStats,
+};
+
+/// Every request and response type of the API (generated from the spec).
+pub mod types {
+    pub use anthropic_environments_raw::types::*;
+}
+
+/// An environment.
+pub type Environment = types::BetaEnvironment;
+/// A work item.
+pub type Work = types::BetaSelfHostedWork;
+/// The state of a work item.
+pub type WorkState = types::BetaWorkState;
+/// The answer to a heartbeat.
+pub type Heartbeat = types::BetaSelfHostedWorkHeartbeatResponse;
+/// Statistics of a work queue.
+pub type QueueStats = types::BetaSelfHostedWorkQueueStats;
+/// A lease as the server holds it (in a refused heartbeat's error).
+pub type LeaseState = types::BetaWorkLeaseState;
+/// An environment's configuration, as returned.
+pub type EnvironmentConfig = types::BetaEnvironmentConfig;
+/// An environment's configuration, as sent.
+pub type EnvironmentConfigParams = types::BetaEnvironmentConfigParams;
+/// The visibility scope of an environment.
+pub type Scope = types::BetaEnvironmentScope;
+
+/// The client, the common types and the accessor traits.
+pub mod prelude {
+    pub use crate::config::{ConfigExt, EnvironmentExt, NetworkingExt, PackagesExt, WorkStateExt};
+    pub use crate::{
+        Client, Environment, Error, MetadataPatch, Page, Result, Scope, Work, WorkState,
+    };
+}

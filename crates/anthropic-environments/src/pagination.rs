@@ -1,0 +1,71 @@
+//! Pages of list results, and streams over them.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
+
+use crate::error::Result;
+
+/// One page of a list: its items and the cursor of the next page.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Page<T> {
+    /// The items of this page.
+    pub data: Vec<T>,
+    /// The cursor of the next page (`None` on the last page).
+    pub next_page: Option<String>,
+    /// The `request-id` of the response that carried this page.
+    pub request_id: Option<String>,
+}
+
+impl<T> Page<T> {
+    /// Whether another page follows.
+    pub fn has_next_page(&self) -> bool {
+        self.next_page.as_deref().is_some_and(|c| !c.is_empty())
+    }
+}
+
+impl<T> IntoIterator for Page<T> {
+    type Item = T;
+    type IntoIter = std::vec::IntoIter<T>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.data.into_iter()
+    }
+}
+
+type PageFuture<T> = Pin<Box<dyn Future<Output = Result<Page<T>>> + Send>>;
+
+/// Fetches the page at a cursor (`None`: the first page).
+pub(crate) type FetchPage<T> = Arc<dyn Fn(Option<String>) -> PageFuture<T> + Send + Sync>;
+
+/// Every page from `start`, fetching each only when the stream reaches it
+/// and stopping after the page whose `next_page` is null, absent or empty.
+pub(crate) fn pages<T: Send + 'static>(
+    fetch: FetchPage<T>,
+    start: Option<String>,
+) -> BoxStream<'static, Result<Page<T>>> {
+    stream::try_unfold(Some(start), move |cursor| {
+        let fetch = fetch.clone();
+        async move {
+            let Some(cursor) = cursor else {
+                return Ok(None);
+            };
+            let page = fetch(cursor).await?;
+            let next = page.has_next_page().then(|| page.next_page.clone());
+            Ok(Some((page, next)))
+        }
+    })
+    .boxed()
+}
+
+/// Every item of every page from `start`, one page in memory at a time.
+pub(crate) fn items<T: Send + 'static>(
+    fetch: FetchPage<T>,
+    start: Option<String>,
+) -> BoxStream<'static, Result<T>> {
+    pages(fetch, start)
+        .map_ok(|page| stream::iter(page.data.into_iter().map(Ok)))
+        .try_flatten()
+        .boxed()
+}

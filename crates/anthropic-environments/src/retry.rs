@@ -1,0 +1,240 @@
+//! When to retry and how long to wait, as the official SDK decides it.
+//!
+//! - Retry connection errors and timeouts, and the statuses 408, 409, 429
+//!   and >= 500, unless the response says `x-should-retry: false`; always
+//!   retry on `x-should-retry: true`.
+//! - Wait what `retry-after-ms` (milliseconds) or `retry-after` (seconds, or
+//!   an HTTP date) says when it is positive; otherwise
+//!   `min(0.5 s * 2^n, 8 s)` times a jitter in `[0.75, 1]`, where `n` is the
+//!   number of retries already made.
+//! - At most [`DEFAULT_MAX_RETRIES`] retries unless configured otherwise.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::{Duration, SystemTime};
+
+use reqwest::StatusCode;
+use reqwest::header::HeaderMap;
+
+/// Retries after the first attempt, by default.
+pub const DEFAULT_MAX_RETRIES: u32 = 2;
+
+/// First backoff delay.
+pub const INITIAL_RETRY_DELAY: Duration = Duration::from_millis(500);
+
+/// Largest backoff delay (a server's `retry-after` may ask for more).
+pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(8);
+
+/// Whether a status is one the official SDK retries.
+pub fn status_is_retryable(status: StatusCode) -> bool {
+    matches!(status.as_u16(), 408 | 409 | 429) || status.is_server_error()
+}
+
+/// Whether a response should be retried (its status and `x-should-retry`).
+pub fn should_retry(status: StatusCode, headers: &HeaderMap) -> bool {
+    match headers.get("x-should-retry").map(|v| v.as_bytes()) {
+        Some(b"true") => true,
+        Some(b"false") => false,
+        _ => status_is_retryable(status),
+    }
+}
+
+/// The wait the server asks for, if any: `retry-after-ms`, then
+/// `retry-after` as seconds (fractions allowed) or as an HTTP date.
+pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
+    let text = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
+    if let Some(ms) = text("retry-after-ms").and_then(|v| v.parse::<f64>().ok()) {
+        return positive_secs(ms / 1000.0);
+    }
+    let value = text("retry-after")?;
+    if let Ok(secs) = value.parse::<f64>() {
+        return positive_secs(secs);
+    }
+    let at = httpdate(value)?;
+    at.duration_since(now).ok().filter(|d| !d.is_zero())
+}
+
+fn positive_secs(secs: f64) -> Option<Duration> {
+    // The official SDK caps at 2^32 ms; so do we (it also keeps `Duration`
+    // from overflowing).
+    (secs.is_finite() && secs > 0.0).then(|| Duration::from_secs_f64(secs.min(4_294_967.0)))
+}
+
+/// The exponential backoff before retry number `retries_made + 1`, with
+/// `jitter` in `[0, 1)` (the official SDK multiplies by `1 - 0.25 * jitter`).
+pub fn backoff(retries_made: u32, jitter: f64) -> Duration {
+    let exp = INITIAL_RETRY_DELAY.as_secs_f64() * 2f64.powi(retries_made.min(1000) as i32);
+    let capped = exp.min(MAX_RETRY_DELAY.as_secs_f64());
+    Duration::from_secs_f64(capped * (1.0 - 0.25 * jitter.clamp(0.0, 1.0)))
+}
+
+/// How long to wait before the next attempt.
+pub fn retry_delay(retries_made: u32, headers: Option<&HeaderMap>) -> Duration {
+    headers
+        .and_then(|h| retry_after(h, SystemTime::now()))
+        .unwrap_or_else(|| backoff(retries_made, fastrand::f64()))
+}
+
+/// Parses an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the form
+/// `retry-after` dates take.
+fn httpdate(s: &str) -> Option<SystemTime> {
+    let mut parts = s.split_whitespace();
+    let _weekday = parts.next()?;
+    let day: u64 = parts.next()?.parse().ok()?;
+    let month = match parts.next()? {
+        "Jan" => 1,
+        "Feb" => 2,
+        "Mar" => 3,
+        "Apr" => 4,
+        "May" => 5,
+        "Jun" => 6,
+        "Jul" => 7,
+        "Aug" => 8,
+        "Sep" => 9,
+        "Oct" => 10,
+        "Nov" => 11,
+        "Dec" => 12,
+        _ => return None,
+    };
+    let year: i64 = parts.next()?.parse().ok()?;
+    let mut hms = parts.next()?.split(':').map(|p| p.parse::<u64>().ok());
+    let (h, m, sec) = (hms.next()??, hms.next()??, hms.next()??);
+    if parts.next()? != "GMT" || h > 23 || m > 59 || sec > 60 || !(1..=31).contains(&day) {
+        return None;
+    }
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let (y, mo) = if month <= 2 {
+        (year - 1, month + 9)
+    } else {
+        (year, month - 3)
+    };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * mo as i64 + 2) / 5 + day as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = u64::try_from(days).ok()? * 86_400 + h * 3600 + m * 60 + sec;
+    Some(SystemTime::UNIX_EPOCH + Duration::from_secs(secs))
+}
+
+/// A boxed future returned by [`Sleep::sleep`].
+pub type SleepFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// How the client waits between attempts. The default uses tokio's timer;
+/// tests can record the delays instead of sleeping.
+pub trait Sleep: Send + Sync + fmt::Debug + 'static {
+    /// Completes after `duration`.
+    fn sleep(&self, duration: Duration) -> SleepFuture;
+}
+
+/// [`Sleep`] with `tokio::time::sleep`.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct TokioSleep;
+
+impl Sleep for TokioSleep {
+    fn sleep(&self, duration: Duration) -> SleepFuture {
+        Box::pin(tokio::time::sleep(duration))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, v.parse().unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn retryable_statuses_match_the_official_sdk() {
+        for s in [408, 409, 429, 500, 502, 503, 529] {
+            assert!(
+                should_retry(StatusCode::from_u16(s).unwrap(), &HeaderMap::new()),
+                "{s}"
+            );
+        }
+        for s in [400, 401, 403, 404, 412, 422] {
+            assert!(
+                !should_retry(StatusCode::from_u16(s).unwrap(), &HeaderMap::new()),
+                "{s}"
+            );
+        }
+    }
+
+    #[test]
+    fn x_should_retry_overrides_the_status() {
+        let no = headers(&[("x-should-retry", "false")]);
+        let yes = headers(&[("x-should-retry", "true")]);
+        assert!(!should_retry(StatusCode::SERVICE_UNAVAILABLE, &no));
+        assert!(should_retry(StatusCode::BAD_REQUEST, &yes));
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_eight_seconds_with_jitter() {
+        assert_eq!(backoff(0, 0.0), Duration::from_millis(500));
+        assert_eq!(backoff(1, 0.0), Duration::from_secs(1));
+        assert_eq!(backoff(3, 0.0), Duration::from_secs(4));
+        assert_eq!(backoff(4, 0.0), Duration::from_secs(8));
+        assert_eq!(backoff(30, 0.0), Duration::from_secs(8));
+        assert_eq!(backoff(0, 1.0), Duration::from_millis(375));
+        assert_eq!(backoff(5000, 0.5), Duration::from_secs(7));
+    }
+
+    #[test]
+    fn retry_after_headers() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(784_111_777);
+        assert_eq!(
+            retry_after(&headers(&[("retry-after-ms", "1500")]), now),
+            Some(Duration::from_millis(1500))
+        );
+        assert_eq!(
+            retry_after(&headers(&[("retry-after", "2")]), now),
+            Some(Duration::from_secs(2))
+        );
+        assert_eq!(
+            retry_after(&headers(&[("retry-after", "0.25")]), now),
+            Some(Duration::from_millis(250))
+        );
+        // retry-after-ms wins over retry-after.
+        assert_eq!(
+            retry_after(
+                &headers(&[("retry-after-ms", "10"), ("retry-after", "5")]),
+                now
+            ),
+            Some(Duration::from_millis(10))
+        );
+        // 784111777 is Sun, 06 Nov 1994 08:49:37 GMT.
+        assert_eq!(
+            retry_after(
+                &headers(&[("retry-after", "Sun, 06 Nov 1994 08:49:40 GMT")]),
+                now
+            ),
+            Some(Duration::from_secs(3))
+        );
+        assert_eq!(retry_after(&headers(&[("retry-after", "0")]), now), None);
+        assert_eq!(retry_after(&headers(&[("retry-after", "-3")]), now), None);
+        assert_eq!(retry_after(&headers(&[("retry-after", "soon")]), now), None);
+        assert_eq!(retry_after(&HeaderMap::new(), now), None);
+    }
+
+    #[test]
+    fn retry_delay_prefers_the_server() {
+        let h = headers(&[("retry-after-ms", "42")]);
+        assert_eq!(retry_delay(3, Some(&h)), Duration::from_millis(42));
+        let d = retry_delay(1, None);
+        assert!(
+            d >= Duration::from_millis(750) && d <= Duration::from_secs(1),
+            "{d:?}"
+        );
+    }
+}

@@ -1,0 +1,480 @@
+//! The work queue of a self-hosted environment: retrieve, poll, ack,
+//! heartbeat, stop, list, update, stats.
+
+use std::sync::Arc;
+
+use anthropic_environments_raw::prelude::ClientWorkExt;
+use futures::stream::BoxStream;
+
+use crate::client::{Client, RequestOptions, request_options};
+use crate::environments::sends;
+use crate::error::{Error, Result};
+use crate::metadata::MetadataPatch;
+use crate::pagination::{self, FetchPage, Page};
+use crate::transport::Response;
+use crate::types::{
+    BetaSelfHostedWork, BetaSelfHostedWorkHeartbeatResponse, BetaSelfHostedWorkQueueStats,
+    BetaSelfHostedWorkStopRequest, BetaSelfHostedWorkUpdateRequest,
+};
+use crate::validate;
+
+/// The `expected_last_heartbeat` of the first heartbeat of a lease.
+pub const NO_HEARTBEAT: &str = "NO_HEARTBEAT";
+
+/// The work queue of one environment: `client.work(environment_id)`.
+#[derive(Clone, Debug)]
+pub struct WorkQueue {
+    client: Client,
+    environment_id: String,
+}
+
+/// Fields every work request builder has.
+macro_rules! work_request {
+    ($(#[$doc:meta])* $name:ident { $($field:ident: $ty:ty),* $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug)]
+        #[must_use = "a request does nothing until sent"]
+        pub struct $name {
+            client: Client,
+            environment_id: String,
+            $($field: $ty,)*
+            options: RequestOptions,
+        }
+        request_options!($name);
+    };
+}
+
+impl WorkQueue {
+    pub(crate) fn new(client: Client, environment_id: String) -> Self {
+        Self {
+            client,
+            environment_id,
+        }
+    }
+
+    /// The environment this queue belongs to.
+    pub fn environment_id(&self) -> &str {
+        &self.environment_id
+    }
+
+    /// The client of this queue.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Retrieves one work item.
+    pub fn retrieve(&self, work_id: impl Into<String>) -> RetrieveWork {
+        RetrieveWork {
+            client: self.client.clone(),
+            environment_id: self.environment_id.clone(),
+            work_id: work_id.into(),
+            options: RequestOptions::default(),
+        }
+    }
+
+    /// Long-polls for the next work item; `None` when the queue stays empty.
+    ///
+    /// ```no_run
+    /// # async fn run(client: anthropic_environments::Client) -> anthropic_environments::Result<()> {
+    /// let queue = client.work("env_011CZkZ9X2dpNyB7HsEFoRfW");
+    /// if let Some(work) = queue.poll().block_ms(999).worker_id("worker-1").send().await? {
+    ///     queue.ack(&work.id).send().await?;
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn poll(&self) -> PollWork {
+        PollWork {
+            client: self.client.clone(),
+            environment_id: self.environment_id.clone(),
+            block_ms: None,
+            reclaim_older_than_ms: None,
+            worker_id: None,
+            options: RequestOptions::default(),
+        }
+    }
+
+    /// Acknowledges a polled item: queued -> starting, out of the queue.
+    pub fn ack(&self, work_id: impl Into<String>) -> AckWork {
+        AckWork {
+            client: self.client.clone(),
+            environment_id: self.environment_id.clone(),
+            work_id: work_id.into(),
+            options: RequestOptions::default(),
+        }
+    }
+
+    /// Records a heartbeat on an item's lease. The first heartbeat expects
+    /// [`NO_HEARTBEAT`]; later ones echo the previous `last_heartbeat`.
+    pub fn heartbeat(&self, work_id: impl Into<String>) -> HeartbeatWork {
+        HeartbeatWork {
+            client: self.client.clone(),
+            environment_id: self.environment_id.clone(),
+            work_id: work_id.into(),
+            desired_ttl_seconds: None,
+            expected_last_heartbeat: None,
+            options: RequestOptions::default(),
+        }
+    }
+
+    /// Stops an item, gracefully unless [`force`](StopWork::force)d.
+    pub fn stop(&self, work_id: impl Into<String>) -> StopWork {
+        StopWork {
+            client: self.client.clone(),
+            environment_id: self.environment_id.clone(),
+            work_id: work_id.into(),
+            force: None,
+            options: RequestOptions::default(),
+        }
+    }
+
+    /// Lists the environment's work items, a page at a time or as a stream.
+    pub fn list(&self) -> ListWork {
+        ListWork {
+            client: self.client.clone(),
+            environment_id: self.environment_id.clone(),
+            limit: None,
+            page: None,
+            options: RequestOptions::default(),
+        }
+    }
+
+    /// Updates an item's metadata (set or delete keys).
+    pub fn update(&self, work_id: impl Into<String>, patch: MetadataPatch) -> UpdateWork {
+        UpdateWork {
+            client: self.client.clone(),
+            environment_id: self.environment_id.clone(),
+            work_id: work_id.into(),
+            patch,
+            options: RequestOptions::default(),
+        }
+    }
+
+    /// Statistics of the queue.
+    pub fn stats(&self) -> WorkStats {
+        WorkStats {
+            client: self.client.clone(),
+            environment_id: self.environment_id.clone(),
+            options: RequestOptions::default(),
+        }
+    }
+}
+
+work_request!(
+    /// A request to retrieve a work item; see [`WorkQueue::retrieve`].
+    RetrieveWork { work_id: String }
+);
+sends!(RetrieveWork, BetaSelfHostedWork);
+
+impl RetrieveWork {
+    /// Sends the request; the body with the response's status and request id.
+    pub async fn send_with_meta(self) -> Result<Response<BetaSelfHostedWork>> {
+        validate::path_id("environment_id", &self.environment_id)?;
+        validate::path_id("work_id", &self.work_id)?;
+        let call = self.client.call("retrieve_work", &self.options)?;
+        let result = call
+            .raw
+            .retrieve_work()
+            .environment_id(self.environment_id)
+            .work_id(self.work_id)
+            .anthropic_beta(call.beta.clone())
+            .send()
+            .await;
+        call.finish(result).await
+    }
+}
+
+work_request!(
+    /// A long poll for work; see [`WorkQueue::poll`].
+    PollWork {
+        block_ms: Option<u64>,
+        reclaim_older_than_ms: Option<u64>,
+        worker_id: Option<String>,
+    }
+);
+sends!(PollWork, Option<BetaSelfHostedWork>);
+
+impl PollWork {
+    /// Wait up to this many milliseconds (1-999) for work to arrive; default:
+    /// answer at once.
+    pub fn block_ms(mut self, block_ms: u64) -> Self {
+        self.block_ms = Some(block_ms);
+        self
+    }
+
+    /// Reclaim items polled but not acknowledged for this long (server
+    /// default 5000 ms).
+    pub fn reclaim_older_than_ms(mut self, ms: u64) -> Self {
+        self.reclaim_older_than_ms = Some(ms);
+        self
+    }
+
+    /// This worker's id (`Anthropic-Worker-ID`), counted in
+    /// `workers_polling`.
+    pub fn worker_id(mut self, worker_id: impl Into<String>) -> Self {
+        self.worker_id = Some(worker_id.into());
+        self
+    }
+
+    /// Sends the request; the body with the response's status and request id.
+    pub async fn send_with_meta(self) -> Result<Response<Option<BetaSelfHostedWork>>> {
+        validate::path_id("environment_id", &self.environment_id)?;
+        let block_ms = self.block_ms.map(validate::block_ms).transpose()?;
+        let reclaim = self
+            .reclaim_older_than_ms
+            .map(|ms| {
+                i64::try_from(ms).map_err(|_| Error::invalid("reclaim_older_than_ms", "too large"))
+            })
+            .transpose()?;
+        let call = self.client.call("poll_work", &self.options)?;
+        let mut request = call
+            .raw
+            .poll_work()
+            .environment_id(self.environment_id)
+            .anthropic_beta(call.beta.clone());
+        if let Some(ms) = block_ms {
+            request = request.block_ms(ms);
+        }
+        if let Some(ms) = reclaim {
+            request = request.reclaim_older_than_ms(ms);
+        }
+        if let Some(id) = self.worker_id {
+            request = request.anthropic_worker_id(id);
+        }
+        let result = request.send().await;
+        call.finish_optional(result).await
+    }
+}
+
+work_request!(
+    /// A request to acknowledge a work item; see [`WorkQueue::ack`].
+    AckWork { work_id: String }
+);
+sends!(AckWork, BetaSelfHostedWork);
+
+impl AckWork {
+    /// Sends the request; the body with the response's status and request id.
+    pub async fn send_with_meta(self) -> Result<Response<BetaSelfHostedWork>> {
+        validate::path_id("environment_id", &self.environment_id)?;
+        validate::path_id("work_id", &self.work_id)?;
+        let call = self.client.call("ack_work", &self.options)?;
+        let result = call
+            .raw
+            .ack_work()
+            .environment_id(self.environment_id)
+            .work_id(self.work_id)
+            .anthropic_beta(call.beta.clone())
+            .send()
+            .await;
+        call.finish(result).await
+    }
+}
+
+work_request!(
+    /// A heartbeat on a work item's lease; see [`WorkQueue::heartbeat`].
+    HeartbeatWork {
+        work_id: String,
+        desired_ttl_seconds: Option<u64>,
+        expected_last_heartbeat: Option<String>,
+    }
+);
+sends!(HeartbeatWork, BetaSelfHostedWorkHeartbeatResponse);
+
+impl HeartbeatWork {
+    /// The lease TTL to ask for, in seconds.
+    pub fn desired_ttl_seconds(mut self, seconds: u64) -> Self {
+        self.desired_ttl_seconds = Some(seconds);
+        self
+    }
+
+    /// The `last_heartbeat` this worker saw last ([`NO_HEARTBEAT`] for the
+    /// first). The server answers 412 when it differs: see
+    /// [`Error::is_lease_held_elsewhere`].
+    pub fn expected_last_heartbeat(mut self, last: impl Into<String>) -> Self {
+        self.expected_last_heartbeat = Some(last.into());
+        self
+    }
+
+    /// Claims an unclaimed lease: `expected_last_heartbeat = NO_HEARTBEAT`.
+    pub fn first(self) -> Self {
+        self.expected_last_heartbeat(NO_HEARTBEAT)
+    }
+
+    /// Sends the request; the body with the response's status and request id.
+    pub async fn send_with_meta(self) -> Result<Response<BetaSelfHostedWorkHeartbeatResponse>> {
+        validate::path_id("environment_id", &self.environment_id)?;
+        validate::path_id("work_id", &self.work_id)?;
+        let ttl = self
+            .desired_ttl_seconds
+            .map(|s| validate::positive("desired_ttl_seconds", s))
+            .transpose()?;
+        let call = self.client.call("heartbeat_work", &self.options)?;
+        let mut request = call
+            .raw
+            .heartbeat_work()
+            .environment_id(self.environment_id)
+            .work_id(self.work_id)
+            .anthropic_beta(call.beta.clone());
+        if let Some(ttl) = ttl {
+            request = request.desired_ttl_seconds(ttl);
+        }
+        if let Some(last) = self.expected_last_heartbeat {
+            request = request.expected_last_heartbeat(last);
+        }
+        let result = request.send().await;
+        call.finish(result).await
+    }
+}
+
+work_request!(
+    /// A request to stop a work item; see [`WorkQueue::stop`].
+    StopWork { work_id: String, force: Option<bool> }
+);
+sends!(StopWork, BetaSelfHostedWork);
+
+impl StopWork {
+    /// Stop at once, without a graceful shutdown.
+    pub fn force(mut self, force: bool) -> Self {
+        self.force = Some(force);
+        self
+    }
+
+    /// Sends the request; the body with the response's status and request id.
+    pub async fn send_with_meta(self) -> Result<Response<BetaSelfHostedWork>> {
+        validate::path_id("environment_id", &self.environment_id)?;
+        validate::path_id("work_id", &self.work_id)?;
+        let call = self.client.call("stop_work", &self.options)?;
+        let result = call
+            .raw
+            .stop_work()
+            .environment_id(self.environment_id)
+            .work_id(self.work_id)
+            .anthropic_beta(call.beta.clone())
+            .body(BetaSelfHostedWorkStopRequest { force: self.force })
+            .send()
+            .await;
+        call.finish(result).await
+    }
+}
+
+work_request!(
+    /// A request to list work items; see [`WorkQueue::list`].
+    ListWork { limit: Option<u64>, page: Option<String> }
+);
+
+impl ListWork {
+    /// At most this many items per page.
+    pub fn limit(mut self, limit: u64) -> Self {
+        self.limit = Some(limit);
+        self
+    }
+
+    /// Start at this cursor (a previous page's `next_page`).
+    pub fn page(mut self, cursor: impl Into<String>) -> Self {
+        self.page = Some(cursor.into());
+        self
+    }
+
+    /// Fetches one page (at the cursor set with [`page`](Self::page)).
+    pub async fn send(self) -> Result<Page<BetaSelfHostedWork>> {
+        let cursor = self.page.clone();
+        self.fetch(cursor).await
+    }
+
+    /// Every page, fetched as the stream reaches it.
+    pub fn into_pages(self) -> BoxStream<'static, Result<Page<BetaSelfHostedWork>>> {
+        let start = self.page.clone();
+        pagination::pages(self.fetcher(), start)
+    }
+
+    /// Every work item of every page, one page in memory at a time.
+    pub fn into_stream(self) -> BoxStream<'static, Result<BetaSelfHostedWork>> {
+        let start = self.page.clone();
+        pagination::items(self.fetcher(), start)
+    }
+
+    fn fetcher(self) -> FetchPage<BetaSelfHostedWork> {
+        let this = Arc::new(self);
+        Arc::new(move |cursor| {
+            let this = this.clone();
+            Box::pin(async move { this.fetch(cursor).await })
+        })
+    }
+
+    async fn fetch(&self, cursor: Option<String>) -> Result<Page<BetaSelfHostedWork>> {
+        validate::path_id("environment_id", &self.environment_id)?;
+        let limit = self
+            .limit
+            .map(|l| validate::positive("limit", l))
+            .transpose()?;
+        let call = self.client.call("list_work", &self.options)?;
+        let mut request = call
+            .raw
+            .list_work()
+            .environment_id(self.environment_id.clone())
+            .anthropic_beta(call.beta.clone());
+        if let Some(limit) = limit {
+            request = request.limit(limit);
+        }
+        if let Some(cursor) = cursor {
+            request = request.page(cursor);
+        }
+        let result = request.send().await;
+        let response = call.finish(result).await?;
+        let request_id = response.request_id().map(str::to_owned);
+        let body = response.into_inner();
+        Ok(Page {
+            data: body.data,
+            next_page: body.next_page,
+            request_id,
+        })
+    }
+}
+
+work_request!(
+    /// A request to update a work item's metadata; see [`WorkQueue::update`].
+    UpdateWork { work_id: String, patch: MetadataPatch }
+);
+sends!(UpdateWork, BetaSelfHostedWork);
+
+impl UpdateWork {
+    /// Sends the request; the body with the response's status and request id.
+    pub async fn send_with_meta(self) -> Result<Response<BetaSelfHostedWork>> {
+        validate::path_id("environment_id", &self.environment_id)?;
+        validate::path_id("work_id", &self.work_id)?;
+        let call = self.client.call("update_work", &self.options)?;
+        let result = call
+            .raw
+            .update_work()
+            .environment_id(self.environment_id)
+            .work_id(self.work_id)
+            .anthropic_beta(call.beta.clone())
+            .body(BetaSelfHostedWorkUpdateRequest {
+                metadata: self.patch.into_wire(),
+            })
+            .send()
+            .await;
+        call.finish(result).await
+    }
+}
+
+work_request!(
+    /// A request for queue statistics; see [`WorkQueue::stats`].
+    WorkStats {}
+);
+sends!(WorkStats, BetaSelfHostedWorkQueueStats);
+
+impl WorkStats {
+    /// Sends the request; the body with the response's status and request id.
+    pub async fn send_with_meta(self) -> Result<Response<BetaSelfHostedWorkQueueStats>> {
+        validate::path_id("environment_id", &self.environment_id)?;
+        let call = self.client.call("work_stats", &self.options)?;
+        let result = call
+            .raw
+            .work_stats()
+            .environment_id(self.environment_id)
+            .anthropic_beta(call.beta.clone())
+            .send()
+            .await;
+        call.finish(result).await
+    }
+}
