@@ -1,0 +1,104 @@
+//! Shared helpers of the facade's tests.
+#![allow(dead_code, unused_imports)]
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anthropic_environments::Client;
+use anthropic_environments::retry::{Sleep, SleepFuture};
+pub use anthropic_environments_tests::{Recorded, RecordingServer};
+pub use axum::http::{Method, StatusCode};
+pub use serde_json::{Value, json};
+
+pub const KEY: &str = "sk-ant-test-SECRET-0123456789";
+
+/// Records the delays it is asked for and returns at once.
+#[derive(Debug, Default)]
+pub struct RecordingSleep(pub Mutex<Vec<Duration>>);
+
+impl RecordingSleep {
+    pub fn delays(&self) -> Vec<Duration> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+impl Sleep for RecordingSleep {
+    fn sleep(&self, duration: Duration) -> SleepFuture {
+        self.0.lock().unwrap().push(duration);
+        Box::pin(async {})
+    }
+}
+
+pub type Reply = (StatusCode, Vec<(String, String)>, String);
+
+pub fn ok(body: Value) -> Reply {
+    (
+        StatusCode::OK,
+        vec![("request-id".into(), "req_ok".into())],
+        body.to_string(),
+    )
+}
+
+pub fn api_error(status: u16, kind: &str, message: &str) -> Reply {
+    (
+        StatusCode::from_u16(status).unwrap(),
+        vec![("request-id".into(), format!("req_{status}"))],
+        json!({"type": "error", "error": {"type": kind, "message": message}}).to_string(),
+    )
+}
+
+pub async fn server(f: impl Fn(&Recorded) -> Reply + Send + Sync + 'static) -> RecordingServer {
+    RecordingServer::start(Arc::new(f)).await
+}
+
+/// A client of `server` whose retries do not really sleep.
+pub fn client(server: &RecordingServer) -> (Client, Arc<RecordingSleep>) {
+    let sleep = Arc::new(RecordingSleep::default());
+    let client = Client::builder()
+        .api_key(KEY)
+        .base_url(&server.base_url)
+        .sleep_impl(sleep.clone())
+        .build()
+        .unwrap();
+    (client, sleep)
+}
+
+pub fn work_json(id: &str, state: &str) -> Value {
+    json!({
+        "id": id, "acknowledged_at": null, "created_at": "2026-03-15T10:00:00Z",
+        "data": {"id": "session_1", "type": "session"}, "environment_id": "env_1",
+        "latest_heartbeat_at": null, "metadata": {}, "started_at": null, "state": state,
+        "stop_requested_at": null, "stopped_at": null, "type": "work"
+    })
+}
+
+pub fn env_json(id: &str) -> Value {
+    json!({
+        "id": id, "archived_at": null,
+        "config": {"type": "cloud",
+                   "networking": {"type": "limited", "allowed_hosts": ["api.example.com"],
+                                  "allow_mcp_servers": false, "allow_package_managers": true},
+                   "packages": {"apt": [], "cargo": [], "gem": [], "go": [], "npm": [],
+                                "pip": ["pandas"], "type": "packages"}},
+        "created_at": "2026-03-15T10:00:00Z", "description": "d", "metadata": {},
+        "name": "n", "type": "environment", "updated_at": "2026-03-15T10:00:00Z",
+        "scope": "organization"
+    })
+}
+
+pub fn body(r: &Recorded) -> Option<Value> {
+    (!r.body.is_empty()).then(|| serde_json::from_slice(&r.body).unwrap())
+}
+
+pub fn query(r: &Recorded) -> Vec<(String, String)> {
+    r.query
+        .as_deref()
+        .unwrap_or("")
+        .split('&')
+        .filter(|kv| !kv.is_empty())
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            (k.to_owned(), v.to_owned())
+        })
+        .collect()
+}

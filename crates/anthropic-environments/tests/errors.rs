@@ -1,0 +1,190 @@
+//! Every error status maps to a typed error with the envelope's type and
+//! message and the request id; odd bodies keep their status.
+
+mod common;
+
+use anthropic_environments::Error;
+use anthropic_environments::types::{BetaWorkState, ErrorType};
+use common::*;
+
+#[tokio::test]
+async fn every_error_status_maps_to_an_api_error() {
+    let cases: [(u16, &str); 10] = [
+        (400, "invalid_request_error"),
+        (401, "authentication_error"),
+        (403, "permission_error"),
+        (404, "not_found_error"),
+        (408, "timeout_error"),
+        (409, "conflict_error"),
+        (412, "invalid_request_error"),
+        (429, "rate_limit_error"),
+        (500, "api_error"),
+        (529, "overloaded_error"),
+    ];
+    for (status, kind) in cases {
+        let server = server(move |_| api_error(status, kind, "it went wrong")).await;
+        let (client, _) = client(&server);
+        let err = client
+            .environments()
+            .retrieve("env_1")
+            .max_retries(0)
+            .send()
+            .await
+            .unwrap_err();
+        let api = err.api().unwrap_or_else(|| panic!("{status}: {err:?}"));
+        assert_eq!(api.status, status);
+        assert_eq!(api.error_type.as_ref().map(|t| t.as_str()), Some(kind));
+        assert_eq!(api.message, "it went wrong");
+        assert_eq!(
+            api.request_id.as_deref(),
+            Some(format!("req_{status}").as_str())
+        );
+        assert_eq!(err.request_id(), Some(format!("req_{status}").as_str()));
+        assert_eq!(err.is_not_found(), status == 404, "{status}");
+        assert_eq!(err.is_conflict(), status == 409, "{status}");
+        assert_eq!(err.is_precondition_failed(), status == 412, "{status}");
+        assert_eq!(err.is_rate_limited(), status == 429, "{status}");
+        assert_eq!(
+            err.is_auth_error(),
+            status == 401 || status == 403,
+            "{status}"
+        );
+        assert_eq!(err.is_server_error(), status >= 500, "{status}");
+        assert_eq!(
+            err.is_retryable(),
+            matches!(status, 408 | 409 | 429) || status >= 500,
+            "{status}"
+        );
+        let text = err.to_string();
+        assert!(
+            text.contains(&status.to_string()) && text.contains("it went wrong"),
+            "{text}"
+        );
+        assert!(text.contains(&format!("req_{status}")), "{text}");
+    }
+}
+
+#[tokio::test]
+async fn refused_heartbeat_exposes_the_lease_state() {
+    let server = server(|_| {
+        (
+            StatusCode::PRECONDITION_FAILED,
+            vec![("request-id".into(), "req_hb".into())],
+            json!({"type": "error", "error": {
+                "type": "invalid_request_error", "message": "lease mismatch",
+                "details": {"error_code": "heartbeat_precondition_failed",
+                            "current_state": {"last_heartbeat": "2026-03-15T10:00:30Z",
+                                              "lease_extended": false, "state": "active",
+                                              "ttl_seconds": 60}}}})
+            .to_string(),
+        )
+    })
+    .await;
+    let (client, _) = client(&server);
+    let err = client
+        .work("env_1")
+        .heartbeat("work_1")
+        .expected_last_heartbeat("2026-03-15T10:00:00Z")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(err.is_lease_held_elsewhere());
+    assert!(!err.is_retryable());
+    let lease = err.api().unwrap().lease_state().expect("lease state");
+    assert_eq!(lease.state, BetaWorkState::Active);
+    assert_eq!(
+        lease.last_heartbeat.as_deref(),
+        Some("2026-03-15T10:00:30Z")
+    );
+    assert!(!lease.lease_extended);
+    assert_eq!(server.requests().len(), 1, "a 412 is not retried");
+}
+
+#[tokio::test]
+async fn an_error_status_with_a_non_envelope_body_keeps_its_status() {
+    let server = server(|_| {
+        (
+            StatusCode::BAD_GATEWAY,
+            vec![("request-id".into(), "req_proxy".into())],
+            "<html>bad gateway</html>".into(),
+        )
+    })
+    .await;
+    let (client, _) = client(&server);
+    let err = client
+        .environments()
+        .retrieve("e")
+        .max_retries(0)
+        .send()
+        .await
+        .unwrap_err();
+    let api = err.api().expect("api error");
+    assert_eq!(api.status, 502);
+    assert_eq!(api.error_type, None);
+    assert!(api.message.contains("bad gateway"));
+    assert_eq!(api.request_id.as_deref(), Some("req_proxy"));
+}
+
+#[tokio::test]
+async fn an_unknown_error_type_is_kept() {
+    let server = server(|_| api_error(418, "teapot_error", "short and stout")).await;
+    let (client, _) = client(&server);
+    let err = client
+        .environments()
+        .retrieve("e")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.api().unwrap().error_type,
+        Some(ErrorType::Unknown("teapot_error".into()))
+    );
+}
+
+#[tokio::test]
+async fn a_malformed_success_body_is_a_decode_error_with_an_excerpt() {
+    let server = server(|_| {
+        (
+            StatusCode::OK,
+            vec![("request-id".into(), "req_bad".into())],
+            r#"{"id": 42, "not": "an environment"}"#.into(),
+        )
+    })
+    .await;
+    let (client, _) = client(&server);
+    let err = client
+        .environments()
+        .retrieve("e")
+        .send()
+        .await
+        .unwrap_err();
+    let Error::Decode {
+        status,
+        request_id,
+        excerpt,
+        ..
+    } = &err
+    else {
+        panic!("{err:?}")
+    };
+    assert_eq!(*status, 200);
+    assert_eq!(request_id.as_deref(), Some("req_bad"));
+    assert!(excerpt.contains("an environment"), "{excerpt}");
+    assert!(!err.is_retryable());
+}
+
+#[tokio::test]
+async fn a_long_garbage_body_is_cut_in_the_excerpt() {
+    let server = server(|_| (StatusCode::OK, vec![], "x".repeat(10_000))).await;
+    let (client, _) = client(&server);
+    let err = client
+        .environments()
+        .retrieve("e")
+        .send()
+        .await
+        .unwrap_err();
+    let Error::Decode { excerpt, .. } = &err else {
+        panic!("{err:?}")
+    };
+    assert!(excerpt.chars().count() <= 201, "{}", excerpt.len());
+}

@@ -1,0 +1,157 @@
+//! The headers every request carries.
+
+mod common;
+
+use anthropic_environments::{API_VERSION, Client, USER_AGENT};
+use common::*;
+
+#[tokio::test]
+async fn every_request_carries_auth_version_agent_and_betas() {
+    let server = server(|_| ok(env_json("env_1"))).await;
+    let (client, _) = client(&server);
+    client
+        .environments()
+        .retrieve("env_1")
+        .send()
+        .await
+        .unwrap();
+    let r = &server.requests()[0];
+    assert_eq!(
+        r.header("authorization"),
+        Some(format!("Bearer {KEY}").as_str())
+    );
+    assert_eq!(r.header("anthropic-version"), Some(API_VERSION));
+    assert_eq!(API_VERSION, "2026-10-21");
+    assert_eq!(r.header("user-agent"), Some(USER_AGENT));
+    assert!(USER_AGENT.starts_with("anthropic-environments-rust/"));
+    assert_eq!(
+        r.header("anthropic-beta"),
+        Some("managed-agents-2026-04-01")
+    );
+    assert!(r.header("api-version").is_none());
+    assert!(r.header("anthropic-workspace-id").is_none());
+}
+
+#[tokio::test]
+async fn betas_client_first_then_request_then_managed_agents_without_duplicates() {
+    let server = server(|_| ok(env_json("env_1"))).await;
+    let client = Client::builder()
+        .api_key(KEY)
+        .base_url(&server.base_url)
+        .beta("files-api-2025-04-14")
+        .beta("managed-agents-2026-04-01")
+        .build()
+        .unwrap();
+    client
+        .environments()
+        .retrieve("env_1")
+        .beta("skills-2025-10-02")
+        .beta("files-api-2025-04-14")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        server.requests()[0].header("anthropic-beta"),
+        Some("files-api-2025-04-14,skills-2025-10-02,managed-agents-2026-04-01")
+    );
+}
+
+#[tokio::test]
+async fn workspace_per_client_and_per_request_and_extra_headers() {
+    let server = server(|_| ok(env_json("env_1"))).await;
+    let client = Client::builder()
+        .api_key(KEY)
+        .base_url(&server.base_url)
+        .workspace_id("wrkspc_client")
+        .default_header("x-team", "infra")
+        .api_version("2099-01-01")
+        .build()
+        .unwrap();
+    let envs = client.environments();
+    envs.retrieve("env_1").send().await.unwrap();
+    envs.retrieve("env_1")
+        .workspace_id("wrkspc_request")
+        .header("x-trace", "t1")
+        .send()
+        .await
+        .unwrap();
+    client
+        .work("env_1")
+        .poll()
+        .workspace_id("wrkspc_poll")
+        .send()
+        .await
+        .ok();
+    let reqs = server.requests();
+    assert_eq!(
+        reqs[0].header("anthropic-workspace-id"),
+        Some("wrkspc_client")
+    );
+    assert_eq!(reqs[0].header("x-team"), Some("infra"));
+    assert_eq!(reqs[0].header("anthropic-version"), Some("2099-01-01"));
+    assert_eq!(
+        reqs[1].header("anthropic-workspace-id"),
+        Some("wrkspc_request")
+    );
+    assert_eq!(reqs[1].header("x-trace"), Some("t1"));
+    assert_eq!(
+        reqs[2].header("anthropic-workspace-id"),
+        Some("wrkspc_poll")
+    );
+}
+
+#[tokio::test]
+async fn a_caller_supplied_reqwest_client_still_gets_the_api_headers() {
+    let server = server(|_| ok(env_json("env_1"))).await;
+    let http = reqwest::Client::builder().build().unwrap();
+    let client = Client::builder()
+        .api_key(KEY)
+        .base_url(format!("{}/", server.base_url))
+        .http_client(http)
+        .build()
+        .unwrap();
+    client.environments().archive("env_1").send().await.unwrap();
+    let r = &server.requests()[0];
+    assert_eq!(
+        r.path, "/v1/environments/env_1/archive",
+        "trailing slash of the base URL dropped"
+    );
+    assert_eq!(
+        r.header("authorization"),
+        Some(format!("Bearer {KEY}").as_str())
+    );
+    assert_eq!(r.header("content-length"), Some("0"));
+}
+
+#[test]
+fn configuration_errors() {
+    let err = Client::builder().api_key("").build().unwrap_err();
+    assert!(
+        matches!(err, anthropic_environments::Error::Config(_)),
+        "{err}"
+    );
+    let err = Client::builder()
+        .api_key(KEY)
+        .base_url("not a url")
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("invalid base URL"), "{err}");
+    let err = Client::builder()
+        .api_key(KEY)
+        .base_url("ftp://x")
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("scheme"), "{err}");
+    let err = Client::builder()
+        .api_key(KEY)
+        .beta("a,b")
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("without commas"), "{err}");
+    let err = Client::builder()
+        .api_key(KEY)
+        .default_header("bad header", "x")
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("invalid header name"), "{err}");
+}
