@@ -1,0 +1,500 @@
+//! The HTTP surface: the 14 API routes, the control routes under `/_mock`,
+//! authentication, request ids, faults and the error envelope.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, RawQuery, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use anthropic_environments_raw::types::{
+    BetaSelfHostedWorkStopRequest, BetaSelfHostedWorkUpdateRequest, EnvironmentCreateParams,
+    EnvironmentUpdateParams,
+};
+
+use crate::faults::{Decision, FaultConfig, Faults};
+use crate::model::{Model, Refusal};
+
+/// The beta every API request must carry.
+pub const MANAGED_AGENTS_BETA: &str = "managed-agents-2026-04-01";
+
+/// State shared by every handler.
+pub(crate) struct Shared {
+    pub(crate) model: Mutex<Model>,
+    pub(crate) notify: tokio::sync::Notify,
+    pub(crate) faults: Faults,
+    pub(crate) api_key: Option<String>,
+    pub(crate) request_ids: AtomicU64,
+}
+
+impl Shared {
+    pub(crate) fn model(&self) -> MutexGuard<'_, Model> {
+        self.model.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Locks the model after applying every deadline due now.
+    fn swept(&self) -> MutexGuard<'_, Model> {
+        let mut model = self.model();
+        if model.sweep(Instant::now()) {
+            self.notify.notify_waiters();
+        }
+        model
+    }
+}
+
+type Api = Result<Response, Response>;
+
+fn envelope(
+    status: StatusCode,
+    kind: &str,
+    message: impl Into<String>,
+    details: Option<Value>,
+) -> Response {
+    let mut error = json!({"type": kind, "message": message.into()});
+    if let Some(d) = details {
+        error["details"] = d;
+    }
+    (status, axum::Json(json!({"type": "error", "error": error}))).into_response()
+}
+
+fn invalid(message: impl Into<String>) -> Response {
+    envelope(
+        StatusCode::BAD_REQUEST,
+        "invalid_request_error",
+        message,
+        None,
+    )
+}
+
+impl From<Refusal> for Response {
+    fn from(r: Refusal) -> Response {
+        match r {
+            Refusal::Invalid(m) => invalid(m),
+            Refusal::NotFound(m) => envelope(StatusCode::NOT_FOUND, "not_found_error", m, None),
+            Refusal::Conflict(m) => envelope(StatusCode::CONFLICT, "conflict_error", m, None),
+            Refusal::LeaseMismatch(lease) => envelope(
+                StatusCode::PRECONDITION_FAILED,
+                "invalid_request_error",
+                "expected_last_heartbeat does not match the stored heartbeat",
+                Some(json!({
+                    "error_code": "heartbeat_precondition_failed",
+                    "current_state": lease,
+                })),
+            ),
+        }
+    }
+}
+
+fn ok<T: serde::Serialize>(value: &T) -> Api {
+    Ok(axum::Json(value).into_response())
+}
+
+/// Parsed query parameters; each accessor names the parameter in its error.
+struct Query(HashMap<String, String>);
+
+impl Query {
+    fn parse(raw: Option<String>) -> Result<Self, Response> {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.as_deref().unwrap_or(""))
+            .map_err(|e| invalid(format!("query string: {e}")))?;
+        Ok(Query(pairs.into_iter().collect()))
+    }
+
+    fn int(&self, name: &str, min: i64, max: i64) -> Result<Option<i64>, Response> {
+        match self.0.get(name) {
+            None => Ok(None),
+            Some(v) => match v.parse::<i64>() {
+                Ok(n) if (min..=max).contains(&n) => Ok(Some(n)),
+                _ => Err(invalid(format!(
+                    "{name}: must be an integer from {min} to {max}, got {v:?}"
+                ))),
+            },
+        }
+    }
+
+    fn bool(&self, name: &str) -> Result<Option<bool>, Response> {
+        match self.0.get(name).map(String::as_str) {
+            None => Ok(None),
+            Some("true") => Ok(Some(true)),
+            Some("false") => Ok(Some(false)),
+            Some(v) => Err(invalid(format!("{name}: must be true or false, got {v:?}"))),
+        }
+    }
+
+    fn str(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str)
+    }
+}
+
+/// A JSON body of type `T`; errors name the offending field.
+fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, Response> {
+    if bytes.is_empty() {
+        return Err(invalid("request body: a JSON object is required"));
+    }
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if path == "." {
+            invalid(format!("request body: {inner}"))
+        } else {
+            invalid(format!("{path}: {inner}"))
+        }
+    })
+}
+
+const DEFAULT_LIMIT: i64 = 20;
+const MAX_LIMIT: i64 = 1000;
+
+// ---- environments -------------------------------------------------------
+
+async fn create_environment(State(s): State<Arc<Shared>>, bytes: Bytes) -> Api {
+    let params: EnvironmentCreateParams = body(&bytes)?;
+    ok(&s.model().create_environment(params)?)
+}
+
+async fn list_environments(State(s): State<Arc<Shared>>, RawQuery(q): RawQuery) -> Api {
+    let q = Query::parse(q)?;
+    let include = q.bool("include_archived")?.unwrap_or(false);
+    let limit = q.int("limit", 1, MAX_LIMIT)?.unwrap_or(DEFAULT_LIMIT) as usize;
+    let (data, next_page) = s.model().list_environments(include, q.str("page"), limit)?;
+    ok(&json!({"data": data, "next_page": next_page}))
+}
+
+async fn retrieve_environment(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> Api {
+    ok(&s.model().environment(&id)?)
+}
+
+async fn update_environment(
+    State(s): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> Api {
+    let params: EnvironmentUpdateParams = body(&bytes)?;
+    ok(&s.model().update_environment(&id, params)?)
+}
+
+async fn delete_environment(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> Api {
+    ok(&s.model().delete_environment(&id)?)
+}
+
+async fn archive_environment(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> Api {
+    ok(&s.model().archive_environment(&id)?)
+}
+
+// ---- work ---------------------------------------------------------------
+
+async fn list_work(
+    State(s): State<Arc<Shared>>,
+    Path(env): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Api {
+    let q = Query::parse(q)?;
+    let limit = q.int("limit", 1, MAX_LIMIT)?.unwrap_or(DEFAULT_LIMIT) as usize;
+    let (data, next_page) = s.swept().list_work(&env, q.str("page"), limit)?;
+    ok(&json!({"data": data, "next_page": next_page}))
+}
+
+async fn poll_work(
+    State(s): State<Arc<Shared>>,
+    Path(env): Path<String>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+) -> Api {
+    let q = Query::parse(q)?;
+    let block = q
+        .int("block_ms", 1, 999)?
+        .map(|ms| Duration::from_millis(ms as u64));
+    let reclaim = q
+        .int("reclaim_older_than_ms", 0, i64::MAX)?
+        .map(|ms| Duration::from_millis(ms as u64));
+    let worker = headers
+        .get("anthropic-worker-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned);
+    let start = Instant::now();
+    let deadline = start + block.unwrap_or_default();
+    if let Some(worker) = &worker {
+        s.model().environment(&env)?;
+        s.model().note_worker(&env, worker, start);
+    }
+    loop {
+        let notified = s.notify.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        let now = Instant::now();
+        if let Some(work) = s.swept().try_poll(&env, reclaim, now)? {
+            return ok(&work);
+        }
+        if now >= deadline {
+            return ok(&Value::Null);
+        }
+        tokio::select! {
+            _ = &mut notified => {}
+            _ = tokio::time::sleep_until(deadline.into()) => {}
+        }
+    }
+}
+
+async fn work_stats(State(s): State<Arc<Shared>>, Path(env): Path<String>) -> Api {
+    ok(&s.swept().stats(&env, Instant::now())?)
+}
+
+async fn retrieve_work(
+    State(s): State<Arc<Shared>>,
+    Path((env, id)): Path<(String, String)>,
+) -> Api {
+    ok(&s.swept().work(&env, &id)?)
+}
+
+async fn update_work(
+    State(s): State<Arc<Shared>>,
+    Path((env, id)): Path<(String, String)>,
+    bytes: Bytes,
+) -> Api {
+    let params: BetaSelfHostedWorkUpdateRequest = body(&bytes)?;
+    ok(&s.swept().update_work(&env, &id, params.metadata)?)
+}
+
+async fn ack_work(State(s): State<Arc<Shared>>, Path((env, id)): Path<(String, String)>) -> Api {
+    ok(&s.swept().ack(&env, &id, Instant::now())?)
+}
+
+async fn heartbeat_work(
+    State(s): State<Arc<Shared>>,
+    Path((env, id)): Path<(String, String)>,
+    RawQuery(q): RawQuery,
+) -> Api {
+    let q = Query::parse(q)?;
+    let ttl = q.int("desired_ttl_seconds", 1, 86_400)?.map(|t| t as u64);
+    let expected = q.str("expected_last_heartbeat");
+    ok(&s
+        .swept()
+        .heartbeat(&env, &id, ttl, expected, Instant::now())?)
+}
+
+async fn stop_work(
+    State(s): State<Arc<Shared>>,
+    Path((env, id)): Path<(String, String)>,
+    bytes: Bytes,
+) -> Api {
+    // The official SDK always sends a body; accept a missing one as `{}`.
+    let params: BetaSelfHostedWorkStopRequest = if bytes.is_empty() {
+        BetaSelfHostedWorkStopRequest::default()
+    } else {
+        body(&bytes)?
+    };
+    let force = params.force.unwrap_or(false);
+    ok(&s.swept().stop(&env, &id, force, Instant::now())?)
+}
+
+// ---- control surface ----------------------------------------------------
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct QueueRequest {
+    session_id: String,
+    #[serde(default)]
+    metadata: HashMap<String, String>,
+}
+
+async fn control_queue(State(s): State<Arc<Shared>>, Path(env): Path<String>, bytes: Bytes) -> Api {
+    let req: QueueRequest = body(&bytes)?;
+    let work = s.model().queue_work(&env, &req.session_id, req.metadata)?;
+    s.notify.notify_waiters();
+    Ok((StatusCode::CREATED, axum::Json(work)).into_response())
+}
+
+async fn control_list(State(s): State<Arc<Shared>>, Path(env): Path<String>) -> Api {
+    let model = s.swept();
+    model.environment(&env)?;
+    ok(&model.all_work(&env))
+}
+
+async fn control_faults(State(s): State<Arc<Shared>>, bytes: Bytes) -> Api {
+    let config: FaultConfig = body(&bytes)?;
+    s.faults.set(config);
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn control_get_faults(State(s): State<Arc<Shared>>) -> Api {
+    ok(&s.faults.config())
+}
+
+// ---- middleware ---------------------------------------------------------
+
+/// Gives every response a `request-id`.
+async fn request_id(State(s): State<Arc<Shared>>, request: Request, next: Next) -> Response {
+    let n = s.request_ids.fetch_add(1, Ordering::Relaxed) + 1;
+    let mut response = next.run(request).await;
+    if let Ok(v) = HeaderValue::from_str(&format!("req_mock_{n:08}")) {
+        response.headers_mut().insert("request-id", v);
+    }
+    response
+}
+
+/// Injects the configured faults before the request reaches the API.
+async fn faults(State(s): State<Arc<Shared>>, request: Request, next: Next) -> Response {
+    let (latency, decision, retry_after) = s.faults.decide(request.uri().path());
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    match decision {
+        Decision::Pass => next.run(request).await,
+        Decision::Status(code) => {
+            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let kind = match code {
+                429 => "rate_limit_error",
+                529 => "overloaded_error",
+                408 => "timeout_error",
+                _ => "api_error",
+            };
+            let mut response = envelope(status, kind, "injected fault", None);
+            if let Some(secs) = retry_after
+                && let Ok(v) = HeaderValue::from_str(&secs.to_string())
+            {
+                response.headers_mut().insert("retry-after", v);
+            }
+            response
+        }
+        Decision::Drop => {
+            // Headers go out, then the body fails: the client sees the
+            // connection break before a complete answer.
+            let failing = futures::stream::once(async {
+                Err::<Bytes, std::io::Error>(std::io::Error::other("injected dropped connection"))
+            });
+            Response::builder()
+                .status(StatusCode::OK)
+                .header("content-type", "application/json")
+                .body(Body::from_stream(failing))
+                .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+        }
+    }
+}
+
+/// Refuses requests without credentials (401) or without the
+/// managed-agents beta (400), as the real API does.
+async fn auth(State(s): State<Arc<Shared>>, request: Request, next: Next) -> Response {
+    let headers = request.headers();
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let key = text("authorization")
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .or_else(|| text("x-api-key"))
+        .map(str::trim)
+        .filter(|k| !k.is_empty());
+    let Some(key) = key else {
+        return envelope(
+            StatusCode::UNAUTHORIZED,
+            "authentication_error",
+            "missing credentials: send Authorization: Bearer <key> or x-api-key",
+            None,
+        );
+    };
+    if let Some(expected) = &s.api_key
+        && key != expected
+    {
+        return envelope(
+            StatusCode::UNAUTHORIZED,
+            "authentication_error",
+            "invalid API key",
+            None,
+        );
+    }
+    let has_beta = text("anthropic-beta")
+        .is_some_and(|v| v.split(',').any(|b| b.trim() == MANAGED_AGENTS_BETA));
+    if !has_beta {
+        return invalid(format!(
+            "anthropic-beta: this endpoint requires the {MANAGED_AGENTS_BETA} beta"
+        ));
+    }
+    next.run(request).await
+}
+
+async fn not_found_route() -> Response {
+    envelope(
+        StatusCode::NOT_FOUND,
+        "not_found_error",
+        "no such route",
+        None,
+    )
+}
+
+async fn method_not_allowed(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    if response.status() == StatusCode::METHOD_NOT_ALLOWED {
+        return envelope(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "invalid_request_error",
+            "method not allowed",
+            None,
+        );
+    }
+    response
+}
+
+/// The whole application.
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    let api = Router::new()
+        .route(
+            "/v1/environments",
+            post(create_environment).get(list_environments),
+        )
+        .route(
+            "/v1/environments/{environment_id}",
+            get(retrieve_environment)
+                .post(update_environment)
+                .delete(delete_environment),
+        )
+        .route(
+            "/v1/environments/{environment_id}/archive",
+            post(archive_environment),
+        )
+        .route("/v1/environments/{environment_id}/work", get(list_work))
+        .route(
+            "/v1/environments/{environment_id}/work/poll",
+            get(poll_work),
+        )
+        .route(
+            "/v1/environments/{environment_id}/work/stats",
+            get(work_stats),
+        )
+        .route(
+            "/v1/environments/{environment_id}/work/{work_id}",
+            get(retrieve_work).post(update_work),
+        )
+        .route(
+            "/v1/environments/{environment_id}/work/{work_id}/ack",
+            post(ack_work),
+        )
+        .route(
+            "/v1/environments/{environment_id}/work/{work_id}/heartbeat",
+            post(heartbeat_work),
+        )
+        .route(
+            "/v1/environments/{environment_id}/work/{work_id}/stop",
+            post(stop_work),
+        )
+        .route_layer(middleware::from_fn_with_state(shared.clone(), auth))
+        .layer(middleware::from_fn_with_state(shared.clone(), faults));
+    let control = Router::new()
+        .route(
+            "/_mock/environments/{environment_id}/work",
+            post(control_queue).get(control_list),
+        )
+        .route("/_mock/faults", put(control_faults).get(control_get_faults))
+        .route("/_mock/health", get(|| async { "ok" }));
+    api.merge(control)
+        .fallback(not_found_route)
+        .layer(middleware::from_fn(method_not_allowed))
+        .layer(middleware::from_fn_with_state(shared.clone(), request_id))
+        .with_state(shared)
+}

@@ -1,0 +1,246 @@
+//! A stateful, in-memory mock server of Anthropic's beta **Environments and
+//! Work API**, for tests, demos and downstream users (in Rust, or any
+//! language over HTTP).
+//!
+//! It serves the 14 endpoints with the semantics the reference documents:
+//! environments with defaults, updates that keep omitted fields, archive and
+//! delete, opaque cursors; a work queue with long polls, reclaim of
+//! unacknowledged items, leases kept by heartbeats (412 on a stale
+//! expectation, re-queue on expiry), graceful and forced stops, and queue
+//! statistics. Bodies are the generated types of the spec, so the spec stays
+//! the single source of the shapes. Errors use the API's envelope and every
+//! response carries a `request-id`.
+//!
+//! Work items are queued through a control surface that can't collide with
+//! the API: [`MockServer::queue_work`] in Rust, or over HTTP
+//!
+//! - `POST /_mock/environments/{environment_id}/work` with
+//!   `{"session_id": "...", "metadata": {...}}`: queue an item (201);
+//! - `GET /_mock/environments/{environment_id}/work`: every item;
+//! - `PUT /_mock/faults` with a [`FaultConfig`]: inject faults; `GET` reads it;
+//! - `GET /_mock/health`.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! use anthropic_environments_mock::MockServer;
+//!
+//! let server = MockServer::start().await;
+//! let client = reqwest::Client::new();
+//! let env: serde_json::Value = client
+//!     .post(format!("{}/v1/environments", server.base_url()))
+//!     .bearer_auth("any-key")
+//!     .header("anthropic-beta", "managed-agents-2026-04-01")
+//!     .json(&serde_json::json!({"name": "demo", "config": {"type": "self_hosted"}}))
+//!     .send().await.unwrap()
+//!     .json().await.unwrap();
+//! let work = server.queue_work(env["id"].as_str().unwrap(), "session_1").unwrap();
+//! assert_eq!(work.state.as_str(), "queued");
+//! # }
+//! ```
+
+mod api;
+mod clock;
+mod faults;
+pub mod model;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+use anthropic_environments_raw::types::BetaSelfHostedWork;
+
+pub use api::MANAGED_AGENTS_BETA;
+pub use faults::{Fault, FaultConfig};
+pub use model::{Refusal, Timing};
+
+use api::Shared;
+use model::Model;
+
+/// Configures a [`MockServer`].
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct MockServerBuilder {
+    addr: SocketAddr,
+    api_key: Option<String>,
+    timing: Timing,
+    faults: FaultConfig,
+}
+
+impl Default for MockServerBuilder {
+    fn default() -> Self {
+        MockServerBuilder {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            api_key: None,
+            timing: Timing::default(),
+            faults: FaultConfig::none(),
+        }
+    }
+}
+
+impl MockServerBuilder {
+    /// Where to listen (default `127.0.0.1:0`, an ephemeral port).
+    pub fn listen(mut self, addr: SocketAddr) -> Self {
+        self.addr = addr;
+        self
+    }
+
+    /// Accept only this key (default: any non-empty key).
+    pub fn api_key(mut self, key: impl Into<String>) -> Self {
+        self.api_key = Some(key.into());
+        self
+    }
+
+    /// Timing rules: reclaim, default TTL, stop grace.
+    pub fn timing(mut self, timing: Timing) -> Self {
+        self.timing = timing;
+        self
+    }
+
+    /// Faults to inject from the start.
+    pub fn faults(mut self, faults: FaultConfig) -> Self {
+        self.faults = faults;
+        self
+    }
+
+    /// Binds and starts serving in the background.
+    ///
+    /// # Panics
+    ///
+    /// When the address can't be bound; use [`try_start`](Self::try_start)
+    /// to handle that.
+    pub async fn start(self) -> MockServer {
+        self.try_start().await.expect("binding the mock server")
+    }
+
+    /// Binds and starts serving in the background.
+    pub async fn try_start(self) -> std::io::Result<MockServer> {
+        let listener = tokio::net::TcpListener::bind(self.addr).await?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared {
+            model: std::sync::Mutex::new(Model::new(self.timing)),
+            notify: tokio::sync::Notify::new(),
+            faults: faults::Faults::new(self.faults),
+            api_key: self.api_key,
+            request_ids: AtomicU64::new(0),
+        });
+        let app = api::router(shared.clone());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+        let sweeper = tokio::spawn(sweep(Arc::downgrade(&shared)));
+        Ok(MockServer {
+            addr,
+            shared,
+            stop: Some(stop),
+            tasks: vec![server, sweeper],
+        })
+    }
+}
+
+/// Applies lease expiries and stop grace periods as they fall due, waking
+/// long polls when an item is re-queued.
+async fn sweep(shared: std::sync::Weak<Shared>) {
+    loop {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        let requeued = shared.model().sweep(std::time::Instant::now());
+        if requeued {
+            shared.notify.notify_waiters();
+        }
+    }
+}
+
+/// A running mock server on loopback. Dropping it shuts it down.
+pub struct MockServer {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for MockServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MockServer")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MockServer {
+    /// A builder.
+    pub fn builder() -> MockServerBuilder {
+        MockServerBuilder::default()
+    }
+
+    /// Starts a server with the defaults on `127.0.0.1` and an ephemeral port.
+    pub async fn start() -> MockServer {
+        Self::builder().start().await
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Queues a work item for `session_id` in an environment.
+    pub fn queue_work(
+        &self,
+        environment_id: &str,
+        session_id: &str,
+    ) -> Result<BetaSelfHostedWork, Refusal> {
+        let work =
+            self.shared
+                .model()
+                .queue_work(environment_id, session_id, Default::default())?;
+        self.shared.notify.notify_waiters();
+        Ok(work)
+    }
+
+    /// Every work item of an environment, as the server holds them now.
+    pub fn work_items(&self, environment_id: &str) -> Vec<BetaSelfHostedWork> {
+        let mut model = self.shared.model();
+        model.sweep(std::time::Instant::now());
+        model.all_work(environment_id)
+    }
+
+    /// Replaces the injected faults.
+    pub fn set_faults(&self, faults: FaultConfig) {
+        self.shared.faults.set(faults);
+    }
+
+    /// Stops serving and waits until the server has stopped.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        for task in self.tasks.drain(..) {
+            task.abort();
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for MockServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}

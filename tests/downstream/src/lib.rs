@@ -1,0 +1,103 @@
+//! The README's quick start, written as a downstream crate would: every
+//! name comes from `anthropic_environments`.
+
+use anthropic_environments::config::{CloudConfig, LimitedNetwork, Packages, SelfHostedConfig};
+use anthropic_environments::prelude::*;
+use anthropic_environments::types::{BetaEnvironmentConfig, ErrorDetails};
+use anthropic_environments::{Heartbeat, LeaseState, NO_HEARTBEAT, QueueStats};
+use futures::TryStreamExt;
+
+/// What the quick start saw.
+#[derive(Debug)]
+pub struct Report {
+    /// Names of all environments, across pages.
+    pub names: Vec<String>,
+    /// The self-hosted environment created.
+    pub environment: Environment,
+    /// The work item processed, if one was queued.
+    pub processed: Option<Work>,
+    /// Queue statistics at the end.
+    pub stats: QueueStats,
+}
+
+/// Creates environments, lists them, and processes one work item.
+pub async fn quick_start(client: &Client) -> Result<Report> {
+    let envs = client.environments();
+    let cloud = envs
+        .create("downstream-cloud")
+        .config(
+            CloudConfig::limited(
+                LimitedNetwork::new()
+                    .allow_hosts(["pypi.org"])
+                    .allow_package_managers(true),
+            )
+            .packages(Packages::new().pip(["numpy"])),
+        )
+        .send()
+        .await?;
+    assert!(matches!(cloud.config, BetaEnvironmentConfig::Cloud(_)) == cloud.is_cloud());
+    let environment = envs
+        .create("downstream-self-hosted")
+        .config(SelfHostedConfig)
+        .scope(Scope::Organization)
+        .send()
+        .await?;
+    envs.update(&cloud.id)
+        .metadata(MetadataPatch::new().set("owner", "downstream"))
+        .send()
+        .await?;
+    let names: Vec<String> = envs
+        .list()
+        .limit(1)
+        .into_stream()
+        .map_ok(|e| e.name)
+        .try_collect()
+        .await?;
+
+    let queue = client.work(&environment.id);
+    let mut processed = None;
+    if let Some(work) = queue
+        .poll()
+        .block_ms(50)
+        .worker_id("downstream")
+        .send()
+        .await?
+    {
+        queue.ack(&work.id).send().await?;
+        let beat: Heartbeat = queue
+            .heartbeat(&work.id)
+            .expected_last_heartbeat(NO_HEARTBEAT)
+            .desired_ttl_seconds(30)
+            .send()
+            .await?;
+        // A stale expectation is refused with the lease as the server holds it.
+        let refused = queue
+            .heartbeat(&work.id)
+            .expected_last_heartbeat("1999-01-01T00:00:00Z")
+            .send()
+            .await
+            .expect_err("a stale heartbeat is refused");
+        if refused.is_lease_held_elsewhere() {
+            let state: Option<&LeaseState> = refused.api().and_then(|a| a.lease_state());
+            let details_known = matches!(
+                refused.api().and_then(|a| a.details.as_ref()),
+                Some(ErrorDetails::HeartbeatPreconditionFailed(_))
+            );
+            assert_eq!(state.is_some(), details_known);
+        }
+        assert!(!beat.last_heartbeat.is_empty());
+        let stopped = queue.stop(&work.id).force(true).send().await?;
+        assert!(stopped.is_terminal());
+        processed = Some(stopped);
+    }
+    let stats = queue.stats().send().await?;
+    envs.archive(&cloud.id).send().await?;
+    envs.delete(&cloud.id).send().await?;
+    let _unused: Option<Error> = None;
+    Ok(Report {
+        names,
+        environment,
+        processed,
+        stats,
+    })
+}
