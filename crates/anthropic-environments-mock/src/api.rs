@@ -51,7 +51,26 @@ impl Shared {
     }
 }
 
-type Api = Result<Response, Response>;
+/// A refused request; its response is the API's error envelope.
+pub(crate) struct Failure(Box<Refusal>);
+
+impl From<Refusal> for Failure {
+    fn from(r: Refusal) -> Self {
+        Failure(Box::new(r))
+    }
+}
+
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        Response::from(*self.0)
+    }
+}
+
+fn bad(message: impl Into<String>) -> Failure {
+    Refusal::Invalid(message.into()).into()
+}
+
+type Api = Result<Response, Failure>;
 
 fn envelope(
     status: StatusCode,
@@ -102,30 +121,30 @@ fn ok<T: serde::Serialize>(value: &T) -> Api {
 struct Query(HashMap<String, String>);
 
 impl Query {
-    fn parse(raw: Option<String>) -> Result<Self, Response> {
+    fn parse(raw: Option<String>) -> Result<Self, Failure> {
         let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.as_deref().unwrap_or(""))
-            .map_err(|e| invalid(format!("query string: {e}")))?;
+            .map_err(|e| bad(format!("query string: {e}")))?;
         Ok(Query(pairs.into_iter().collect()))
     }
 
-    fn int(&self, name: &str, min: i64, max: i64) -> Result<Option<i64>, Response> {
+    fn int(&self, name: &str, min: i64, max: i64) -> Result<Option<i64>, Failure> {
         match self.0.get(name) {
             None => Ok(None),
             Some(v) => match v.parse::<i64>() {
                 Ok(n) if (min..=max).contains(&n) => Ok(Some(n)),
-                _ => Err(invalid(format!(
+                _ => Err(bad(format!(
                     "{name}: must be an integer from {min} to {max}, got {v:?}"
                 ))),
             },
         }
     }
 
-    fn bool(&self, name: &str) -> Result<Option<bool>, Response> {
+    fn bool(&self, name: &str) -> Result<Option<bool>, Failure> {
         match self.0.get(name).map(String::as_str) {
             None => Ok(None),
             Some("true") => Ok(Some(true)),
             Some("false") => Ok(Some(false)),
-            Some(v) => Err(invalid(format!("{name}: must be true or false, got {v:?}"))),
+            Some(v) => Err(bad(format!("{name}: must be true or false, got {v:?}"))),
         }
     }
 
@@ -135,18 +154,20 @@ impl Query {
 }
 
 /// A JSON body of type `T`; errors name the offending field.
-fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, Response> {
+fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, Failure> {
     if bytes.is_empty() {
-        return Err(invalid("request body: a JSON object is required"));
+        return Err(bad("request body: a JSON object is required"));
     }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
-        if path == "." {
-            invalid(format!("request body: {inner}"))
+        if inner.is_syntax() || inner.is_eof() {
+            bad(format!("request body: invalid JSON: {inner}"))
+        } else if path == "." || path == "?" {
+            bad(format!("request body: {inner}"))
         } else {
-            invalid(format!("{path}: {inner}"))
+            bad(format!("{path}: {inner}"))
         }
     })
 }

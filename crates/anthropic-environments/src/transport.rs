@@ -130,6 +130,19 @@ impl CallTransport {
                         retries_made += 1;
                         continue;
                     }
+                    // Read the body here, so that a connection that breaks
+                    // mid-answer is retried like one that never answered.
+                    let response = match buffered(response).await {
+                        Ok(response) => response,
+                        Err(error) if can_retry => {
+                            let delay = retry::retry_delay(retries_made, None);
+                            tracing::debug!(%error, ?delay, "retrying after a broken answer");
+                            self.client.shared.sleep.sleep(delay).await;
+                            retries_made += 1;
+                            continue;
+                        }
+                        Err(error) => return Err(error),
+                    };
                     let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
                     last.status = Some(status);
                     last.request_id = request_id(response.headers());
@@ -150,6 +163,19 @@ impl CallTransport {
             }
         }
     }
+}
+
+/// The same response with its body read into memory.
+async fn buffered(response: reqwest::Response) -> reqwest::Result<reqwest::Response> {
+    let status = response.status();
+    let version = response.version();
+    let headers = response.headers().clone();
+    let body = response.bytes().await?;
+    let mut rebuilt = http::Response::new(body);
+    *rebuilt.status_mut() = status;
+    *rebuilt.version_mut() = version;
+    *rebuilt.headers_mut() = headers;
+    Ok(reqwest::Response::from(rebuilt))
 }
 
 /// One call: a generated client wired to this call's transport.

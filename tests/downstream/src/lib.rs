@@ -14,13 +14,9 @@ pub struct Report {
     pub names: Vec<String>,
     /// The self-hosted environment created.
     pub environment: Environment,
-    /// The work item processed, if one was queued.
-    pub processed: Option<Work>,
-    /// Queue statistics at the end.
-    pub stats: QueueStats,
 }
 
-/// Creates environments, lists them, and processes one work item.
+/// Creates environments, updates and lists them, archives and deletes one.
 pub async fn quick_start(client: &Client) -> Result<Report> {
     let envs = client.environments();
     let cloud = envs
@@ -54,7 +50,18 @@ pub async fn quick_start(client: &Client) -> Result<Report> {
         .try_collect()
         .await?;
 
-    let queue = client.work(&environment.id);
+    envs.archive(&cloud.id).send().await?;
+    envs.delete(&cloud.id).send().await?;
+    Ok(Report { names, environment })
+}
+
+/// Processes at most one work item of `environment_id`: poll, ack,
+/// heartbeat, stop. Returns the stopped item and the queue's statistics.
+pub async fn work_once(
+    client: &Client,
+    environment_id: &str,
+) -> Result<(Option<Work>, QueueStats)> {
+    let queue = client.work(environment_id);
     let mut processed = None;
     if let Some(work) = queue
         .poll()
@@ -91,13 +98,16 @@ pub async fn quick_start(client: &Client) -> Result<Report> {
         processed = Some(stopped);
     }
     let stats = queue.stats().send().await?;
-    envs.archive(&cloud.id).send().await?;
-    envs.delete(&cloud.id).send().await?;
-    let _unused: Option<Error> = None;
-    Ok(Report {
-        names,
-        environment,
-        processed,
-        stats,
-    })
+    Ok((processed, stats))
+}
+
+/// Classifies an error as a downstream caller would.
+pub fn describe(error: &Error) -> &'static str {
+    if error.is_not_found() {
+        "not found"
+    } else if error.is_retryable() {
+        "try again"
+    } else {
+        "failed"
+    }
 }

@@ -1,0 +1,286 @@
+//! The mock over plain HTTP: auth, betas, malformed input, control routes,
+//! faults.
+
+use anthropic_environments::Client;
+use anthropic_environments_mock::{Fault, FaultConfig, MockServer};
+use serde_json::{Value, json};
+
+const BETA: &str = "managed-agents-2026-04-01";
+
+async fn send(
+    server: &MockServer,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<&str>,
+    auth: bool,
+) -> (u16, Value) {
+    let mut req = reqwest::Client::new().request(method, format!("{}{path}", server.base_url()));
+    if auth {
+        req = req.bearer_auth("k").header("anthropic-beta", BETA);
+    }
+    if let Some(b) = body {
+        req = req
+            .header("content-type", "application/json")
+            .body(b.to_owned());
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    assert!(resp.headers().contains_key("request-id"), "{path}");
+    let text = resp.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+fn message(v: &Value) -> &str {
+    v["error"]["message"].as_str().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn credentials_and_beta_are_required() {
+    let server = MockServer::start().await;
+    let url = format!("{}/v1/environments", server.base_url());
+    let http = reqwest::Client::new();
+    let r = http
+        .get(&url)
+        .header("anthropic-beta", BETA)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["type"], "error");
+    assert_eq!(v["error"]["type"], "authentication_error");
+    let r = http
+        .get(&url)
+        .header("x-api-key", "k")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400, "no beta");
+    let r = http
+        .get(&url)
+        .header("x-api-key", "k")
+        .header("anthropic-beta", format!("files-api-2025-04-14,{BETA}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+
+    let locked = MockServer::builder().api_key("right").start().await;
+    let wrong = Client::builder()
+        .api_key("wrong")
+        .base_url(locked.base_url())
+        .build()
+        .unwrap();
+    assert!(
+        wrong
+            .environments()
+            .list()
+            .send()
+            .await
+            .unwrap_err()
+            .is_auth_error()
+    );
+    let right = Client::builder()
+        .api_key("right")
+        .base_url(locked.base_url())
+        .build()
+        .unwrap();
+    right.environments().list().send().await.unwrap();
+}
+
+#[tokio::test]
+async fn malformed_input_is_a_400_naming_the_field_and_changes_nothing() {
+    use reqwest::Method;
+    let server = MockServer::start().await;
+    let cases: &[(&str, &str)] = &[
+        ("{not json", "request body"),
+        ("{}", "name"),
+        (r#"{"name": 5}"#, "name"),
+        (r#"{"name": "x", "scope": "team"}"#, "scope"),
+        (r#"{"name": "x", "config": {"type": "gpu"}}"#, "config"),
+        (
+            r#"{"name": "x", "config": {"type": "cloud", "networking": {"type": "proxy"}}}"#,
+            "networking",
+        ),
+        (r#"{"name": "x", "metadata": {"k": 1}}"#, "metadata.k"),
+        (
+            r#"{"name": "x", "config": {"type": "cloud", "networking": {"type": "limited", "allow_package_managers": false}, "packages": {"pip": ["x"]}}}"#,
+            "allow_package_managers",
+        ),
+    ];
+    for (body, field) in cases {
+        let (status, v) = send(&server, Method::POST, "/v1/environments", Some(body), true).await;
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(v["error"]["type"], "invalid_request_error");
+        assert!(message(&v).contains(field), "{body}: {}", message(&v));
+    }
+    let (_, list) = send(&server, Method::GET, "/v1/environments", None, true).await;
+    assert_eq!(list["data"], json!([]), "no state changed");
+
+    let (_, env) = send(
+        &server,
+        Method::POST,
+        "/v1/environments",
+        Some(r#"{"name":"w","config":{"type":"self_hosted"}}"#),
+        true,
+    )
+    .await;
+    let id = env["id"].as_str().unwrap();
+    for (path, field) in [
+        (
+            format!("/v1/environments/{id}/work/poll?block_ms=0"),
+            "block_ms",
+        ),
+        (
+            format!("/v1/environments/{id}/work/poll?block_ms=1000"),
+            "block_ms",
+        ),
+        (
+            format!("/v1/environments/{id}/work/poll?block_ms=abc"),
+            "block_ms",
+        ),
+        ("/v1/environments?limit=-1".to_owned(), "limit"),
+        (
+            "/v1/environments?include_archived=maybe".to_owned(),
+            "include_archived",
+        ),
+    ] {
+        let (status, v) = send(&server, Method::GET, &path, None, true).await;
+        assert_eq!(status, 400, "{path}");
+        assert!(message(&v).contains(field), "{path}: {}", message(&v));
+    }
+    let (status, v) = send(
+        &server,
+        Method::POST,
+        &format!("/v1/environments/{id}/work/w/stop"),
+        Some(r#"{"force": "yes"}"#),
+        true,
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(message(&v).contains("force"), "{}", message(&v));
+    let (status, _) = send(
+        &server,
+        Method::POST,
+        &format!("/v1/environments/{id}/work/nope/ack"),
+        None,
+        true,
+    )
+    .await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn control_routes_queue_and_list_work_and_set_faults() {
+    use reqwest::Method;
+    let server = MockServer::start().await;
+    let (_, env) = send(
+        &server,
+        Method::POST,
+        "/v1/environments",
+        Some(r#"{"name":"w","config":{"type":"self_hosted"}}"#),
+        true,
+    )
+    .await;
+    let id = env["id"].as_str().unwrap();
+    let (status, work) = send(
+        &server,
+        Method::POST,
+        &format!("/_mock/environments/{id}/work"),
+        Some(r#"{"session_id":"session_9","metadata":{"k":"v"}}"#),
+        false,
+    )
+    .await;
+    assert_eq!(status, 201);
+    assert_eq!(work["data"]["id"], "session_9");
+    assert_eq!(work["metadata"]["k"], "v");
+    let (status, all) = send(
+        &server,
+        Method::GET,
+        &format!("/_mock/environments/{id}/work"),
+        None,
+        false,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(all.as_array().unwrap().len(), 1);
+    assert_eq!(server.work_items(id).len(), 1);
+    let (status, _) = send(
+        &server,
+        Method::PUT,
+        "/_mock/faults",
+        Some(r#"{"sequence": [{"status": 503}]}"#),
+        false,
+    )
+    .await;
+    assert_eq!(status, 204);
+    let (status, v) = send(&server, Method::GET, "/v1/environments", None, true).await;
+    assert_eq!(status, 503);
+    assert_eq!(v["error"]["type"], "api_error");
+    let (status, _) = send(&server, Method::GET, "/v1/environments", None, true).await;
+    assert_eq!(status, 200, "the sequence is used up");
+}
+
+#[tokio::test]
+async fn the_facade_retries_through_injected_faults() {
+    let mut faults = FaultConfig::sequence([Fault::Status(429), Fault::Drop, Fault::Status(529)]);
+    faults.retry_after_secs = Some(0.01);
+    let server = MockServer::builder().faults(faults).start().await;
+    let client = Client::builder()
+        .api_key("k")
+        .base_url(server.base_url())
+        .max_retries(3)
+        .build()
+        .unwrap();
+    let env = client
+        .environments()
+        .create("survivor")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(env.name, "survivor");
+    let list = client.environments().list().send().await.unwrap();
+    assert_eq!(
+        list.data.len(),
+        1,
+        "created exactly once: faults hit before the handler"
+    );
+}
+
+#[tokio::test]
+async fn random_faults_are_seeded() {
+    let server = MockServer::builder()
+        .faults(FaultConfig::errors(0.5, 99))
+        .start()
+        .await;
+    let client = Client::builder()
+        .api_key("k")
+        .base_url(server.base_url())
+        .max_retries(0)
+        .build()
+        .unwrap();
+    let mut outcomes = Vec::new();
+    for _ in 0..40 {
+        outcomes.push(client.environments().list().send().await.is_ok());
+    }
+    let server2 = MockServer::builder()
+        .faults(FaultConfig::errors(0.5, 99))
+        .start()
+        .await;
+    let client2 = Client::builder()
+        .api_key("k")
+        .base_url(server2.base_url())
+        .max_retries(0)
+        .build()
+        .unwrap();
+    let mut again = Vec::new();
+    for _ in 0..40 {
+        again.push(client2.environments().list().send().await.is_ok());
+    }
+    assert_eq!(outcomes, again);
+    let failures = outcomes.iter().filter(|ok| !**ok).count();
+    assert!((8..=32).contains(&failures), "{failures}");
+}
