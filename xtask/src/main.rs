@@ -155,15 +155,64 @@ fn test(extra: &[String]) -> Result<ExitCode> {
         .args(["-m", "openapi_spec_validator"])
         .arg(root.join(SPEC)))?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
+    let status = Command::new(&cargo)
         .current_dir(&root)
         .args(["test", "--workspace"])
         .args(extra)
         .env("ANTHROPIC_ENVIRONMENTS_PYTHON", &python)
         .status()?;
-    Ok(if status.success() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    if !status.success() {
+        return Ok(ExitCode::from(1));
+    }
+    every_endpoint_against_the_mock(&root, &cargo)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `examples/every_endpoint.rs` against the mock server's binary on a
+/// loopback port, as a user would.
+fn every_endpoint_against_the_mock(root: &Path, cargo: &str) -> Result<()> {
+    use std::io::{BufRead, BufReader};
+    run(Command::new(cargo).current_dir(root).args([
+        "build",
+        "--quiet",
+        "-p",
+        "anthropic-environments-mock",
+        "-p",
+        "anthropic-environments",
+        "--bins",
+        "--examples",
+    ]))?;
+    let target = root.join("target/debug");
+    let mut mock = Command::new(target.join("anthropic-environments-mock"))
+        .args(["--listen", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .context("starting the mock server")?;
+    let mut line = String::new();
+    BufReader::new(mock.stdout.take().context("mock stdout")?).read_line(&mut line)?;
+    let base_url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .with_context(|| format!("unexpected first line from the mock: {line:?}"))?
+        .to_owned();
+    println!("running examples/every_endpoint.rs against the mock at {base_url}");
+    let output = Command::new(target.join("examples/every_endpoint"))
+        .env("ANTHROPIC_API_KEY", "sk-ant-example")
+        .env("ANTHROPIC_BASE_URL", &base_url)
+        .env("MOCK_CONTROL", "1")
+        .env_remove("ANTHROPIC_ENVIRONMENT_ID")
+        .output();
+    let _ = mock.kill();
+    let _ = mock.wait();
+    let output = output.context("running the every_endpoint example")?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let steps = stdout.lines().filter(|l| l.starts_with("== ")).count();
+    if !output.status.success() || steps != 28 {
+        anyhow::bail!(
+            "every_endpoint failed ({steps} of 28 steps):\n{stdout}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    println!("every_endpoint: 28 passed, 0 failed");
+    Ok(())
 }
