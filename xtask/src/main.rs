@@ -30,6 +30,7 @@ fn main() -> ExitCode {
             Some(other) => Err(anyhow::anyhow!("unknown option to generate: {other}")),
         },
         Some("test") => test(&args[1..]),
+        Some("bench-peers") => bench_peers(),
         Some("help") | Some("--help") | None => {
             println!("{}", usage());
             return ExitCode::SUCCESS;
@@ -50,7 +51,8 @@ fn usage() -> &'static str {
      tasks:\n  \
      generate            regenerate the raw client crate from openapi/environments.yaml\n  \
      generate --check    exit 1 if the committed generated files are stale\n  \
-     test [ARGS..]       validate the spec, then cargo test --workspace [ARGS..]"
+     test [ARGS..]       validate the spec, then cargo test --workspace [ARGS..]\n  \
+     bench-peers         CPU per request: this client vs the official Python SDK"
 }
 
 fn workspace_root() -> PathBuf {
@@ -215,4 +217,104 @@ fn every_endpoint_against_the_mock(root: &Path, cargo: &str) -> Result<()> {
     }
     println!("every_endpoint: 28 passed, 0 failed");
     Ok(())
+}
+
+/// Starts the release mock server on an ephemeral loopback port; returns
+/// the child and its base URL.
+fn start_mock(binary: &Path) -> Result<(std::process::Child, String)> {
+    use std::io::{BufRead, BufReader};
+    let mut mock = Command::new(binary)
+        .args(["--listen", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .context("starting the mock server")?;
+    let mut line = String::new();
+    BufReader::new(mock.stdout.take().context("mock stdout")?).read_line(&mut line)?;
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .with_context(|| format!("unexpected first line from the mock: {line:?}"))?
+        .to_owned();
+    Ok((mock, url))
+}
+
+/// `cpu_us_per_request=<f64>` from a peer's output.
+fn cpu_us(output: std::process::Output, who: &str) -> Result<f64> {
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    if !output.status.success() {
+        anyhow::bail!(
+            "{who} failed: {stdout}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("cpu_us_per_request="))
+        .and_then(|v| v.trim().parse().ok())
+        .with_context(|| format!("{who} printed no cpu_us_per_request: {stdout}"))
+}
+
+/// Sends the same requests through this client and the official Python SDK
+/// against one mock server and prints CPU microseconds per request.
+fn bench_peers() -> Result<ExitCode> {
+    const RUST_REQUESTS: &str = "20000";
+    const PYTHON_REQUESTS: &str = "3000";
+    let root = workspace_root();
+    let python = ensure_python(&root)?;
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    run(Command::new(&cargo).current_dir(&root).args([
+        "build",
+        "--release",
+        "--quiet",
+        "-p",
+        "anthropic-environments-mock",
+        "--bins",
+        "-p",
+        "anthropic-environments",
+        "--example",
+        "cpu_per_request",
+    ]))?;
+    let release = root.join("target/release");
+    let (mut mock, base_url) = start_mock(&release.join("anthropic-environments-mock"))?;
+    let result = (|| -> Result<(f64, f64)> {
+        let created = Command::new(&python)
+            .current_dir(std::env::temp_dir())
+            .args(["-c", "import sys, anthropic; c = anthropic.Anthropic(api_key='k', base_url=sys.argv[1]); print(c.beta.environments.create(name='bench', config={'type': 'self_hosted'}).id)"])
+            .arg(&base_url)
+            .output()?;
+        let env_id = String::from_utf8_lossy(&created.stdout).trim().to_owned();
+        if env_id.is_empty() {
+            anyhow::bail!(
+                "creating the environment failed: {}",
+                String::from_utf8_lossy(&created.stderr)
+            );
+        }
+        let ours = cpu_us(
+            Command::new(release.join("examples/cpu_per_request"))
+                .args([&base_url, &env_id, RUST_REQUESTS])
+                .output()?,
+            "the Rust client",
+        )?;
+        let theirs = cpu_us(
+            Command::new(&python)
+                .current_dir(std::env::temp_dir())
+                .arg(root.join("benches/peers/python_cpu.py"))
+                .args([&base_url, &env_id, PYTHON_REQUESTS])
+                .output()?,
+            "the Python SDK",
+        )?;
+        Ok((ours, theirs))
+    })();
+    let _ = mock.kill();
+    let _ = mock.wait();
+    let (ours, theirs) = result?;
+    println!("retrieve_environment, sequential, against the mock server on loopback");
+    println!(
+        "  anthropic-environments (Rust): {ours:8.1} us CPU per request ({RUST_REQUESTS} requests)"
+    );
+    println!(
+        "  anthropic 2.10.0 (Python):     {theirs:8.1} us CPU per request ({PYTHON_REQUESTS} requests)"
+    );
+    println!("  ratio: {:.1}x less CPU per request", theirs / ours);
+    Ok(ExitCode::SUCCESS)
 }
