@@ -57,6 +57,8 @@
 //!   type and message, and the `request-id`.
 //! - Tolerates what the server adds later: unknown enum values and union
 //!   variants deserialise into `Unknown` variants, unknown fields are ignored.
+//! - Runs fleets of self-hosted workers: [`worker::Worker`] polls, acks,
+//!   heartbeats the lease while your handler runs, and stops each item.
 //! - Emits a `tracing` span per request (operation, method, attempt, status);
 //!   never the key.
 //!
@@ -69,6 +71,7 @@ pub mod error;
 pub mod metadata;
 pub mod pagination;
 pub mod retry;
+pub mod worker;
 
 mod client;
 mod environments;

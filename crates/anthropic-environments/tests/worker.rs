@@ -1,0 +1,521 @@
+//! The worker against the mock server, with injected faults.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anthropic_environments::config::SelfHostedConfig;
+use anthropic_environments::retry::{Sleep, SleepFuture};
+use anthropic_environments::worker::{CancelReason, WorkContext, Worker, WorkerTiming};
+use anthropic_environments::{Client, WorkState};
+use anthropic_environments_mock::{FaultConfig, MockServer, Timing};
+
+/// Sleeps a twentieth of what the retry policy asks, so fault-heavy tests
+/// stay quick while the waits stay real.
+#[derive(Debug)]
+struct ScaledSleep;
+
+impl Sleep for ScaledSleep {
+    fn sleep(&self, duration: Duration) -> SleepFuture {
+        Box::pin(tokio::time::sleep(duration / 20))
+    }
+}
+
+fn fast_timing() -> WorkerTiming {
+    WorkerTiming {
+        idle_sleep: (Duration::from_millis(5), Duration::from_millis(20)),
+        backoff_base: Duration::from_millis(10),
+        backoff_cap: Duration::from_millis(200),
+        backoff_jitter: Duration::from_millis(10),
+        heartbeat_interval_min: Duration::from_millis(100),
+        initial_ttl: Duration::from_secs(2),
+        cancel_grace: Duration::from_millis(100),
+        shutdown_grace: Duration::from_millis(300),
+        ..WorkerTiming::default()
+    }
+}
+
+fn mock_timing() -> Timing {
+    Timing {
+        default_ttl: Duration::from_secs(2),
+        stop_grace: Duration::from_millis(50),
+        ..Timing::default()
+    }
+}
+
+fn client(server: &MockServer) -> Client {
+    Client::builder()
+        .api_key("k")
+        .base_url(server.base_url())
+        .sleep_impl(Arc::new(ScaledSleep))
+        .build()
+        .unwrap()
+}
+
+async fn environment(client: &Client) -> String {
+    client
+        .environments()
+        .create("fleet")
+        .config(SelfHostedConfig)
+        .send()
+        .await
+        .unwrap()
+        .id
+}
+
+/// Per work item: (start, end, worker) of every time a handler held it.
+type HoldLog = Arc<Mutex<HashMap<String, Vec<(Instant, Instant, String)>>>>;
+
+/// Records when a handler held an item; the end is recorded on drop, so a
+/// handler dropped after its grace period still closes its interval.
+struct Held {
+    log: HoldLog,
+    work_id: String,
+    worker: String,
+    start: Instant,
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.log
+            .lock()
+            .unwrap()
+            .entry(self.work_id.clone())
+            .or_default()
+            .push((self.start, Instant::now(), self.worker.clone()));
+    }
+}
+
+async fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    let t0 = Instant::now();
+    while !done() {
+        assert!(t0.elapsed() < timeout, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fleet_handles_every_item_once_at_a_time_through_faults() {
+    const ITEMS: usize = 500;
+    let server = MockServer::builder().timing(mock_timing()).start().await;
+    let c = client(&server);
+    let env = environment(&c).await;
+    for i in 0..ITEMS {
+        server.queue_work(&env, &format!("session_{i}")).unwrap();
+    }
+    server.set_faults(FaultConfig {
+        seed: 2026,
+        error_rate: 0.2,
+        error_statuses: vec![500, 503, 529],
+        heartbeat_loss_rate: 0.2,
+        ..FaultConfig::none()
+    });
+    let log: HoldLog = Arc::default();
+    let mut workers = Vec::new();
+    let mut tokens = Vec::new();
+    for w in 0..8 {
+        let builder = Worker::builder(c.work(&env))
+            .worker_id(format!("worker-{w}"))
+            .concurrency(4)
+            .block_ms(50)
+            .reclaim_older_than_ms(1000)
+            .desired_ttl_seconds(2)
+            .timing(fast_timing());
+        tokens.push(builder.shutdown_token());
+        let log = log.clone();
+        let name = format!("worker-{w}");
+        workers.push(tokio::spawn(builder.build().run(
+            move |ctx: WorkContext| {
+                let held = Held {
+                    log: log.clone(),
+                    work_id: ctx.work().id.clone(),
+                    worker: name.clone(),
+                    start: Instant::now(),
+                };
+                async move {
+                    let busy = Duration::from_millis(fastrand::u64(0..40));
+                    tokio::select! {
+                        _ = ctx.cancelled() => {}
+                        _ = tokio::time::sleep(busy) => {}
+                    }
+                    drop(held);
+                    Ok::<(), std::io::Error>(())
+                }
+            },
+        )));
+    }
+    wait_until("every item stopped", Duration::from_secs(120), || {
+        server
+            .work_items(&env)
+            .iter()
+            .all(|w| w.state == WorkState::Stopped)
+    })
+    .await;
+    for t in &tokens {
+        t.cancel();
+    }
+    let mut claimed = 0;
+    for w in workers {
+        let report = w.await.unwrap().unwrap();
+        claimed += report.claimed;
+    }
+    let items = server.work_items(&env);
+    assert_eq!(items.len(), ITEMS);
+    assert!(
+        items.iter().all(|w| w.state == WorkState::Stopped),
+        "none left queued or active"
+    );
+    let log = log.lock().unwrap();
+    assert_eq!(log.len(), ITEMS, "every item was handled");
+    for (id, mut held) in log.clone() {
+        held.sort();
+        for pair in held.windows(2) {
+            assert!(
+                pair[0].1 <= pair[1].0,
+                "{id} was held by {} and {} at overlapping times",
+                pair[0].2,
+                pair[1].2
+            );
+        }
+    }
+    assert!(claimed >= ITEMS as u64);
+}
+
+#[tokio::test]
+async fn a_lease_taken_over_cancels_the_handler_and_leaves_the_item_alone() {
+    let server = MockServer::builder().timing(mock_timing()).start().await;
+    let c = client(&server);
+    let env = environment(&c).await;
+    let item = server.queue_work(&env, "contested").unwrap();
+    let reason: Arc<Mutex<Option<CancelReason>>> = Arc::default();
+    let builder = Worker::builder(c.work(&env))
+        .block_ms(50)
+        .desired_ttl_seconds(2)
+        .timing(fast_timing());
+    let token = builder.shutdown_token();
+    let seen = reason.clone();
+    let run = tokio::spawn(builder.build().run(move |ctx: WorkContext| {
+        let seen = seen.clone();
+        async move {
+            ctx.cancelled().await;
+            *seen.lock().unwrap() = ctx.cancel_reason();
+            Ok::<(), std::io::Error>(())
+        }
+    }));
+    // Once the worker's first heartbeat made the item active, take the lease.
+    let q = c.work(&env);
+    wait_until("the item to be active", Duration::from_secs(10), || {
+        server.work_items(&env)[0].state == WorkState::Active
+    })
+    .await;
+    let current = q
+        .retrieve(&item.id)
+        .send()
+        .await
+        .unwrap()
+        .latest_heartbeat_at
+        .unwrap();
+    q.heartbeat(&item.id)
+        .expected_last_heartbeat(current)
+        .send()
+        .await
+        .unwrap();
+    wait_until(
+        "the handler to be cancelled",
+        Duration::from_secs(10),
+        || reason.lock().unwrap().is_some(),
+    )
+    .await;
+    token.cancel();
+    let report = run.await.unwrap().unwrap();
+    assert_eq!(*reason.lock().unwrap(), Some(CancelReason::LeaseLost));
+    assert_eq!((report.lease_lost, report.stopped), (1, 0));
+    assert_eq!(
+        server.work_items(&env)[0].state,
+        WorkState::Active,
+        "left to the new holder"
+    );
+}
+
+#[tokio::test]
+async fn silence_for_a_whole_ttl_means_the_lease_is_assumed_lost() {
+    let server = MockServer::builder().timing(mock_timing()).start().await;
+    let c = client(&server);
+    let env = environment(&c).await;
+    server.queue_work(&env, "s").unwrap();
+    let builder = Worker::builder(c.work(&env))
+        .block_ms(50)
+        .desired_ttl_seconds(2)
+        .timing(fast_timing());
+    let token = builder.shutdown_token();
+    let reason: Arc<Mutex<Option<CancelReason>>> = Arc::default();
+    let seen = reason.clone();
+    let srv = Arc::new(server);
+    let srv2 = srv.clone();
+    let run = tokio::spawn(builder.build().run(move |ctx: WorkContext| {
+        let (seen, srv) = (seen.clone(), srv2.clone());
+        async move {
+            // From now on every heartbeat is lost.
+            srv.set_faults(FaultConfig {
+                heartbeat_loss_rate: 1.0,
+                ..FaultConfig::none()
+            });
+            let t0 = Instant::now();
+            ctx.cancelled().await;
+            *seen.lock().unwrap() = ctx.cancel_reason();
+            assert!(
+                t0.elapsed() < Duration::from_secs(2),
+                "cancelled before the 2 s TTL ran out"
+            );
+            Ok::<(), std::io::Error>(())
+        }
+    }));
+    wait_until(
+        "the handler to be cancelled",
+        Duration::from_secs(10),
+        || reason.lock().unwrap().is_some(),
+    )
+    .await;
+    token.cancel();
+    let report = run.await.unwrap().unwrap();
+    assert_eq!(
+        *reason.lock().unwrap(),
+        Some(CancelReason::LeaseAssumedLost)
+    );
+    assert_eq!((report.lease_lost, report.stopped), (1, 0));
+}
+
+#[tokio::test]
+async fn a_server_side_stop_cancels_the_handler() {
+    let server = MockServer::builder().timing(mock_timing()).start().await;
+    let c = client(&server);
+    let env = environment(&c).await;
+    let item = server.queue_work(&env, "s").unwrap();
+    let builder = Worker::builder(c.work(&env))
+        .block_ms(50)
+        .desired_ttl_seconds(2)
+        .timing(fast_timing());
+    let token = builder.shutdown_token();
+    let reason: Arc<Mutex<Option<CancelReason>>> = Arc::default();
+    let seen = reason.clone();
+    let run = tokio::spawn(builder.build().run(move |ctx: WorkContext| {
+        let seen = seen.clone();
+        async move {
+            ctx.cancelled().await;
+            *seen.lock().unwrap() = ctx.cancel_reason();
+            Ok::<(), std::io::Error>(())
+        }
+    }));
+    wait_until("active", Duration::from_secs(10), || {
+        server.work_items(&env)[0].state == WorkState::Active
+    })
+    .await;
+    c.work(&env).stop(&item.id).send().await.unwrap();
+    wait_until("cancelled", Duration::from_secs(10), || {
+        reason.lock().unwrap().is_some()
+    })
+    .await;
+    token.cancel();
+    run.await.unwrap().unwrap();
+    assert_eq!(*reason.lock().unwrap(), Some(CancelReason::ServerStopping));
+    wait_until("stopped", Duration::from_secs(5), || {
+        server.work_items(&env)[0].state == WorkState::Stopped
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn shutdown_mid_run_leaves_no_item_active() {
+    let server = MockServer::builder().timing(mock_timing()).start().await;
+    let c = client(&server);
+    let env = environment(&c).await;
+    for i in 0..20 {
+        server.queue_work(&env, &format!("s{i}")).unwrap();
+    }
+    let started = Arc::new(AtomicUsize::new(0));
+    let builder = Worker::builder(c.work(&env))
+        .concurrency(4)
+        .block_ms(50)
+        .desired_ttl_seconds(2)
+        .timing(fast_timing());
+    let token = builder.shutdown_token();
+    let counter = started.clone();
+    let run = tokio::spawn(builder.build().run(move |ctx: WorkContext| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        async move {
+            // Ignores cancellation on purpose: the worker must drop it.
+            let _ = &ctx;
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            Ok::<(), std::io::Error>(())
+        }
+    }));
+    wait_until("four handlers", Duration::from_secs(10), || {
+        started.load(Ordering::SeqCst) == 4
+    })
+    .await;
+    let t0 = Instant::now();
+    token.cancel();
+    let report = run.await.unwrap().unwrap();
+    assert!(t0.elapsed() < Duration::from_secs(3), "{:?}", t0.elapsed());
+    assert_eq!((report.claimed, report.stopped, report.failed), (4, 4, 4));
+    let items = server.work_items(&env);
+    let count = |s: WorkState| items.iter().filter(|w| w.state == s).count();
+    assert_eq!(count(WorkState::Stopped), 4);
+    assert_eq!(count(WorkState::Queued), 16);
+    assert_eq!(count(WorkState::Active) + count(WorkState::Starting), 0);
+}
+
+#[tokio::test]
+async fn handler_errors_and_panics_are_reported_and_their_items_stopped() {
+    let server = MockServer::builder().timing(mock_timing()).start().await;
+    let c = client(&server);
+    let env = environment(&c).await;
+    for s in ["ok", "err", "panic"] {
+        server.queue_work(&env, s).unwrap();
+    }
+    let report = Worker::builder(c.work(&env))
+        .drain(true)
+        .block_ms(50)
+        .timing(fast_timing())
+        .build()
+        .run(|ctx: WorkContext| async move {
+            match ctx.work().data.id.as_str() {
+                "err" => Err(std::io::Error::other("boom")),
+                "panic" => panic!("handler bug"),
+                _ => Ok(()),
+            }
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            report.claimed,
+            report.succeeded,
+            report.failed,
+            report.stopped
+        ),
+        (3, 1, 2, 3)
+    );
+    assert!(
+        server
+            .work_items(&env)
+            .iter()
+            .all(|w| w.state == WorkState::Stopped)
+    );
+}
+
+#[tokio::test]
+async fn drain_returns_when_empty_and_hand_off_leaves_items_to_the_handler() {
+    let server = MockServer::builder().timing(mock_timing()).start().await;
+    let c = client(&server);
+    let env = environment(&c).await;
+    let report = Worker::builder(c.work(&env))
+        .drain(true)
+        .timing(fast_timing())
+        .build()
+        .run(|_ctx: WorkContext| async { Ok::<(), std::io::Error>(()) })
+        .await
+        .unwrap();
+    assert_eq!(report.claimed, 0);
+    for i in 0..3 {
+        server.queue_work(&env, &format!("h{i}")).unwrap();
+    }
+    let handed = Arc::new(Mutex::new(Vec::new()));
+    let h = handed.clone();
+    let report = Worker::builder(c.work(&env))
+        .drain(true)
+        .hand_off(true)
+        .timing(fast_timing())
+        .build()
+        .run(move |ctx: WorkContext| {
+            let h = h.clone();
+            async move {
+                h.lock().unwrap().push(ctx.work().id.clone());
+                Ok::<(), std::io::Error>(())
+            }
+        })
+        .await
+        .unwrap();
+    assert_eq!((report.claimed, report.stopped), (3, 0));
+    assert_eq!(handed.lock().unwrap().len(), 3);
+    let items = server.work_items(&env);
+    assert!(
+        items.iter().all(|w| w.state == WorkState::Starting),
+        "acked, not heartbeated or stopped"
+    );
+}
+
+#[tokio::test]
+async fn a_poll_error_retrying_cannot_fix_ends_the_worker() {
+    let server = MockServer::start().await;
+    let c = client(&server);
+    let err = Worker::builder(c.work("env_missing"))
+        .timing(fast_timing())
+        .build()
+        .run(|_ctx: WorkContext| async { Ok::<(), std::io::Error>(()) })
+        .await
+        .unwrap_err();
+    assert!(err.is_not_found(), "{err}");
+}
+
+#[tokio::test]
+async fn an_item_whose_ack_fails_for_good_is_force_stopped() {
+    let server = MockServer::builder().timing(mock_timing()).start().await;
+    let c = client(&server);
+    let env = environment(&c).await;
+    server.queue_work(&env, "unackable").unwrap();
+    server.set_faults(FaultConfig {
+        error_rate: 1.0,
+        error_statuses: vec![422],
+        path_contains: Some("/ack".into()),
+        ..FaultConfig::none()
+    });
+    let report = Worker::builder(c.work(&env))
+        .drain(true)
+        .block_ms(50)
+        .timing(fast_timing())
+        .build()
+        .run(|_ctx: WorkContext| async { Ok::<(), std::io::Error>(()) })
+        .await
+        .unwrap();
+    assert_eq!((report.ack_rejected, report.claimed), (1, 0));
+    assert_eq!(server.work_items(&env)[0].state, WorkState::Stopped);
+}
+
+#[tokio::test]
+async fn transient_poll_errors_back_off_and_recover() {
+    let server = MockServer::builder().timing(mock_timing()).start().await;
+    let c = Client::builder()
+        .api_key("k")
+        .base_url(server.base_url())
+        .max_retries(0)
+        .build()
+        .unwrap();
+    let env = environment(&c).await;
+    server.queue_work(&env, "s").unwrap();
+    server.set_faults(FaultConfig {
+        error_rate: 1.0,
+        path_contains: Some("/poll".into()),
+        ..FaultConfig::none()
+    });
+    let builder = Worker::builder(c.work(&env))
+        .block_ms(50)
+        .timing(fast_timing());
+    let token = builder.shutdown_token();
+    let done = Arc::new(AtomicUsize::new(0));
+    let d = done.clone();
+    let run = tokio::spawn(builder.build().run(move |_ctx: WorkContext| {
+        d.fetch_add(1, Ordering::SeqCst);
+        async { Ok::<(), std::io::Error>(()) }
+    }));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(done.load(Ordering::SeqCst), 0, "every poll fails");
+    server.set_faults(FaultConfig::none());
+    wait_until("the item handled", Duration::from_secs(5), || {
+        done.load(Ordering::SeqCst) == 1
+    })
+    .await;
+    token.cancel();
+    assert_eq!(run.await.unwrap().unwrap().stopped, 1);
+}
