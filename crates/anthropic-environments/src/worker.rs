@@ -34,9 +34,11 @@
 //!   that error.
 //! - Acknowledges every item before its handler runs; an item whose ack
 //!   fails for good (a 4xx that retrying can't fix) is force-stopped.
-//! - While the handler runs, heartbeats the lease (`NO_HEARTBEAT` first, then
-//!   the server's `last_heartbeat`) every `min(ttl / 2, 30 s)`, each bounded
-//!   by a timeout. The handler's [`WorkContext::cancelled`] fires when the
+//! - Claims each item's lease (a `NO_HEARTBEAT` heartbeat) before its
+//!   handler runs, so that a handler never runs on a lease someone else
+//!   holds; then, while the handler runs, heartbeats (echoing the server's
+//!   `last_heartbeat`) every `min(ttl / 2, 30 s)`, each bounded by a
+//!   timeout. The handler's [`WorkContext::cancelled`] fires when the
 //!   server says `stopping`/`stopped` or `lease_extended: false`, when a
 //!   heartbeat gets 412 (another worker holds the lease), or when no
 //!   heartbeat has succeeded for the lease's TTL (less a safety margin, so
@@ -287,6 +289,7 @@ pub struct WorkerBuilder {
     heartbeat_timeout: Option<Duration>,
     drain: bool,
     hand_off: bool,
+    heartbeats: bool,
     force_stop: bool,
     timing: WorkerTiming,
     shutdown: CancellationToken,
@@ -356,6 +359,15 @@ impl WorkerBuilder {
         self
     }
 
+    /// Whether to hold each item's lease with heartbeats while its handler
+    /// runs (default true). Without them (like the official SDK's
+    /// `iter_work`), the item keeps only the lease its ack starts: for
+    /// handlers that finish well within it.
+    pub fn heartbeats(mut self, heartbeats: bool) -> Self {
+        self.heartbeats = heartbeats;
+        self
+    }
+
     /// Stop finished items with `force` (default true: the handler is done,
     /// there is nothing left to shut down gracefully).
     pub fn force_stop(mut self, force: bool) -> Self {
@@ -392,6 +404,7 @@ impl WorkerBuilder {
             heartbeat_timeout: self.heartbeat_timeout,
             drain: self.drain,
             hand_off: self.hand_off,
+            heartbeats: self.heartbeats,
             force_stop: self.force_stop,
             timing: self.timing,
             shutdown: self.shutdown,
@@ -422,6 +435,7 @@ pub struct Worker {
     heartbeat_timeout: Option<Duration>,
     drain: bool,
     hand_off: bool,
+    heartbeats: bool,
     force_stop: bool,
     timing: WorkerTiming,
     shutdown: CancellationToken,
@@ -503,6 +517,7 @@ impl Worker {
             heartbeat_timeout: None,
             drain: false,
             hand_off: false,
+            heartbeats: true,
             force_stop: true,
             timing: WorkerTiming::default(),
             shutdown: CancellationToken::new(),
@@ -546,6 +561,7 @@ impl Worker {
             desired_ttl_seconds: self.desired_ttl_seconds,
             heartbeat_timeout: self.heartbeat_timeout,
             hand_off: self.hand_off,
+            heartbeats: self.heartbeats && !self.hand_off,
             force_stop: self.force_stop,
             counters: Counters::default(),
             hard_cancel: CancellationToken::new(),
@@ -702,6 +718,40 @@ impl Worker {
     }
 }
 
+/// This worker's view of one lease.
+struct LeaseClock {
+    /// The `last_heartbeat` to expect next.
+    last: String,
+    ttl: Duration,
+    interval: Duration,
+    /// When the last successful heartbeat was sent.
+    last_success: Instant,
+}
+
+impl LeaseClock {
+    /// When to give the lease up: a margin (a fifth of the TTL, at most 5 s)
+    /// before it runs out since the last successful heartbeat.
+    fn deadline(&self) -> Instant {
+        let margin = (self.ttl / 5).min(Duration::from_secs(5));
+        self.last_success + self.ttl.saturating_sub(margin)
+    }
+
+    /// Wait before retrying a failed heartbeat: a quarter of the interval,
+    /// at most an eighth of the TTL, at least 50 ms.
+    fn retry_delay(&self) -> Duration {
+        (self.interval / 4)
+            .min(self.ttl / 8)
+            .max(Duration::from_millis(50))
+    }
+}
+
+/// The outcome of one heartbeat.
+enum Beat {
+    Extended,
+    Failed,
+    Ended,
+}
+
 /// What every item task shares.
 struct Shared {
     queue: WorkQueue,
@@ -709,6 +759,7 @@ struct Shared {
     desired_ttl_seconds: Option<u64>,
     heartbeat_timeout: Option<Duration>,
     hand_off: bool,
+    heartbeats: bool,
     force_stop: bool,
     counters: Counters,
     /// Cancels every handler: the shutdown grace period is over.
@@ -731,9 +782,22 @@ impl Shared {
         };
         let work_id = ctx.work.id.clone();
         let handler_done = CancellationToken::new();
+        // Claim the lease (the first heartbeat) before the handler runs: an
+        // item whose lease can't be claimed is someone else's.
+        let mut lease = None;
+        if self.heartbeats {
+            match self.claim(&ctx).await {
+                Some(clock) => lease = Some(clock),
+                None => {
+                    bump(&self.counters.lease_lost);
+                    tracing::warn!(work_id = %work_id, reason = ?ctx.cancel_reason(), "could not claim the lease; leaving the item alone");
+                    return;
+                }
+            }
+        }
         let heartbeats = async {
-            if !self.hand_off {
-                self.heartbeat_loop(&ctx, &handler_done).await;
+            if let Some(clock) = lease {
+                self.keep(&ctx, clock, &handler_done).await;
             }
         };
         let run = async {
@@ -824,69 +888,96 @@ impl Shared {
         false
     }
 
+    /// Sends one heartbeat, bounded by a timeout, and applies its answer.
+    async fn beat(&self, ctx: &WorkContext, lease: &mut LeaseClock) -> Beat {
+        let sent = Instant::now();
+        let mut request = self
+            .queue
+            .heartbeat(&ctx.work.id)
+            .expected_last_heartbeat(&lease.last)
+            .max_retries(0);
+        if let Some(ttl) = self.desired_ttl_seconds {
+            request = request.desired_ttl_seconds(ttl);
+        }
+        let bound = self.heartbeat_timeout.unwrap_or(lease.interval);
+        match tokio::time::timeout(bound, request.send()).await {
+            Ok(Ok(beat)) => {
+                lease.last_success = sent;
+                if let Some(end) = self.after_beat(&beat, lease) {
+                    tracing::info!(work_id = %ctx.work.id, state = %beat.state, lease_extended = beat.lease_extended, "heartbeat signals shutdown");
+                    ctx.end(end);
+                    return Beat::Ended;
+                }
+                lease.last = beat.last_heartbeat;
+                Beat::Extended
+            }
+            Ok(Err(e)) if e.is_lease_held_elsewhere() => {
+                let state = e.api().and_then(|a| a.lease_state()).cloned();
+                tracing::error!(work_id = %ctx.work.id, server_state = ?state, "lease lost: heartbeat precondition failed");
+                ctx.end(CancelReason::LeaseLost);
+                Beat::Ended
+            }
+            Ok(Err(e)) if is_fatal(&e) => {
+                tracing::error!(work_id = %ctx.work.id, error = %e, "heartbeat rejected");
+                ctx.end(CancelReason::HeartbeatRejected);
+                Beat::Ended
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(work_id = %ctx.work.id, error = %e, "transient heartbeat failure");
+                Beat::Failed
+            }
+            Err(_) => {
+                tracing::warn!(work_id = %ctx.work.id, ?bound, "heartbeat timed out");
+                Beat::Failed
+            }
+        }
+    }
+
+    /// Claims the lease of an acknowledged item (`NO_HEARTBEAT`), retrying
+    /// transient failures until the lease must be assumed lost. `None` when
+    /// the lease ended (the context says why).
+    async fn claim(&self, ctx: &WorkContext) -> Option<LeaseClock> {
+        let t = &self.timing;
+        let mut lease = LeaseClock {
+            last: NO_HEARTBEAT.to_owned(),
+            ttl: t.initial_ttl,
+            interval: t.heartbeat_interval_cap,
+            // The lease runs from the ack; count from now, conservatively.
+            last_success: Instant::now(),
+        };
+        loop {
+            match self.beat(ctx, &mut lease).await {
+                Beat::Extended => return Some(lease),
+                Beat::Ended => return None,
+                Beat::Failed => {
+                    let wake = (Instant::now() + lease.retry_delay()).min(lease.deadline());
+                    tokio::time::sleep_until(wake.into()).await;
+                    if Instant::now() >= lease.deadline() {
+                        ctx.end(CancelReason::LeaseAssumedLost);
+                        return None;
+                    }
+                }
+            }
+        }
+    }
+
     /// Keeps the lease while the handler runs; ends the handler's context
     /// when the lease ends.
-    async fn heartbeat_loop(&self, ctx: &WorkContext, handler_done: &CancellationToken) {
-        let t = &self.timing;
-        let mut last = NO_HEARTBEAT.to_owned();
-        let mut ttl = t.initial_ttl;
-        let mut interval = t.heartbeat_interval_cap;
-        // The lease runs from the ack; count from now, conservatively.
-        let mut last_success = Instant::now();
+    async fn keep(
+        &self,
+        ctx: &WorkContext,
+        mut lease: LeaseClock,
+        handler_done: &CancellationToken,
+    ) {
+        let mut ok = true;
         loop {
-            let sent = Instant::now();
-            let mut request = self
-                .queue
-                .heartbeat(&ctx.work.id)
-                .expected_last_heartbeat(&last)
-                .max_retries(0);
-            if let Some(ttl) = self.desired_ttl_seconds {
-                request = request.desired_ttl_seconds(ttl);
-            }
-            let bound = self.heartbeat_timeout.unwrap_or(interval);
-            let result = tokio::select! {
-                _ = handler_done.cancelled() => return,
-                r = tokio::time::timeout(bound, request.send()) => r,
-            };
-            let ok = match result {
-                Ok(Ok(beat)) => {
-                    last_success = sent;
-                    if let Some(end) = self.after_beat(&beat, &mut ttl, &mut interval) {
-                        tracing::info!(work_id = %ctx.work.id, state = %beat.state, lease_extended = beat.lease_extended, "heartbeat signals shutdown");
-                        ctx.end(end);
-                        return;
-                    }
-                    last = beat.last_heartbeat;
-                    true
-                }
-                Ok(Err(e)) if e.is_lease_held_elsewhere() => {
-                    let state = e.api().and_then(|a| a.lease_state()).cloned();
-                    tracing::error!(work_id = %ctx.work.id, server_state = ?state, "lease lost: heartbeat precondition failed");
-                    ctx.end(CancelReason::LeaseLost);
-                    return;
-                }
-                Ok(Err(e)) if is_fatal(&e) => {
-                    tracing::error!(work_id = %ctx.work.id, error = %e, "heartbeat rejected");
-                    ctx.end(CancelReason::HeartbeatRejected);
-                    return;
-                }
-                Ok(Err(e)) => {
-                    tracing::warn!(work_id = %ctx.work.id, error = %e, "transient heartbeat failure");
-                    false
-                }
-                Err(_) => {
-                    tracing::warn!(work_id = %ctx.work.id, ?bound, "heartbeat timed out");
-                    false
-                }
-            };
             // End the handler before the server can hand the item to someone
             // else: a margin before the TTL runs out since the last beat.
-            let margin = (ttl / 5).min(Duration::from_secs(5));
-            let deadline = last_success + ttl.saturating_sub(margin);
+            let deadline = lease.deadline();
             let next = if ok {
-                interval
+                lease.interval
             } else {
-                (interval / 4).max(Duration::from_millis(50))
+                lease.retry_delay()
             };
             let wake = (Instant::now() + next).min(deadline);
             tokio::select! {
@@ -894,23 +985,27 @@ impl Shared {
                 _ = tokio::time::sleep_until(wake.into()) => {}
             }
             if Instant::now() >= deadline {
-                tracing::error!(work_id = %ctx.work.id, ttl_secs = ttl.as_secs_f64(), "lease assumed lost: no heartbeat succeeded in time");
+                tracing::error!(work_id = %ctx.work.id, ttl_secs = lease.ttl.as_secs_f64(), "lease assumed lost: no heartbeat succeeded in time");
                 ctx.end(CancelReason::LeaseAssumedLost);
                 return;
+            }
+            let beat = tokio::select! {
+                _ = handler_done.cancelled() => return,
+                b = self.beat(ctx, &mut lease) => b,
+            };
+            match beat {
+                Beat::Ended => return,
+                Beat::Extended => ok = true,
+                Beat::Failed => ok = false,
             }
         }
     }
 
     /// Applies a successful heartbeat; `Some(reason)` when the lease ends.
-    fn after_beat(
-        &self,
-        beat: &Heartbeat,
-        ttl: &mut Duration,
-        interval: &mut Duration,
-    ) -> Option<CancelReason> {
+    fn after_beat(&self, beat: &Heartbeat, lease: &mut LeaseClock) -> Option<CancelReason> {
         if beat.ttl_seconds > 0 {
-            *ttl = Duration::from_secs(beat.ttl_seconds as u64);
-            *interval = (*ttl / 2)
+            lease.ttl = Duration::from_secs(beat.ttl_seconds as u64);
+            lease.interval = (lease.ttl / 2)
                 .min(self.timing.heartbeat_interval_cap)
                 .max(self.timing.heartbeat_interval_min);
         }
