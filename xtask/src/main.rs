@@ -240,6 +240,11 @@ fn start_mock(binary: &Path) -> Result<(std::process::Child, String)> {
 
 /// `cpu_us_per_request=<f64>` from a peer's output.
 fn cpu_us(output: std::process::Output, who: &str) -> Result<f64> {
+    measured(output, who, "cpu_us_per_request=")
+}
+
+/// The number after `key` in a peer's output.
+fn measured(output: std::process::Output, who: &str, key: &str) -> Result<f64> {
     let stdout = String::from_utf8_lossy(&output.stdout);
     if !output.status.success() {
         anyhow::bail!(
@@ -249,13 +254,15 @@ fn cpu_us(output: std::process::Output, who: &str) -> Result<f64> {
     }
     stdout
         .lines()
-        .find_map(|l| l.strip_prefix("cpu_us_per_request="))
+        .find_map(|l| l.strip_prefix(key))
         .and_then(|v| v.trim().parse().ok())
-        .with_context(|| format!("{who} printed no cpu_us_per_request: {stdout}"))
+        .with_context(|| format!("{who} printed no {key}: {stdout}"))
 }
 
 /// Sends the same requests through this client and the official Python SDK
-/// against one mock server and prints CPU microseconds per request.
+/// against one mock server and prints CPU microseconds per request; then
+/// drains queues with this crate's worker and with the SDK's poller and
+/// prints items per second.
 fn bench_peers() -> Result<ExitCode> {
     const RUST_REQUESTS: &str = "20000";
     const PYTHON_REQUESTS: &str = "3000";
@@ -273,10 +280,12 @@ fn bench_peers() -> Result<ExitCode> {
         "anthropic-environments",
         "--example",
         "cpu_per_request",
+        "--example",
+        "worker_throughput",
     ]))?;
     let release = root.join("target/release");
     let (mut mock, base_url) = start_mock(&release.join("anthropic-environments-mock"))?;
-    let result = (|| -> Result<(f64, f64)> {
+    let new_environment = || -> Result<String> {
         let created = Command::new(&python)
             .current_dir(std::env::temp_dir())
             .args(["-c", "import sys, anthropic; c = anthropic.Anthropic(api_key='k', base_url=sys.argv[1]); print(c.beta.environments.create(name='bench', config={'type': 'self_hosted'}).id)"])
@@ -289,6 +298,11 @@ fn bench_peers() -> Result<ExitCode> {
                 String::from_utf8_lossy(&created.stderr)
             );
         }
+        Ok(env_id)
+    };
+    type Results = (f64, f64, Vec<(String, f64)>);
+    let result = (|| -> Result<Results> {
+        let env_id = new_environment()?;
         let ours = cpu_us(
             Command::new(release.join("examples/cpu_per_request"))
                 .args([&base_url, &env_id, RUST_REQUESTS])
@@ -303,11 +317,56 @@ fn bench_peers() -> Result<ExitCode> {
                 .output()?,
             "the Python SDK",
         )?;
-        Ok((ours, theirs))
+        let mut workers = Vec::new();
+        for (label, mode, concurrency, n) in [
+            (
+                "Rust worker, poll -> ack -> stop, concurrency 64",
+                "no-heartbeat",
+                "64",
+                "20000",
+            ),
+            (
+                "Rust worker, poll -> ack -> heartbeat -> stop, concurrency 64",
+                "heartbeat",
+                "64",
+                "20000",
+            ),
+            (
+                "Rust worker, poll -> ack -> stop, concurrency 1",
+                "no-heartbeat",
+                "1",
+                "5000",
+            ),
+        ] {
+            let env_id = new_environment()?;
+            let items = measured(
+                Command::new(release.join("examples/worker_throughput"))
+                    .args([&base_url, &env_id, n, mode, concurrency])
+                    .output()?,
+                label,
+                "items_per_sec=",
+            )?;
+            workers.push((label.to_owned(), items));
+        }
+        let env_id = new_environment()?;
+        let python_items = measured(
+            Command::new(&python)
+                .current_dir(std::env::temp_dir())
+                .arg(root.join("benches/peers/python_poller.py"))
+                .args([&base_url, &env_id, "2000"])
+                .output()?,
+            "the Python poller",
+            "items_per_sec=",
+        )?;
+        workers.push((
+            "Python iter_work (anthropic 2.10.0), poll -> ack -> stop".to_owned(),
+            python_items,
+        ));
+        Ok((ours, theirs, workers))
     })();
     let _ = mock.kill();
     let _ = mock.wait();
-    let (ours, theirs) = result?;
+    let (ours, theirs, workers) = result?;
     println!("retrieve_environment, sequential, against the mock server on loopback");
     println!(
         "  anthropic-environments (Rust): {ours:8.1} us CPU per request ({RUST_REQUESTS} requests)"
@@ -316,5 +375,13 @@ fn bench_peers() -> Result<ExitCode> {
         "  anthropic 2.10.0 (Python):     {theirs:8.1} us CPU per request ({PYTHON_REQUESTS} requests)"
     );
     println!("  ratio: {:.1}x less CPU per request", theirs / ours);
+    println!("worker items per second, no-op handler, against the mock server on loopback");
+    let python_items = workers.last().map(|(_, v)| *v).unwrap_or(f64::NAN);
+    for (label, items) in &workers {
+        println!(
+            "  {label:<64} {items:8.0} items/s ({:.1}x the Python poller)",
+            items / python_items
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }

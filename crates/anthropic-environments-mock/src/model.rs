@@ -36,6 +36,23 @@ pub enum Refusal {
     LeaseMismatch(BetaWorkLeaseState),
 }
 
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refusal::Invalid(m) => write!(f, "invalid request: {m}"),
+            Refusal::NotFound(m) => write!(f, "not found: {m}"),
+            Refusal::Conflict(m) => write!(f, "conflict: {m}"),
+            Refusal::LeaseMismatch(lease) => write!(
+                f,
+                "heartbeat precondition failed (last_heartbeat {:?})",
+                lease.last_heartbeat
+            ),
+        }
+    }
+}
+
+impl std::error::Error for Refusal {}
+
 type Outcome<T> = Result<T, Refusal>;
 
 /// Timing rules of the model.

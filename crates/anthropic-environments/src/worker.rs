@@ -283,6 +283,7 @@ pub struct WorkerBuilder {
     queue: WorkQueue,
     worker_id: Option<String>,
     concurrency: usize,
+    pollers: Option<usize>,
     block_ms: u64,
     reclaim_older_than_ms: Option<u64>,
     desired_ttl_seconds: Option<u64>,
@@ -317,6 +318,14 @@ impl WorkerBuilder {
     /// How many items may be in flight at once (default 1).
     pub fn concurrency(mut self, n: usize) -> Self {
         self.concurrency = n.max(1);
+        self
+    }
+
+    /// How many poll loops share the concurrency (default: `concurrency`,
+    /// at most 4). One loop polls and acks one item at a time; more keep a
+    /// busy worker from waiting on those round trips.
+    pub fn pollers(mut self, n: usize) -> Self {
+        self.pollers = Some(n.max(1));
         self
     }
 
@@ -398,6 +407,7 @@ impl WorkerBuilder {
             worker_id: self.worker_id.unwrap_or_else(default_worker_id),
             queue: self.queue,
             concurrency: self.concurrency,
+            pollers: self.pollers.unwrap_or_else(|| self.concurrency.min(4)),
             block_ms: self.block_ms,
             reclaim_older_than_ms: self.reclaim_older_than_ms,
             desired_ttl_seconds: self.desired_ttl_seconds,
@@ -429,6 +439,7 @@ pub struct Worker {
     queue: WorkQueue,
     worker_id: String,
     concurrency: usize,
+    pollers: usize,
     block_ms: u64,
     reclaim_older_than_ms: Option<u64>,
     desired_ttl_seconds: Option<u64>,
@@ -511,6 +522,7 @@ impl Worker {
             queue,
             worker_id: None,
             concurrency: 1,
+            pollers: None,
             block_ms: 999,
             reclaim_older_than_ms: None,
             desired_ttl_seconds: None,
@@ -580,8 +592,19 @@ impl Worker {
         );
         drop(_enter);
 
-        let outcome = self.poll_loop(&shared, &handler, &span).await;
-        let (fatal, mut tasks) = outcome;
+        // Several poll loops share the permits, so that a busy worker is not
+        // held to one poll-and-ack round trip at a time. Any of them ending
+        // (shutdown, drained queue, fatal error) ends them all.
+        let stop_polling = self.shutdown.child_token();
+        let permits = Arc::new(Semaphore::new(self.concurrency));
+        let loops = (0..self.pollers.clamp(1, self.concurrency))
+            .map(|_| self.poll_loop(&shared, &handler, &span, &permits, &stop_polling));
+        let mut fatal = None;
+        let mut in_flight = Vec::new();
+        for (error, set) in futures::future::join_all(loops).await {
+            fatal = fatal.or(error);
+            in_flight.push(set);
+        }
         // Let in-flight handlers finish: all of them when draining, within
         // the grace period on shutdown; then cancel the rest.
         let grace = if self.shutdown.is_cancelled() || fatal.is_some() {
@@ -589,15 +612,12 @@ impl Worker {
         } else {
             Duration::MAX
         };
-        let finished =
-            tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} }).await;
+        let finished = tokio::time::timeout(grace, join_all_sets(&mut in_flight)).await;
         if finished.is_err() {
-            tracing::warn!(
-                in_flight = tasks.len(),
-                "grace period over; cancelling handlers"
-            );
+            let left: usize = in_flight.iter().map(JoinSet::len).sum();
+            tracing::warn!(parent: &span, in_flight = left, "grace period over; cancelling handlers");
             shared.hard_cancel.cancel();
-            while tasks.join_next().await.is_some() {}
+            join_all_sets(&mut in_flight).await;
         }
         let report = shared.counters.report();
         tracing::info!(parent: &span, ?report, "worker stopped");
@@ -607,9 +627,9 @@ impl Worker {
         }
     }
 
-    async fn sleep_or_shutdown(&self, wait: Duration) -> bool {
+    async fn sleep_or_stop(stop: &CancellationToken, wait: Duration) -> bool {
         tokio::select! {
-            _ = self.shutdown.cancelled() => true,
+            _ = stop.cancelled() => true,
             _ = tokio::time::sleep(wait) => false,
         }
     }
@@ -619,13 +639,14 @@ impl Worker {
         shared: &Arc<Shared>,
         handler: &Arc<H>,
         span: &tracing::Span,
+        permits: &Arc<Semaphore>,
+        stop: &CancellationToken,
     ) -> (Option<Error>, JoinSet<()>)
     where
         H: Fn(WorkContext) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), E>> + Send + 'static,
         E: Into<BoxError> + Send + 'static,
     {
-        let permits = Arc::new(Semaphore::new(self.concurrency));
         let mut tasks = JoinSet::new();
         let (mut poll_attempt, mut ack_attempt) = (0u32, 0u32);
         let mut idle = IdleLog {
@@ -637,7 +658,7 @@ impl Worker {
             while tasks.try_join_next().is_some() {}
             let permit = tokio::select! {
                 biased;
-                _ = self.shutdown.cancelled() => return (None, tasks),
+                _ = stop.cancelled() => return (None, tasks),
                 p = permits.clone().acquire_owned() => p.expect("the semaphore is never closed"),
             };
             let mut poll = self
@@ -650,19 +671,20 @@ impl Worker {
             }
             let polled = tokio::select! {
                 biased;
-                _ = self.shutdown.cancelled() => return (None, tasks),
+                _ = stop.cancelled() => return (None, tasks),
                 r = poll.send() => r,
             };
             let work = match polled {
                 Err(e) if is_fatal(&e) => {
                     tracing::error!(parent: span, error = %e, "poll failed permanently");
+                    stop.cancel();
                     return (Some(e), tasks);
                 }
                 Err(e) => {
                     poll_attempt += 1;
                     let wait = self.timing.backoff(poll_attempt);
                     tracing::warn!(parent: span, attempt = poll_attempt, ?wait, error = %e, "poll failed");
-                    if self.sleep_or_shutdown(wait).await {
+                    if Self::sleep_or_stop(stop, wait).await {
                         return (None, tasks);
                     }
                     continue;
@@ -671,10 +693,11 @@ impl Worker {
                     poll_attempt = 0;
                     if self.drain {
                         tracing::info!(parent: span, "queue drained");
+                        stop.cancel();
                         return (None, tasks);
                     }
                     idle.on_empty_poll(&env);
-                    if self.sleep_or_shutdown(self.timing.idle()).await {
+                    if Self::sleep_or_stop(stop, self.timing.idle()).await {
                         return (None, tasks);
                     }
                     continue;
@@ -694,7 +717,7 @@ impl Worker {
                     ack_attempt += 1;
                     let wait = self.timing.backoff(ack_attempt);
                     tracing::warn!(parent: span, work_id = %work.id, attempt = ack_attempt, ?wait, error = %e, "ack failed");
-                    if self.sleep_or_shutdown(wait).await {
+                    if Self::sleep_or_stop(stop, wait).await {
                         return (None, tasks);
                     }
                 }
@@ -750,6 +773,13 @@ enum Beat {
     Extended,
     Failed,
     Ended,
+}
+
+/// Waits for every task of every set.
+async fn join_all_sets(sets: &mut [JoinSet<()>]) {
+    for set in sets {
+        while set.join_next().await.is_some() {}
+    }
 }
 
 /// What every item task shares.
