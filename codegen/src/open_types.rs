@@ -193,8 +193,10 @@ fn emit_enum(name: &str, description: &Option<String>, values: &[String]) -> Tok
         #doc
         ///
         /// Forward compatible: a value this version does not know is kept in
-        /// `Unknown` and serialises back unchanged.
+        /// `Unknown` and serialises back unchanged. Non-exhaustive, so that a
+        /// value added to the spec later is not a breaking change.
         #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[non_exhaustive]
         pub enum #ident {
             #( #[doc = #variant_docs] #variants, )*
             /// A value this version of the client does not know.
@@ -295,7 +297,10 @@ fn emit_union(
         ///
         #[doc = concat!(" Tagged by `", #tag, "`. Forward compatible: a variant this version does not")]
         /// know is kept in `Unknown` as raw JSON and serialises back unchanged.
+        /// Non-exhaustive, so that a variant added to the spec later is not a
+        /// breaking change.
         #[derive(Clone, Debug, PartialEq)]
+        #[non_exhaustive]
         pub enum #ident {
             #( #[doc = #variant_docs] #variant_idents(#payloads), )*
             #[doc = #unknown_doc]

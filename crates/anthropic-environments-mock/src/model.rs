@@ -164,10 +164,10 @@ fn apply_networking(
                 type_: BetaLimitedNetworkType::Limited,
             })
         }
-        BetaNetworkingParams::Unknown(v) => {
+        other => {
             return Err(Refusal::Invalid(format!(
-                "config.networking.type: unknown networking type {}",
-                v.get("type").unwrap_or(&serde_json::Value::Null)
+                "config.networking.type: unknown networking type {:?}",
+                other.tag()
             )));
         }
     })
@@ -221,10 +221,10 @@ fn apply_config(
                 type_: BetaCloudConfigType::Cloud,
             })
         }
-        BetaEnvironmentConfigParams::Unknown(v) => {
+        other => {
             return Err(Refusal::Invalid(format!(
-                "config.type: unknown environment type {}",
-                v.get("type").unwrap_or(&serde_json::Value::Null)
+                "config.type: unknown environment type {:?}",
+                other.tag()
             )));
         }
     };

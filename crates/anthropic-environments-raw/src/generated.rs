@@ -3907,7 +3907,10 @@ so don't match on it.*/
         " Tagged by `", "type", "`. Forward compatible: a variant this version does not"
     )]
     /// know is kept in `Unknown` as raw JSON and serialises back unchanged.
+    /// Non-exhaustive, so that a variant added to the spec later is not a
+    /// breaking change.
     #[derive(Clone, Debug, PartialEq)]
+    #[non_exhaustive]
     pub enum BetaNetworking {
         /// `type: "unrestricted"`
         Unrestricted(BetaUnrestrictedNetwork),
@@ -3990,7 +3993,10 @@ so don't match on it.*/
         " Tagged by `", "type", "`. Forward compatible: a variant this version does not"
     )]
     /// know is kept in `Unknown` as raw JSON and serialises back unchanged.
+    /// Non-exhaustive, so that a variant added to the spec later is not a
+    /// breaking change.
     #[derive(Clone, Debug, PartialEq)]
+    #[non_exhaustive]
     pub enum BetaNetworkingParams {
         /// `type: "unrestricted"`
         Unrestricted(BetaUnrestrictedNetwork),
@@ -4069,8 +4075,10 @@ so don't match on it.*/
     /// Package configuration type
     ///
     /// Forward compatible: a value this version does not know is kept in
-    /// `Unknown` and serialises back unchanged.
+    /// `Unknown` and serialises back unchanged. Non-exhaustive, so that a
+    /// value added to the spec later is not a breaking change.
     #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    #[non_exhaustive]
     pub enum BetaPackagesType {
         /// `packages`
         Packages,
@@ -4141,7 +4149,10 @@ so don't match on it.*/
         " Tagged by `", "type", "`. Forward compatible: a variant this version does not"
     )]
     /// know is kept in `Unknown` as raw JSON and serialises back unchanged.
+    /// Non-exhaustive, so that a variant added to the spec later is not a
+    /// breaking change.
     #[derive(Clone, Debug, PartialEq)]
+    #[non_exhaustive]
     pub enum BetaEnvironmentConfig {
         /// `type: "cloud"`
         Cloud(BetaCloudConfig),
@@ -4223,7 +4234,10 @@ so don't match on it.*/
         " Tagged by `", "type", "`. Forward compatible: a variant this version does not"
     )]
     /// know is kept in `Unknown` as raw JSON and serialises back unchanged.
+    /// Non-exhaustive, so that a variant added to the spec later is not a
+    /// breaking change.
     #[derive(Clone, Debug, PartialEq)]
+    #[non_exhaustive]
     pub enum BetaEnvironmentConfigParams {
         /// `type: "cloud"`
         Cloud(BetaCloudConfigParams),
@@ -4304,8 +4318,10 @@ so don't match on it.*/
     /// to all accounts. 'account' means visible only to the owning account.
     ///
     /// Forward compatible: a value this version does not know is kept in
-    /// `Unknown` and serialises back unchanged.
+    /// `Unknown` and serialises back unchanged. Non-exhaustive, so that a
+    /// value added to the spec later is not a breaking change.
     #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    #[non_exhaustive]
     pub enum BetaEnvironmentScope {
         /// `organization`
         Organization,
@@ -4380,8 +4396,10 @@ so don't match on it.*/
     /// Current state of the work item
     ///
     /// Forward compatible: a value this version does not know is kept in
-    /// `Unknown` and serialises back unchanged.
+    /// `Unknown` and serialises back unchanged. Non-exhaustive, so that a
+    /// value added to the spec later is not a breaking change.
     #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    #[non_exhaustive]
     pub enum BetaWorkState {
         /// `queued`
         Queued,
@@ -4476,7 +4494,10 @@ so don't match on it.*/
         "`. Forward compatible: a variant this version does not"
     )]
     /// know is kept in `Unknown` as raw JSON and serialises back unchanged.
+    /// Non-exhaustive, so that a variant added to the spec later is not a
+    /// breaking change.
     #[derive(Clone, Debug, PartialEq)]
+    #[non_exhaustive]
     pub enum ErrorDetails {
         /// `error_code: "heartbeat_precondition_failed"`
         HeartbeatPreconditionFailed(BetaHeartbeatPreconditionFailedErrorDetails),
@@ -4542,8 +4563,10 @@ so don't match on it.*/
     /// The broad category of an error.
     ///
     /// Forward compatible: a value this version does not know is kept in
-    /// `Unknown` and serialises back unchanged.
+    /// `Unknown` and serialises back unchanged. Non-exhaustive, so that a
+    /// value added to the spec later is not a breaking change.
     #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    #[non_exhaustive]
     pub enum ErrorType {
         /// `invalid_request_error`
         InvalidRequestError,
