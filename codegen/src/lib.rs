@@ -33,6 +33,7 @@
 
 pub mod open_types;
 pub mod settings;
+pub mod spec_diff;
 pub mod surface;
 
 use anyhow::{Context, Result};

@@ -1,0 +1,63 @@
+//! The spec-diff corpus: each mutation of the project's spec gives the
+//! expected verdict and a reviewed report (a snapshot).
+//!
+//! Update the reports with
+//! `EXPECTORATE=overwrite cargo test -p anthropic-environments-tests --test spec_diff`.
+
+use anthropic_environments_codegen::spec_diff;
+use anthropic_environments_tests::{SPEC, read, root};
+use serde_json::Value;
+
+#[derive(serde::Deserialize)]
+struct Mutation {
+    name: String,
+    expect: String,
+    patch: json_patch::Patch,
+}
+
+#[test]
+fn corpus_of_mutations() {
+    let base_text = read(SPEC);
+    let base: Value = serde_yaml_ng::from_str(&base_text).unwrap();
+    let mutations: Vec<Mutation> =
+        serde_yaml_ng::from_str(&read("tests/spec-diff/mutations.yaml")).unwrap();
+    assert!(mutations.len() >= 25, "{}", mutations.len());
+    for (i, m) in mutations.iter().enumerate() {
+        let mut head = base.clone();
+        json_patch::patch(&mut head, &m.patch).unwrap_or_else(|e| panic!("{}: {e}", m.name));
+        let head_text = serde_json::to_string_pretty(&head).unwrap();
+        let report = spec_diff::diff("base", &base_text, &m.name, &head_text)
+            .unwrap_or_else(|e| panic!("{}: {e:#}", m.name));
+        let verdict = if report.is_breaking() {
+            "breaking"
+        } else {
+            "compatible"
+        };
+        assert_eq!(verdict, m.expect, "{}:\n{}", m.name, report.to_markdown());
+        if m.name != "description-only" {
+            assert!(!report.changes.is_empty(), "{}: no change found", m.name);
+        }
+        expectorate::assert_contents(
+            root().join(format!(
+                "tests/snapshots/spec-diff/{:02}-{}.md",
+                i + 1,
+                m.name
+            )),
+            &report.to_markdown(),
+        );
+    }
+}
+
+#[test]
+fn identical_specs_have_no_changes() {
+    let text = read(SPEC);
+    let report = spec_diff::diff("a", &text, "b", &text).unwrap();
+    assert!(report.changes.is_empty() && report.surface_diff.is_none());
+    assert_eq!(report.to_json()["breaking"], false);
+}
+
+#[test]
+fn an_invalid_spec_is_an_error() {
+    let err = spec_diff::diff("a", &read(SPEC), "b", "openapi: 3.0.3\npaths: 5\n").unwrap_err();
+    assert!(format!("{err:#}").contains("b: invalid spec"), "{err:#}");
+}
