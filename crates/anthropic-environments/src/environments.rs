@@ -1,14 +1,12 @@
 //! Environments: create, list, retrieve, update, delete, archive.
 
-use std::sync::Arc;
-
 use anthropic_environments_raw::prelude::ClientEnvironmentsExt;
 use futures::stream::BoxStream;
 
 use crate::client::{Client, RequestOptions, request_options};
 use crate::error::Result;
 use crate::metadata::MetadataPatch;
-use crate::pagination::{self, FetchPage, Page};
+use crate::pagination::{self, Page, PagedRequest};
 use crate::transport::Response;
 use crate::types::{
     BetaEnvironment, BetaEnvironmentConfigParams, BetaEnvironmentDeleteResponse,
@@ -212,14 +210,12 @@ impl ListEnvironments {
 
     /// Fetches one page (at the cursor set with [`page`](Self::page)).
     pub async fn send(self) -> Result<Page<BetaEnvironment>> {
-        let cursor = self.page.clone();
-        self.fetch(cursor).await
+        self.fetch(self.start()).await
     }
 
     /// Every page, fetched as the stream reaches it.
     pub fn into_pages(self) -> BoxStream<'static, Result<Page<BetaEnvironment>>> {
-        let start = self.page.clone();
-        pagination::pages(self.fetcher(), start)
+        pagination::pages_of(self)
     }
 
     /// Every environment of every page, one page in memory at a time.
@@ -234,16 +230,15 @@ impl ListEnvironments {
     /// # Ok(()) }
     /// ```
     pub fn into_stream(self) -> BoxStream<'static, Result<BetaEnvironment>> {
-        let start = self.page.clone();
-        pagination::items(self.fetcher(), start)
+        pagination::items_of(self)
     }
+}
 
-    fn fetcher(self) -> FetchPage<BetaEnvironment> {
-        let this = Arc::new(self);
-        Arc::new(move |cursor| {
-            let this = this.clone();
-            Box::pin(async move { this.fetch(cursor).await })
-        })
+impl PagedRequest for ListEnvironments {
+    type Item = BetaEnvironment;
+
+    fn start(&self) -> Option<String> {
+        self.page.clone()
     }
 
     async fn fetch(&self, cursor: Option<String>) -> Result<Page<BetaEnvironment>> {

@@ -37,11 +37,44 @@ impl<T> IntoIterator for Page<T> {
 type PageFuture<T> = Pin<Box<dyn Future<Output = Result<Page<T>>> + Send>>;
 
 /// Fetches the page at a cursor (`None`: the first page).
-pub(crate) type FetchPage<T> = Arc<dyn Fn(Option<String>) -> PageFuture<T> + Send + Sync>;
+type FetchPage<T> = Arc<dyn Fn(Option<String>) -> PageFuture<T> + Send + Sync>;
+
+/// A list request that can fetch the page at any cursor.
+pub(crate) trait PagedRequest: Send + Sync + 'static {
+    /// What the pages hold.
+    type Item: Send + 'static;
+    /// The cursor of the first page (`None`: the start of the list).
+    fn start(&self) -> Option<String>;
+    /// Fetches the page at `cursor`.
+    fn fetch(
+        &self,
+        cursor: Option<String>,
+    ) -> impl Future<Output = Result<Page<Self::Item>>> + Send;
+}
+
+fn fetcher<R: PagedRequest>(request: R) -> FetchPage<R::Item> {
+    let request = Arc::new(request);
+    Arc::new(move |cursor| {
+        let request = request.clone();
+        Box::pin(async move { request.fetch(cursor).await })
+    })
+}
+
+/// Every page of a list request, fetched as the stream reaches it.
+pub(crate) fn pages_of<R: PagedRequest>(request: R) -> BoxStream<'static, Result<Page<R::Item>>> {
+    let start = request.start();
+    pages(fetcher(request), start)
+}
+
+/// Every item of a list request, one page in memory at a time.
+pub(crate) fn items_of<R: PagedRequest>(request: R) -> BoxStream<'static, Result<R::Item>> {
+    let start = request.start();
+    items(fetcher(request), start)
+}
 
 /// Every page from `start`, fetching each only when the stream reaches it
 /// and stopping after the page whose `next_page` is null, absent or empty.
-pub(crate) fn pages<T: Send + 'static>(
+fn pages<T: Send + 'static>(
     fetch: FetchPage<T>,
     start: Option<String>,
 ) -> BoxStream<'static, Result<Page<T>>> {
@@ -60,7 +93,7 @@ pub(crate) fn pages<T: Send + 'static>(
 }
 
 /// Every item of every page from `start`, one page in memory at a time.
-pub(crate) fn items<T: Send + 'static>(
+fn items<T: Send + 'static>(
     fetch: FetchPage<T>,
     start: Option<String>,
 ) -> BoxStream<'static, Result<T>> {

@@ -1,8 +1,6 @@
 //! The work queue of a self-hosted environment: retrieve, poll, ack,
 //! heartbeat, stop, list, update, stats.
 
-use std::sync::Arc;
-
 use anthropic_environments_raw::prelude::ClientWorkExt;
 use futures::stream::BoxStream;
 
@@ -10,7 +8,7 @@ use crate::client::{Client, RequestOptions, request_options};
 use crate::environments::sends;
 use crate::error::{Error, Result};
 use crate::metadata::MetadataPatch;
-use crate::pagination::{self, FetchPage, Page};
+use crate::pagination::{self, Page, PagedRequest};
 use crate::transport::Response;
 use crate::types::{
     BetaSelfHostedWork, BetaSelfHostedWorkHeartbeatResponse, BetaSelfHostedWorkQueueStats,
@@ -376,28 +374,25 @@ impl ListWork {
 
     /// Fetches one page (at the cursor set with [`page`](Self::page)).
     pub async fn send(self) -> Result<Page<BetaSelfHostedWork>> {
-        let cursor = self.page.clone();
-        self.fetch(cursor).await
+        self.fetch(self.start()).await
     }
 
     /// Every page, fetched as the stream reaches it.
     pub fn into_pages(self) -> BoxStream<'static, Result<Page<BetaSelfHostedWork>>> {
-        let start = self.page.clone();
-        pagination::pages(self.fetcher(), start)
+        pagination::pages_of(self)
     }
 
     /// Every work item of every page, one page in memory at a time.
     pub fn into_stream(self) -> BoxStream<'static, Result<BetaSelfHostedWork>> {
-        let start = self.page.clone();
-        pagination::items(self.fetcher(), start)
+        pagination::items_of(self)
     }
+}
 
-    fn fetcher(self) -> FetchPage<BetaSelfHostedWork> {
-        let this = Arc::new(self);
-        Arc::new(move |cursor| {
-            let this = this.clone();
-            Box::pin(async move { this.fetch(cursor).await })
-        })
+impl PagedRequest for ListWork {
+    type Item = BetaSelfHostedWork;
+
+    fn start(&self) -> Option<String> {
+        self.page.clone()
     }
 
     async fn fetch(&self, cursor: Option<String>) -> Result<Page<BetaSelfHostedWork>> {
