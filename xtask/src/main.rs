@@ -177,7 +177,6 @@ fn test(extra: &[String]) -> Result<ExitCode> {
 /// Runs `examples/every_endpoint.rs` against the mock server's binary on a
 /// loopback port, as a user would.
 fn every_endpoint_against_the_mock(root: &Path, cargo: &str) -> Result<()> {
-    use std::io::{BufRead, BufReader};
     run(Command::new(cargo).current_dir(root).args([
         "build",
         "--quiet",
@@ -189,18 +188,7 @@ fn every_endpoint_against_the_mock(root: &Path, cargo: &str) -> Result<()> {
         "--examples",
     ]))?;
     let target = root.join("target/debug");
-    let mut mock = Command::new(target.join("anthropic-environments-mock"))
-        .args(["--listen", "127.0.0.1:0"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .context("starting the mock server")?;
-    let mut line = String::new();
-    BufReader::new(mock.stdout.take().context("mock stdout")?).read_line(&mut line)?;
-    let base_url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .with_context(|| format!("unexpected first line from the mock: {line:?}"))?
-        .to_owned();
+    let (mut mock, base_url) = start_mock(&target.join("anthropic-environments-mock"))?;
     println!("running examples/every_endpoint.rs against the mock at {base_url}");
     let output = Command::new(target.join("examples/every_endpoint"))
         .env("ANTHROPIC_API_KEY", "sk-ant-example")
@@ -223,7 +211,7 @@ fn every_endpoint_against_the_mock(root: &Path, cargo: &str) -> Result<()> {
     Ok(())
 }
 
-/// Starts the release mock server on an ephemeral loopback port; returns
+/// Starts a built mock server binary on an ephemeral loopback port; returns
 /// the child and its base URL.
 fn start_mock(binary: &Path) -> Result<(std::process::Child, String)> {
     use std::io::{BufRead, BufReader};
