@@ -61,3 +61,17 @@ fn an_invalid_spec_is_an_error() {
     let err = spec_diff::diff("a", &read(SPEC), "b", "openapi: 3.0.3\npaths: 5\n").unwrap_err();
     assert!(format!("{err:#}").contains("b: invalid spec"), "{err:#}");
 }
+
+#[test]
+fn reordering_keys_changes_nothing() {
+    // The same spec with every object's keys sorted (as serde_json writes
+    // it): the components, properties and union variants come in another
+    // order, which no user of the generated code can see.
+    let text = read(SPEC);
+    let sorted: Value = serde_yaml_ng::from_str(&text).unwrap();
+    let sorted = serde_json::to_string_pretty(&sorted).unwrap();
+    assert_ne!(sorted.find("BetaNetworking"), None);
+    let report = spec_diff::diff("yaml", &text, "sorted json", &sorted).unwrap();
+    assert!(report.changes.is_empty(), "{}", report.to_markdown());
+    assert_eq!(report.surface_diff, None, "{}", report.to_markdown());
+}

@@ -12,14 +12,19 @@ use anyhow::{Context, Result};
 use quote::ToTokens;
 
 /// Summarises the public surface of a generated source file.
+///
+/// The summary is canonical: operations and types are sorted by name, and
+/// setters, fields and variants within them too (`send` and `Unknown` come
+/// last). Their order in the spec changes nothing a user can see in Rust
+/// (named fields, matched variants), so a spec that only reorders keys
+/// (for example a YAML spec saved as sorted JSON) has the same surface.
 pub fn public_surface(source: &str) -> Result<String> {
     let file = syn::parse_file(source).context("generated source does not parse")?;
-    let mut out = String::new();
 
-    out.push_str("# Operations\n");
     let builders = find_mod(&file.items, "builder")
         .map(|m| mod_items(m).to_vec())
         .unwrap_or_default();
+    let mut operations = Vec::new();
     for item in &file.items {
         let syn::Item::Trait(tr) = item else { continue };
         if !matches!(tr.vis, syn::Visibility::Public(_)) {
@@ -28,54 +33,108 @@ pub fn public_surface(source: &str) -> Result<String> {
         for ti in &tr.items {
             let syn::TraitItem::Fn(f) = ti else { continue };
             let builder = return_type(&f.sig.output);
-            writeln!(out, "\n{}::{} -> {}", tr.ident, f.sig.ident, builder)?;
             let builder_name = builder.trim_start_matches("builder::");
             let builder_name = builder_name.split('<').next().unwrap_or(builder_name);
-            for line in builder_methods(&builders, builder_name) {
-                writeln!(out, "    {line}")?;
-            }
+            operations.push(Block::new(
+                f.sig.ident.to_string(),
+                format!("{}::{} -> {}", tr.ident, f.sig.ident, builder),
+                builder_methods(&builders, builder_name),
+                "send(",
+            ));
         }
     }
 
-    out.push_str("\n# Types\n");
-    if let Some(types) = find_mod(&file.items, "types") {
-        for item in mod_items(types) {
+    let mut types = Vec::new();
+    if let Some(module) = find_mod(&file.items, "types") {
+        for item in mod_items(module) {
             match item {
                 syn::Item::Struct(s) if is_pub(&s.vis) => {
-                    writeln!(out, "\nstruct {}", s.ident)?;
-                    for field in &s.fields {
-                        if !is_pub(&field.vis) {
-                            continue;
-                        }
-                        let name = field
-                            .ident
-                            .as_ref()
-                            .map(|i| i.to_string())
-                            .unwrap_or_else(|| "0".into());
-                        let wire = serde_rename(&field.attrs)
-                            .map(|r| format!(" (wire: {r:?})"))
-                            .unwrap_or_default();
-                        writeln!(out, "    {name}: {}{wire}", tokens(&field.ty))?;
-                    }
+                    let fields = s
+                        .fields
+                        .iter()
+                        .filter(|field| is_pub(&field.vis))
+                        .map(|field| {
+                            let name = field
+                                .ident
+                                .as_ref()
+                                .map(|i| i.to_string())
+                                .unwrap_or_else(|| "0".into());
+                            let wire = serde_rename(&field.attrs)
+                                .map(|r| format!(" (wire: {r:?})"))
+                                .unwrap_or_default();
+                            format!("{name}: {}{wire}", tokens(&field.ty))
+                        })
+                        .collect();
+                    types.push(Block::new(
+                        s.ident.to_string(),
+                        format!("struct {}", s.ident),
+                        fields,
+                        "",
+                    ));
                 }
                 syn::Item::Enum(e) if is_pub(&e.vis) => {
-                    writeln!(out, "\nenum {}", e.ident)?;
-                    for v in &e.variants {
-                        let fields = match &v.fields {
-                            syn::Fields::Unit => String::new(),
-                            other => tokens(other),
-                        };
-                        let wire = serde_rename(&v.attrs)
-                            .map(|r| format!(" = {r:?}"))
-                            .unwrap_or_default();
-                        writeln!(out, "    {}{fields}{wire}", v.ident)?;
-                    }
+                    let variants = e
+                        .variants
+                        .iter()
+                        .map(|v| {
+                            let fields = match &v.fields {
+                                syn::Fields::Unit => String::new(),
+                                other => tokens(other),
+                            };
+                            let wire = serde_rename(&v.attrs)
+                                .map(|r| format!(" = {r:?}"))
+                                .unwrap_or_default();
+                            format!("{}{fields}{wire}", v.ident)
+                        })
+                        .collect();
+                    types.push(Block::new(
+                        e.ident.to_string(),
+                        format!("enum {}", e.ident),
+                        variants,
+                        "Unknown(",
+                    ));
                 }
                 _ => {}
             }
         }
     }
+
+    let mut out = String::new();
+    out.push_str("# Operations\n");
+    write_blocks(&mut out, operations)?;
+    out.push_str("\n# Types\n");
+    write_blocks(&mut out, types)?;
     Ok(out)
+}
+
+/// One operation or type of the summary: a heading and indented lines.
+struct Block {
+    /// What the blocks are sorted by: the operation or type name.
+    key: String,
+    head: String,
+    lines: Vec<String>,
+}
+
+impl Block {
+    /// Sorts `lines`, putting those that start with `last` at the end.
+    fn new(key: String, head: String, mut lines: Vec<String>, last: &str) -> Self {
+        lines.sort_by(|a, b| {
+            let key = |l: &str| (!last.is_empty() && l.starts_with(last), l.to_owned());
+            key(a).cmp(&key(b))
+        });
+        Block { key, head, lines }
+    }
+}
+
+fn write_blocks(out: &mut String, mut blocks: Vec<Block>) -> Result<()> {
+    blocks.sort_by(|a, b| a.key.cmp(&b.key));
+    for block in blocks {
+        writeln!(out, "\n{}", block.head)?;
+        for line in block.lines {
+            writeln!(out, "    {line}")?;
+        }
+    }
+    Ok(())
 }
 
 fn is_pub(vis: &syn::Visibility) -> bool {
