@@ -517,7 +517,7 @@ impl<'a> Differ<'a> {
                     loc,
                     format!("response {status} added"),
                     if sev == Severity::Breaking {
-                        "a second success type changes what send() returns"
+                        "clients generated before it fail on this status (UnexpectedResponse), and a different body type changes what send() returns"
                     } else {
                         "errors keep the shared envelope"
                     },
