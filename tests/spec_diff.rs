@@ -75,3 +75,33 @@ fn reordering_keys_changes_nothing() {
     assert!(report.changes.is_empty(), "{}", report.to_markdown());
     assert_eq!(report.surface_diff, None, "{}", report.to_markdown());
 }
+
+#[test]
+fn the_tool_comparison_covers_the_corpus() {
+    // docs/spec-diff-comparison.md holds a table written by
+    // `cargo xtask spec-diff-compare` (which needs npm); this checks, without
+    // npm, that the table is of the current corpus and shows our verdicts.
+    let doc = read("docs/spec-diff-comparison.md");
+    let table = doc
+        .split("<!-- BEGIN table")
+        .nth(1)
+        .and_then(|rest| rest.split("<!-- END table -->").next())
+        .expect("the table markers");
+    let rows: Vec<Vec<&str>> = table
+        .lines()
+        .filter(|l| l.starts_with("| ") && !l.starts_with("| #"))
+        .map(|l| l.split(" | ").map(str::trim).collect())
+        .collect();
+    let mutations: Vec<Mutation> =
+        serde_yaml_ng::from_str(&read("tests/spec-diff/mutations.yaml")).unwrap();
+    assert_eq!(
+        rows.len(),
+        mutations.len(),
+        "rerun `cargo xtask spec-diff-compare`"
+    );
+    for (row, m) in rows.iter().zip(&mutations) {
+        assert_eq!((row[1], row[2]), (m.name.as_str(), m.expect.as_str()));
+        let ours = format!("{}:", m.expect);
+        assert!(row[3].starts_with(&ours), "{}: {}", m.name, row[3]);
+    }
+}

@@ -9,11 +9,16 @@
 //!   spec with an independent OpenAPI validator, then runs
 //!   `cargo test --workspace` with `ANTHROPIC_ENVIRONMENTS_PYTHON` pointing at
 //!   that interpreter.
+//! - `cargo xtask spec-diff`: classify the changes between two specs.
+//! - `cargo xtask spec-diff-compare`: the spec-diff corpus through two npm
+//!   OpenAPI diff tools as well (see `compare.rs`).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 use anyhow::{Context, Result};
+
+mod compare;
 
 /// The spec, relative to the workspace root.
 const SPEC: &str = "openapi/environments.yaml";
@@ -32,6 +37,7 @@ fn main() -> ExitCode {
         Some("test") => test(&args[1..]),
         Some("bench-peers") => bench_peers(),
         Some("spec-diff") => spec_diff(&args[1..]),
+        Some("spec-diff-compare") => compare::spec_diff_compare(&args[1..]),
         Some("help") | Some("--help") | None => {
             println!("{}", usage());
             return ExitCode::SUCCESS;
@@ -56,7 +62,10 @@ fn usage() -> &'static str {
      bench-peers         CPU per request: this client vs the official Python SDK\n  \
      spec-diff [BASE] [HEAD] [--format md|json] [--allow-breaking]\n                         \
      classify spec changes (BASE, HEAD: files or git revisions;\n                         \
-     default: the spec at the merge base with main, and the working tree)"
+     default: the spec at the merge base with main, and the working tree)\n  \
+     spec-diff-compare [--check]\n                         \
+     run the spec-diff corpus through Optic and api-smart-diff too and\n                         \
+     write the comparison table of docs/spec-diff-comparison.md"
 }
 
 fn workspace_root() -> PathBuf {
