@@ -19,7 +19,7 @@ use anthropic_environments_codegen::spec_diff;
 use anyhow::{Context, Result};
 use serde_json::Value;
 
-use crate::{SPEC, run, workspace_root};
+use crate::{SPEC, print_diff, run, workspace_root};
 
 /// The corpus, relative to the workspace root.
 const MUTATIONS: &str = "tests/spec-diff/mutations.yaml";
@@ -130,14 +130,7 @@ pub fn spec_diff_compare(args: &[String]) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     if check {
-        let diff = similar::TextDiff::from_lines(&doc, &updated);
-        eprintln!(
-            "{}",
-            diff.unified_diff().context_radius(1).header(
-                &format!("a/{DOC} (committed)"),
-                &format!("b/{DOC} (tools now)")
-            )
-        );
+        print_diff(DOC, &doc, "committed", &updated, "tools now");
         eprintln!("{DOC} is stale: run `cargo xtask spec-diff-compare` and commit");
         return Ok(ExitCode::from(1));
     }

@@ -93,14 +93,7 @@ fn generate(check: bool) -> Result<ExitCode> {
             continue;
         }
         if check {
-            let diff = similar::TextDiff::from_lines(&current, &expected);
-            eprintln!(
-                "{}",
-                diff.unified_diff().context_radius(3).header(
-                    &format!("a/{rel} (committed)"),
-                    &format!("b/{rel} (from the spec)")
-                )
-            );
+            print_diff(rel, &current, "committed", &expected, "from the spec");
             stale.push(rel);
         } else {
             if let Some(dir) = path.parent() {
@@ -121,6 +114,18 @@ fn generate(check: bool) -> Result<ExitCode> {
         println!("generated files are up to date with {SPEC}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Prints a unified diff of a file's two versions to stderr.
+fn print_diff(rel: &str, old: &str, old_label: &str, new: &str, new_label: &str) {
+    let diff = similar::TextDiff::from_lines(old, new);
+    eprintln!(
+        "{}",
+        diff.unified_diff().context_radius(3).header(
+            &format!("a/{rel} ({old_label})"),
+            &format!("b/{rel} ({new_label})")
+        )
+    );
 }
 
 /// Python tools, relative to the workspace root.
