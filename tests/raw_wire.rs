@@ -61,23 +61,6 @@ async fn setup() -> (RecordingServer, Client) {
     (server, client)
 }
 
-fn query(r: &Recorded) -> HashMap<String, String> {
-    r.query
-        .as_deref()
-        .unwrap_or("")
-        .split('&')
-        .filter(|kv| !kv.is_empty())
-        .map(|kv| {
-            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            (k.to_owned(), v.to_owned())
-        })
-        .collect()
-}
-
-fn body(r: &Recorded) -> Option<Value> {
-    (!r.body.is_empty()).then(|| serde_json::from_slice(&r.body).unwrap())
-}
-
 const BETA: &str = "files-api-2025-04-14,managed-agents-2026-04-01";
 
 #[tokio::test]
@@ -173,7 +156,7 @@ async fn environment_operations_with_every_input() {
     );
     assert_eq!(create.header("anthropic-workspace-id"), Some("wrkspc_1"));
     assert_eq!(
-        body(create).unwrap(),
+        create.json().unwrap(),
         json!({"name": "n", "config": {"type": "self_hosted"}, "description": "d",
                "metadata": {"k": "v"}, "scope": "account"})
     );
@@ -181,7 +164,7 @@ async fn environment_operations_with_every_input() {
         (&list.method, list.path.as_str()),
         (&Method::GET, "/v1/environments")
     );
-    let q = query(list);
+    let q: HashMap<_, _> = list.query_pairs().into_iter().collect();
     assert_eq!(q["include_archived"], "true");
     assert_eq!(q["limit"], "5");
     assert_eq!(q["page"], "page_1");
@@ -194,7 +177,7 @@ async fn environment_operations_with_every_input() {
         (&Method::POST, "/v1/environments/env_1")
     );
     assert_eq!(
-        body(update).unwrap(),
+        update.json().unwrap(),
         json!({"metadata": {"gone": null, "kept": "x"}})
     );
     assert_eq!(
@@ -219,7 +202,7 @@ async fn empty_update_sends_an_empty_object() {
         .send()
         .await
         .unwrap();
-    assert_eq!(body(&server.requests()[0]).unwrap(), json!({}));
+    assert_eq!(server.requests()[0].json().unwrap(), json!({}));
 }
 
 #[tokio::test]
@@ -320,7 +303,7 @@ async fn work_operations_with_every_input() {
         (&poll.method, poll.path.as_str()),
         (&Method::GET, "/v1/environments/env_1/work/poll")
     );
-    let q = query(poll);
+    let q: HashMap<_, _> = poll.query_pairs().into_iter().collect();
     assert_eq!(q["block_ms"], "999");
     assert_eq!(q["reclaim_older_than_ms"], "5000");
     assert_eq!(poll.header("anthropic-worker-id"), Some("worker-1"));
@@ -334,17 +317,17 @@ async fn work_operations_with_every_input() {
     assert_eq!(hb.path, "/v1/environments/env_1/work/work_1/heartbeat");
     assert_eq!(hb.header("content-length"), Some("0"));
     assert!(hb.body.is_empty());
-    let q = query(hb);
+    let q: HashMap<_, _> = hb.query_pairs().into_iter().collect();
     assert_eq!(q["desired_ttl_seconds"], "30");
     assert_eq!(q["expected_last_heartbeat"], "NO_HEARTBEAT");
     assert_eq!(reqs[3].path, "/v1/environments/env_1/work/work_1/stop");
-    assert_eq!(body(&reqs[3]).unwrap(), json!({"force": true}));
-    assert_eq!(body(&reqs[4]).unwrap(), json!({}));
+    assert_eq!(reqs[3].json().unwrap(), json!({"force": true}));
+    assert_eq!(reqs[4].json().unwrap(), json!({}));
     assert_eq!(
         (&reqs[5].method, reqs[5].path.as_str()),
         (&Method::GET, "/v1/environments/env_1/work")
     );
-    let q = query(&reqs[5]);
+    let q: HashMap<_, _> = reqs[5].query_pairs().into_iter().collect();
     assert_eq!((q["limit"].as_str(), q["page"].as_str()), ("10", "p2"));
     assert_eq!(
         (&reqs[6].method, reqs[6].path.as_str()),
@@ -352,7 +335,7 @@ async fn work_operations_with_every_input() {
     );
     assert_eq!(reqs[6].header("anthropic-workspace-id"), Some("wrkspc_1"));
     assert_eq!(
-        body(&reqs[6]).unwrap(),
+        reqs[6].json().unwrap(),
         json!({"metadata": {"a": "1", "b": null}})
     );
     assert_eq!(

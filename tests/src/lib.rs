@@ -52,6 +52,26 @@ impl Recorded {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
+
+    /// The body parsed as JSON; `None` when it is empty. Panics on a body
+    /// that is not JSON (the clients under test only send JSON).
+    pub fn json(&self) -> Option<serde_json::Value> {
+        (!self.body.is_empty()).then(|| serde_json::from_slice(&self.body).unwrap())
+    }
+
+    /// The query's `name=value` pairs in the order sent, still encoded.
+    pub fn query_pairs(&self) -> Vec<(String, String)> {
+        self.query
+            .as_deref()
+            .unwrap_or("")
+            .split('&')
+            .filter(|kv| !kv.is_empty())
+            .map(|kv| {
+                let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+                (k.to_owned(), v.to_owned())
+            })
+            .collect()
+    }
 }
 
 /// The answer the recording server gives to a request.

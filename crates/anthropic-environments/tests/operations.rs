@@ -115,7 +115,7 @@ async fn environment_operations() {
         ]
     );
     assert_eq!(
-        body(&reqs[0]).unwrap(),
+        reqs[0].json().unwrap(),
         json!({"name": "n", "description": "d", "metadata": {"team": "infra"},
                "scope": "organization",
                "config": {"type": "cloud",
@@ -124,12 +124,12 @@ async fn environment_operations() {
                           "packages": {"pip": ["pandas"]}}})
     );
     assert_eq!(
-        body(&reqs[1]).unwrap(),
+        reqs[1].json().unwrap(),
         json!({"name": "m"}),
         "only the given fields"
     );
     assert_eq!(
-        query(&reqs[2]),
+        reqs[2].query_pairs(),
         [
             ("include_archived".into(), "true".into()),
             ("limit".into(), "10".into()),
@@ -137,12 +137,12 @@ async fn environment_operations() {
         ]
     );
     assert_eq!(
-        body(&reqs[4]).unwrap(),
+        reqs[4].json().unwrap(),
         json!({"name": "renamed", "description": "new", "config": {"type": "self_hosted"},
                "scope": "account", "metadata": {"a": "1", "b": null}})
     );
     assert_eq!(
-        body(&reqs[5]).unwrap(),
+        reqs[5].json().unwrap(),
         json!({}),
         "an empty update sends {{}}"
     );
@@ -222,14 +222,14 @@ async fn work_operations() {
         ]
     );
     assert_eq!(
-        query(&reqs[0]),
+        reqs[0].query_pairs(),
         [
             ("block_ms".into(), "999".into()),
             ("reclaim_older_than_ms".into(), "5000".into())
         ]
     );
     assert_eq!(reqs[0].header("anthropic-worker-id"), Some("worker-a"));
-    assert!(query(&reqs[1]).is_empty() && reqs[1].header("anthropic-worker-id").is_none());
+    assert!(reqs[1].query_pairs().is_empty() && reqs[1].header("anthropic-worker-id").is_none());
     for i in [2, 3, 4] {
         assert!(reqs[i].body.is_empty());
         assert_eq!(
@@ -240,21 +240,21 @@ async fn work_operations() {
         );
     }
     assert_eq!(
-        query(&reqs[3]),
+        reqs[3].query_pairs(),
         [
             ("desired_ttl_seconds".into(), "60".into()),
             ("expected_last_heartbeat".into(), "NO_HEARTBEAT".into())
         ]
     );
-    assert!(query(&reqs[4]).is_empty());
-    assert_eq!(body(&reqs[5]).unwrap(), json!({}));
-    assert_eq!(body(&reqs[6]).unwrap(), json!({"force": true}));
+    assert!(reqs[4].query_pairs().is_empty());
+    assert_eq!(reqs[5].json().unwrap(), json!({}));
+    assert_eq!(reqs[6].json().unwrap(), json!({"force": true}));
     assert_eq!(
-        query(&reqs[7]),
+        reqs[7].query_pairs(),
         [("limit".into(), "5".into()), ("page".into(), "c1".into())]
     );
     assert_eq!(
-        body(&reqs[9]).unwrap(),
+        reqs[9].json().unwrap(),
         json!({"metadata": {"k": "v", "gone": null}})
     );
 }

@@ -8,7 +8,7 @@ use common::*;
 
 /// 7 environments in pages of `limit` (default 3): cursors `p1`, `p2`, ...
 fn paged(r: &Recorded) -> Reply {
-    let q = query(r);
+    let q = r.query_pairs();
     let get = |k: &str| q.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
     let limit: usize = get("limit").map(|l| l.parse().unwrap()).unwrap_or(3);
     let start: usize = get("page").map(|p| p[1..].parse().unwrap()).unwrap_or(0);
@@ -43,7 +43,7 @@ async fn stream_yields_every_item_across_three_pages() {
         .requests()
         .iter()
         .map(|r| {
-            query(r)
+            r.query_pairs()
                 .into_iter()
                 .find(|(k, _)| k == "page")
                 .map(|(_, v)| v)
@@ -87,7 +87,7 @@ async fn limit_and_start_cursor_are_honoured() {
     assert_eq!(pages[2].next_page, None);
     assert!(pages[0].has_next_page() && !pages[2].has_next_page());
     for r in server.requests() {
-        assert!(query(&r).contains(&("limit".into(), "2".into())));
+        assert!(r.query_pairs().contains(&("limit".into(), "2".into())));
     }
 }
 

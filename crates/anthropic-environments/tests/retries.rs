@@ -182,7 +182,7 @@ async fn a_retried_post_sends_the_same_body_each_time() {
     let reqs = server.requests();
     assert_eq!(reqs.len(), 3);
     for r in &reqs {
-        assert_eq!(body(r).unwrap(), json!({"name": "x"}));
+        assert_eq!(r.json().unwrap(), json!({"name": "x"}));
         assert_eq!(
             r.header("authorization"),
             Some(format!("Bearer {KEY}").as_str())

@@ -85,20 +85,3 @@ pub fn env_json(id: &str) -> Value {
         "scope": "organization"
     })
 }
-
-pub fn body(r: &Recorded) -> Option<Value> {
-    (!r.body.is_empty()).then(|| serde_json::from_slice(&r.body).unwrap())
-}
-
-pub fn query(r: &Recorded) -> Vec<(String, String)> {
-    r.query
-        .as_deref()
-        .unwrap_or("")
-        .split('&')
-        .filter(|kv| !kv.is_empty())
-        .map(|kv| {
-            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            (k.to_owned(), v.to_owned())
-        })
-        .collect()
-}
