@@ -4,28 +4,22 @@
 //! Update the reports with
 //! `EXPECTORATE=overwrite cargo test -p anthropic-environments-tests --test spec_diff`.
 
-use anthropic_environments_codegen::spec_diff;
+use anthropic_environments_codegen::{mutations, spec_diff};
 use anthropic_environments_tests::{SPEC, read, root};
 use serde_json::Value;
 
-#[derive(serde::Deserialize)]
-struct Mutation {
-    name: String,
-    expect: String,
-    patch: json_patch::Patch,
+fn corpus() -> Vec<mutations::Mutation> {
+    mutations::load(&read("tests/spec-diff/mutations.yaml")).unwrap()
 }
 
 #[test]
 fn corpus_of_mutations() {
     let base_text = read(SPEC);
     let base: Value = serde_yaml_ng::from_str(&base_text).unwrap();
-    let mutations: Vec<Mutation> =
-        serde_yaml_ng::from_str(&read("tests/spec-diff/mutations.yaml")).unwrap();
+    let mutations = corpus();
     assert!(mutations.len() >= 25, "{}", mutations.len());
     for (i, m) in mutations.iter().enumerate() {
-        let mut head = base.clone();
-        json_patch::patch(&mut head, &m.patch).unwrap_or_else(|e| panic!("{}: {e}", m.name));
-        let head_text = serde_json::to_string_pretty(&head).unwrap();
+        let head_text = m.apply(&base).unwrap_or_else(|e| panic!("{e:#}"));
         let report = spec_diff::diff("base", &base_text, &m.name, &head_text)
             .unwrap_or_else(|e| panic!("{}: {e:#}", m.name));
         let verdict = if report.is_breaking() {
@@ -92,8 +86,7 @@ fn the_tool_comparison_covers_the_corpus() {
         .filter(|l| l.starts_with("| ") && !l.starts_with("| #"))
         .map(|l| l.split(" | ").map(str::trim).collect())
         .collect();
-    let mutations: Vec<Mutation> =
-        serde_yaml_ng::from_str(&read("tests/spec-diff/mutations.yaml")).unwrap();
+    let mutations = corpus();
     assert_eq!(
         rows.len(),
         mutations.len(),

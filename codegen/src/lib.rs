@@ -31,6 +31,7 @@
 //! assert!(source.starts_with("// @generated"));
 //! ```
 
+pub mod mutations;
 pub mod open_types;
 pub mod settings;
 pub mod spec_diff;
