@@ -21,7 +21,14 @@
 //! [`open_types`] emits itself, with an `Unknown` variant that keeps the value
 //! (see that module). The spec keeps such shapes as named components for this
 //! reason. Unknown object fields are ignored by serde (no schema sets
-//! `additionalProperties: false`).
+//! `additionalProperties: false`), and a required + nullable field the server
+//! leaves out decodes as `None` ([`absent_nulls`]).
+//!
+//! # Credentials
+//!
+//! A property marked `x-sensitive: true` (a work item's `secret`, a decoded
+//! secret's `sessions_token`) is printed as `<redacted>` by the generated
+//! `Debug` ([`sensitive`]).
 //!
 //! # Example
 //!
@@ -31,8 +38,10 @@
 //! assert!(source.starts_with("// @generated"));
 //! ```
 
+pub mod absent_nulls;
 pub mod mutations;
 pub mod open_types;
+pub mod sensitive;
 pub mod settings;
 pub mod spec_diff;
 pub mod surface;
@@ -72,6 +81,8 @@ pub fn generate_from(spec: &OpenAPI, origin: &str) -> Result<String> {
         .map_err(|e| anyhow::anyhow!("progenitor: {e}"))?;
     let mut file: syn::File =
         syn::parse2(tokens).context("progenitor produced code that does not parse")?;
+    absent_nulls::tolerate_absent_nulls(&mut file)?;
+    sensitive::redact(&mut file, &sensitive::find(spec))?;
     inject_open_types(&mut file, &open)?;
     let body = prettyplease::unparse(&file);
     Ok(format!("{}{body}", header(origin, &spec.info.version)))

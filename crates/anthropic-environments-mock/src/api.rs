@@ -21,7 +21,9 @@ use anthropic_environments_raw::types::{
     EnvironmentUpdateParams,
 };
 
+use crate::credentials::{self, CallerKind, CredentialMode, Denied, Target};
 use crate::faults::{Decision, FaultConfig, Faults};
+use crate::journal::{Journal, RecordedRequest};
 use crate::model::{Model, Refusal};
 
 /// The beta every API request must carry.
@@ -33,7 +35,9 @@ pub(crate) struct Shared {
     pub(crate) notify: tokio::sync::Notify,
     pub(crate) faults: Faults,
     pub(crate) api_key: Option<String>,
+    pub(crate) credential_mode: CredentialMode,
     pub(crate) request_ids: AtomicU64,
+    pub(crate) journal: Journal,
 }
 
 impl Shared {
@@ -296,7 +300,9 @@ async fn heartbeat_work(
     RawQuery(q): RawQuery,
 ) -> Api {
     let q = Query::parse(q)?;
-    let ttl = q.int("desired_ttl_seconds", 1, 86_400)?.map(|t| t as u64);
+    // The reference bounds `desired_ttl_seconds` nowhere: take any integer
+    // and answer with the TTL applied.
+    let ttl = q.int("desired_ttl_seconds", i64::MIN, i64::MAX)?;
     let expected = q.str("expected_last_heartbeat");
     ok(&s
         .swept()
@@ -320,19 +326,45 @@ async fn stop_work(
 
 // ---- control surface ----------------------------------------------------
 
+/// `{"session_id": "..."}` queues a session; `{"data": {...}}` queues any
+/// work data (`{"type": "healthcheck", "id": "..."}`, or a type the spec does
+/// not know yet).
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct QueueRequest {
-    session_id: String,
+    #[serde(default)]
+    session_id: Option<String>,
+    #[serde(default)]
+    data: Option<anthropic_environments_raw::types::BetaWorkData>,
     #[serde(default)]
     metadata: HashMap<String, String>,
 }
 
 async fn control_queue(State(s): State<Arc<Shared>>, Path(env): Path<String>, bytes: Bytes) -> Api {
     let req: QueueRequest = body(&bytes)?;
-    let work = s.model().queue_work(&env, &req.session_id, req.metadata)?;
+    let work = match (req.session_id, req.data) {
+        (Some(session), None) => s.model().queue_work(&env, &session, req.metadata)?,
+        (None, Some(data)) => s.model().queue_work_data(&env, data, req.metadata)?,
+        _ => return Err(bad("send exactly one of session_id and data")),
+    };
     s.notify.notify_waiters();
     Ok((StatusCode::CREATED, axum::Json(work)).into_response())
+}
+
+async fn control_key(State(s): State<Arc<Shared>>, Path(env): Path<String>) -> Api {
+    let model = s.model();
+    model.environment(&env)?;
+    let key = model.credentials.environment_key(&env).unwrap_or_default();
+    ok(&json!({ "environment_id": env, "environment_key": key }))
+}
+
+async fn control_requests(State(s): State<Arc<Shared>>) -> Api {
+    ok(&s.journal.entries())
+}
+
+async fn control_clear_requests(State(s): State<Arc<Shared>>) -> Api {
+    s.journal.clear();
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 async fn control_list(State(s): State<Arc<Shared>>, Path(env): Path<String>) -> Api {
@@ -402,42 +434,154 @@ async fn faults(State(s): State<Arc<Shared>>, request: Request, next: Next) -> R
     }
 }
 
-/// Refuses requests without credentials (401) or without the
-/// managed-agents beta (400), as the real API does.
-async fn auth(State(s): State<Arc<Shared>>, request: Request, next: Next) -> Response {
-    let headers = request.headers();
+/// The credential of a request: its bearer, else its `x-api-key`.
+fn credential(headers: &HeaderMap) -> Option<&str> {
     let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let key = text("authorization")
+    text("authorization")
         .and_then(|v| v.strip_prefix("Bearer "))
         .or_else(|| text("x-api-key"))
         .map(str::trim)
-        .filter(|k| !k.is_empty());
-    let Some(key) = key else {
-        return envelope(
-            StatusCode::UNAUTHORIZED,
-            "authentication_error",
-            "missing credentials: send Authorization: Bearer <key> or x-api-key",
-            None,
-        );
+        .filter(|k| !k.is_empty())
+}
+
+/// The operation (the spec's operationId) a matched route and method name.
+fn operation_of(method: &axum::http::Method, route: &str) -> &'static str {
+    use axum::http::Method;
+    match (route, method) {
+        ("/v1/environments", &Method::POST) => "create_environment",
+        ("/v1/environments", _) => "list_environments",
+        ("/v1/environments/{environment_id}", &Method::POST) => "update_environment",
+        ("/v1/environments/{environment_id}", &Method::DELETE) => "delete_environment",
+        ("/v1/environments/{environment_id}", _) => "retrieve_environment",
+        ("/v1/environments/{environment_id}/archive", _) => "archive_environment",
+        ("/v1/environments/{environment_id}/work", _) => "list_work",
+        ("/v1/environments/{environment_id}/work/poll", _) => "poll_work",
+        ("/v1/environments/{environment_id}/work/stats", _) => "work_stats",
+        ("/v1/environments/{environment_id}/work/{work_id}", &Method::POST) => "update_work",
+        ("/v1/environments/{environment_id}/work/{work_id}", _) => "retrieve_work",
+        ("/v1/environments/{environment_id}/work/{work_id}/ack", _) => "ack_work",
+        ("/v1/environments/{environment_id}/work/{work_id}/heartbeat", _) => "heartbeat_work",
+        ("/v1/environments/{environment_id}/work/{work_id}/stop", _) => "stop_work",
+        _ => "unknown",
+    }
+}
+
+/// The operation a request matched, left on its response for the journal.
+#[derive(Clone, Copy)]
+pub(crate) struct MatchedOperation(pub(crate) &'static str);
+
+/// Refuses requests without credentials (401), with a credential the
+/// endpoint does not accept (strict mode: 401 or 403, see
+/// [`credentials`]), or without the managed-agents beta (400), as the real
+/// API does.
+async fn auth(State(s): State<Arc<Shared>>, request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|m| m.as_str().to_owned())
+        .unwrap_or_default();
+    let operation = operation_of(request.method(), &route);
+    let mut response = match refusal(&s, &request, operation) {
+        None => next.run(request).await,
+        Some(refusal) => refusal,
     };
-    if let Some(expected) = &s.api_key
-        && key != expected
-    {
-        return envelope(
-            StatusCode::UNAUTHORIZED,
-            "authentication_error",
-            "invalid API key",
-            None,
-        );
+    response
+        .extensions_mut()
+        .insert(MatchedOperation(operation));
+    response
+}
+
+/// The answer to a request that may not go on; `None` when it may.
+fn refusal(s: &Shared, request: &Request, operation: &'static str) -> Option<Response> {
+    let headers = request.headers();
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let key = credential(headers);
+    let denied = match s.credential_mode {
+        CredentialMode::Strict => {
+            let caller = s.model().credentials.classify(key, s.api_key.as_deref());
+            let segments: Vec<&str> = request.uri().path().split('/').collect();
+            // "", "v1", "environments", {environment_id}, "work", {work_id}
+            let environment_id = segments.get(3).copied();
+            let per_item = matches!(
+                operation,
+                "retrieve_work" | "update_work" | "ack_work" | "heartbeat_work" | "stop_work"
+            );
+            let work_id = segments.get(5).copied().filter(|_| per_item);
+            credentials::check(
+                &caller,
+                Target {
+                    operation,
+                    environment_id,
+                    work_id,
+                },
+            )
+            .err()
+        }
+        _ => match key {
+            None => Some(Denied::Unauthenticated(
+                "missing credentials: send Authorization: Bearer <credential> or x-api-key",
+            )),
+            Some(key) if s.api_key.as_deref().is_some_and(|k| k != key) => {
+                Some(Denied::Unauthenticated("invalid API key"))
+            }
+            Some(_) => None,
+        },
+    };
+    match denied {
+        Some(Denied::Unauthenticated(message)) => {
+            return Some(envelope(
+                StatusCode::UNAUTHORIZED,
+                "authentication_error",
+                message,
+                None,
+            ));
+        }
+        Some(Denied::Forbidden(message)) => {
+            return Some(envelope(
+                StatusCode::FORBIDDEN,
+                "permission_error",
+                message,
+                None,
+            ));
+        }
+        None => {}
     }
     let has_beta = text("anthropic-beta")
         .is_some_and(|v| v.split(',').any(|b| b.trim() == MANAGED_AGENTS_BETA));
     if !has_beta {
-        return invalid(format!(
+        return Some(invalid(format!(
             "anthropic-beta: this endpoint requires the {MANAGED_AGENTS_BETA} beta"
-        ));
+        )));
     }
-    next.run(request).await
+    None
+}
+
+/// Records every API request (not the control surface) in the journal.
+async fn journal(State(s): State<Arc<Shared>>, request: Request, next: Next) -> Response {
+    let path = request.uri().path().to_owned();
+    if path.starts_with("/_mock/") {
+        return next.run(request).await;
+    }
+    let method = request.method().to_string();
+    let query = request.uri().query().map(str::to_owned);
+    let caller = match credential(request.headers()) {
+        None => CallerKind::None,
+        key => s.model().credentials.classify(key, s.api_key.as_deref()),
+    };
+    let response = next.run(request).await;
+    let operation = response
+        .extensions()
+        .get::<MatchedOperation>()
+        .map(|m| m.0.to_owned());
+    s.journal.push(RecordedRequest {
+        method,
+        path,
+        query,
+        operation,
+        caller,
+        status: response.status().as_u16(),
+    });
+    response
 }
 
 async fn not_found_route() -> Response {
@@ -511,11 +655,17 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             "/_mock/environments/{environment_id}/work",
             post(control_queue).get(control_list),
         )
+        .route("/_mock/environments/{environment_id}/key", get(control_key))
+        .route(
+            "/_mock/requests",
+            get(control_requests).delete(control_clear_requests),
+        )
         .route("/_mock/faults", put(control_faults).get(control_get_faults))
         .route("/_mock/health", get(|| async { "ok" }));
     api.merge(control)
         .fallback(not_found_route)
         .layer(middleware::from_fn(method_not_allowed))
+        .layer(middleware::from_fn_with_state(shared.clone(), journal))
         .layer(middleware::from_fn_with_state(shared.clone(), request_id))
         .with_state(shared)
 }

@@ -15,8 +15,11 @@
 //! the API: [`MockServer::queue_work`] in Rust, or over HTTP
 //!
 //! - `POST /_mock/environments/{environment_id}/work` with
-//!   `{"session_id": "...", "metadata": {...}}`: queue an item (201);
+//!   `{"session_id": "...", "metadata": {...}}`: queue a session item (201);
+//!   `{"data": {"type": "healthcheck", "id": "..."}}` queues any work data;
 //! - `GET /_mock/environments/{environment_id}/work`: every item;
+//! - `GET /_mock/environments/{environment_id}/key`: the environment key;
+//! - `GET /_mock/requests`: the request journal; `DELETE` clears it;
 //! - `PUT /_mock/faults` with a [`FaultConfig`]: inject faults; `GET` reads it;
 //! - `GET /_mock/health`.
 //!
@@ -41,7 +44,9 @@
 
 mod api;
 mod clock;
+pub mod credentials;
 mod faults;
+mod journal;
 pub mod model;
 
 use std::net::SocketAddr;
@@ -49,10 +54,14 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
-use anthropic_environments_raw::types::BetaSelfHostedWork;
+use anthropic_environments_raw::types::{
+    BetaHealthCheckWorkData, BetaHealthCheckWorkDataType, BetaSelfHostedWork, BetaWorkData,
+};
 
 pub use api::MANAGED_AGENTS_BETA;
+pub use credentials::{CallerKind, CredentialMode};
 pub use faults::{Fault, FaultConfig};
+pub use journal::RecordedRequest;
 pub use model::{Refusal, Timing};
 
 use api::Shared;
@@ -64,8 +73,10 @@ use model::Model;
 pub struct MockServerBuilder {
     addr: SocketAddr,
     api_key: Option<String>,
+    credential_mode: CredentialMode,
     timing: Timing,
     faults: FaultConfig,
+    journal_capacity: usize,
 }
 
 impl Default for MockServerBuilder {
@@ -73,8 +84,10 @@ impl Default for MockServerBuilder {
         MockServerBuilder {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             api_key: None,
+            credential_mode: CredentialMode::Any,
             timing: Timing::default(),
             faults: FaultConfig::none(),
+            journal_capacity: 10_000,
         }
     }
 }
@@ -89,6 +102,26 @@ impl MockServerBuilder {
     /// Accept only this key (default: any non-empty key).
     pub fn api_key(mut self, key: impl Into<String>) -> Self {
         self.api_key = Some(key.into());
+        self
+    }
+
+    /// How credentials are checked (default [`CredentialMode::Any`]); see
+    /// [`credentials`] for what [`CredentialMode::Strict`] accepts where.
+    pub fn credential_mode(mut self, mode: CredentialMode) -> Self {
+        self.credential_mode = mode;
+        self
+    }
+
+    /// Shorthand for `credential_mode(CredentialMode::Strict)`: each endpoint
+    /// accepts exactly the credentials the real API does.
+    pub fn strict_credentials(self) -> Self {
+        self.credential_mode(CredentialMode::Strict)
+    }
+
+    /// How many requests the journal keeps (default 10,000; the oldest go
+    /// first; 0 turns it off).
+    pub fn journal_capacity(mut self, capacity: usize) -> Self {
+        self.journal_capacity = capacity;
         self
     }
 
@@ -118,12 +151,16 @@ impl MockServerBuilder {
     pub async fn try_start(self) -> std::io::Result<MockServer> {
         let listener = tokio::net::TcpListener::bind(self.addr).await?;
         let addr = listener.local_addr()?;
+        let mut model = Model::new(self.timing);
+        model.api_base_url = Some(format!("http://{addr}"));
         let shared = Arc::new(Shared {
-            model: std::sync::Mutex::new(Model::new(self.timing)),
+            model: std::sync::Mutex::new(model),
             notify: tokio::sync::Notify::new(),
             faults: faults::Faults::new(self.faults),
             api_key: self.api_key,
+            credential_mode: self.credential_mode,
             request_ids: AtomicU64::new(0),
+            journal: journal::Journal::new(self.journal_capacity),
         });
         let app = api::router(shared.clone());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -208,6 +245,66 @@ impl MockServer {
                 .queue_work(environment_id, session_id, Default::default())?;
         self.shared.notify.notify_waiters();
         Ok(work)
+    }
+
+    /// Queues a `healthcheck` item (the official workers acknowledge and
+    /// force-stop it without running anything).
+    pub fn queue_healthcheck(
+        &self,
+        environment_id: &str,
+        healthcheck_id: &str,
+    ) -> Result<BetaSelfHostedWork, Refusal> {
+        self.queue_work_data(
+            environment_id,
+            BetaWorkData::Healthcheck(BetaHealthCheckWorkData {
+                id: healthcheck_id.to_owned(),
+                type_: BetaHealthCheckWorkDataType::Healthcheck,
+            }),
+        )
+    }
+
+    /// Queues an item with any `data`, including a type the spec does not
+    /// know (`BetaWorkData::Unknown(json!({"type": "new_kind", ...}))`).
+    pub fn queue_work_data(
+        &self,
+        environment_id: &str,
+        data: BetaWorkData,
+    ) -> Result<BetaSelfHostedWork, Refusal> {
+        let work = self
+            .shared
+            .model()
+            .queue_work_data(environment_id, data, Default::default())?;
+        self.shared.notify.notify_waiters();
+        Ok(work)
+    }
+
+    /// The environment key of an environment (`sk-ant-oat01-...`), the
+    /// credential a worker polls with. `None` for an unknown environment.
+    pub fn environment_key(&self, environment_id: &str) -> Option<String> {
+        self.shared
+            .model()
+            .credentials
+            .environment_key(environment_id)
+            .map(str::to_owned)
+    }
+
+    /// Every API request received so far, oldest first (at most the
+    /// journal's capacity).
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.shared.journal.entries()
+    }
+
+    /// The requests of one operation (the spec's operationId).
+    pub fn requests_for(&self, operation: &str) -> Vec<RecordedRequest> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.operation.as_deref() == Some(operation))
+            .collect()
+    }
+
+    /// Empties the journal.
+    pub fn clear_requests(&self) {
+        self.shared.journal.clear();
     }
 
     /// Every work item of an environment, as the server holds them now.

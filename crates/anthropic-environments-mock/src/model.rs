@@ -14,11 +14,12 @@ use anthropic_environments_raw::types::{
     BetaSelfHostedWork, BetaSelfHostedWorkHeartbeatResponse,
     BetaSelfHostedWorkHeartbeatResponseType, BetaSelfHostedWorkQueueStats,
     BetaSelfHostedWorkQueueStatsType, BetaSelfHostedWorkType, BetaSessionWorkData,
-    BetaSessionWorkDataType, BetaUnrestrictedNetwork, BetaUnrestrictedNetworkType,
+    BetaSessionWorkDataType, BetaUnrestrictedNetwork, BetaUnrestrictedNetworkType, BetaWorkData,
     BetaWorkLeaseState, BetaWorkState, EnvironmentCreateParams, EnvironmentUpdateParams,
 };
 
 use crate::clock::Clock;
+use crate::credentials::Credentials;
 
 /// The literal that claims an unclaimed lease.
 pub const NO_HEARTBEAT: &str = "NO_HEARTBEAT";
@@ -67,6 +68,9 @@ pub struct Timing {
     pub stop_grace: Duration,
     /// The window of `workers_polling`.
     pub workers_window: Duration,
+    /// The longest lease a heartbeat's `desired_ttl_seconds` gets; larger
+    /// asks are clamped (the answer's `ttl_seconds` says what applied).
+    pub max_ttl: Duration,
 }
 
 impl Default for Timing {
@@ -76,6 +80,7 @@ impl Default for Timing {
             default_ttl: Duration::from_secs(30),
             stop_grace: Duration::from_millis(200),
             workers_window: Duration::from_secs(30),
+            max_ttl: Duration::from_secs(3600),
         }
     }
 }
@@ -113,6 +118,9 @@ pub struct Model {
     queues: HashMap<String, BTreeSet<u64>>,
     workers: HashMap<String, HashMap<String, Instant>>,
     deadlines: BinaryHeap<Reverse<(Instant, u64, u64, DeadlineKind)>>,
+    pub(crate) credentials: Credentials,
+    /// The `api_base_url` written into each poll's `secret`.
+    pub(crate) api_base_url: Option<String>,
 }
 
 fn not_found(kind: &str, id: &str) -> Refusal {
@@ -336,6 +344,7 @@ impl Model {
             updated_at: now,
         };
         self.envs.insert(seq, env.clone());
+        self.credentials.new_environment(&id);
         self.env_seq.insert(id, seq);
         Ok(env)
     }
@@ -436,6 +445,7 @@ impl Model {
             .remove(id)
             .ok_or_else(|| not_found("environment", id))?;
         self.envs.remove(&seq);
+        self.credentials.remove_environment(id);
         self.queues.remove(id);
         self.workers.remove(id);
         let gone: Vec<u64> = self
@@ -464,9 +474,29 @@ impl Model {
         session_id: &str,
         metadata: HashMap<String, String>,
     ) -> Outcome<BetaSelfHostedWork> {
-        self.environment(environment_id)?;
         if session_id.is_empty() {
             return Err(Refusal::Invalid("session_id: must not be empty".into()));
+        }
+        let data = BetaWorkData::Session(BetaSessionWorkData {
+            id: session_id.to_owned(),
+            type_: BetaSessionWorkDataType::Session,
+        });
+        self.queue_work_data(environment_id, data, metadata)
+    }
+
+    /// Queues a work item with any `data`: a session, a health check, or a
+    /// type the spec does not know yet (the control surface).
+    pub fn queue_work_data(
+        &mut self,
+        environment_id: &str,
+        data: BetaWorkData,
+        metadata: HashMap<String, String>,
+    ) -> Outcome<BetaSelfHostedWork> {
+        self.environment(environment_id)?;
+        if let BetaWorkData::Unknown(value) = &data
+            && !value.is_object()
+        {
+            return Err(Refusal::Invalid("data: must be a JSON object".into()));
         }
         let now = self.clock.now();
         let (seq, id) = self.next_id("work");
@@ -474,10 +504,7 @@ impl Model {
             id: id.clone(),
             acknowledged_at: None,
             created_at: now,
-            data: BetaSessionWorkData {
-                id: session_id.to_owned(),
-                type_: BetaSessionWorkDataType::Session,
-            },
+            data,
             environment_id: environment_id.to_owned(),
             latest_heartbeat_at: None,
             metadata,
@@ -569,11 +596,20 @@ impl Model {
                 .delivered_at
                 .is_none_or(|at| now.duration_since(at) >= reclaim)
         });
-        Ok(found.map(|seq| {
-            let entry = self.work.get_mut(&seq).expect("queued items exist");
-            entry.delivered_at = Some(now);
-            entry.work.clone()
-        }))
+        let Some(seq) = found else {
+            return Ok(None);
+        };
+        let entry = self.work.get_mut(&seq).expect("queued items exist");
+        entry.delivered_at = Some(now);
+        let mut work = entry.work.clone();
+        // Every delivery carries a fresh sessions token for this item; no
+        // other read shows it.
+        work.secret = Some(self.credentials.new_secret(
+            environment_id,
+            &work.id,
+            self.api_base_url.as_deref(),
+        ));
+        Ok(Some(work))
     }
 
     fn set_deadline(&mut self, seq: u64, at: Instant, kind: DeadlineKind) {
@@ -630,12 +666,13 @@ impl Model {
         &mut self,
         environment_id: &str,
         work_id: &str,
-        desired_ttl: Option<u64>,
+        desired_ttl: Option<i64>,
         expected: Option<&str>,
         now: Instant,
     ) -> Outcome<BetaSelfHostedWorkHeartbeatResponse> {
         let stamp = self.clock.now();
-        let default_ttl = self.timing.default_ttl.as_secs();
+        let default_ttl = self.timing.default_ttl.as_secs().max(1);
+        let max_ttl = self.timing.max_ttl.as_secs().max(1);
         let entry = self.entry_mut(environment_id, work_id)?;
         let winding_down = matches!(
             entry.work.state,
@@ -666,7 +703,12 @@ impl Model {
                 type_: BetaSelfHostedWorkHeartbeatResponseType::WorkHeartbeat,
             });
         }
-        let ttl = desired_ttl.unwrap_or(default_ttl).clamp(1, 3600);
+        // Any ask is taken: none (or one below 1) gets the default, a larger
+        // one than the mock grants is clamped.
+        let ttl = match desired_ttl {
+            Some(asked) if asked >= 1 => (asked as u64).min(max_ttl),
+            _ => default_ttl.min(max_ttl),
+        };
         if entry.work.state == BetaWorkState::Starting {
             entry.work.state = BetaWorkState::Active;
             entry.work.started_at = Some(stamp.clone());

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use anthropic_environments::config::{CloudConfig, LimitedNetwork, Packages, SelfHostedConfig};
 use anthropic_environments::prelude::*;
-use anthropic_environments::types::{BetaEnvironmentConfig, BetaNetworking};
+use anthropic_environments::types::{BetaEnvironmentConfig, BetaNetworking, BetaWorkData};
 use anthropic_environments_mock::{MockServer, Timing};
 use futures::TryStreamExt;
 
@@ -223,7 +223,7 @@ async fn poll_returns_as_soon_as_work_arrives() {
         .unwrap()
         .expect("work arrives");
     let waited = t0.elapsed();
-    assert_eq!(work.data.id, "session_late");
+    assert!(matches!(&work.data, BetaWorkData::Session(s) if s.id == "session_late"));
     assert!(
         waited >= Duration::from_millis(140) && waited < Duration::from_millis(900),
         "{waited:?}"

@@ -152,7 +152,7 @@ preserve the existing value.*/
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct BetaEnvironment {
         ///RFC 3339 timestamp when environment was archived, or null if not archived
-        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        #[serde(default)]
         pub archived_at: ::std::option::Option<::std::string::String>,
         pub config: crate::types::BetaEnvironmentConfig,
         ///RFC 3339 timestamp when environment was created
@@ -160,7 +160,7 @@ preserve the existing value.*/
         /**User-provided description for the environment. The C# reference
 marks it required and non-null; the official Python SDK (2.10.0)
 says "null when unset", so this document accepts `null` too.*/
-        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        #[serde(default)]
         pub description: ::std::option::Option<::std::string::String>,
         ///Environment identifier (e.g., 'env_...')
         pub id: ::std::string::String,
@@ -182,6 +182,136 @@ says "null when unset", so this document accepts `null` too.*/
     impl BetaEnvironment {
         pub fn builder() -> builder::BetaEnvironment {
             Default::default()
+        }
+    }
+    ///The environment is archived, so it cannot be updated (400).
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct BetaEnvironmentArchivedErrorDetails {
+        ///Machine-readable code of this error
+        pub error_code: BetaEnvironmentArchivedErrorDetailsErrorCode,
+    }
+    impl BetaEnvironmentArchivedErrorDetails {
+        pub fn builder() -> builder::BetaEnvironmentArchivedErrorDetails {
+            Default::default()
+        }
+    }
+    ///Machine-readable code of this error
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum BetaEnvironmentArchivedErrorDetailsErrorCode {
+        #[serde(rename = "environment_archived")]
+        EnvironmentArchived,
+    }
+    impl ::std::fmt::Display for BetaEnvironmentArchivedErrorDetailsErrorCode {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::EnvironmentArchived => f.write_str("environment_archived"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for BetaEnvironmentArchivedErrorDetailsErrorCode {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "environment_archived" => Ok(Self::EnvironmentArchived),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for BetaEnvironmentArchivedErrorDetailsErrorCode {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for BetaEnvironmentArchivedErrorDetailsErrorCode {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    /**Anthropic has turned off creating environments for this organization
+(403). Existing environments still work.*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct BetaEnvironmentCreateDisabledErrorDetails {
+        ///Machine-readable code of this error
+        pub error_code: BetaEnvironmentCreateDisabledErrorDetailsErrorCode,
+    }
+    impl BetaEnvironmentCreateDisabledErrorDetails {
+        pub fn builder() -> builder::BetaEnvironmentCreateDisabledErrorDetails {
+            Default::default()
+        }
+    }
+    ///Machine-readable code of this error
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum BetaEnvironmentCreateDisabledErrorDetailsErrorCode {
+        #[serde(rename = "environment_create_disabled")]
+        EnvironmentCreateDisabled,
+    }
+    impl ::std::fmt::Display for BetaEnvironmentCreateDisabledErrorDetailsErrorCode {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::EnvironmentCreateDisabled => {
+                    f.write_str("environment_create_disabled")
+                }
+            }
+        }
+    }
+    impl ::std::str::FromStr for BetaEnvironmentCreateDisabledErrorDetailsErrorCode {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "environment_create_disabled" => Ok(Self::EnvironmentCreateDisabled),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str>
+    for BetaEnvironmentCreateDisabledErrorDetailsErrorCode {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for BetaEnvironmentCreateDisabledErrorDetailsErrorCode {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
         }
     }
     ///Response after deleting an environment.
@@ -258,12 +388,76 @@ says "null when unset", so this document accepts `null` too.*/
         /**Token for fetching the next page of results. If `null`, there are
 no more results available. Pass this value to the `page` parameter
 in the next request.*/
-        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        #[serde(default)]
         pub next_page: ::std::option::Option<::std::string::String>,
     }
     impl BetaEnvironmentListResponse {
         pub fn builder() -> builder::BetaEnvironmentListResponse {
             Default::default()
+        }
+    }
+    /**`settings.environment_id` names no environment within the
+organization's reach (404).*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct BetaEnvironmentNotFoundErrorDetails {
+        ///Machine-readable code of this error
+        pub error_code: BetaEnvironmentNotFoundErrorDetailsErrorCode,
+    }
+    impl BetaEnvironmentNotFoundErrorDetails {
+        pub fn builder() -> builder::BetaEnvironmentNotFoundErrorDetails {
+            Default::default()
+        }
+    }
+    ///Machine-readable code of this error
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum BetaEnvironmentNotFoundErrorDetailsErrorCode {
+        #[serde(rename = "environment_not_found")]
+        EnvironmentNotFound,
+    }
+    impl ::std::fmt::Display for BetaEnvironmentNotFoundErrorDetailsErrorCode {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::EnvironmentNotFound => f.write_str("environment_not_found"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for BetaEnvironmentNotFoundErrorDetailsErrorCode {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "environment_not_found" => Ok(Self::EnvironmentNotFound),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for BetaEnvironmentNotFoundErrorDetailsErrorCode {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for BetaEnvironmentNotFoundErrorDetailsErrorCode {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
         }
     }
     ///The type of object (always 'environment')
@@ -310,6 +504,145 @@ in the next request.*/
         }
     }
     impl ::std::convert::TryFrom<::std::string::String> for BetaEnvironmentType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    /**Anthropic has turned off updating environments for this organization
+(403). Existing environments still work as they are.*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct BetaEnvironmentUpdateDisabledErrorDetails {
+        ///Machine-readable code of this error
+        pub error_code: BetaEnvironmentUpdateDisabledErrorDetailsErrorCode,
+    }
+    impl BetaEnvironmentUpdateDisabledErrorDetails {
+        pub fn builder() -> builder::BetaEnvironmentUpdateDisabledErrorDetails {
+            Default::default()
+        }
+    }
+    ///Machine-readable code of this error
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum BetaEnvironmentUpdateDisabledErrorDetailsErrorCode {
+        #[serde(rename = "environment_update_disabled")]
+        EnvironmentUpdateDisabled,
+    }
+    impl ::std::fmt::Display for BetaEnvironmentUpdateDisabledErrorDetailsErrorCode {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::EnvironmentUpdateDisabled => {
+                    f.write_str("environment_update_disabled")
+                }
+            }
+        }
+    }
+    impl ::std::str::FromStr for BetaEnvironmentUpdateDisabledErrorDetailsErrorCode {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "environment_update_disabled" => Ok(Self::EnvironmentUpdateDisabled),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str>
+    for BetaEnvironmentUpdateDisabledErrorDetailsErrorCode {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for BetaEnvironmentUpdateDisabledErrorDetailsErrorCode {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    /**Work data for environment health checks.
+
+The data is opaque to users; the runner handles the health check by
+probing connectivity to required services. The official workers
+acknowledge and force-stop these items without running anything.
+The TypeScript SDK 1.10.0 marks `type` optional; this document
+requires it, since an item without it cannot be told apart (such an
+item decodes as the union's unknown variant).*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct BetaHealthCheckWorkData {
+        ///Health check identifier
+        pub id: ::std::string::String,
+        ///Type of work data
+        #[serde(rename = "type")]
+        pub type_: BetaHealthCheckWorkDataType,
+    }
+    impl BetaHealthCheckWorkData {
+        pub fn builder() -> builder::BetaHealthCheckWorkData {
+            Default::default()
+        }
+    }
+    ///Type of work data
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum BetaHealthCheckWorkDataType {
+        #[serde(rename = "healthcheck")]
+        Healthcheck,
+    }
+    impl ::std::fmt::Display for BetaHealthCheckWorkDataType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Healthcheck => f.write_str("healthcheck"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for BetaHealthCheckWorkDataType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "healthcheck" => Ok(Self::Healthcheck),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for BetaHealthCheckWorkDataType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for BetaHealthCheckWorkDataType {
         type Error = self::error::ConversionError;
         fn try_from(
             value: ::std::string::String,
@@ -378,6 +711,137 @@ another worker may hold the lease.*/
     }
     impl ::std::convert::TryFrom<::std::string::String>
     for BetaHeartbeatPreconditionFailedErrorDetailsErrorCode {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    /**`config.type` differs from the environment's stored type, which cannot
+change after creation (400).*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct BetaInvalidConfigTypeChangeErrorDetails {
+        ///Machine-readable code of this error
+        pub error_code: BetaInvalidConfigTypeChangeErrorDetailsErrorCode,
+    }
+    impl BetaInvalidConfigTypeChangeErrorDetails {
+        pub fn builder() -> builder::BetaInvalidConfigTypeChangeErrorDetails {
+            Default::default()
+        }
+    }
+    ///Machine-readable code of this error
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum BetaInvalidConfigTypeChangeErrorDetailsErrorCode {
+        #[serde(rename = "invalid_config_type_change")]
+        InvalidConfigTypeChange,
+    }
+    impl ::std::fmt::Display for BetaInvalidConfigTypeChangeErrorDetailsErrorCode {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::InvalidConfigTypeChange => {
+                    f.write_str("invalid_config_type_change")
+                }
+            }
+        }
+    }
+    impl ::std::str::FromStr for BetaInvalidConfigTypeChangeErrorDetailsErrorCode {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "invalid_config_type_change" => Ok(Self::InvalidConfigTypeChange),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str>
+    for BetaInvalidConfigTypeChangeErrorDetailsErrorCode {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for BetaInvalidConfigTypeChangeErrorDetailsErrorCode {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    /**`metadata` has too many keys, a key or value that is too long, or a
+reserved key (400). The message names each problem.*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct BetaInvalidMetadataErrorDetails {
+        ///Machine-readable code of this error
+        pub error_code: BetaInvalidMetadataErrorDetailsErrorCode,
+    }
+    impl BetaInvalidMetadataErrorDetails {
+        pub fn builder() -> builder::BetaInvalidMetadataErrorDetails {
+            Default::default()
+        }
+    }
+    ///Machine-readable code of this error
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum BetaInvalidMetadataErrorDetailsErrorCode {
+        #[serde(rename = "invalid_metadata")]
+        InvalidMetadata,
+    }
+    impl ::std::fmt::Display for BetaInvalidMetadataErrorDetailsErrorCode {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::InvalidMetadata => f.write_str("invalid_metadata"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for BetaInvalidMetadataErrorDetailsErrorCode {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "invalid_metadata" => Ok(Self::InvalidMetadata),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for BetaInvalidMetadataErrorDetailsErrorCode {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for BetaInvalidMetadataErrorDetailsErrorCode {
         type Error = self::error::ConversionError;
         fn try_from(
             value: ::std::string::String,
@@ -727,42 +1191,45 @@ latest. Under `limited` networking, requires
 Work items are queued when sessions are created or when long-dormant
 sessions receive new messages. The environment worker polls for work
 to execute in a self-hosted sandbox.*/
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, PartialEq)]
     pub struct BetaSelfHostedWork {
         /**RFC 3339 timestamp when the work item was acknowledged and assigned
 to a self-hosted sandbox*/
-        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        #[serde(default)]
         pub acknowledged_at: ::std::option::Option<::std::string::String>,
         ///RFC 3339 timestamp when work was created
         pub created_at: ::std::string::String,
-        pub data: BetaSessionWorkData,
+        pub data: crate::types::BetaWorkData,
         ///Environment identifier this work belongs to (e.g., `env_...`)
         pub environment_id: ::std::string::String,
         ///Work identifier (e.g., 'work_...')
         pub id: ::std::string::String,
         ///RFC 3339 timestamp of the most recent heartbeat
-        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        #[serde(default)]
         pub latest_heartbeat_at: ::std::option::Option<::std::string::String>,
         ///User-provided metadata key-value pairs associated with this work item
         pub metadata: ::std::collections::HashMap<
             ::std::string::String,
             ::std::string::String,
         >,
-        /**Beyond the reference: the official Python SDK (2.10.0) has this
-optional field. Credential payload used by the environment worker
-to execute this work item. May be populated when polling for work;
-null on all other retrieval paths.*/
+        /**Beyond the reference: the official SDKs (Python 2.10.0, TypeScript
+1.10.0) have this field. Credential payload used by the environment
+worker to execute this work item: URL-safe base64 (padding may be
+missing) of a JSON `BetaWorkSecret`, whose `sessions_token` is the
+bearer for this item's heartbeat, stop and session-level calls.
+Present only on the poll response; null (or absent) on every other
+read. Never log it.*/
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub secret: ::std::option::Option<::std::string::String>,
         ///RFC 3339 timestamp when work execution started
-        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        #[serde(default)]
         pub started_at: ::std::option::Option<::std::string::String>,
         pub state: crate::types::BetaWorkState,
         ///RFC 3339 timestamp when stop was requested
-        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        #[serde(default)]
         pub stop_requested_at: ::std::option::Option<::std::string::String>,
         ///RFC 3339 timestamp when work execution stopped
-        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        #[serde(default)]
         pub stopped_at: ::std::option::Option<::std::string::String>,
         ///The type of object (always 'work')
         #[serde(rename = "type")]
@@ -851,7 +1318,7 @@ work item, or an empty string if none has been recorded*/
         ///List of work items
         pub data: ::std::vec::Vec<BetaSelfHostedWork>,
         ///Opaque cursor for fetching the next page of results
-        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        #[serde(default)]
         pub next_page: ::std::option::Option<::std::string::String>,
     }
     impl BetaSelfHostedWorkListResponse {
@@ -866,7 +1333,7 @@ work item, or an empty string if none has been recorded*/
         pub depth: i64,
         /**RFC 3339 timestamp of oldest item in the work stream (includes both
 queued and pending items), null if stream empty*/
-        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        #[serde(default)]
         pub oldest_queued_at: ::std::option::Option<::std::string::String>,
         ///Number of work items being processed (polled but not acknowledged)
         pub pending: i64,
@@ -875,7 +1342,7 @@ queued and pending items), null if stream empty*/
         pub type_: BetaSelfHostedWorkQueueStatsType,
         /**Number of workers that have polled for work in the last 30
 seconds. Requires worker_id to be sent with poll requests.*/
-        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        #[serde(default)]
         pub workers_polling: ::std::option::Option<i64>,
     }
     impl BetaSelfHostedWorkQueueStats {
@@ -1148,7 +1615,7 @@ to be executed in a self-hosted environment.*/
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct BetaWorkLeaseState {
         ///RFC 3339 timestamp of the stored heartbeat, or null if there has been none
-        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        #[serde(default)]
         pub last_heartbeat: ::std::option::Option<::std::string::String>,
         ///Always false: a refused heartbeat does not extend the lease
         pub lease_extended: bool,
@@ -1158,6 +1625,26 @@ to be executed in a self-hosted environment.*/
     }
     impl BetaWorkLeaseState {
         pub fn builder() -> builder::BetaWorkLeaseState {
+            Default::default()
+        }
+    }
+    /**Decoded payload of a work item's `secret` (TypeScript SDK 1.10.0 type
+`BetaWorkSecret`): the wire value of `secret` is URL-safe base64,
+padding optional, of this JSON object. No operation returns it
+directly. Other fields the payload may carry (ingress or source
+tokens) are ignored by the official workers.*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, PartialEq)]
+    pub struct BetaWorkSecret {
+        /**API base URL for this item's per-session calls. When absent, the
+worker uses its own base URL.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub api_base_url: ::std::option::Option<::std::string::String>,
+        /**Bearer credential for this item's per-session calls (heartbeat,
+stop, session events). Format `sk-ant-req-...`. Never log it.*/
+        pub sessions_token: ::std::string::String,
+    }
+    impl BetaWorkSecret {
+        pub fn builder() -> builder::BetaWorkSecret {
             Default::default()
         }
     }
@@ -1702,6 +2189,104 @@ so don't match on it.*/
             }
         }
         #[derive(Clone, Debug)]
+        pub struct BetaEnvironmentArchivedErrorDetails {
+            error_code: ::std::result::Result<
+                super::BetaEnvironmentArchivedErrorDetailsErrorCode,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BetaEnvironmentArchivedErrorDetails {
+            fn default() -> Self {
+                Self {
+                    error_code: Err("no value supplied for error_code".to_string()),
+                }
+            }
+        }
+        impl BetaEnvironmentArchivedErrorDetails {
+            pub fn error_code<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    super::BetaEnvironmentArchivedErrorDetailsErrorCode,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.error_code = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for error_code: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BetaEnvironmentArchivedErrorDetails>
+        for super::BetaEnvironmentArchivedErrorDetails {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BetaEnvironmentArchivedErrorDetails,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    error_code: value.error_code?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BetaEnvironmentArchivedErrorDetails>
+        for BetaEnvironmentArchivedErrorDetails {
+            fn from(value: super::BetaEnvironmentArchivedErrorDetails) -> Self {
+                Self {
+                    error_code: Ok(value.error_code),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BetaEnvironmentCreateDisabledErrorDetails {
+            error_code: ::std::result::Result<
+                super::BetaEnvironmentCreateDisabledErrorDetailsErrorCode,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BetaEnvironmentCreateDisabledErrorDetails {
+            fn default() -> Self {
+                Self {
+                    error_code: Err("no value supplied for error_code".to_string()),
+                }
+            }
+        }
+        impl BetaEnvironmentCreateDisabledErrorDetails {
+            pub fn error_code<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    super::BetaEnvironmentCreateDisabledErrorDetailsErrorCode,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.error_code = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for error_code: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BetaEnvironmentCreateDisabledErrorDetails>
+        for super::BetaEnvironmentCreateDisabledErrorDetails {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BetaEnvironmentCreateDisabledErrorDetails,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    error_code: value.error_code?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BetaEnvironmentCreateDisabledErrorDetails>
+        for BetaEnvironmentCreateDisabledErrorDetails {
+            fn from(value: super::BetaEnvironmentCreateDisabledErrorDetails) -> Self {
+                Self {
+                    error_code: Ok(value.error_code),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct BetaEnvironmentDeleteResponse {
             id: ::std::result::Result<::std::string::String, ::std::string::String>,
             type_: ::std::result::Result<
@@ -1829,6 +2414,165 @@ so don't match on it.*/
             }
         }
         #[derive(Clone, Debug)]
+        pub struct BetaEnvironmentNotFoundErrorDetails {
+            error_code: ::std::result::Result<
+                super::BetaEnvironmentNotFoundErrorDetailsErrorCode,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BetaEnvironmentNotFoundErrorDetails {
+            fn default() -> Self {
+                Self {
+                    error_code: Err("no value supplied for error_code".to_string()),
+                }
+            }
+        }
+        impl BetaEnvironmentNotFoundErrorDetails {
+            pub fn error_code<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    super::BetaEnvironmentNotFoundErrorDetailsErrorCode,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.error_code = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for error_code: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BetaEnvironmentNotFoundErrorDetails>
+        for super::BetaEnvironmentNotFoundErrorDetails {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BetaEnvironmentNotFoundErrorDetails,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    error_code: value.error_code?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BetaEnvironmentNotFoundErrorDetails>
+        for BetaEnvironmentNotFoundErrorDetails {
+            fn from(value: super::BetaEnvironmentNotFoundErrorDetails) -> Self {
+                Self {
+                    error_code: Ok(value.error_code),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BetaEnvironmentUpdateDisabledErrorDetails {
+            error_code: ::std::result::Result<
+                super::BetaEnvironmentUpdateDisabledErrorDetailsErrorCode,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BetaEnvironmentUpdateDisabledErrorDetails {
+            fn default() -> Self {
+                Self {
+                    error_code: Err("no value supplied for error_code".to_string()),
+                }
+            }
+        }
+        impl BetaEnvironmentUpdateDisabledErrorDetails {
+            pub fn error_code<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    super::BetaEnvironmentUpdateDisabledErrorDetailsErrorCode,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.error_code = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for error_code: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BetaEnvironmentUpdateDisabledErrorDetails>
+        for super::BetaEnvironmentUpdateDisabledErrorDetails {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BetaEnvironmentUpdateDisabledErrorDetails,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    error_code: value.error_code?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BetaEnvironmentUpdateDisabledErrorDetails>
+        for BetaEnvironmentUpdateDisabledErrorDetails {
+            fn from(value: super::BetaEnvironmentUpdateDisabledErrorDetails) -> Self {
+                Self {
+                    error_code: Ok(value.error_code),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BetaHealthCheckWorkData {
+            id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            type_: ::std::result::Result<
+                super::BetaHealthCheckWorkDataType,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BetaHealthCheckWorkData {
+            fn default() -> Self {
+                Self {
+                    id: Err("no value supplied for id".to_string()),
+                    type_: Err("no value supplied for type_".to_string()),
+                }
+            }
+        }
+        impl BetaHealthCheckWorkData {
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::BetaHealthCheckWorkDataType>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BetaHealthCheckWorkData>
+        for super::BetaHealthCheckWorkData {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BetaHealthCheckWorkData,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    id: value.id?,
+                    type_: value.type_?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BetaHealthCheckWorkData>
+        for BetaHealthCheckWorkData {
+            fn from(value: super::BetaHealthCheckWorkData) -> Self {
+                Self {
+                    id: Ok(value.id),
+                    type_: Ok(value.type_),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct BetaHeartbeatPreconditionFailedErrorDetails {
             current_state: ::std::result::Result<
                 super::BetaWorkLeaseState,
@@ -1894,6 +2638,104 @@ so don't match on it.*/
             fn from(value: super::BetaHeartbeatPreconditionFailedErrorDetails) -> Self {
                 Self {
                     current_state: Ok(value.current_state),
+                    error_code: Ok(value.error_code),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BetaInvalidConfigTypeChangeErrorDetails {
+            error_code: ::std::result::Result<
+                super::BetaInvalidConfigTypeChangeErrorDetailsErrorCode,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BetaInvalidConfigTypeChangeErrorDetails {
+            fn default() -> Self {
+                Self {
+                    error_code: Err("no value supplied for error_code".to_string()),
+                }
+            }
+        }
+        impl BetaInvalidConfigTypeChangeErrorDetails {
+            pub fn error_code<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    super::BetaInvalidConfigTypeChangeErrorDetailsErrorCode,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.error_code = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for error_code: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BetaInvalidConfigTypeChangeErrorDetails>
+        for super::BetaInvalidConfigTypeChangeErrorDetails {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BetaInvalidConfigTypeChangeErrorDetails,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    error_code: value.error_code?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BetaInvalidConfigTypeChangeErrorDetails>
+        for BetaInvalidConfigTypeChangeErrorDetails {
+            fn from(value: super::BetaInvalidConfigTypeChangeErrorDetails) -> Self {
+                Self {
+                    error_code: Ok(value.error_code),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BetaInvalidMetadataErrorDetails {
+            error_code: ::std::result::Result<
+                super::BetaInvalidMetadataErrorDetailsErrorCode,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BetaInvalidMetadataErrorDetails {
+            fn default() -> Self {
+                Self {
+                    error_code: Err("no value supplied for error_code".to_string()),
+                }
+            }
+        }
+        impl BetaInvalidMetadataErrorDetails {
+            pub fn error_code<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    super::BetaInvalidMetadataErrorDetailsErrorCode,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.error_code = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for error_code: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BetaInvalidMetadataErrorDetails>
+        for super::BetaInvalidMetadataErrorDetails {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BetaInvalidMetadataErrorDetails,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    error_code: value.error_code?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BetaInvalidMetadataErrorDetails>
+        for BetaInvalidMetadataErrorDetails {
+            fn from(value: super::BetaInvalidMetadataErrorDetails) -> Self {
+                Self {
                     error_code: Ok(value.error_code),
                 }
             }
@@ -2529,7 +3371,7 @@ so don't match on it.*/
                 Self { type_: Ok(value.type_) }
             }
         }
-        #[derive(Clone, Debug)]
+        #[derive(Clone)]
         pub struct BetaSelfHostedWork {
             acknowledged_at: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
@@ -2540,7 +3382,7 @@ so don't match on it.*/
                 ::std::string::String,
             >,
             data: ::std::result::Result<
-                super::BetaSessionWorkData,
+                crate::types::BetaWorkData,
                 ::std::string::String,
             >,
             environment_id: ::std::result::Result<
@@ -2640,7 +3482,7 @@ so don't match on it.*/
             }
             pub fn data<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::BetaSessionWorkData>,
+                T: ::std::convert::TryInto<crate::types::BetaWorkData>,
                 T::Error: ::std::fmt::Display,
             {
                 self.data = value
@@ -3442,6 +4284,74 @@ so don't match on it.*/
                 }
             }
         }
+        #[derive(Clone)]
+        pub struct BetaWorkSecret {
+            api_base_url: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            sessions_token: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BetaWorkSecret {
+            fn default() -> Self {
+                Self {
+                    api_base_url: Ok(Default::default()),
+                    sessions_token: Err(
+                        "no value supplied for sessions_token".to_string(),
+                    ),
+                }
+            }
+        }
+        impl BetaWorkSecret {
+            pub fn api_base_url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.api_base_url = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for api_base_url: {e}")
+                    });
+                self
+            }
+            pub fn sessions_token<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.sessions_token = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for sessions_token: {e}"
+                        )
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BetaWorkSecret> for super::BetaWorkSecret {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BetaWorkSecret,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    api_base_url: value.api_base_url?,
+                    sessions_token: value.sessions_token?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BetaWorkSecret> for BetaWorkSecret {
+            fn from(value: super::BetaWorkSecret) -> Self {
+                Self {
+                    api_base_url: Ok(value.api_base_url),
+                    sessions_token: Ok(value.sessions_token),
+                }
+            }
+        }
         #[derive(Clone, Debug)]
         pub struct EnvironmentCreateParams {
             config: ::std::result::Result<
@@ -3868,6 +4778,33 @@ so don't match on it.*/
                 }
             }
         }
+        impl ::std::fmt::Debug for BetaSelfHostedWork {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.debug_struct("BetaSelfHostedWork")
+                    .field("acknowledged_at", &self.acknowledged_at)
+                    .field("created_at", &self.created_at)
+                    .field("data", &self.data)
+                    .field("environment_id", &self.environment_id)
+                    .field("id", &self.id)
+                    .field("latest_heartbeat_at", &self.latest_heartbeat_at)
+                    .field("metadata", &self.metadata)
+                    .field("secret", &"<redacted>")
+                    .field("started_at", &self.started_at)
+                    .field("state", &self.state)
+                    .field("stop_requested_at", &self.stop_requested_at)
+                    .field("stopped_at", &self.stopped_at)
+                    .field("type_", &self.type_)
+                    .finish()
+            }
+        }
+        impl ::std::fmt::Debug for BetaWorkSecret {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.debug_struct("BetaWorkSecret")
+                    .field("api_base_url", &self.api_base_url)
+                    .field("sessions_token", &"<redacted>")
+                    .finish()
+            }
+        }
     }
     /// Error types.
     pub mod error {
@@ -3899,6 +4836,33 @@ so don't match on it.*/
             fn from(value: String) -> Self {
                 Self(value.into())
             }
+        }
+    }
+    impl ::std::fmt::Debug for BetaSelfHostedWork {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("BetaSelfHostedWork")
+                .field("acknowledged_at", &self.acknowledged_at)
+                .field("created_at", &self.created_at)
+                .field("data", &self.data)
+                .field("environment_id", &self.environment_id)
+                .field("id", &self.id)
+                .field("latest_heartbeat_at", &self.latest_heartbeat_at)
+                .field("metadata", &self.metadata)
+                .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+                .field("started_at", &self.started_at)
+                .field("state", &self.state)
+                .field("stop_requested_at", &self.stop_requested_at)
+                .field("stopped_at", &self.stopped_at)
+                .field("type_", &self.type_)
+                .finish()
+        }
+    }
+    impl ::std::fmt::Debug for BetaWorkSecret {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("BetaWorkSecret")
+                .field("api_base_url", &self.api_base_url)
+                .field("sessions_token", &"<redacted>")
+                .finish()
         }
     }
     /// Network configuration policy.
@@ -4486,8 +5450,97 @@ so don't match on it.*/
             Ok(BetaWorkState::from(value.as_ref()))
         }
     }
-    /// Structured details of an error, tagged by `error_code`. Codes this
-    /// document does not list are kept as raw JSON by the generated client.
+    /// The work to perform, tagged by `type`: a session to run, or a health
+    /// check. Types this document does not list are kept as raw JSON by the
+    /// generated client; the official workers acknowledge and force-stop
+    /// them without running anything.
+    ///
+    #[doc = concat!(
+        " Tagged by `", "type", "`. Forward compatible: a variant this version does not"
+    )]
+    /// know is kept in `Unknown` as raw JSON and serialises back unchanged.
+    /// Non-exhaustive, so that a variant added to the spec later is not a
+    /// breaking change.
+    #[derive(Clone, Debug, PartialEq)]
+    #[non_exhaustive]
+    pub enum BetaWorkData {
+        /// `type: "session"`
+        Session(BetaSessionWorkData),
+        /// `type: "healthcheck"`
+        Healthcheck(BetaHealthCheckWorkData),
+        /// A variant this version of the client does not know (or a missing `type`), kept as raw JSON.
+        Unknown(::serde_json::Value),
+    }
+    impl BetaWorkData {
+        /// The discriminator value (`None` only for an `Unknown` without one).
+        pub fn tag(&self) -> ::std::option::Option<&str> {
+            match self {
+                BetaWorkData::Session(_) => Some("session"),
+                BetaWorkData::Healthcheck(_) => Some("healthcheck"),
+                BetaWorkData::Unknown(value) => {
+                    value.get("type").and_then(::serde_json::Value::as_str)
+                }
+            }
+        }
+        /// Whether this is a variant this version of the client does not know.
+        pub fn is_unknown(&self) -> bool {
+            matches!(self, BetaWorkData::Unknown(_))
+        }
+    }
+    impl ::std::convert::From<BetaSessionWorkData> for BetaWorkData {
+        fn from(value: BetaSessionWorkData) -> Self {
+            BetaWorkData::Session(value)
+        }
+    }
+    impl ::std::convert::From<BetaHealthCheckWorkData> for BetaWorkData {
+        fn from(value: BetaHealthCheckWorkData) -> Self {
+            BetaWorkData::Healthcheck(value)
+        }
+    }
+    impl ::serde::Serialize for BetaWorkData {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> ::std::result::Result<S::Ok, S::Error> {
+            match self {
+                BetaWorkData::Session(inner) => {
+                    ::serde::Serialize::serialize(inner, serializer)
+                }
+                BetaWorkData::Healthcheck(inner) => {
+                    ::serde::Serialize::serialize(inner, serializer)
+                }
+                BetaWorkData::Unknown(value) => {
+                    ::serde::Serialize::serialize(value, serializer)
+                }
+            }
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for BetaWorkData {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            let value = <::serde_json::Value as ::serde::Deserialize>::deserialize(
+                deserializer,
+            )?;
+            let tag = value.get("type").and_then(::serde_json::Value::as_str);
+            match tag {
+                Some("session") => {
+                    ::serde_json::from_value(value)
+                        .map(BetaWorkData::Session)
+                        .map_err(<D::Error as ::serde::de::Error>::custom)
+                }
+                Some("healthcheck") => {
+                    ::serde_json::from_value(value)
+                        .map(BetaWorkData::Healthcheck)
+                        .map_err(<D::Error as ::serde::de::Error>::custom)
+                }
+                _ => Ok(BetaWorkData::Unknown(value)),
+            }
+        }
+    }
+    /// Structured details of an error, tagged by `error_code`: every code the
+    /// TypeScript SDK 1.10.0 types. Codes this document does not list are
+    /// kept as raw JSON by the generated client.
     ///
     #[doc = concat!(
         " Tagged by `", "error_code",
@@ -4501,6 +5554,18 @@ so don't match on it.*/
     pub enum ErrorDetails {
         /// `error_code: "heartbeat_precondition_failed"`
         HeartbeatPreconditionFailed(BetaHeartbeatPreconditionFailedErrorDetails),
+        /// `error_code: "environment_archived"`
+        EnvironmentArchived(BetaEnvironmentArchivedErrorDetails),
+        /// `error_code: "environment_create_disabled"`
+        EnvironmentCreateDisabled(BetaEnvironmentCreateDisabledErrorDetails),
+        /// `error_code: "environment_not_found"`
+        EnvironmentNotFound(BetaEnvironmentNotFoundErrorDetails),
+        /// `error_code: "environment_update_disabled"`
+        EnvironmentUpdateDisabled(BetaEnvironmentUpdateDisabledErrorDetails),
+        /// `error_code: "invalid_config_type_change"`
+        InvalidConfigTypeChange(BetaInvalidConfigTypeChangeErrorDetails),
+        /// `error_code: "invalid_metadata"`
+        InvalidMetadata(BetaInvalidMetadataErrorDetails),
         /// A variant this version of the client does not know (or a missing `error_code`), kept as raw JSON.
         Unknown(::serde_json::Value),
     }
@@ -4511,6 +5576,18 @@ so don't match on it.*/
                 ErrorDetails::HeartbeatPreconditionFailed(_) => {
                     Some("heartbeat_precondition_failed")
                 }
+                ErrorDetails::EnvironmentArchived(_) => Some("environment_archived"),
+                ErrorDetails::EnvironmentCreateDisabled(_) => {
+                    Some("environment_create_disabled")
+                }
+                ErrorDetails::EnvironmentNotFound(_) => Some("environment_not_found"),
+                ErrorDetails::EnvironmentUpdateDisabled(_) => {
+                    Some("environment_update_disabled")
+                }
+                ErrorDetails::InvalidConfigTypeChange(_) => {
+                    Some("invalid_config_type_change")
+                }
+                ErrorDetails::InvalidMetadata(_) => Some("invalid_metadata"),
                 ErrorDetails::Unknown(value) => {
                     value.get("error_code").and_then(::serde_json::Value::as_str)
                 }
@@ -4527,6 +5604,38 @@ so don't match on it.*/
             ErrorDetails::HeartbeatPreconditionFailed(value)
         }
     }
+    impl ::std::convert::From<BetaEnvironmentArchivedErrorDetails> for ErrorDetails {
+        fn from(value: BetaEnvironmentArchivedErrorDetails) -> Self {
+            ErrorDetails::EnvironmentArchived(value)
+        }
+    }
+    impl ::std::convert::From<BetaEnvironmentCreateDisabledErrorDetails>
+    for ErrorDetails {
+        fn from(value: BetaEnvironmentCreateDisabledErrorDetails) -> Self {
+            ErrorDetails::EnvironmentCreateDisabled(value)
+        }
+    }
+    impl ::std::convert::From<BetaEnvironmentNotFoundErrorDetails> for ErrorDetails {
+        fn from(value: BetaEnvironmentNotFoundErrorDetails) -> Self {
+            ErrorDetails::EnvironmentNotFound(value)
+        }
+    }
+    impl ::std::convert::From<BetaEnvironmentUpdateDisabledErrorDetails>
+    for ErrorDetails {
+        fn from(value: BetaEnvironmentUpdateDisabledErrorDetails) -> Self {
+            ErrorDetails::EnvironmentUpdateDisabled(value)
+        }
+    }
+    impl ::std::convert::From<BetaInvalidConfigTypeChangeErrorDetails> for ErrorDetails {
+        fn from(value: BetaInvalidConfigTypeChangeErrorDetails) -> Self {
+            ErrorDetails::InvalidConfigTypeChange(value)
+        }
+    }
+    impl ::std::convert::From<BetaInvalidMetadataErrorDetails> for ErrorDetails {
+        fn from(value: BetaInvalidMetadataErrorDetails) -> Self {
+            ErrorDetails::InvalidMetadata(value)
+        }
+    }
     impl ::serde::Serialize for ErrorDetails {
         fn serialize<S: ::serde::Serializer>(
             &self,
@@ -4534,6 +5643,24 @@ so don't match on it.*/
         ) -> ::std::result::Result<S::Ok, S::Error> {
             match self {
                 ErrorDetails::HeartbeatPreconditionFailed(inner) => {
+                    ::serde::Serialize::serialize(inner, serializer)
+                }
+                ErrorDetails::EnvironmentArchived(inner) => {
+                    ::serde::Serialize::serialize(inner, serializer)
+                }
+                ErrorDetails::EnvironmentCreateDisabled(inner) => {
+                    ::serde::Serialize::serialize(inner, serializer)
+                }
+                ErrorDetails::EnvironmentNotFound(inner) => {
+                    ::serde::Serialize::serialize(inner, serializer)
+                }
+                ErrorDetails::EnvironmentUpdateDisabled(inner) => {
+                    ::serde::Serialize::serialize(inner, serializer)
+                }
+                ErrorDetails::InvalidConfigTypeChange(inner) => {
+                    ::serde::Serialize::serialize(inner, serializer)
+                }
+                ErrorDetails::InvalidMetadata(inner) => {
                     ::serde::Serialize::serialize(inner, serializer)
                 }
                 ErrorDetails::Unknown(value) => {
@@ -4556,11 +5683,42 @@ so don't match on it.*/
                         .map(ErrorDetails::HeartbeatPreconditionFailed)
                         .map_err(<D::Error as ::serde::de::Error>::custom)
                 }
+                Some("environment_archived") => {
+                    ::serde_json::from_value(value)
+                        .map(ErrorDetails::EnvironmentArchived)
+                        .map_err(<D::Error as ::serde::de::Error>::custom)
+                }
+                Some("environment_create_disabled") => {
+                    ::serde_json::from_value(value)
+                        .map(ErrorDetails::EnvironmentCreateDisabled)
+                        .map_err(<D::Error as ::serde::de::Error>::custom)
+                }
+                Some("environment_not_found") => {
+                    ::serde_json::from_value(value)
+                        .map(ErrorDetails::EnvironmentNotFound)
+                        .map_err(<D::Error as ::serde::de::Error>::custom)
+                }
+                Some("environment_update_disabled") => {
+                    ::serde_json::from_value(value)
+                        .map(ErrorDetails::EnvironmentUpdateDisabled)
+                        .map_err(<D::Error as ::serde::de::Error>::custom)
+                }
+                Some("invalid_config_type_change") => {
+                    ::serde_json::from_value(value)
+                        .map(ErrorDetails::InvalidConfigTypeChange)
+                        .map_err(<D::Error as ::serde::de::Error>::custom)
+                }
+                Some("invalid_metadata") => {
+                    ::serde_json::from_value(value)
+                        .map(ErrorDetails::InvalidMetadata)
+                        .map_err(<D::Error as ::serde::de::Error>::custom)
+                }
                 _ => Ok(ErrorDetails::Unknown(value)),
             }
         }
     }
-    /// The broad category of an error.
+    /// The broad category of an error: every value the official SDKs know
+    /// (Python 2.10.0 `ErrorType`, TypeScript 1.10.0 `ErrorType`).
     ///
     /// Forward compatible: a value this version does not know is kept in
     /// `Unknown` and serialises back unchanged. Non-exhaustive, so that a
@@ -4586,13 +5744,17 @@ so don't match on it.*/
         ApiError,
         /// `overloaded_error`
         OverloadedError,
+        /// `memory_precondition_failed_error`
+        MemoryPreconditionFailedError,
+        /// `memory_path_conflict_error`
+        MemoryPathConflictError,
         /// `conflict_error`
         ConflictError,
         /// A value this version of the client does not know.
         Unknown(::std::string::String),
     }
     impl ErrorType {
-        /// Every value this version of the client knows: `invalid_request_error`, `authentication_error`, `billing_error`, `permission_error`, `not_found_error`, `rate_limit_error`, `timeout_error`, `api_error`, `overloaded_error`, `conflict_error`.
+        /// Every value this version of the client knows: `invalid_request_error`, `authentication_error`, `billing_error`, `permission_error`, `not_found_error`, `rate_limit_error`, `timeout_error`, `api_error`, `overloaded_error`, `memory_precondition_failed_error`, `memory_path_conflict_error`, `conflict_error`.
         pub const KNOWN: &'static [ErrorType] = &[
             ErrorType::InvalidRequestError,
             ErrorType::AuthenticationError,
@@ -4603,6 +5765,8 @@ so don't match on it.*/
             ErrorType::TimeoutError,
             ErrorType::ApiError,
             ErrorType::OverloadedError,
+            ErrorType::MemoryPreconditionFailedError,
+            ErrorType::MemoryPathConflictError,
             ErrorType::ConflictError,
         ];
         /// The value as it appears on the wire.
@@ -4617,6 +5781,10 @@ so don't match on it.*/
                 ErrorType::TimeoutError => "timeout_error",
                 ErrorType::ApiError => "api_error",
                 ErrorType::OverloadedError => "overloaded_error",
+                ErrorType::MemoryPreconditionFailedError => {
+                    "memory_precondition_failed_error"
+                }
+                ErrorType::MemoryPathConflictError => "memory_path_conflict_error",
                 ErrorType::ConflictError => "conflict_error",
                 ErrorType::Unknown(other) => other.as_str(),
             }
@@ -4645,6 +5813,10 @@ so don't match on it.*/
                     "timeout_error" => ErrorType::TimeoutError,
                     "api_error" => ErrorType::ApiError,
                     "overloaded_error" => ErrorType::OverloadedError,
+                    "memory_precondition_failed_error" => {
+                        ErrorType::MemoryPreconditionFailedError
+                    }
+                    "memory_path_conflict_error" => ErrorType::MemoryPathConflictError,
                     "conflict_error" => ErrorType::ConflictError,
                     other => ErrorType::Unknown(other.to_owned()),
                 },
@@ -4692,13 +5864,23 @@ official Python SDK (`anthropic` 2.10.0) sends and accepts, and says so in
 the description of the field concerned.
 
 Every request carries:
-- `Authorization: Bearer <api key>` (the `bearerAuth` scheme);
+- `Authorization: Bearer <credential>` (the `bearerAuth` scheme): an API
+  key, an environment key or a work item's sessions token, as each
+  operation's description says;
 - `anthropic-version: 2026-10-21` (see the `AnthropicVersion` parameter);
 - `anthropic-beta`, a comma-separated list of betas that ends in
   `managed-agents-2026-04-01` (caller betas first).
 
 Errors share one envelope (`ErrorResponse`) and a `request-id` response
 header; see `components.responses.Error`.
+
+A property marked `x-sensitive: true` is a credential: clients never log
+it, and the generated client's `Debug` prints it as `<redacted>`.
+
+A field that is both `required` and `nullable` may be left out by the
+server; both official SDKs read an absent nullable field as null, and so
+does the generated client. `required` documents that the field is always
+meaningful.
 
 Version: 2026-10-21*/
 pub struct Client {
@@ -4767,6 +5949,8 @@ pub trait ClientEnvironmentsExt {
 
 List environments with pagination support.
 
+Credential: an API key.
+
 Sends a `GET` request to `/v1/environments`
 
 Arguments:
@@ -4800,6 +5984,8 @@ let response = client.list_environments()
 
 Create a new environment with the specified configuration.
 
+Credential: an API key.
+
 Sends a `POST` request to `/v1/environments`
 
 Arguments:
@@ -4827,6 +6013,8 @@ let response = client.create_environment()
     /**Get Environment
 
 Retrieve a specific environment by ID.
+
+Credential: an API key.
 
 Sends a `GET` request to `/v1/environments/{environment_id}`
 
@@ -4857,6 +6045,8 @@ let response = client.retrieve_environment()
 Update an existing environment's configuration. Omitted fields keep
 their value; the official SDK sends only the fields given (`{}` when
 none).
+
+Credential: an API key.
 
 Sends a `POST` request to `/v1/environments/{environment_id}`
 
@@ -4889,6 +6079,8 @@ let response = client.update_environment()
 Delete an environment by ID. Returns a confirmation of the deletion.
 The request has no body.
 
+Credential: an API key.
+
 Sends a `DELETE` request to `/v1/environments/{environment_id}`
 
 Arguments:
@@ -4917,6 +6109,8 @@ let response = client.delete_environment()
 
 Archive an environment by ID. Archived environments cannot be used to
 create new sessions. The request has no body (`content-length: 0`).
+
+Credential: an API key.
 
 Sends a `POST` request to `/v1/environments/{environment_id}/archive`
 
@@ -4970,6 +6164,9 @@ pub trait ClientWorkExt {
 
 List work items in an environment.
 
+Credential: the environment key only; an API key is rejected (official
+SDK docstrings).
+
 Sends a `GET` request to `/v1/environments/{environment_id}/work`
 
 Arguments:
@@ -5000,6 +6197,10 @@ When no work is available the API answers `200` with the JSON body
 `null` (the official SDK then returns `None`). A `204 No Content` is
 not declared here (a JSON 200 beside an empty 204 cannot be
 generated), but clients should treat it the same way.
+
+Credential: the environment key, as the official workers poll. The
+item it hands out carries `secret`, the per-item credential for that
+item's heartbeat and stop.
 
 Sends a `GET` request to `/v1/environments/{environment_id}/work/poll`
 
@@ -5033,6 +6234,8 @@ let response = client.poll_work()
 
 Get statistics about the work queue for an environment.
 
+Credential: an API key or the environment key.
+
 Sends a `GET` request to `/v1/environments/{environment_id}/work/stats`
 
 Arguments:
@@ -5060,6 +6263,9 @@ let response = client.work_stats()
     /**Get Work Item
 
 Retrieve detailed information about a specific work item.
+
+Credential: an API key only; the environment key and the item's
+sessions token are rejected (official SDK docstrings).
 
 Sends a `GET` request to `/v1/environments/{environment_id}/work/{work_id}`
 
@@ -5090,6 +6296,9 @@ let response = client.retrieve_work()
     /**Update Work Item
 
 Update work item metadata with merge semantics.
+
+Credential: an API key only; the environment key and the item's
+sessions token are rejected (official SDK docstrings).
 
 Sends a `POST` request to `/v1/environments/{environment_id}/work/{work_id}`
 
@@ -5125,6 +6334,8 @@ Acknowledge receipt of a work item, transitioning it from 'queued' to
 'starting' and removing it from the queue. The request has no body
 (`content-length: 0`).
 
+Credential: the environment key, as the official workers acknowledge.
+
 Sends a `POST` request to `/v1/environments/{environment_id}/work/{work_id}/ack`
 
 Arguments:
@@ -5150,12 +6361,17 @@ let response = client.ack_work()
 Record a heartbeat for a work item to maintain the lease. The request
 has no body (`content-length: 0`); its inputs are query parameters.
 
+Credential: the item's sessions token (from the `secret` its poll
+carried) when it has one, else the environment key, as the official
+workers send it.
+
 Sends a `POST` request to `/v1/environments/{environment_id}/work/{work_id}/heartbeat`
 
 Arguments:
 - `environment_id`: Environment identifier (e.g. `env_...`).
 - `work_id`: Work identifier (e.g. `work_...`).
-- `desired_ttl_seconds`: Desired TTL in seconds
+- `desired_ttl_seconds`: Desired TTL in seconds. The reference gives no bounds; the server
+answers with the TTL it applied (`ttl_seconds`).
 - `expected_last_heartbeat`: Expected last_heartbeat for conditional update (optimistic
 concurrency). Use literal 'NO_HEARTBEAT' to claim an unclaimed
 lease (first heartbeat). For subsequent heartbeats, echo the
@@ -5184,6 +6400,10 @@ let response = client.heartbeat_work()
 
 Stop a work item, initiating graceful or forced shutdown. The official
 SDK sends `{}` or `{"force": true}`.
+
+Credential: an API key or the environment key; a worker force-stopping
+the item it claimed sends the item's sessions token when it has one,
+as the official workers do.
 
 Sends a `POST` request to `/v1/environments/{environment_id}/work/{work_id}/stop`
 

@@ -1,37 +1,44 @@
-//! A self-hosted worker.
+//! A self-hosted worker, authenticated as the official workers are.
 //!
-//! - Without `ANTHROPIC_API_KEY`: starts the embedded mock server, queues a
-//!   few demo items and processes them, printing each step, then exits.
-//! - With `ANTHROPIC_API_KEY` (and `ANTHROPIC_ENVIRONMENT_ID`): works the
-//!   real API's queue for that environment until Ctrl-C.
+//! - With `ANTHROPIC_ENVIRONMENT_KEY` (or, as before, `ANTHROPIC_API_KEY`)
+//!   and `ANTHROPIC_ENVIRONMENT_ID` (and optionally `ANTHROPIC_BASE_URL`):
+//!   works that environment's queue until SIGINT/SIGTERM (a second signal
+//!   forces the shutdown). Each item's heartbeat and stop use the sessions
+//!   token of its `secret`.
+//! - With neither key: starts the embedded mock server (checking
+//!   credentials as the real API does), queues a few demo items and a
+//!   health check, and processes them, printing each step, then exits.
 //!
 //! ```sh
 //! cargo run -p anthropic-environments --example worker
+//! ANTHROPIC_ENVIRONMENT_KEY=sk-ant-oat01-... ANTHROPIC_ENVIRONMENT_ID=env_... \
+//!     cargo run -p anthropic-environments --example worker
 //! ```
 
 use std::time::Duration;
 
 use anthropic_environments::config::SelfHostedConfig;
+use anthropic_environments::credentials::{Credential, CredentialKind};
 use anthropic_environments::worker::{WorkContext, Worker, WorkerTiming};
-use anthropic_environments::{Client, MetadataPatch};
+use anthropic_environments::{Client, prelude::WorkStateExt};
 use anthropic_environments_mock::{MockServer, Timing};
 
 /// What the worker does with each session: here, pretend to run it.
 async fn handle(ctx: WorkContext) -> Result<(), anthropic_environments::Error> {
-    let work = ctx.work();
-    println!("[handler] {}: running session {}", work.id, work.data.id);
-    ctx.update_metadata(MetadataPatch::new().set("progress", "started"))
-        .await?;
+    let work_id = ctx.work().id.clone();
+    let session = ctx.session_id().unwrap_or("?").to_owned();
+    println!(
+        "[handler] {work_id}: running session {session} (item credential: {:?})",
+        ctx.client().credential_kind()
+    );
     tokio::select! {
         _ = ctx.cancelled() => {
-            println!("[handler] {}: cancelled ({:?})", work.id, ctx.cancel_reason());
+            println!("[handler] {work_id}: cancelled ({:?})", ctx.cancel_reason());
             return Ok(());
         }
         _ = tokio::time::sleep(Duration::from_millis(300)) => {}
     }
-    ctx.update_metadata(MetadataPatch::new().set("progress", "done"))
-        .await?;
-    println!("[handler] {}: session {} done", work.id, work.data.id);
+    println!("[handler] {work_id}: session {session} done");
     Ok(())
 }
 
@@ -45,17 +52,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_target(false)
         .init();
 
-    if std::env::var("ANTHROPIC_API_KEY").is_ok_and(|k| !k.is_empty()) {
+    let credential =
+        Credential::from_env_vars(&[CredentialKind::EnvironmentKey, CredentialKind::ApiKey]);
+    if let Some(credential) = credential {
         let environment_id = std::env::var("ANTHROPIC_ENVIRONMENT_ID")
             .map_err(|_| "set ANTHROPIC_ENVIRONMENT_ID to your self-hosted environment")?;
-        let client = Client::from_env()?;
-        println!("working environment {environment_id} until Ctrl-C");
+        let client = Client::builder().credential(credential).build()?;
+        println!(
+            "working environment {environment_id} with the {:?} until SIGINT/SIGTERM",
+            client.credential_kind()
+        );
         let report = Worker::builder(client.work(environment_id))
             .concurrency(4)
-            .shutdown_signal(async {
-                let _ = tokio::signal::ctrl_c().await;
-                println!("Ctrl-C: finishing in-flight work");
-            })
+            .shutdown_on_signal()
             .build()
             .run(handle)
             .await?;
@@ -63,8 +72,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         return Ok(());
     }
 
-    println!("no ANTHROPIC_API_KEY: starting the embedded mock server");
+    println!(
+        "no ANTHROPIC_ENVIRONMENT_KEY or ANTHROPIC_API_KEY: starting the embedded mock server"
+    );
     let server = MockServer::builder()
+        .strict_credentials()
         .timing(Timing {
             stop_grace: Duration::from_millis(100),
             ..Timing::default()
@@ -72,11 +84,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .start()
         .await;
     println!("mock server at {}", server.base_url());
-    let client = Client::builder()
-        .api_key("demo-key")
+    let admin = Client::builder()
+        .api_key("demo-api-key")
         .base_url(server.base_url())
         .build()?;
-    let env = client
+    let env = admin
         .environments()
         .create("demo-self-hosted")
         .config(SelfHostedConfig)
@@ -87,7 +99,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let work = server.queue_work(&env.id, &format!("session_demo_{i}"))?;
         println!("queued {} for session_demo_{i}", work.id);
     }
-    let report = Worker::builder(client.work(&env.id))
+    let check = server.queue_healthcheck(&env.id, "healthcheck_demo")?;
+    println!("queued {} (a health check)", check.id);
+    let environment_key = server
+        .environment_key(&env.id)
+        .ok_or("the mock has no key for the environment")?;
+    let worker_client = Client::builder()
+        .environment_key(environment_key)
+        .base_url(server.base_url())
+        .build()?;
+    let report = Worker::builder(worker_client.work(&env.id))
         .worker_id("demo-worker")
         .concurrency(2)
         .drain(true)
@@ -95,22 +116,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             idle_sleep: (Duration::from_millis(50), Duration::from_millis(100)),
             ..WorkerTiming::default()
         })
-        .shutdown_signal(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+        .shutdown_on_signal()
         .build()
         .run(handle)
         .await?;
     println!("worker finished: {report:?}");
-    for work in client.work(&env.id).list().send().await? {
+    for work in server.work_items(&env.id) {
         println!(
-            "{}: {} (progress={})",
+            "{}: {} ({})",
             work.id,
             work.state,
-            work.metadata
-                .get("progress")
-                .map(String::as_str)
-                .unwrap_or("-")
+            if work.is_terminal() {
+                "done"
+            } else {
+                "not finished"
+            }
         );
     }
     Ok(())

@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
+use crate::credentials::{Credential, CredentialKind};
 use crate::error::{Error, Result};
-use crate::retry::{DEFAULT_MAX_RETRIES, Sleep, TokioSleep};
+use crate::retry::{DEFAULT_MAX_RETRIES, DEFAULT_MAX_RETRY_AFTER, Sleep, TokioSleep};
 
 /// Where requests go unless configured otherwise.
 pub const DEFAULT_BASE_URL: &str = "https://api.anthropic.com";
@@ -21,45 +22,16 @@ pub const MANAGED_AGENTS_BETA: &str = "managed-agents-2026-04-01";
 /// Per-attempt timeout unless configured otherwise (the official SDK's).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
 
+/// Timeout of establishing a connection unless configured otherwise (the
+/// official Python SDK's).
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// The `user-agent` of this crate.
 pub const USER_AGENT: &str = concat!("anthropic-environments-rust/", env!("CARGO_PKG_VERSION"));
 
-/// An API key. Never printed: `Debug` shows `ApiKey(<redacted>)`.
-#[derive(Clone)]
-pub struct ApiKey(Arc<str>);
-
-impl ApiKey {
-    /// Wraps a key.
-    pub fn new(key: impl Into<String>) -> Self {
-        ApiKey(key.into().into())
-    }
-
-    /// The key itself, for code that must send it somewhere else.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for ApiKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("ApiKey(<redacted>)")
-    }
-}
-
-impl From<&str> for ApiKey {
-    fn from(key: &str) -> Self {
-        ApiKey::new(key)
-    }
-}
-
-impl From<String> for ApiKey {
-    fn from(key: String) -> Self {
-        ApiKey::new(key)
-    }
-}
-
 /// Configures a [`Client`]. Unset values come from the environment
-/// (`ANTHROPIC_API_KEY`, `ANTHROPIC_BASE_URL`) or the defaults.
+/// (`ANTHROPIC_API_KEY`, `ANTHROPIC_AUTH_TOKEN`, `ANTHROPIC_ENVIRONMENT_KEY`,
+/// `ANTHROPIC_BASE_URL`) or the defaults.
 ///
 /// ```
 /// use std::time::Duration;
@@ -67,6 +39,7 @@ impl From<String> for ApiKey {
 ///     .api_key("sk-ant-example")
 ///     .base_url("http://127.0.0.1:4010")
 ///     .timeout(Duration::from_secs(30))
+///     .connect_timeout(Duration::from_secs(2))
 ///     .max_retries(5)
 ///     .beta("files-api-2025-04-14")
 ///     .build()
@@ -76,11 +49,13 @@ impl From<String> for ApiKey {
 #[derive(Default)]
 #[must_use]
 pub struct ClientBuilder {
-    api_key: Option<ApiKey>,
+    credential: Option<Credential>,
     base_url: Option<String>,
     api_version: Option<String>,
     timeout: Option<Duration>,
+    connect_timeout: Option<Duration>,
     max_retries: Option<u32>,
+    max_retry_after: Option<Duration>,
     headers: Vec<(String, String)>,
     betas: Vec<String>,
     workspace_id: Option<String>,
@@ -91,7 +66,7 @@ pub struct ClientBuilder {
 impl fmt::Debug for ClientBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClientBuilder")
-            .field("api_key", &self.api_key)
+            .field("credential", &self.credential)
             .field("base_url", &self.base_url)
             .field("timeout", &self.timeout)
             .field("max_retries", &self.max_retries)
@@ -101,9 +76,28 @@ impl fmt::Debug for ClientBuilder {
 }
 
 impl ClientBuilder {
-    /// The API key (default: `ANTHROPIC_API_KEY`).
-    pub fn api_key(mut self, key: impl Into<ApiKey>) -> Self {
-        self.api_key = Some(key.into());
+    /// Authenticate with an API key (default: the first of
+    /// `ANTHROPIC_API_KEY`, `ANTHROPIC_AUTH_TOKEN`,
+    /// `ANTHROPIC_ENVIRONMENT_KEY` that is set).
+    pub fn api_key(self, key: impl Into<String>) -> Self {
+        self.credential(Credential::api_key(key))
+    }
+
+    /// Authenticate with a bearer token (`ANTHROPIC_AUTH_TOKEN`).
+    pub fn auth_token(self, token: impl Into<String>) -> Self {
+        self.credential(Credential::auth_token(token))
+    }
+
+    /// Authenticate with a self-hosted environment's key
+    /// (`ANTHROPIC_ENVIRONMENT_KEY`), as a worker does.
+    pub fn environment_key(self, key: impl Into<String>) -> Self {
+        self.credential(Credential::environment_key(key))
+    }
+
+    /// Authenticate with any [`Credential`]. Every kind is sent as
+    /// `Authorization: Bearer`.
+    pub fn credential(mut self, credential: Credential) -> Self {
+        self.credential = Some(credential);
         self
     }
 
@@ -126,6 +120,14 @@ impl ClientBuilder {
         self
     }
 
+    /// Timeout of establishing a connection (default
+    /// [`DEFAULT_CONNECT_TIMEOUT`]). Applies to the HTTP client this builder
+    /// makes, not to one given with [`http_client`](Self::http_client).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = Some(timeout);
+        self
+    }
+
     /// Retries after the first attempt (default
     /// [`DEFAULT_MAX_RETRIES`](crate::retry::DEFAULT_MAX_RETRIES)).
     pub fn max_retries(mut self, retries: u32) -> Self {
@@ -133,7 +135,20 @@ impl ClientBuilder {
         self
     }
 
-    /// A header sent with every request.
+    /// The longest wait a server may ask for with `retry-after` or
+    /// `retry-after-ms` (default
+    /// [`DEFAULT_MAX_RETRY_AFTER`](crate::retry::DEFAULT_MAX_RETRY_AFTER)).
+    /// A longer ask is ignored and the client's own backoff used instead,
+    /// as the official SDKs do.
+    pub fn max_retry_after(mut self, max: Duration) -> Self {
+        self.max_retry_after = Some(max);
+        self
+    }
+
+    /// A header sent with every request. An `anthropic-beta` header is not
+    /// sent as given: its comma-separated betas join the client's (see
+    /// [`beta`](Self::beta)), so `managed-agents-2026-04-01` is never
+    /// dropped.
     pub fn default_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.headers.push((name.into(), value.into()));
         self
@@ -164,24 +179,25 @@ impl ClientBuilder {
         self
     }
 
-    /// Builds the client. Fails without an API key, or with a header that
+    /// Builds the client. Fails without a credential, or with a header that
     /// is not a valid HTTP header.
     pub fn build(self) -> Result<Client> {
-        let api_key = match self.api_key {
-            Some(k) => k,
-            None => std::env::var("ANTHROPIC_API_KEY")
-                .ok()
-                .filter(|k| !k.is_empty())
-                .map(ApiKey::new)
-                .ok_or_else(|| {
-                    Error::Config(
-                        "no API key: set ANTHROPIC_API_KEY or call ClientBuilder::api_key".into(),
-                    )
-                })?,
+        let credential = match self.credential {
+            Some(c) => c,
+            None => Credential::from_env_vars(&[
+                CredentialKind::ApiKey,
+                CredentialKind::AuthToken,
+                CredentialKind::EnvironmentKey,
+            ])
+            .ok_or_else(|| {
+                Error::Config(
+                    "no credential: set ANTHROPIC_API_KEY, ANTHROPIC_AUTH_TOKEN or \
+                     ANTHROPIC_ENVIRONMENT_KEY, or call ClientBuilder::api_key / \
+                     environment_key"
+                        .into(),
+                )
+            })?,
         };
-        if api_key.expose().is_empty() {
-            return Err(Error::Config("the API key is empty".into()));
-        }
         let base_url = self
             .base_url
             .or_else(|| {
@@ -190,20 +206,9 @@ impl ClientBuilder {
                     .filter(|u| !u.is_empty())
             })
             .unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
-        let base_url = base_url.trim_end_matches('/').to_owned();
-        let parsed = reqwest::Url::parse(&base_url)
-            .map_err(|e| Error::Config(format!("invalid base URL {base_url:?}: {e}")))?;
-        if !matches!(parsed.scheme(), "http" | "https") {
-            return Err(Error::Config(format!(
-                "invalid base URL {base_url:?}: the scheme must be http or https"
-            )));
-        }
+        let base_url = checked_base_url(&base_url)?;
 
         let mut headers = HeaderMap::new();
-        let mut auth = HeaderValue::from_str(&format!("Bearer {}", api_key.expose()))
-            .map_err(|_| Error::Config("the API key is not a valid header value".into()))?;
-        auth.set_sensitive(true);
-        headers.insert(reqwest::header::AUTHORIZATION, auth);
         let version = self.api_version.as_deref().unwrap_or(API_VERSION);
         headers.insert(
             "anthropic-version",
@@ -216,31 +221,78 @@ impl ClientBuilder {
         if let Some(ws) = &self.workspace_id {
             headers.insert("anthropic-workspace-id", header_value("workspace_id", ws)?);
         }
+        let mut betas = self.betas;
         for (name, value) in &self.headers {
             let name = HeaderName::from_bytes(name.as_bytes())
                 .map_err(|_| Error::Config(format!("invalid header name {name:?}")))?;
+            if name == "anthropic-beta" {
+                betas.extend(split_betas(value));
+                continue;
+            }
+            if name == reqwest::header::AUTHORIZATION || name == "x-api-key" {
+                return Err(Error::Config(format!(
+                    "{name}: set the credential with ClientBuilder::credential, not as a header"
+                )));
+            }
             headers.insert(name.clone(), header_value(name.as_str(), value)?);
         }
-        for beta in &self.betas {
+        for beta in &betas {
             check_beta(beta).map_err(|e| Error::Config(e.to_string()))?;
         }
         let http = match self.http {
             Some(http) => http,
             None => reqwest::Client::builder()
+                .connect_timeout(self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT))
                 .build()
                 .map_err(|e| Error::Config(format!("building the HTTP client: {e}")))?,
         };
         let shared = Arc::new(Shared {
             base_url,
-            http: http.clone(),
+            http,
+            authorization: authorization(&credential)?,
+            credential,
             headers,
-            betas: self.betas,
+            betas,
             max_retries: self.max_retries.unwrap_or(DEFAULT_MAX_RETRIES),
+            max_retry_after: self.max_retry_after.unwrap_or(DEFAULT_MAX_RETRY_AFTER),
             timeout: self.timeout.unwrap_or(DEFAULT_TIMEOUT),
             sleep: self.sleep.unwrap_or_else(|| Arc::new(TokioSleep)),
         });
         Ok(Client { shared })
     }
+}
+
+/// `Bearer <credential>`, marked sensitive so that no `Debug` shows it.
+fn authorization(credential: &Credential) -> Result<HeaderValue> {
+    if credential.expose().is_empty() {
+        return Err(Error::Config("the credential is empty".into()));
+    }
+    let mut value = HeaderValue::from_str(&format!("Bearer {}", credential.expose()))
+        .map_err(|_| Error::Config("the credential is not a valid header value".into()))?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
+/// A base URL without its trailing slash, checked to be http(s).
+fn checked_base_url(base_url: &str) -> Result<String> {
+    let base_url = base_url.trim_end_matches('/').to_owned();
+    let parsed = reqwest::Url::parse(&base_url)
+        .map_err(|e| Error::Config(format!("invalid base URL {base_url:?}: {e}")))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(Error::Config(format!(
+            "invalid base URL {base_url:?}: the scheme must be http or https"
+        )));
+    }
+    Ok(base_url)
+}
+
+/// The betas of a comma-separated `anthropic-beta` value.
+fn split_betas(value: &str) -> impl Iterator<Item = String> + '_ {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|b| !b.is_empty())
+        .map(str::to_owned)
 }
 
 fn header_value(what: &str, value: &str) -> Result<HeaderValue> {
@@ -258,14 +310,19 @@ fn check_beta(beta: &str) -> Result<()> {
     Ok(())
 }
 
+#[derive(Clone)]
 pub(crate) struct Shared {
     pub(crate) base_url: String,
     pub(crate) http: reqwest::Client,
-    /// authorization (sensitive), anthropic-version, user-agent, workspace,
-    /// and the caller's default headers.
+    credential: Credential,
+    /// `Bearer <credential>`, sensitive.
+    pub(crate) authorization: HeaderValue,
+    /// anthropic-version, user-agent, workspace, and the caller's default
+    /// headers.
     pub(crate) headers: HeaderMap,
     pub(crate) betas: Vec<String>,
     pub(crate) max_retries: u32,
+    pub(crate) max_retry_after: Duration,
     pub(crate) timeout: Duration,
     pub(crate) sleep: Arc<dyn Sleep>,
 }
@@ -290,7 +347,7 @@ impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Client")
             .field("base_url", &self.shared.base_url)
-            .field("api_key", &"<redacted>")
+            .field("credential", &self.shared.credential)
             .field("betas", &self.shared.betas)
             .field("max_retries", &self.shared.max_retries)
             .field("timeout", &self.shared.timeout)
@@ -304,7 +361,9 @@ impl Client {
         ClientBuilder::default()
     }
 
-    /// A client configured from `ANTHROPIC_API_KEY` and `ANTHROPIC_BASE_URL`.
+    /// A client configured from the environment: the first of
+    /// `ANTHROPIC_API_KEY`, `ANTHROPIC_AUTH_TOKEN` and
+    /// `ANTHROPIC_ENVIRONMENT_KEY` that is set, and `ANTHROPIC_BASE_URL`.
     pub fn from_env() -> Result<Client> {
         Self::builder().build()
     }
@@ -312,6 +371,44 @@ impl Client {
     /// The base URL requests go to.
     pub fn base_url(&self) -> &str {
         &self.shared.base_url
+    }
+
+    /// The kind of credential this client sends.
+    pub fn credential_kind(&self) -> CredentialKind {
+        self.shared.credential.kind()
+    }
+
+    /// The same client (configuration and connection pool) sending another
+    /// credential: e.g. a work item's sessions token for that item's calls.
+    /// Cheap: no new connection pool, no validation but the header's.
+    ///
+    /// ```
+    /// use anthropic_environments::credentials::{Credential, CredentialKind};
+    /// let worker = anthropic_environments::Client::builder()
+    ///     .environment_key("sk-ant-oat01-example")
+    ///     .build()
+    ///     .unwrap();
+    /// let item = worker.with_credential(Credential::sessions_token("sk-ant-req-example")).unwrap();
+    /// assert_eq!(item.credential_kind(), CredentialKind::SessionsToken);
+    /// assert_eq!(worker.credential_kind(), CredentialKind::EnvironmentKey);
+    /// ```
+    pub fn with_credential(&self, credential: Credential) -> Result<Client> {
+        let mut shared = (*self.shared).clone();
+        shared.authorization = authorization(&credential)?;
+        shared.credential = credential;
+        Ok(Client {
+            shared: Arc::new(shared),
+        })
+    }
+
+    /// The same client sending its requests to another base URL (e.g. the
+    /// `api_base_url` of a work item's secret), sharing the connection pool.
+    pub fn with_base_url(&self, base_url: &str) -> Result<Client> {
+        let mut shared = (*self.shared).clone();
+        shared.base_url = checked_base_url(base_url)?;
+        Ok(Client {
+            shared: Arc::new(shared),
+        })
     }
 
     /// Environments: create, list, retrieve, update, delete, archive.
@@ -352,9 +449,16 @@ pub struct RequestOptions {
 }
 
 impl RequestOptions {
-    /// Checks the options and turns the headers into a `HeaderMap`.
-    pub(crate) fn resolve(&self) -> Result<HeaderMap> {
-        for beta in &self.betas {
+    /// Checks the options and turns the headers into a `HeaderMap`; betas
+    /// given as an `anthropic-beta` header join [`betas`](Self::betas).
+    pub(crate) fn resolve(&self) -> Result<(HeaderMap, Vec<String>)> {
+        let mut betas = self.betas.clone();
+        for (name, value) in &self.headers {
+            if name.eq_ignore_ascii_case("anthropic-beta") {
+                betas.extend(split_betas(value));
+            }
+        }
+        for beta in &betas {
             check_beta(beta)?;
         }
         let mut headers = HeaderMap::new();
@@ -366,12 +470,21 @@ impl RequestOptions {
         for (name, value) in &self.headers {
             let name = HeaderName::from_bytes(name.as_bytes())
                 .map_err(|_| Error::invalid("header", format!("invalid header name {name:?}")))?;
+            if name == "anthropic-beta" {
+                continue;
+            }
+            if name == reqwest::header::AUTHORIZATION || name == "x-api-key" {
+                return Err(Error::invalid(
+                    "header",
+                    format!("{name}: use Client::with_credential for another credential"),
+                ));
+            }
             let value = HeaderValue::from_str(value).map_err(|_| {
                 Error::invalid("header", format!("invalid value for header {name}"))
             })?;
             headers.insert(name, value);
         }
-        Ok(headers)
+        Ok((headers, betas))
     }
 }
 
@@ -404,7 +517,8 @@ macro_rules! request_options {
                 self
             }
 
-            /// An extra header on this request.
+            /// An extra header on this request. An `anthropic-beta` header
+            /// joins the request's betas instead (see `beta`).
             pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
                 self.options.headers.push((name.into(), value.into()));
                 self

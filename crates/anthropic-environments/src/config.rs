@@ -20,7 +20,8 @@ use crate::types::{
     BetaEnvironmentConfig, BetaEnvironmentConfigParams, BetaLimitedNetwork,
     BetaLimitedNetworkParams, BetaLimitedNetworkParamsType, BetaNetworking, BetaNetworkingParams,
     BetaPackages, BetaPackagesParams, BetaSelfHostedConfigParams, BetaSelfHostedConfigParamsType,
-    BetaSelfHostedWork, BetaUnrestrictedNetwork, BetaUnrestrictedNetworkType, BetaWorkState,
+    BetaSelfHostedWork, BetaUnrestrictedNetwork, BetaUnrestrictedNetworkType, BetaWorkData,
+    BetaWorkState,
 };
 
 /// A package manager of [`Packages`].
@@ -393,6 +394,58 @@ impl WorkStateExt for BetaWorkState {
 impl WorkStateExt for BetaSelfHostedWork {
     fn state_ref(&self) -> &BetaWorkState {
         &self.state
+    }
+}
+
+/// Accessors of a work item's `data` (a [`BetaWorkData`] union), for a work
+/// item or its data.
+///
+/// ```
+/// use anthropic_environments::prelude::*;
+/// let data: WorkData = serde_json::from_str(r#"{"type":"session","id":"session_1"}"#).unwrap();
+/// assert_eq!(data.session_id(), Some("session_1"));
+/// let check: WorkData = serde_json::from_str(r#"{"type":"healthcheck","id":"hc_1"}"#).unwrap();
+/// assert_eq!(check.session_id(), None);
+/// assert_eq!(check.data_id(), Some("hc_1"));
+/// assert_eq!(check.data_type(), Some("healthcheck"));
+/// ```
+pub trait WorkDataExt {
+    /// The data.
+    fn data_ref(&self) -> &BetaWorkData;
+
+    /// The session to run, when this is a `session` item.
+    fn session_id(&self) -> Option<&str> {
+        match self.data_ref() {
+            BetaWorkData::Session(session) => Some(&session.id),
+            _ => None,
+        }
+    }
+
+    /// The data's `id` of any type (for an unknown type, its string `id`).
+    fn data_id(&self) -> Option<&str> {
+        match self.data_ref() {
+            BetaWorkData::Session(d) => Some(&d.id),
+            BetaWorkData::Healthcheck(d) => Some(&d.id),
+            BetaWorkData::Unknown(value) => value.get("id").and_then(serde_json::Value::as_str),
+            _ => None,
+        }
+    }
+
+    /// The data's `type` (`session`, `healthcheck`, or an unknown one).
+    fn data_type(&self) -> Option<&str> {
+        self.data_ref().tag()
+    }
+}
+
+impl WorkDataExt for BetaWorkData {
+    fn data_ref(&self) -> &BetaWorkData {
+        self
+    }
+}
+
+impl WorkDataExt for BetaSelfHostedWork {
+    fn data_ref(&self) -> &BetaWorkData {
+        &self.data
     }
 }
 

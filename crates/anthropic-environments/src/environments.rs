@@ -236,6 +236,7 @@ impl ListEnvironments {
 
 impl PagedRequest for ListEnvironments {
     type Item = BetaEnvironment;
+    const OPERATION: &'static str = "list_environments";
 
     fn start(&self) -> Option<String> {
         self.page.clone()

@@ -53,8 +53,24 @@ pub enum Error {
         request_id: Option<String>,
         /// What the decoder said.
         message: String,
-        /// The first bytes of the body (at most 200 characters).
+        /// The first bytes of the body (at most 200 characters), with the
+        /// values of credential fields (`secret`, `*token*`, `*key*`)
+        /// replaced by `<redacted>`.
         excerpt: String,
+        /// The `id` of the JSON object that failed to decode, when the body
+        /// is an object with a string `id` (e.g. the work item a poll handed
+        /// out), so that a caller can still act on it.
+        object_id: Option<String>,
+    },
+
+    /// A list's server sent a `next_page` cursor it had sent before: the
+    /// stream stops instead of looping forever.
+    #[error("{operation}: the server repeated the page cursor {cursor:?}; stopping the stream")]
+    PaginationLoop {
+        /// The operation (the spec's operationId).
+        operation: &'static str,
+        /// The repeated cursor.
+        cursor: String,
     },
 
     /// An input that can't be valid; caught before any request was sent.
@@ -88,6 +104,15 @@ pub struct ApiError {
     pub details: Option<ErrorDetails>,
     /// The `request-id` response header.
     pub request_id: Option<String>,
+}
+
+impl ApiError {
+    /// The machine-readable `error.details.error_code`, when the error has
+    /// one (`heartbeat_precondition_failed`, `environment_archived`, ...,
+    /// or a code this version does not know).
+    pub fn error_code(&self) -> Option<&str> {
+        self.details.as_ref().and_then(ErrorDetails::tag)
+    }
 }
 
 impl fmt::Display for ApiError {
@@ -151,13 +176,64 @@ impl Error {
         }
     }
 
+    /// The `error.type` of the API's answer (`invalid_request_error`,
+    /// `overloaded_error`, ...).
+    pub fn error_type(&self) -> Option<&ErrorType> {
+        self.api().and_then(|e| e.error_type.as_ref())
+    }
+
+    /// The machine-readable `error.details.error_code`, if any; see
+    /// [`ApiError::error_code`].
+    pub fn error_code(&self) -> Option<&str> {
+        self.api().and_then(ApiError::error_code)
+    }
+
     fn has_status(&self, status: StatusCode) -> bool {
         self.status() == Some(status) && matches!(self, Error::Api(_))
+    }
+
+    /// 400: the request is invalid (`invalid_request_error`), e.g. an
+    /// archived environment or invalid metadata; see
+    /// [`error_code`](Self::error_code).
+    pub fn is_bad_request(&self) -> bool {
+        self.has_status(StatusCode::BAD_REQUEST)
+    }
+
+    /// 401: the credential is missing or not valid.
+    pub fn is_authentication_error(&self) -> bool {
+        self.has_status(StatusCode::UNAUTHORIZED)
+    }
+
+    /// 403: the credential is valid but may not do this (e.g. an API key on
+    /// an endpoint that takes the environment key only).
+    pub fn is_permission_denied(&self) -> bool {
+        self.has_status(StatusCode::FORBIDDEN)
     }
 
     /// 404: no such environment or work item.
     pub fn is_not_found(&self) -> bool {
         self.has_status(StatusCode::NOT_FOUND)
+    }
+
+    /// 413: the request body is too large.
+    pub fn is_payload_too_large(&self) -> bool {
+        self.has_status(StatusCode::PAYLOAD_TOO_LARGE)
+    }
+
+    /// 422: the request is well-formed but cannot be processed.
+    pub fn is_unprocessable(&self) -> bool {
+        self.has_status(StatusCode::UNPROCESSABLE_ENTITY)
+    }
+
+    /// 500: the server failed.
+    pub fn is_internal_server_error(&self) -> bool {
+        self.has_status(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    /// 529 (or `overloaded_error`): the API is overloaded; retry later.
+    pub fn is_overloaded(&self) -> bool {
+        self.status().is_some_and(|s| s.as_u16() == 529)
+            || matches!(self.error_type(), Some(ErrorType::OverloadedError))
     }
 
     /// 409: a conflict, e.g. stopping a work item that is already stopped.
@@ -209,11 +285,68 @@ impl Error {
     }
 }
 
-/// At most `max` characters of `bytes`, lossily decoded.
+/// At most `max` characters of `bytes`, lossily decoded, with credential
+/// values redacted (see [`redacted`]).
 pub(crate) fn excerpt(bytes: &[u8], max: usize) -> String {
-    let text = String::from_utf8_lossy(bytes);
+    let text = match redacted(bytes) {
+        Some(json) => std::borrow::Cow::Owned(json),
+        None => String::from_utf8_lossy(bytes),
+    };
     match text.char_indices().nth(max) {
         Some((cut, _)) => format!("{}…", &text[..cut]),
         None => text.into_owned(),
+    }
+}
+
+/// The body re-serialised with the values of credential-like fields
+/// (`secret`, or a name containing `token` or `key`) replaced by
+/// `<redacted>`; `None` when the body is not JSON.
+fn redacted(bytes: &[u8]) -> Option<String> {
+    fn scrub(value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::Object(map) => {
+                for (name, v) in map.iter_mut() {
+                    let name = name.to_ascii_lowercase();
+                    if name == "secret" || name.contains("token") || name.contains("key") {
+                        if !v.is_null() {
+                            *v = serde_json::Value::from("<redacted>");
+                        }
+                    } else {
+                        scrub(v);
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(scrub),
+            _ => {}
+        }
+    }
+    let mut value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    scrub(&mut value);
+    Some(value.to_string())
+}
+
+/// The string `id` of a JSON object body, if it has one.
+pub(crate) fn object_id(bytes: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct WithId {
+        id: String,
+    }
+    serde_json::from_slice::<WithId>(bytes).ok().map(|w| w.id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn excerpts_never_show_credentials() {
+        let body = br#"{"id":"work_1","secret":"c2stYW50LXJlcS1zZWNyZXQ","data":{"sessions_token":"sk-ant-req-x"},"metadata":{"api_key":"sk-ant-api-y"}}"#;
+        let text = excerpt(body, 500);
+        assert!(!text.contains("c2stYW50"), "{text}");
+        assert!(!text.contains("sk-ant"), "{text}");
+        assert!(text.contains("work_1"), "{text}");
+        assert_eq!(excerpt(b"<html>oops</html>", 4), "<htm…");
+        assert_eq!(object_id(body).as_deref(), Some("work_1"));
+        assert_eq!(object_id(b"null"), None);
     }
 }

@@ -67,6 +67,7 @@
 //! ones also under shorter names ([`Environment`], [`Work`], ...).
 
 pub mod config;
+pub mod credentials;
 pub mod error;
 pub mod metadata;
 pub mod pagination;
@@ -80,7 +81,7 @@ mod validate;
 mod work;
 
 pub use client::{
-    API_VERSION, ApiKey, Client, ClientBuilder, DEFAULT_BASE_URL, DEFAULT_TIMEOUT,
+    API_VERSION, Client, ClientBuilder, DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT,
     MANAGED_AGENTS_BETA, RequestOptions, USER_AGENT,
 };
 pub use environments::{
@@ -105,6 +106,9 @@ pub mod types {
 pub type Environment = types::BetaEnvironment;
 /// A work item.
 pub type Work = types::BetaSelfHostedWork;
+/// What a work item asks for: a session, a health check, or a type this
+/// version does not know.
+pub type WorkData = types::BetaWorkData;
 /// The state of a work item.
 pub type WorkState = types::BetaWorkState;
 /// The answer to a heartbeat.
@@ -122,8 +126,10 @@ pub type Scope = types::BetaEnvironmentScope;
 
 /// The client, the common types and the accessor traits.
 pub mod prelude {
-    pub use crate::config::{ConfigExt, EnvironmentExt, NetworkingExt, PackagesExt, WorkStateExt};
+    pub use crate::config::{
+        ConfigExt, EnvironmentExt, NetworkingExt, PackagesExt, WorkDataExt, WorkStateExt,
+    };
     pub use crate::{
-        Client, Environment, Error, MetadataPatch, Page, Result, Scope, Work, WorkState,
+        Client, Environment, Error, MetadataPatch, Page, Result, Scope, Work, WorkData, WorkState,
     };
 }

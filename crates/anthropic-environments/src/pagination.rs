@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
 
-use crate::error::Result;
+use std::collections::HashSet;
+
+use crate::error::{Error, Result};
 
 /// One page of a list: its items and the cursor of the next page.
 #[derive(Clone, Debug, PartialEq)]
@@ -43,6 +45,8 @@ type FetchPage<T> = Arc<dyn Fn(Option<String>) -> PageFuture<T> + Send + Sync>;
 pub(crate) trait PagedRequest: Send + Sync + 'static {
     /// What the pages hold.
     type Item: Send + 'static;
+    /// The operation (the spec's operationId), for errors.
+    const OPERATION: &'static str;
     /// The cursor of the first page (`None`: the start of the list).
     fn start(&self) -> Option<String>;
     /// Fetches the page at `cursor`.
@@ -63,30 +67,52 @@ fn fetcher<R: PagedRequest>(request: R) -> FetchPage<R::Item> {
 /// Every page of a list request, fetched as the stream reaches it.
 pub(crate) fn pages_of<R: PagedRequest>(request: R) -> BoxStream<'static, Result<Page<R::Item>>> {
     let start = request.start();
-    pages(fetcher(request), start)
+    pages(fetcher(request), start, R::OPERATION)
 }
 
 /// Every item of a list request, one page in memory at a time.
 pub(crate) fn items_of<R: PagedRequest>(request: R) -> BoxStream<'static, Result<R::Item>> {
     let start = request.start();
-    items(fetcher(request), start)
+    items(fetcher(request), start, R::OPERATION)
+}
+
+/// Where a page stream is: the cursor to fetch next (`None` when done) and
+/// every cursor fetched so far.
+struct Cursor {
+    next: Option<Option<String>>,
+    seen: HashSet<String>,
 }
 
 /// Every page from `start`, fetching each only when the stream reaches it
 /// and stopping after the page whose `next_page` is null, absent or empty.
+/// A `next_page` the stream has already fetched ends it with
+/// [`Error::PaginationLoop`] instead of looping forever.
 fn pages<T: Send + 'static>(
     fetch: FetchPage<T>,
     start: Option<String>,
+    operation: &'static str,
 ) -> BoxStream<'static, Result<Page<T>>> {
-    stream::try_unfold(Some(start), move |cursor| {
+    let state = Cursor {
+        next: Some(start),
+        seen: HashSet::new(),
+    };
+    stream::try_unfold(state, move |mut state| {
         let fetch = fetch.clone();
         async move {
-            let Some(cursor) = cursor else {
+            let Some(cursor) = state.next.take() else {
                 return Ok(None);
             };
+            if let Some(c) = &cursor
+                && !state.seen.insert(c.clone())
+            {
+                return Err(Error::PaginationLoop {
+                    operation,
+                    cursor: c.clone(),
+                });
+            }
             let page = fetch(cursor).await?;
-            let next = page.has_next_page().then(|| page.next_page.clone());
-            Ok(Some((page, next)))
+            state.next = page.has_next_page().then(|| page.next_page.clone());
+            Ok(Some((page, state)))
         }
     })
     .boxed()
@@ -96,8 +122,9 @@ fn pages<T: Send + 'static>(
 fn items<T: Send + 'static>(
     fetch: FetchPage<T>,
     start: Option<String>,
+    operation: &'static str,
 ) -> BoxStream<'static, Result<T>> {
-    pages(fetch, start)
+    pages(fetch, start, operation)
         .map_ok(|page| stream::iter(page.data.into_iter().map(Ok)))
         .try_flatten()
         .boxed()

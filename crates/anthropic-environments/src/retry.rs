@@ -26,6 +26,11 @@ pub const INITIAL_RETRY_DELAY: Duration = Duration::from_millis(500);
 /// Largest backoff delay (a server's `retry-after` may ask for more).
 pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(8);
 
+/// The longest `retry-after` / `retry-after-ms` the client honours by
+/// default: the official SDKs ignore an ask of 60 s or more and use their
+/// own backoff, so that a hostile or confused server cannot park a client.
+pub const DEFAULT_MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+
 /// Whether a status is one the official SDK retries.
 pub fn status_is_retryable(status: StatusCode) -> bool {
     matches!(status.as_u16(), 408 | 409 | 429) || status.is_server_error()
@@ -74,10 +79,16 @@ pub fn backoff(retries_made: u32, jitter: f64) -> Duration {
     Duration::from_secs_f64(capped * (1.0 - 0.25 * jitter.clamp(0.0, 1.0)))
 }
 
-/// How long to wait before the next attempt.
-pub fn retry_delay(retries_made: u32, headers: Option<&HeaderMap>) -> Duration {
+/// How long to wait before the next attempt: the server's ask when it is
+/// below `max_retry_after`, else the backoff.
+pub fn retry_delay(
+    retries_made: u32,
+    headers: Option<&HeaderMap>,
+    max_retry_after: Duration,
+) -> Duration {
     headers
         .and_then(|h| retry_after(h, SystemTime::now()))
+        .filter(|&asked| asked < max_retry_after)
         .unwrap_or_else(|| backoff(retries_made, fastrand::f64()))
 }
 
@@ -229,12 +240,27 @@ mod tests {
 
     #[test]
     fn retry_delay_prefers_the_server() {
+        let max = DEFAULT_MAX_RETRY_AFTER;
         let h = headers(&[("retry-after-ms", "42")]);
-        assert_eq!(retry_delay(3, Some(&h)), Duration::from_millis(42));
-        let d = retry_delay(1, None);
+        assert_eq!(retry_delay(3, Some(&h), max), Duration::from_millis(42));
+        let d = retry_delay(1, None, max);
         assert!(
             d >= Duration::from_millis(750) && d <= Duration::from_secs(1),
             "{d:?}"
         );
+    }
+
+    #[test]
+    fn asks_at_or_above_the_cap_fall_back_to_the_backoff() {
+        let cap = Duration::from_secs(60);
+        for value in ["60", "3600", "1e9", "4294967296"] {
+            let h = headers(&[("retry-after", value)]);
+            let d = retry_delay(0, Some(&h), cap);
+            assert!(d <= INITIAL_RETRY_DELAY, "{value}: {d:?}");
+        }
+        let h = headers(&[("retry-after", "59")]);
+        assert_eq!(retry_delay(0, Some(&h), cap), Duration::from_secs(59));
+        let h = headers(&[("retry-after-ms", "5000")]);
+        assert!(retry_delay(0, Some(&h), Duration::from_secs(1)) <= INITIAL_RETRY_DELAY);
     }
 }

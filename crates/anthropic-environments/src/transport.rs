@@ -11,7 +11,7 @@ use reqwest::header::HeaderMap;
 use tracing::Instrument;
 
 use crate::client::{Client, RequestOptions};
-use crate::error::{ApiError, Error, Result, excerpt};
+use crate::error::{ApiError, Error, Result, excerpt, object_id};
 use crate::retry;
 
 /// A successful response: the decoded body with the status and request id.
@@ -114,6 +114,10 @@ impl CallTransport {
             for (name, value) in self.client.shared.headers.iter().chain(self.headers.iter()) {
                 headers.insert(name.clone(), value.clone());
             }
+            headers.insert(
+                reqwest::header::AUTHORIZATION,
+                self.client.shared.authorization.clone(),
+            );
             *attempt.timeout_mut() = Some(self.timeout);
             let span = tracing::Span::current();
             span.record("attempt", retries_made + 1);
@@ -123,7 +127,11 @@ impl CallTransport {
                     let status = response.status();
                     span.record("status", status.as_u16());
                     if can_retry && retry::should_retry(status, response.headers()) {
-                        let delay = retry::retry_delay(retries_made, Some(response.headers()));
+                        let delay = retry::retry_delay(
+                            retries_made,
+                            Some(response.headers()),
+                            self.client.shared.max_retry_after,
+                        );
                         tracing::debug!(%status, ?delay, "retrying");
                         drop(response);
                         self.client.shared.sleep.sleep(delay).await;
@@ -135,7 +143,11 @@ impl CallTransport {
                     let response = match buffered(response).await {
                         Ok(response) => response,
                         Err(error) if can_retry => {
-                            let delay = retry::retry_delay(retries_made, None);
+                            let delay = retry::retry_delay(
+                                retries_made,
+                                None,
+                                self.client.shared.max_retry_after,
+                            );
                             tracing::debug!(%error, ?delay, "retrying after a broken answer");
                             self.client.shared.sleep.sleep(delay).await;
                             retries_made += 1;
@@ -151,7 +163,11 @@ impl CallTransport {
                 Err(error) => {
                     if can_retry && (error.is_connect() || error.is_timeout() || error.is_request())
                     {
-                        let delay = retry::retry_delay(retries_made, None);
+                        let delay = retry::retry_delay(
+                            retries_made,
+                            None,
+                            self.client.shared.max_retry_after,
+                        );
                         tracing::debug!(%error, ?delay, "retrying after a transport error");
                         self.client.shared.sleep.sleep(delay).await;
                         retries_made += 1;
@@ -193,7 +209,7 @@ type RawResult<T> =
 impl Client {
     /// Prepares a call of `operation` with `options`.
     pub(crate) fn call(&self, operation: &'static str, options: &RequestOptions) -> Result<Call> {
-        let headers = options.resolve()?;
+        let (headers, betas) = options.resolve()?;
         let transport = Arc::new(CallTransport {
             client: self.clone(),
             headers,
@@ -208,7 +224,7 @@ impl Client {
         );
         Ok(Call {
             raw,
-            beta: self.beta_header(&options.betas),
+            beta: self.beta_header(&betas),
             operation,
             transport,
         })
@@ -301,6 +317,7 @@ impl Call {
                         request_id: last.request_id,
                         message: e.to_string(),
                         excerpt: excerpt(&bytes, 200),
+                        object_id: object_id(&bytes),
                     }
                 }
             }
@@ -335,6 +352,7 @@ impl Call {
                         request_id,
                         message: format!("unexpected status {status}"),
                         excerpt: excerpt(&bytes, 200),
+                        object_id: None,
                     }
                 }
             }

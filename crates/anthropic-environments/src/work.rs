@@ -390,6 +390,7 @@ impl ListWork {
 
 impl PagedRequest for ListWork {
     type Item = BetaSelfHostedWork;
+    const OPERATION: &'static str = "list_work";
 
     fn start(&self) -> Option<String> {
         self.page.clone()

@@ -5,7 +5,8 @@ mod common;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use anthropic_environments::{ApiKey, Client};
+use anthropic_environments::Client;
+use anthropic_environments::credentials::{Credential, WorkSecret};
 use common::*;
 
 #[derive(Clone, Default)]
@@ -38,7 +39,14 @@ async fn the_key_is_never_printed() {
     for text in [
         format!("{client:?}"),
         format!("{builder:?}"),
-        format!("{:?}", ApiKey::new(KEY)),
+        format!("{:?}", Credential::api_key(KEY)),
+        format!("{:?}", Credential::environment_key(KEY)),
+        format!(
+            "{:?}",
+            client
+                .with_credential(Credential::sessions_token(KEY))
+                .unwrap()
+        ),
     ] {
         assert!(!text.contains(KEY), "{text}");
         assert!(!text.contains("SECRET"), "{text}");
@@ -59,4 +67,30 @@ async fn the_key_is_never_printed() {
         "the request span is traced: {logs}"
     );
     assert!(!logs.contains("SECRET"), "{logs}");
+}
+
+/// {"sessions_token":"sk-ant-req-SECRET"} in URL-safe base64.
+const WORK_SECRET: &str = "eyJzZXNzaW9uc190b2tlbiI6InNrLWFudC1yZXEtU0VDUkVUIn0";
+
+#[test]
+fn a_work_secret_and_a_work_item_never_print_their_secret() {
+    let secret = WorkSecret::decode(WORK_SECRET).unwrap();
+    assert_eq!(secret.sessions_token().expose(), "sk-ant-req-SECRET");
+    let work: anthropic_environments::Work = serde_json::from_value(serde_json::json!({
+        "id": "work_1", "environment_id": "env_1", "created_at": "",
+        "data": {"type": "session", "id": "session_1"}, "metadata": {},
+        "state": "queued", "type": "work", "secret": WORK_SECRET,
+    }))
+    .unwrap();
+    let decoded: anthropic_environments::types::BetaWorkSecret =
+        serde_json::from_value(serde_json::json!({"sessions_token": "sk-ant-req-SECRET"})).unwrap();
+    for text in [
+        format!("{secret:?}"),
+        format!("{work:?}"),
+        format!("{work:#?}"),
+        format!("{decoded:?}"),
+    ] {
+        assert!(!text.contains("SECRET"), "{text}");
+        assert!(!text.contains(WORK_SECRET), "{text}");
+    }
 }

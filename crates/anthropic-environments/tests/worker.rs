@@ -380,7 +380,7 @@ async fn handler_errors_and_panics_are_reported_and_their_items_stopped() {
         .timing(fast_timing())
         .build()
         .run(|ctx: WorkContext| async move {
-            match ctx.work().data.id.as_str() {
+            match ctx.session_id().unwrap_or_default() {
                 "err" => Err(std::io::Error::other("boom")),
                 "panic" => panic!("handler bug"),
                 _ => Ok(()),

@@ -1,6 +1,7 @@
 //! The downstream quick start against the mock server.
 
 use anthropic_environments::Client;
+use anthropic_environments::prelude::WorkDataExt;
 use anthropic_environments_mock::MockServer;
 
 #[tokio::test]
@@ -24,7 +25,7 @@ async fn quick_start_runs_against_the_mock() {
         .await
         .unwrap();
     let done = done.expect("the queued item was processed");
-    assert_eq!(done.data.id, "session_1");
+    assert_eq!(done.session_id(), Some("session_1"));
     assert_eq!((stats.depth, stats.pending), (0, 0));
     let err = client
         .environments()

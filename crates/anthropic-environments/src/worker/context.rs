@@ -1,0 +1,153 @@
+//! What a handler gets for one claimed work item, and why it may be asked
+//! to stop.
+
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+use tokio_util::sync::CancellationToken;
+
+use crate::Work;
+use crate::client::Client;
+use crate::credentials::WorkSecret;
+use crate::error::Result;
+use crate::metadata::MetadataPatch;
+use crate::work::WorkQueue;
+
+/// Why a handler was asked to stop.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CancelReason {
+    /// The server says the item is stopping or stopped.
+    ServerStopping,
+    /// The server did not extend the lease.
+    LeaseNotExtended,
+    /// A heartbeat got 412: the item was re-queued or another worker holds
+    /// it. The worker leaves the item alone.
+    LeaseLost,
+    /// No heartbeat succeeded for the lease's TTL: the lease must be
+    /// assumed lost. The worker leaves the item alone.
+    LeaseAssumedLost,
+    /// A heartbeat got a 4xx that retrying can't fix.
+    HeartbeatRejected,
+    /// The worker is shutting down and the grace period is over.
+    Shutdown,
+}
+
+impl CancelReason {
+    /// Whether the lease now belongs to the queue or to another worker.
+    pub fn lease_lost(&self) -> bool {
+        matches!(
+            self,
+            CancelReason::LeaseLost | CancelReason::LeaseAssumedLost
+        )
+    }
+}
+
+/// What a handler gets for one claimed (acknowledged) work item.
+///
+/// [`client`](Self::client) is bound to the item's credential: its sessions
+/// token (from the item's `secret`) when it has one, else the worker's own.
+/// Neither shows in `Debug`.
+#[derive(Clone)]
+pub struct WorkContext {
+    pub(crate) work: Arc<Work>,
+    pub(crate) secret: Option<Arc<WorkSecret>>,
+    /// The worker's queue (its own credential).
+    pub(crate) worker_queue: WorkQueue,
+    /// The item's queue (the item's credential).
+    pub(crate) item_queue: WorkQueue,
+    pub(crate) cancel: CancellationToken,
+    pub(crate) reason: Arc<Mutex<Option<CancelReason>>>,
+}
+
+impl fmt::Debug for WorkContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WorkContext")
+            .field("work_id", &self.work.id)
+            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .field("credential", &self.item_queue.client().credential_kind())
+            .field("cancelled", &self.cancel.is_cancelled())
+            .finish_non_exhaustive()
+    }
+}
+
+impl WorkContext {
+    pub(crate) fn new(
+        work: Work,
+        secret: Option<WorkSecret>,
+        worker_queue: WorkQueue,
+        item_queue: WorkQueue,
+    ) -> Self {
+        WorkContext {
+            work: Arc::new(work),
+            secret: secret.map(Arc::new),
+            worker_queue,
+            item_queue,
+            cancel: CancellationToken::new(),
+            reason: Arc::default(),
+        }
+    }
+
+    /// The work item, as polled (its `secret` is redacted in `Debug`).
+    pub fn work(&self) -> &Work {
+        &self.work
+    }
+
+    /// The session this item runs (`None` never happens for the items a
+    /// worker hands to its handler: only session items reach it).
+    pub fn session_id(&self) -> Option<&str> {
+        crate::config::WorkDataExt::session_id(&*self.work)
+    }
+
+    /// The item's decoded `secret`, when the poll carried one that decodes.
+    pub fn secret(&self) -> Option<&WorkSecret> {
+        self.secret.as_deref()
+    }
+
+    /// A client bound to this item's credential (its sessions token, and the
+    /// secret's `api_base_url`, when it has them; else the worker's
+    /// credential), for the session-level calls a handler makes.
+    pub fn client(&self) -> &Client {
+        self.item_queue.client()
+    }
+
+    /// Completes when the handler should stop (see [`CancelReason`]).
+    pub async fn cancelled(&self) {
+        self.cancel.cancelled().await
+    }
+
+    /// Whether the handler should stop.
+    pub fn is_cancelled(&self) -> bool {
+        self.cancel.is_cancelled()
+    }
+
+    /// Why the handler should stop, once it should.
+    pub fn cancel_reason(&self) -> Option<CancelReason> {
+        self.reason
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// A token that is cancelled with the handler, to hand to other tasks.
+    pub fn cancellation_token(&self) -> tokio_util::sync::CancellationToken {
+        self.cancel.child_token()
+    }
+
+    /// Sets and deletes metadata keys of the work item, with the worker's
+    /// own client. The API accepts only an API key for this: a worker that
+    /// polls with an environment key gets a permission error.
+    pub async fn update_metadata(&self, patch: MetadataPatch) -> Result<Work> {
+        self.worker_queue.update(&self.work.id, patch).send().await
+    }
+
+    /// Asks the handler to stop for `reason` (the first reason wins).
+    pub(crate) fn end(&self, reason: CancelReason) {
+        let mut slot = self.reason.lock().unwrap_or_else(|p| p.into_inner());
+        if slot.is_none() {
+            *slot = Some(reason);
+        }
+        drop(slot);
+        self.cancel.cancel();
+    }
+}

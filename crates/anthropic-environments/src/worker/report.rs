@@ -1,0 +1,70 @@
+//! What a worker did, counted.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Counts of what a worker did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WorkerReport {
+    /// Session items claimed (polled and acknowledged) and handed to the
+    /// handler's lease logic.
+    pub claimed: u64,
+    /// Handlers that returned `Ok`.
+    pub succeeded: u64,
+    /// Handlers that returned an error, panicked or ignored their
+    /// cancellation, and item tasks that panicked.
+    pub failed: u64,
+    /// Items whose lease was lost (left alone, not stopped).
+    pub lease_lost: u64,
+    /// Items this worker stopped.
+    pub stopped: u64,
+    /// Items force-stopped because their ack failed for good.
+    pub ack_rejected: u64,
+    /// Items whose ack got 409 (another worker acknowledged them first).
+    pub ack_conflicts: u64,
+    /// Non-session items (`healthcheck`, unknown types) acknowledged and
+    /// force-stopped without calling the handler.
+    pub non_session: u64,
+    /// Polled items that did not decode, acknowledged and force-stopped so
+    /// that they do not come back forever.
+    pub undecodable: u64,
+    /// Items that could not be served for want of a credential.
+    pub no_credential: u64,
+}
+
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub(crate) claimed: AtomicU64,
+    pub(crate) succeeded: AtomicU64,
+    pub(crate) failed: AtomicU64,
+    pub(crate) lease_lost: AtomicU64,
+    pub(crate) stopped: AtomicU64,
+    pub(crate) ack_rejected: AtomicU64,
+    pub(crate) ack_conflicts: AtomicU64,
+    pub(crate) non_session: AtomicU64,
+    pub(crate) undecodable: AtomicU64,
+    pub(crate) no_credential: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn report(&self) -> WorkerReport {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        WorkerReport {
+            claimed: get(&self.claimed),
+            succeeded: get(&self.succeeded),
+            failed: get(&self.failed),
+            lease_lost: get(&self.lease_lost),
+            stopped: get(&self.stopped),
+            ack_rejected: get(&self.ack_rejected),
+            ack_conflicts: get(&self.ack_conflicts),
+            non_session: get(&self.non_session),
+            undecodable: get(&self.undecodable),
+            no_credential: get(&self.no_credential),
+        }
+    }
+}
+
+/// Adds one.
+pub(crate) fn bump(c: &AtomicU64) {
+    c.fetch_add(1, Ordering::Relaxed);
+}

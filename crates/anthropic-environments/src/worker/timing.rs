@@ -1,0 +1,92 @@
+//! The timing of a worker's loops. The defaults are the official SDK's.
+
+use std::time::Duration;
+
+/// Timing of the worker's loops. The defaults are the official SDK's.
+#[derive(Clone, Debug)]
+pub struct WorkerTiming {
+    /// Sleep after an empty poll: uniformly in this range.
+    pub idle_sleep: (Duration, Duration),
+    /// Base of the exponential backoff after poll and ack errors (2 s: the
+    /// n-th consecutive error waits `base^n` seconds when base is 2 s).
+    pub backoff_base: Duration,
+    /// Largest backoff.
+    pub backoff_cap: Duration,
+    /// Largest random addition to a backoff.
+    pub backoff_jitter: Duration,
+    /// Largest interval between heartbeats.
+    pub heartbeat_interval_cap: Duration,
+    /// Smallest interval between heartbeats (the lease's window can make it
+    /// shorter: see the lease rules in the worker's docs).
+    pub heartbeat_interval_min: Duration,
+    /// The lease TTL assumed until the server reports one.
+    pub initial_ttl: Duration,
+    /// How long a handler may run on after its cancellation before it is
+    /// dropped. Within a lease it is cut to a quarter of the TTL, and always
+    /// ends before the lease can run out.
+    pub cancel_grace: Duration,
+    /// How long in-flight handlers may finish after a shutdown signal.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for WorkerTiming {
+    fn default() -> Self {
+        WorkerTiming {
+            idle_sleep: (Duration::from_secs(1), Duration::from_secs(3)),
+            backoff_base: Duration::from_secs(2),
+            backoff_cap: Duration::from_secs(60),
+            backoff_jitter: Duration::from_secs(1),
+            heartbeat_interval_cap: Duration::from_secs(30),
+            heartbeat_interval_min: Duration::from_secs(1),
+            initial_ttl: Duration::from_secs(90),
+            cancel_grace: Duration::from_secs(5),
+            shutdown_grace: Duration::from_secs(30),
+        }
+    }
+}
+
+impl WorkerTiming {
+    /// `min(cap, base^attempt)` (with `base` in seconds, as the official
+    /// SDK computes it) plus jitter.
+    pub(crate) fn backoff(&self, attempt: u32) -> Duration {
+        let base = self.backoff_base.as_secs_f64();
+        let exp = if base >= 1.0 {
+            base.powi(attempt.min(64) as i32)
+        } else {
+            base * 2f64.powi(attempt.saturating_sub(1).min(64) as i32)
+        };
+        let wait = exp.min(self.backoff_cap.as_secs_f64());
+        Duration::from_secs_f64(wait) + self.backoff_jitter.mul_f64(fastrand::f64())
+    }
+
+    /// A jittered sleep after an empty poll.
+    pub(crate) fn idle(&self) -> Duration {
+        let (lo, hi) = self.idle_sleep;
+        lo + hi.saturating_sub(lo).mul_f64(fastrand::f64())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_matches_the_official_sdk() {
+        let t = WorkerTiming {
+            backoff_jitter: Duration::ZERO,
+            ..WorkerTiming::default()
+        };
+        assert_eq!(t.backoff(1), Duration::from_secs(2));
+        assert_eq!(t.backoff(3), Duration::from_secs(8));
+        assert_eq!(t.backoff(10), Duration::from_secs(60));
+        let fast = WorkerTiming {
+            backoff_base: Duration::from_millis(10),
+            backoff_cap: Duration::from_millis(100),
+            backoff_jitter: Duration::ZERO,
+            ..WorkerTiming::default()
+        };
+        assert_eq!(fast.backoff(1), Duration::from_millis(10));
+        assert_eq!(fast.backoff(2), Duration::from_millis(20));
+        assert_eq!(fast.backoff(9), Duration::from_millis(100));
+    }
+}
