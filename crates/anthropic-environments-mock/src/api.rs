@@ -444,51 +444,40 @@ fn credential(headers: &HeaderMap) -> Option<&str> {
         .filter(|k| !k.is_empty())
 }
 
-/// The operation (the spec's operationId) a matched route and method name.
-fn operation_of(method: &axum::http::Method, route: &str) -> &'static str {
+/// The operation (the spec's operationId) a method and path name, if any.
+pub(crate) fn operation_of(method: &axum::http::Method, path: &str) -> Option<&'static str> {
     use axum::http::Method;
-    match (route, method) {
-        ("/v1/environments", &Method::POST) => "create_environment",
-        ("/v1/environments", _) => "list_environments",
-        ("/v1/environments/{environment_id}", &Method::POST) => "update_environment",
-        ("/v1/environments/{environment_id}", &Method::DELETE) => "delete_environment",
-        ("/v1/environments/{environment_id}", _) => "retrieve_environment",
-        ("/v1/environments/{environment_id}/archive", _) => "archive_environment",
-        ("/v1/environments/{environment_id}/work", _) => "list_work",
-        ("/v1/environments/{environment_id}/work/poll", _) => "poll_work",
-        ("/v1/environments/{environment_id}/work/stats", _) => "work_stats",
-        ("/v1/environments/{environment_id}/work/{work_id}", &Method::POST) => "update_work",
-        ("/v1/environments/{environment_id}/work/{work_id}", _) => "retrieve_work",
-        ("/v1/environments/{environment_id}/work/{work_id}/ack", _) => "ack_work",
-        ("/v1/environments/{environment_id}/work/{work_id}/heartbeat", _) => "heartbeat_work",
-        ("/v1/environments/{environment_id}/work/{work_id}/stop", _) => "stop_work",
-        _ => "unknown",
-    }
+    let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
+    let op = match (method, segments.as_slice()) {
+        (&Method::POST, ["v1", "environments"]) => "create_environment",
+        (&Method::GET, ["v1", "environments"]) => "list_environments",
+        (&Method::GET, ["v1", "environments", _]) => "retrieve_environment",
+        (&Method::POST, ["v1", "environments", _]) => "update_environment",
+        (&Method::DELETE, ["v1", "environments", _]) => "delete_environment",
+        (&Method::POST, ["v1", "environments", _, "archive"]) => "archive_environment",
+        (&Method::GET, ["v1", "environments", _, "work"]) => "list_work",
+        (&Method::GET, ["v1", "environments", _, "work", "poll"]) => "poll_work",
+        (&Method::GET, ["v1", "environments", _, "work", "stats"]) => "work_stats",
+        (&Method::GET, ["v1", "environments", _, "work", _]) => "retrieve_work",
+        (&Method::POST, ["v1", "environments", _, "work", _]) => "update_work",
+        (&Method::POST, ["v1", "environments", _, "work", _, "ack"]) => "ack_work",
+        (&Method::POST, ["v1", "environments", _, "work", _, "heartbeat"]) => "heartbeat_work",
+        (&Method::POST, ["v1", "environments", _, "work", _, "stop"]) => "stop_work",
+        _ => return None,
+    };
+    Some(op)
 }
-
-/// The operation a request matched, left on its response for the journal.
-#[derive(Clone, Copy)]
-pub(crate) struct MatchedOperation(pub(crate) &'static str);
 
 /// Refuses requests without credentials (401), with a credential the
 /// endpoint does not accept (strict mode: 401 or 403, see
 /// [`credentials`]), or without the managed-agents beta (400), as the real
 /// API does.
 async fn auth(State(s): State<Arc<Shared>>, request: Request, next: Next) -> Response {
-    let route = request
-        .extensions()
-        .get::<axum::extract::MatchedPath>()
-        .map(|m| m.as_str().to_owned())
-        .unwrap_or_default();
-    let operation = operation_of(request.method(), &route);
-    let mut response = match refusal(&s, &request, operation) {
+    let operation = operation_of(request.method(), request.uri().path()).unwrap_or("unknown");
+    match refusal(&s, &request, operation) {
         None => next.run(request).await,
         Some(refusal) => refusal,
-    };
-    response
-        .extensions_mut()
-        .insert(MatchedOperation(operation));
-    response
+    }
 }
 
 /// The answer to a request that may not go on; `None` when it may.
@@ -568,11 +557,8 @@ async fn journal(State(s): State<Arc<Shared>>, request: Request, next: Next) -> 
         None => CallerKind::None,
         key => s.model().credentials.classify(key, s.api_key.as_deref()),
     };
+    let operation = operation_of(request.method(), &path).map(str::to_owned);
     let response = next.run(request).await;
-    let operation = response
-        .extensions()
-        .get::<MatchedOperation>()
-        .map(|m| m.0.to_owned());
     s.journal.push(RecordedRequest {
         method,
         path,

@@ -18,8 +18,8 @@ pub struct RecordedRequest {
     pub path: String,
     /// The raw query string, if any.
     pub query: Option<String>,
-    /// The operation (the spec's operationId) the route matched; `None` when
-    /// no route matched or a fault answered first.
+    /// The operation (the spec's operationId) of the method and path, also
+    /// when a fault answered; `None` for a path that is no operation.
     pub operation: Option<String>,
     /// Who the credential belongs to.
     pub caller: CallerKind,

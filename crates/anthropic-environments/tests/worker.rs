@@ -9,7 +9,7 @@ use anthropic_environments::config::SelfHostedConfig;
 use anthropic_environments::retry::{Sleep, SleepFuture};
 use anthropic_environments::worker::{CancelReason, WorkContext, Worker, WorkerTiming};
 use anthropic_environments::{Client, WorkState};
-use anthropic_environments_mock::{FaultConfig, MockServer, Timing};
+use anthropic_environments_mock::{CallerKind, FaultConfig, MockServer, Timing};
 
 /// Sleeps a twentieth of what the retry policy asks, so fault-heavy tests
 /// stay quick while the waits stay real.
@@ -97,13 +97,49 @@ async fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> boo
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fleet_handles_every_item_once_at_a_time_through_faults() {
+    fleet_through_faults(Credentials::AnyKey, fast_timing()).await;
+}
+
+/// The same run as the official workers are deployed: the mock checks
+/// credentials as the real API does, the fleet holds only the environment
+/// key, and the timing keeps the official defaults' ratios (a thirtieth of
+/// each).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fleet_with_the_environment_key_and_default_timing_ratios() {
+    fleet_through_faults(
+        Credentials::EnvironmentKey,
+        WorkerTiming::default().scaled(1.0 / 30.0),
+    )
+    .await;
+}
+
+enum Credentials {
+    AnyKey,
+    EnvironmentKey,
+}
+
+async fn fleet_through_faults(credentials: Credentials, timing: WorkerTiming) {
     const ITEMS: usize = 500;
-    let server = MockServer::builder().timing(mock_timing()).start().await;
-    let c = client(&server);
-    let env = environment(&c).await;
+    let mut server = MockServer::builder().timing(mock_timing());
+    if matches!(credentials, Credentials::EnvironmentKey) {
+        server = server.strict_credentials();
+    }
+    let server = server.start().await;
+    let admin = client(&server);
+    let env = environment(&admin).await;
+    let c = match credentials {
+        Credentials::AnyKey => admin.clone(),
+        Credentials::EnvironmentKey => Client::builder()
+            .environment_key(server.environment_key(&env).unwrap())
+            .base_url(server.base_url())
+            .sleep_impl(Arc::new(ScaledSleep))
+            .build()
+            .unwrap(),
+    };
     for i in 0..ITEMS {
         server.queue_work(&env, &format!("session_{i}")).unwrap();
     }
+    server.clear_requests();
     server.set_faults(FaultConfig {
         seed: 2026,
         error_rate: 0.2,
@@ -121,7 +157,7 @@ async fn a_fleet_handles_every_item_once_at_a_time_through_faults() {
             .block_ms(50)
             .reclaim_older_than_ms(1000)
             .desired_ttl_seconds(2)
-            .timing(fast_timing());
+            .timing(timing.clone());
         tokens.push(builder.shutdown_token());
         let log = log.clone();
         let name = format!("worker-{w}");
@@ -180,6 +216,14 @@ async fn a_fleet_handles_every_item_once_at_a_time_through_faults() {
         }
     }
     assert!(claimed >= ITEMS as u64);
+    if matches!(credentials, Credentials::EnvironmentKey) {
+        let sent_api_key = server
+            .requests()
+            .into_iter()
+            .filter(|r| r.caller == CallerKind::ApiKey)
+            .count();
+        assert_eq!(sent_api_key, 0, "the fleet never sends an API key");
+    }
 }
 
 #[tokio::test]
@@ -253,8 +297,10 @@ async fn silence_for_a_whole_ttl_means_the_lease_is_assumed_lost() {
     let seen = reason.clone();
     let srv = Arc::new(server);
     let srv2 = srv.clone();
+    let cancelled_after: Arc<Mutex<Option<Duration>>> = Arc::default();
+    let waited_log = cancelled_after.clone();
     let run = tokio::spawn(builder.build().run(move |ctx: WorkContext| {
-        let (seen, srv) = (seen.clone(), srv2.clone());
+        let (seen, srv, waited) = (seen.clone(), srv2.clone(), waited_log.clone());
         async move {
             // From now on every heartbeat is lost.
             srv.set_faults(FaultConfig {
@@ -264,10 +310,8 @@ async fn silence_for_a_whole_ttl_means_the_lease_is_assumed_lost() {
             let t0 = Instant::now();
             ctx.cancelled().await;
             *seen.lock().unwrap() = ctx.cancel_reason();
-            assert!(
-                t0.elapsed() < Duration::from_secs(2),
-                "cancelled before the 2 s TTL ran out"
-            );
+            // Checked after the run (a panic here would be caught).
+            *waited.lock().unwrap() = Some(t0.elapsed());
             Ok::<(), std::io::Error>(())
         }
     }));
@@ -284,6 +328,14 @@ async fn silence_for_a_whole_ttl_means_the_lease_is_assumed_lost() {
         Some(CancelReason::LeaseAssumedLost)
     );
     assert_eq!((report.lease_lost, report.stopped), (1, 0));
+    let waited = cancelled_after
+        .lock()
+        .unwrap()
+        .expect("the handler saw its cancellation");
+    assert!(
+        waited < Duration::from_secs(2),
+        "cancelled before the 2 s TTL ran out: {waited:?}"
+    );
 }
 
 #[tokio::test]

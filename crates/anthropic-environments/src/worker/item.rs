@@ -378,6 +378,12 @@ impl WorkContext {
     }
 }
 
+/// A 2xx whose body did not decode: the request itself took effect (an ack
+/// or a stop of an item the client cannot read).
+pub(crate) fn succeeded_undecoded(e: &Error) -> bool {
+    matches!(e, Error::Decode { status, .. } if status.is_success())
+}
+
 /// A 4xx that retrying can't fix (and bad input or configuration).
 pub(crate) fn is_fatal(e: &Error) -> bool {
     match e {
@@ -401,7 +407,7 @@ pub(crate) async fn stop(
     for attempt in 1..=5u32 {
         match queue.stop(work_id).force(force).max_retries(0).send().await {
             Ok(_) => return true,
-            Err(e) if e.is_conflict() => return true,
+            Err(e) if e.is_conflict() || succeeded_undecoded(&e) => return true,
             Err(e) if is_fatal(&e) => {
                 tracing::warn!(work_id, error = %e, "stop failed");
                 return false;

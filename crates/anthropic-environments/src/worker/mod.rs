@@ -108,7 +108,7 @@ pub use report::WorkerReport;
 pub use serve_one::{ServeOne, ServeOneBuilder};
 pub use timing::WorkerTiming;
 
-use item::{BoxError, ItemServer, is_fatal, panic_message, stop};
+use item::{BoxError, ItemServer, is_fatal, panic_message, stop, succeeded_undecoded};
 use report::{Counters, bump};
 
 type ShutdownFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
@@ -440,10 +440,7 @@ impl Worker {
             }));
         }
         if self.on_os_signals {
-            listeners.push(tokio::spawn(signals::shutdown_then_force(
-                self.shutdown.clone(),
-                force.clone(),
-            )));
+            listeners.extend(signals::listen(self.shutdown.clone(), force.clone()));
         }
         let handler = Arc::new(handler);
         let shared = Arc::new(ItemServer {
@@ -576,8 +573,11 @@ impl Worker {
                     poll_attempt = 0;
                     bump(&shared.counters.undecodable);
                     tracing::error!(parent: span, work_id = %id, error = %message, "a polled item does not decode; acknowledging and force-stopping it");
-                    let acked = self.queue.ack(&id).max_retries(0).send().await;
-                    if acked.is_ok() && stop_item(&self.queue, &id, &self.timing).await {
+                    let acked = match self.queue.ack(&id).max_retries(0).send().await {
+                        Ok(_) => true,
+                        Err(e) => succeeded_undecoded(&e),
+                    };
+                    if acked && stop_item(&self.queue, &id, &self.timing).await {
                         bump(&shared.counters.stopped);
                     }
                     continue;
@@ -616,7 +616,12 @@ impl Worker {
             tracing::info!(parent: span, work_id = %work.id, session_id = ?work.session_id(), data_type = ?work.data_type(), "polled work");
             // The lease runs from the ack: start its clock before sending it.
             let lease_started = Instant::now();
-            match self.queue.ack(&work.id).max_retries(0).send().await {
+            let acked = match self.queue.ack(&work.id).max_retries(0).send().await {
+                // The ack took effect even when its answer did not decode.
+                Err(e) if succeeded_undecoded(&e) => Ok(()),
+                other => other.map(drop),
+            };
+            match acked {
                 Err(e) if e.is_conflict() => {
                     bump(&shared.counters.ack_conflicts);
                     tracing::info!(parent: span, work_id = %work.id, "ack conflict: another worker has the item");

@@ -180,12 +180,10 @@ impl ServeOne {
         E: Into<BoxError> + Send + 'static,
     {
         let force = CancellationToken::new();
-        let listener = self.on_os_signals.then(|| {
-            tokio::spawn(signals::shutdown_then_force(
-                self.shutdown.clone(),
-                force.clone(),
-            ))
-        });
+        let listener = self
+            .on_os_signals
+            .then(|| signals::listen(self.shutdown.clone(), force.clone()))
+            .flatten();
         // A shutdown cancels the handler at once (it gets its grace).
         let hard_cancel = self.server.hard_cancel.clone();
         let shutdown = self.shutdown.clone();

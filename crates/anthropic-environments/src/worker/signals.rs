@@ -40,24 +40,32 @@ impl Signals {
     }
 }
 
-/// Cancels `shutdown` at the first signal and `force` at the second (the
-/// first after a shutdown that something else started forces it).
-pub(crate) async fn shutdown_then_force(shutdown: CancellationToken, force: CancellationToken) {
+/// Installs the listeners now (so that a signal sent once this returns is
+/// never missed, nor kills the process) and spawns the task that cancels
+/// `shutdown` at the first signal and `force` at the second (the first
+/// after a shutdown that something else started forces it). `None` when no
+/// listener can be installed, after logging why.
+pub(crate) fn listen(
+    shutdown: CancellationToken,
+    force: CancellationToken,
+) -> Option<tokio::task::JoinHandle<()>> {
     let mut signals = match Signals::install() {
         Ok(signals) => signals,
         Err(error) => {
             tracing::error!(%error, "cannot listen for SIGINT/SIGTERM");
-            return;
+            return None;
         }
     };
-    tokio::select! {
-        _ = signals.next() => {
-            tracing::info!("shutting down; a second signal forces it");
-            shutdown.cancel();
+    Some(tokio::spawn(async move {
+        tokio::select! {
+            _ = signals.next() => {
+                tracing::info!("shutting down; a second signal forces it");
+                shutdown.cancel();
+            }
+            _ = shutdown.cancelled() => {}
         }
-        _ = shutdown.cancelled() => {}
-    }
-    signals.next().await;
-    tracing::warn!("second signal: forcing the shutdown");
-    force.cancel();
+        signals.next().await;
+        tracing::warn!("second signal: forcing the shutdown");
+        force.cancel();
+    }))
 }

@@ -46,6 +46,36 @@ impl Default for WorkerTiming {
 }
 
 impl WorkerTiming {
+    /// Every duration multiplied by `factor`: the same ratios at another
+    /// speed (e.g. the official defaults at a thirtieth, for a test against
+    /// a mock whose leases last seconds). A factor that is not a positive
+    /// finite number leaves the timing as it is.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use anthropic_environments::worker::WorkerTiming;
+    /// let fast = WorkerTiming::default().scaled(0.1);
+    /// assert_eq!(fast.initial_ttl, Duration::from_secs(9));
+    /// assert_eq!(fast.heartbeat_interval_cap, Duration::from_secs(3));
+    /// ```
+    pub fn scaled(&self, factor: f64) -> Self {
+        if !(factor.is_finite() && factor > 0.0) {
+            return self.clone();
+        }
+        let s = |d: Duration| Duration::try_from_secs_f64(d.as_secs_f64() * factor).unwrap_or(d);
+        WorkerTiming {
+            idle_sleep: (s(self.idle_sleep.0), s(self.idle_sleep.1)),
+            backoff_base: s(self.backoff_base),
+            backoff_cap: s(self.backoff_cap),
+            backoff_jitter: s(self.backoff_jitter),
+            heartbeat_interval_cap: s(self.heartbeat_interval_cap),
+            heartbeat_interval_min: s(self.heartbeat_interval_min),
+            initial_ttl: s(self.initial_ttl),
+            cancel_grace: s(self.cancel_grace),
+            shutdown_grace: s(self.shutdown_grace),
+        }
+    }
+
     /// `min(cap, base^attempt)` (with `base` in seconds, as the official
     /// SDK computes it) plus jitter.
     pub(crate) fn backoff(&self, attempt: u32) -> Duration {

@@ -1,0 +1,167 @@
+//! The worker's rules for what the real queue sends: items it cannot read,
+//! acks another worker won, non-blocking polls, and no retries stacked on
+//! the worker's own.
+
+use std::time::Duration;
+
+use anthropic_environments::Client;
+use anthropic_environments::config::SelfHostedConfig;
+use anthropic_environments::prelude::*;
+use anthropic_environments::types::BetaWorkData;
+use anthropic_environments::worker::{WorkContext, Worker, WorkerTiming};
+use anthropic_environments_mock::{Fault, FaultConfig, MockServer, Timing};
+
+fn timing() -> WorkerTiming {
+    WorkerTiming {
+        idle_sleep: (Duration::from_millis(5), Duration::from_millis(10)),
+        backoff_base: Duration::from_millis(10),
+        backoff_cap: Duration::from_millis(50),
+        backoff_jitter: Duration::ZERO,
+        ..WorkerTiming::default()
+    }
+}
+
+async fn setup() -> (MockServer, Client, String) {
+    let server = MockServer::builder()
+        .timing(Timing {
+            stop_grace: Duration::from_millis(20),
+            ..Timing::default()
+        })
+        .start()
+        .await;
+    let client = Client::builder()
+        .api_key("k")
+        .base_url(server.base_url())
+        .build()
+        .unwrap();
+    let env = client
+        .environments()
+        .create("rules")
+        .config(SelfHostedConfig)
+        .send()
+        .await
+        .unwrap()
+        .id;
+    server.clear_requests();
+    (server, client, env)
+}
+
+#[tokio::test]
+async fn an_item_that_does_not_decode_is_taken_out_of_the_queue() {
+    let (server, client, env) = setup().await;
+    // A known tag with a malformed body: the client cannot decode the item.
+    let bad = server
+        .queue_work_data(
+            &env,
+            BetaWorkData::Unknown(serde_json::json!({"type": "session"})),
+        )
+        .unwrap();
+    server.queue_work(&env, "good").unwrap();
+    let err = client.work(&env).poll().send().await.unwrap_err();
+    match &err {
+        anthropic_environments::Error::Decode {
+            object_id, excerpt, ..
+        } => {
+            assert_eq!(object_id.as_deref(), Some(bad.id.as_str()));
+            assert!(!excerpt.contains("sk-ant"), "{excerpt}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let report = Worker::builder(client.work(&env))
+        .drain(true)
+        .reclaim_older_than_ms(0)
+        .timing(timing())
+        .build()
+        .run(|_ctx: WorkContext| async { Ok::<(), std::io::Error>(()) })
+        .await
+        .unwrap();
+    assert_eq!((report.undecodable, report.claimed), (1, 1), "{report:?}");
+    let items = server.work_items(&env);
+    assert!(
+        items.iter().all(|w| w.state == WorkState::Stopped),
+        "neither item is left behind: {items:?} {:?}",
+        server.requests()
+    );
+}
+
+#[tokio::test]
+async fn an_ack_conflict_goes_straight_back_to_polling() {
+    let (server, client, env) = setup().await;
+    server.queue_work(&env, "contested").unwrap();
+    // The first poll passes; its ack is answered 409, as when another worker
+    // acknowledged the item first.
+    server.set_faults(FaultConfig {
+        sequence: vec![Fault::Pass, Fault::Status(409)],
+        ..FaultConfig::none()
+    });
+    let report = Worker::builder(client.work(&env))
+        .drain(true)
+        .reclaim_older_than_ms(0)
+        .timing(timing())
+        .build()
+        .run(|_ctx: WorkContext| async { Ok::<(), std::io::Error>(()) })
+        .await
+        .unwrap();
+    assert_eq!(
+        (report.ack_conflicts, report.claimed, report.stopped),
+        (1, 1, 1),
+        "{report:?}"
+    );
+    let ops: Vec<(String, u16)> = server
+        .requests()
+        .into_iter()
+        .map(|r| (r.path.rsplit('/').next().unwrap_or("").to_owned(), r.status))
+        .collect();
+    // The 409 ack is not retried by the client: the next request is a poll.
+    let conflict = ops.iter().position(|(_, s)| *s == 409).unwrap();
+    assert_eq!(ops[conflict + 1].0, "poll", "{ops:?}");
+}
+
+#[tokio::test]
+async fn a_failed_ack_and_stop_are_retried_by_the_worker_alone() {
+    let (server, client, env) = setup().await;
+    server.queue_work(&env, "s").unwrap();
+    server.set_faults(FaultConfig {
+        error_rate: 1.0,
+        error_statuses: vec![503],
+        path_contains: Some("/stop".into()),
+        ..FaultConfig::none()
+    });
+    let builder = Worker::builder(client.work(&env))
+        .drain(true)
+        .timing(timing());
+    let run = tokio::spawn(
+        builder
+            .build()
+            .run(|_ctx: WorkContext| async { Ok::<(), std::io::Error>(()) }),
+    );
+    let report = run.await.unwrap().unwrap();
+    assert_eq!(report.stopped, 0, "every stop failed");
+    // Five attempts of the worker's stop loop, none multiplied by client
+    // retries (the client's default would make 15).
+    assert_eq!(server.requests_for("stop_work").len(), 5);
+    assert_eq!(server.requests_for("ack_work").len(), 1);
+}
+
+#[tokio::test]
+async fn a_non_blocking_worker_polls_without_block_ms() {
+    let (server, client, env) = setup().await;
+    server.queue_work(&env, "s").unwrap();
+    let report = Worker::builder(client.work(&env))
+        .drain(true)
+        .non_blocking()
+        .timing(timing())
+        .build()
+        .run(|_ctx: WorkContext| async { Ok::<(), std::io::Error>(()) })
+        .await
+        .unwrap();
+    assert_eq!(report.stopped, 1);
+    let polls = server.requests_for("poll_work");
+    assert!(polls.len() >= 2, "{polls:?}");
+    for poll in polls {
+        assert!(
+            !poll.query.unwrap_or_default().contains("block_ms"),
+            "a non-blocking poll sends no block_ms"
+        );
+    }
+}
