@@ -284,3 +284,161 @@ async fn random_faults_are_seeded() {
     let failures = outcomes.iter().filter(|ok| !**ok).count();
     assert!((8..=32).contains(&failures), "{failures}");
 }
+
+/// One request with an explicit bearer; the status and the JSON body.
+async fn send_as(
+    server: &MockServer,
+    bearer: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut req = reqwest::Client::new()
+        .request(method, format!("{}{path}", server.base_url()))
+        .bearer_auth(bearer)
+        .header("anthropic-beta", BETA);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn the_credential_model_over_http() {
+    use reqwest::Method;
+    let server = MockServer::builder().strict_credentials().start().await;
+    let (status, env) = send_as(
+        &server,
+        "sk-ant-api-admin",
+        Method::POST,
+        "/v1/environments",
+        Some(json!({"name": "h", "config": {"type": "self_hosted"}})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let env = env["id"].as_str().unwrap().to_owned();
+    let (status, key) = send(
+        &server,
+        Method::GET,
+        &format!("/_mock/environments/{env}/key"),
+        None,
+        false,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let key = key["environment_key"].as_str().unwrap().to_owned();
+    assert!(key.starts_with("sk-ant-oat01-"));
+    let queue = |body: Value| {
+        let server = &server;
+        let env = env.clone();
+        async move {
+            send(
+                server,
+                Method::POST,
+                &format!("/_mock/environments/{env}/work"),
+                Some(&body.to_string()),
+                false,
+            )
+            .await
+        }
+    };
+    let (status, hc) = queue(json!({"data": {"type": "healthcheck", "id": "hc_1"}})).await;
+    assert_eq!(
+        (status, hc["data"]["type"].as_str()),
+        (201, Some("healthcheck"))
+    );
+    let (status, _) =
+        queue(json!({"session_id": "s", "data": {"type": "session", "id": "s"}})).await;
+    assert_eq!(status, 400, "one of session_id and data");
+    // `?beta=true` (the Go SDK's) is ignored; the API key may not list work.
+    let list = format!("/v1/environments/{env}/work?beta=true");
+    let (status, refused) = send_as(&server, "sk-ant-api-admin", Method::GET, &list, None).await;
+    assert_eq!(
+        (status, refused["error"]["type"].as_str()),
+        (403, Some("permission_error"))
+    );
+    let (status, page) = send_as(&server, &key, Method::GET, &list, None).await;
+    assert_eq!(
+        (status, page["data"].as_array().map(Vec::len)),
+        (200, Some(1))
+    );
+    // Poll hands out the item with a secret whose token is valid for it.
+    let poll = format!("/v1/environments/{env}/work/poll?beta=true");
+    let (status, work) = send_as(&server, &key, Method::GET, &poll, None).await;
+    assert_eq!(status, 200);
+    let secret = work["secret"].as_str().unwrap();
+    assert!(!secret.contains('='), "URL-safe base64 without padding");
+    let id = work["id"].as_str().unwrap().to_owned();
+    let (status, retrieved) = send_as(
+        &server,
+        "sk-ant-api-admin",
+        Method::GET,
+        &format!("/v1/environments/{env}/work/{id}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(retrieved["secret"].is_null(), "only poll shows the secret");
+    let (status, _) = send_as(&server, "sk-ant-oat01-unknown", Method::GET, &poll, None).await;
+    assert_eq!(status, 401);
+    // Any desired_ttl_seconds is taken; the TTL applied is answered.
+    let (status, _) = send_as(
+        &server,
+        &key,
+        Method::POST,
+        &format!("/v1/environments/{env}/work/{id}/ack"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let beat = |ttl: &'static str, expected: String| {
+        let (server, key, env, id) = (&server, key.clone(), env.clone(), id.clone());
+        async move {
+            send_as(
+                server,
+                &key,
+                Method::POST,
+                &format!("/v1/environments/{env}/work/{id}/heartbeat?desired_ttl_seconds={ttl}&expected_last_heartbeat={expected}"),
+                None,
+            )
+            .await
+        }
+    };
+    let (status, hb) = beat("0", "NO_HEARTBEAT".into()).await;
+    assert_eq!(
+        (status, hb["ttl_seconds"].as_i64()),
+        (200, Some(30)),
+        "{hb}"
+    );
+    let last = hb["last_heartbeat"].as_str().unwrap().to_owned();
+    let (status, hb) = beat("9999999999", last).await;
+    assert_eq!(
+        (status, hb["ttl_seconds"].as_i64()),
+        (200, Some(3600)),
+        "{hb}"
+    );
+    // The journal over HTTP: kinds of callers, never the credentials.
+    let (status, journal) = send(&server, Method::GET, "/_mock/requests", None, false).await;
+    assert_eq!(status, 200);
+    let text = journal.to_string();
+    assert!(
+        !text.contains(&key) && !text.contains("sk-ant-api-admin"),
+        "{text}"
+    );
+    let entries = journal.as_array().unwrap();
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["operation"] == "poll_work" && e["caller"]["kind"] == "environment_key")
+    );
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["status"] == 401 && e["caller"]["kind"] == "unknown")
+    );
+    let (status, _) = send(&server, Method::DELETE, "/_mock/requests", None, false).await;
+    assert_eq!(status, 204);
+    assert!(server.requests().is_empty());
+}

@@ -188,3 +188,77 @@ async fn a_long_garbage_body_is_cut_in_the_excerpt() {
     };
     assert!(excerpt.chars().count() <= 201, "{}", excerpt.len());
 }
+
+#[tokio::test]
+async fn error_codes_and_statuses_users_branch_on() {
+    let cases: [(u16, &str, Option<&str>); 11] = [
+        (400, "invalid_request_error", Some("environment_archived")),
+        (
+            400,
+            "invalid_request_error",
+            Some("invalid_config_type_change"),
+        ),
+        (400, "invalid_request_error", Some("invalid_metadata")),
+        (401, "authentication_error", None),
+        (403, "permission_error", Some("environment_create_disabled")),
+        (403, "permission_error", Some("environment_update_disabled")),
+        (404, "not_found_error", Some("environment_not_found")),
+        (413, "invalid_request_error", Some("a_code_from_the_future")),
+        (422, "invalid_request_error", None),
+        (500, "api_error", None),
+        (529, "overloaded_error", None),
+    ];
+    for (status, kind, code) in cases {
+        let server = server(move |_| {
+            let mut error = json!({"type": kind, "message": "m"});
+            if let Some(code) = code {
+                error["details"] = json!({"error_code": code});
+            }
+            (
+                StatusCode::from_u16(status).unwrap(),
+                vec![("request-id".into(), "req_x".into())],
+                json!({"type": "error", "error": error}).to_string(),
+            )
+        })
+        .await;
+        let (client, _) = client(&server);
+        let err = client
+            .environments()
+            .retrieve("env_1")
+            .max_retries(0)
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(err.error_code(), code, "{status}");
+        assert_eq!(err.error_type().map(|t| t.as_str()), Some(kind), "{status}");
+        let flags = [
+            err.is_bad_request(),
+            err.is_authentication_error(),
+            err.is_permission_denied(),
+            err.is_not_found(),
+            err.is_payload_too_large(),
+            err.is_unprocessable(),
+            err.is_internal_server_error(),
+            err.is_overloaded(),
+        ];
+        let expected = match status {
+            400 => 0,
+            401 => 1,
+            403 => 2,
+            404 => 3,
+            413 => 4,
+            422 => 5,
+            500 => 6,
+            _ => 7,
+        };
+        for (i, flag) in flags.iter().enumerate() {
+            assert_eq!(*flag, i == expected, "{status}: helper {i}");
+        }
+        if code == Some("environment_archived") {
+            assert!(matches!(
+                err.api().unwrap().details,
+                Some(anthropic_environments::types::ErrorDetails::EnvironmentArchived(_))
+            ));
+        }
+    }
+}

@@ -155,3 +155,92 @@ fn configuration_errors() {
         .unwrap_err();
     assert!(err.to_string().contains("invalid header name"), "{err}");
 }
+
+#[tokio::test]
+async fn an_anthropic_beta_header_joins_the_beta_list_instead_of_replacing_it() {
+    let server = server(|_| ok(env_json("env_1"))).await;
+    let client = Client::builder()
+        .api_key(KEY)
+        .base_url(&server.base_url)
+        .default_header("anthropic-beta", "files-api-2025-04-14, skills-2025-10-02")
+        .build()
+        .unwrap();
+    client
+        .environments()
+        .retrieve("env_1")
+        .header("Anthropic-Beta", "extra-2026-01-01")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        server.requests()[0].header("anthropic-beta"),
+        Some("files-api-2025-04-14,skills-2025-10-02,extra-2026-01-01,managed-agents-2026-04-01")
+    );
+}
+
+#[tokio::test]
+async fn every_credential_kind_is_a_bearer_and_a_derived_client_shares_the_rest() {
+    use anthropic_environments::credentials::{Credential, CredentialKind};
+    let server = server(|_| ok(env_json("env_1"))).await;
+    let base = Client::builder()
+        .environment_key("sk-ant-oat01-ENV")
+        .base_url(&server.base_url)
+        .beta("files-api-2025-04-14")
+        .workspace_id("wrkspc_1")
+        .build()
+        .unwrap();
+    assert_eq!(base.credential_kind(), CredentialKind::EnvironmentKey);
+    let item = base
+        .with_credential(Credential::sessions_token("sk-ant-req-ITEM"))
+        .unwrap();
+    let token = Client::builder()
+        .auth_token("oauth-TOKEN")
+        .base_url(&server.base_url)
+        .build()
+        .unwrap();
+    for client in [&base, &item, &token] {
+        client
+            .environments()
+            .retrieve("env_1")
+            .send()
+            .await
+            .unwrap();
+    }
+    let requests = server.requests();
+    let auth: Vec<_> = requests
+        .iter()
+        .map(|r| r.header("authorization").unwrap())
+        .collect();
+    assert_eq!(
+        auth,
+        [
+            "Bearer sk-ant-oat01-ENV",
+            "Bearer sk-ant-req-ITEM",
+            "Bearer oauth-TOKEN"
+        ]
+    );
+    assert!(requests.iter().all(|r| r.header("x-api-key").is_none()));
+    // The derived client keeps the betas and workspace of its parent.
+    assert_eq!(
+        requests[1].header("anthropic-beta"),
+        Some("files-api-2025-04-14,managed-agents-2026-04-01")
+    );
+    assert_eq!(
+        requests[1].header("anthropic-workspace-id"),
+        Some("wrkspc_1")
+    );
+    let moved = item.with_base_url("http://127.0.0.1:9/").unwrap();
+    assert_eq!(moved.base_url(), "http://127.0.0.1:9");
+    assert!(item.with_base_url("ftp://x").is_err());
+}
+
+#[test]
+fn a_credential_header_is_refused_in_favour_of_the_credential_setters() {
+    let err = Client::builder()
+        .api_key(KEY)
+        .default_header("authorization", "Bearer other")
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("credential"), "{err}");
+    assert!(!err.to_string().contains("other"), "{err}");
+}

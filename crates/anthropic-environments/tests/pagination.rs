@@ -125,3 +125,40 @@ async fn an_error_mid_stream_ends_it_with_that_error() {
     assert!(results[..3].iter().all(Result::is_ok));
     assert!(results[3].as_ref().unwrap_err().is_not_found());
 }
+
+#[tokio::test]
+async fn a_server_repeating_a_cursor_ends_the_stream_with_an_error() {
+    // Page 1 points to p1, p1 points to p2, p2 points back to p1.
+    let server = server(|r| {
+        let page = r
+            .query_pairs()
+            .into_iter()
+            .find(|(k, _)| k == "page")
+            .map(|(_, v)| v);
+        let (id, next) = match page.as_deref() {
+            None => ("env_0", "p1"),
+            Some("p1") => ("env_1", "p2"),
+            _ => ("env_2", "p1"),
+        };
+        ok(json!({"data": [env_json(id)], "next_page": next}))
+    })
+    .await;
+    let (client, _) = client(&server);
+    let results: Vec<_> = client.environments().list().into_stream().collect().await;
+    let ids: Vec<String> = results
+        .iter()
+        .filter_map(|r| r.as_ref().ok().map(|e| e.id.clone()))
+        .collect();
+    assert_eq!(ids, ["env_0", "env_1", "env_2"]);
+    match results.last().unwrap() {
+        Err(anthropic_environments::Error::PaginationLoop { operation, cursor }) => {
+            assert_eq!((*operation, cursor.as_str()), ("list_environments", "p1"));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        server.requests().len(),
+        3,
+        "the repeated page is not fetched"
+    );
+}

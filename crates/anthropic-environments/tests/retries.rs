@@ -242,3 +242,48 @@ async fn a_slow_answer_times_out() {
     assert_eq!(sleep.delays().len(), 1, "a timeout is retried");
     task.abort();
 }
+
+#[tokio::test]
+async fn a_hostile_retry_after_is_bounded_by_the_clients_own_backoff() {
+    for (name, value) in [
+        ("retry-after", "86400"),
+        ("retry-after", "1e300"),
+        ("retry-after-ms", "600000"),
+        ("retry-after", "Sun, 06 Nov 2994 08:49:37 GMT"),
+    ] {
+        let server = server(flaky(2, 429, vec![(name, value)])).await;
+        let (client, sleep) = client(&server);
+        client
+            .environments()
+            .retrieve("env_1")
+            .send()
+            .await
+            .unwrap();
+        let delays = sleep.delays();
+        assert_eq!(delays.len(), 2, "{name}: {value}");
+        assert!(
+            delays.iter().all(|d| *d <= Duration::from_secs(1)),
+            "{name}: {value} -> {delays:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_cap_on_server_asked_waits_is_configurable() {
+    let server = server(flaky(1, 503, vec![("retry-after", "90")])).await;
+    let sleep = Arc::new(RecordingSleep::default());
+    let client = Client::builder()
+        .api_key(KEY)
+        .base_url(&server.base_url)
+        .sleep_impl(sleep.clone())
+        .max_retry_after(Duration::from_secs(120))
+        .build()
+        .unwrap();
+    client
+        .environments()
+        .retrieve("env_1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sleep.delays(), [Duration::from_secs(90)]);
+}
