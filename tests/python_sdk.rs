@@ -1,17 +1,23 @@
 //! The official Python SDK drives every endpoint of the mock server, its
 //! responses validate against the spec, and the SDK's own worker loop runs
 //! against it. Needs the interpreter `cargo xtask test` installs (named by
-//! `ANTHROPIC_ENVIRONMENTS_PYTHON`); plain `cargo test` skips it.
+//! `ANTHROPIC_ENVIRONMENTS_PYTHON`): the tests are `#[ignore]`d for plain
+//! `cargo test`, and `cargo xtask test` runs them with `--include-ignored`.
 
 use anthropic_environments_mock::MockServer;
 use anthropic_environments_tests::root;
 
+/// The interpreter `cargo xtask test` installs the official SDK into.
+fn python() -> String {
+    std::env::var("ANTHROPIC_ENVIRONMENTS_PYTHON").expect(
+        "ANTHROPIC_ENVIRONMENTS_PYTHON names the interpreter with the SDK: run `cargo xtask test`",
+    )
+}
+
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs the official Python SDK that `cargo xtask test` installs and runs ignored tests with"]
 async fn the_python_sdk_drives_the_mock() {
-    let Ok(python) = std::env::var("ANTHROPIC_ENVIRONMENTS_PYTHON") else {
-        eprintln!("skipped: ANTHROPIC_ENVIRONMENTS_PYTHON is not set (run `cargo xtask test`)");
-        return;
-    };
+    let python = python();
     let server = MockServer::start().await;
     let script = root().join("tests/python/drive_mock.py");
     let spec = root().join("openapi/environments.yaml");
@@ -32,4 +38,29 @@ async fn the_python_sdk_drives_the_mock() {
         "stdout:\n{stdout}\nstderr:\n{stderr}"
     );
     assert!(stdout.contains("22 passed, 0 failed"), "{stdout}");
+}
+
+/// The official SDK's own poller, holding only the environment key, drains
+/// the mock in strict credential mode; the mock's journal shows every call
+/// authenticated with that key.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs the official Python SDK that `cargo xtask test` installs and runs ignored tests with"]
+async fn the_official_poller_works_the_strict_mock_with_the_environment_key() {
+    let python = python();
+    let server = MockServer::builder().strict_credentials().start().await;
+    let output = tokio::process::Command::new(python)
+        .arg(root().join("tests/python/official_poller.py"))
+        .arg(server.base_url())
+        .current_dir(std::env::temp_dir())
+        .env_remove("ANTHROPIC_API_KEY")
+        .output()
+        .await
+        .expect("running python");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    assert!(stdout.contains("5 passed, 0 failed"), "{stdout}");
 }

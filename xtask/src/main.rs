@@ -175,10 +175,18 @@ fn test(extra: &[String]) -> Result<ExitCode> {
         .args(["-m", "openapi_spec_validator"])
         .arg(root.join(SPEC)))?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    // Tests that need the tools installed above are `#[ignore]`d for a
+    // plain `cargo test`; this command has them, so it runs them too.
+    let (cargo_args, test_args) = match extra.iter().position(|a| a == "--") {
+        Some(i) => (&extra[..i], &extra[i + 1..]),
+        None => (extra, &[][..]),
+    };
     let status = Command::new(&cargo)
         .current_dir(&root)
         .args(["test", "--workspace"])
-        .args(extra)
+        .args(cargo_args)
+        .args(["--", "--include-ignored"])
+        .args(test_args)
         .env("ANTHROPIC_ENVIRONMENTS_PYTHON", &python)
         .status()?;
     if !status.success() {
