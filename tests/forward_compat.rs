@@ -8,6 +8,13 @@ use anthropic_environments_raw::types::{
 };
 use serde_json::{Value, json};
 
+use anthropic_environments_raw::types::{
+    BetaEnvironmentListResponse, BetaSelfHostedWorkListResponse, BetaSelfHostedWorkQueueStats,
+    BetaWorkLeaseState,
+};
+use anthropic_environments_tests::spec;
+use openapiv3::{ReferenceOr, SchemaKind, Type};
+
 fn work(state: &str) -> Value {
     json!({
         "id": "work_1", "acknowledged_at": null, "created_at": "2026-03-15T10:00:00Z",
@@ -173,4 +180,94 @@ fn error_envelope_with_unknown_type_and_details() {
     );
     assert!(e.error.details.as_ref().unwrap().is_unknown());
     assert_eq!(serde_json::to_value(&e).unwrap(), body);
+}
+
+/// Every property the spec marks required and nullable, as
+/// `(component, property)`.
+fn required_nullable() -> Vec<(String, String)> {
+    let spec = spec();
+    let mut found = Vec::new();
+    for (name, schema) in &spec.components.as_ref().unwrap().schemas {
+        let ReferenceOr::Item(schema) = schema else {
+            continue;
+        };
+        let SchemaKind::Type(Type::Object(object)) = &schema.schema_kind else {
+            continue;
+        };
+        for (property, value) in &object.properties {
+            let nullable = match value {
+                ReferenceOr::Item(p) => p.schema_data.nullable,
+                ReferenceOr::Reference { .. } => false,
+            };
+            if nullable && object.required.contains(property) {
+                found.push((name.clone(), property.clone()));
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+/// Decodes `value` as the component `name`, re-encoded as JSON.
+fn decode_as(name: &str, value: Value) -> Result<Value, serde_json::Error> {
+    fn round<T: serde::de::DeserializeOwned + serde::Serialize>(
+        v: Value,
+    ) -> Result<Value, serde_json::Error> {
+        Ok(serde_json::to_value(serde_json::from_value::<T>(v)?).unwrap())
+    }
+    match name {
+        "BetaEnvironment" => round::<BetaEnvironment>(value),
+        "BetaEnvironmentListResponse" => round::<BetaEnvironmentListResponse>(value),
+        "BetaSelfHostedWork" => round::<BetaSelfHostedWork>(value),
+        "BetaSelfHostedWorkListResponse" => round::<BetaSelfHostedWorkListResponse>(value),
+        "BetaSelfHostedWorkQueueStats" => round::<BetaSelfHostedWorkQueueStats>(value),
+        "BetaWorkLeaseState" => round::<BetaWorkLeaseState>(value),
+        other => panic!("no sample for {other}: add one to this test"),
+    }
+}
+
+fn sample(name: &str) -> Value {
+    match name {
+        "BetaEnvironment" => environment(json!({"type": "self_hosted"})),
+        "BetaEnvironmentListResponse" => {
+            json!({"data": [environment(json!({"type": "self_hosted"}))], "next_page": null})
+        }
+        "BetaSelfHostedWork" => work("queued"),
+        "BetaSelfHostedWorkListResponse" => json!({"data": [work("queued")], "next_page": null}),
+        "BetaSelfHostedWorkQueueStats" => json!({"depth": 0, "oldest_queued_at": null,
+            "pending": 0, "type": "work_queue_stats", "workers_polling": null}),
+        "BetaWorkLeaseState" => json!({"last_heartbeat": null, "lease_extended": false,
+            "state": "active", "ttl_seconds": 60}),
+        other => panic!("no sample for {other}: add one to this test"),
+    }
+}
+
+/// A required + nullable field the server leaves out decodes as null (both
+/// official SDKs accept it), and still serialises as an explicit null.
+#[test]
+fn every_required_nullable_field_may_be_absent() {
+    let fields = required_nullable();
+    assert_eq!(fields.len(), 12, "{fields:?}");
+    for (name, property) in fields {
+        let mut absent = sample(&name);
+        let mut explicit = absent.clone();
+        explicit[property.as_str()] = Value::Null;
+        absent.as_object_mut().unwrap().remove(&property);
+        let decoded = decode_as(&name, absent).unwrap_or_else(|e| panic!("{name}.{property}: {e}"));
+        assert_eq!(decoded[property.as_str()], Value::Null, "{name}.{property}");
+        assert_eq!(
+            decoded,
+            decode_as(&name, explicit).unwrap(),
+            "{name}.{property}"
+        );
+    }
+    // Nested too: a refused heartbeat without current_state.last_heartbeat.
+    let details: ErrorDetails = serde_json::from_value(json!({
+        "error_code": "heartbeat_precondition_failed",
+        "current_state": {"lease_extended": false, "state": "active", "ttl_seconds": 60}
+    }))
+    .unwrap();
+    assert!(
+        matches!(details, ErrorDetails::HeartbeatPreconditionFailed(d) if d.current_state.last_heartbeat.is_none())
+    );
 }

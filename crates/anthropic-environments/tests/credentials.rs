@@ -367,3 +367,80 @@ async fn serving_one_item_uses_its_token_or_falls_back_to_the_environment_key() 
             .all(|w| w.state == WorkState::Stopped)
     );
 }
+
+/// A `Write` that keeps everything written to it.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn no_log_line_shows_a_key_a_token_or_a_secret() {
+    let logs = Captured::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let server = strict_server().await;
+    let admin = admin(&server);
+    let env = environment(&admin).await;
+    server.queue_work(&env, "session_logged").unwrap();
+    server.queue_healthcheck(&env, "hc_logged").unwrap();
+    let key = server.environment_key(&env).unwrap();
+    let worker = with_key(&server, Credential::environment_key(key.clone()));
+    let secrets: Arc<Mutex<Vec<String>>> = Arc::default();
+    let seen = secrets.clone();
+    let report = Worker::builder(worker.work(&env))
+        .drain(true)
+        .timing(timing())
+        .build()
+        .run(move |ctx: WorkContext| {
+            let secret = ctx.secret().unwrap();
+            seen.lock().unwrap().extend([
+                secret.expose_raw().to_owned(),
+                secret.sessions_token().expose().to_owned(),
+            ]);
+            tracing::info!(?ctx, secret = ?ctx.secret(), work = ?ctx.work(), "the handler logs its context");
+            async { Ok::<(), std::io::Error>(()) }
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        (report.claimed, report.non_session, report.stopped),
+        (1, 1, 2)
+    );
+    // A refused call's error, logged too.
+    let err = worker
+        .work(&env)
+        .retrieve("work_x")
+        .send()
+        .await
+        .unwrap_err();
+    tracing::error!(%err, ?err, "a refused call");
+
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(text.contains("the handler logs its context"), "{text}");
+    assert!(text.contains("<redacted>"), "{text}");
+    let secrets = secrets.lock().unwrap().clone();
+    assert_eq!(secrets.len(), 2);
+    for secret in secrets.iter().chain([&key]) {
+        assert!(
+            !text.contains(secret.as_str()),
+            "a credential in the logs:\n{text}"
+        );
+    }
+    assert!(!text.contains("sk-ant-req-"), "{text}");
+    assert!(!text.contains("sk-ant-oat01-"), "{text}");
+}
