@@ -7,36 +7,38 @@
 use anthropic_environments_mock::MockServer;
 use anthropic_environments_tests::root;
 
-/// The interpreter `cargo xtask test` installs the official SDK into.
-fn python() -> String {
-    std::env::var("ANTHROPIC_ENVIRONMENTS_PYTHON").expect(
+/// Runs a script with the interpreter `cargo xtask test` installs the
+/// official SDK into (`ANTHROPIC_ENVIRONMENTS_PYTHON`); its standard output,
+/// after checking that it succeeded.
+async fn run_script(script: &std::path::Path, args: &[&str]) -> String {
+    let python = std::env::var("ANTHROPIC_ENVIRONMENTS_PYTHON").expect(
         "ANTHROPIC_ENVIRONMENTS_PYTHON names the interpreter with the SDK: run `cargo xtask test`",
-    )
-}
-
-#[tokio::test(flavor = "multi_thread")]
-#[ignore = "needs the official Python SDK that `cargo xtask test` installs and runs ignored tests with"]
-async fn the_python_sdk_drives_the_mock() {
-    let python = python();
-    let server = MockServer::start().await;
-    let script = root().join("tests/python/drive_mock.py");
-    let spec = root().join("openapi/environments.yaml");
-    let base_url = server.base_url();
+    );
     let output = tokio::process::Command::new(python)
         .arg(script)
-        .arg(&base_url)
-        .arg(spec)
+        .args(args)
         .current_dir(std::env::temp_dir())
-        .env("ANTHROPIC_API_KEY", "unused")
+        .env_remove("ANTHROPIC_API_KEY")
         .output()
         .await
         .expect("running python");
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         output.status.success(),
         "stdout:\n{stdout}\nstderr:\n{stderr}"
     );
+    stdout
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs the official Python SDK that `cargo xtask test` installs and runs ignored tests with"]
+async fn the_python_sdk_drives_the_mock() {
+    let server = MockServer::start().await;
+    let script = root().join("tests/python/drive_mock.py");
+    let spec = root().join("openapi/environments.yaml");
+    let base_url = server.base_url();
+    let stdout = run_script(&script, &[base_url.as_str(), spec.to_str().unwrap()]).await;
     assert!(stdout.contains("22 passed, 0 failed"), "{stdout}");
 }
 
@@ -46,21 +48,8 @@ async fn the_python_sdk_drives_the_mock() {
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs the official Python SDK that `cargo xtask test` installs and runs ignored tests with"]
 async fn the_official_poller_works_the_strict_mock_with_the_environment_key() {
-    let python = python();
     let server = MockServer::builder().strict_credentials().start().await;
-    let output = tokio::process::Command::new(python)
-        .arg(root().join("tests/python/official_poller.py"))
-        .arg(server.base_url())
-        .current_dir(std::env::temp_dir())
-        .env_remove("ANTHROPIC_API_KEY")
-        .output()
-        .await
-        .expect("running python");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "stdout:\n{stdout}\nstderr:\n{stderr}"
-    );
+    let script = root().join("tests/python/official_poller.py");
+    let stdout = run_script(&script, &[server.base_url().as_str()]).await;
     assert!(stdout.contains("5 passed, 0 failed"), "{stdout}");
 }

@@ -9,7 +9,7 @@
 //! absent and `null` both decode as `None`, and `None` still serialises as
 //! `null` (the field stays on the wire, as `required` documents).
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use syn::visit_mut::{self, VisitMut};
 
 /// The `deserialize_with` path typify puts on required + nullable fields.
@@ -19,16 +19,10 @@ const REQUIRED_NULLABLE: &str = "::std::option::Option::deserialize";
 /// submodules) so that an absent key decodes as `None`. Returns how many
 /// fields it rewrote.
 pub fn tolerate_absent_nulls(file: &mut syn::File) -> Result<usize> {
-    let types_mod = file
-        .items
-        .iter_mut()
-        .find_map(|item| match item {
-            syn::Item::Mod(m) if m.ident == "types" => Some(m),
-            _ => None,
-        })
-        .context("progenitor output has no `types` module")?;
     let mut rewriter = Rewriter { rewritten: 0 };
-    rewriter.visit_item_mod_mut(types_mod);
+    for item in crate::types_items(file)? {
+        rewriter.visit_item_mut(item);
+    }
     Ok(rewriter.rewritten)
 }
 

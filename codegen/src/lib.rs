@@ -96,8 +96,9 @@ pub fn header(origin: &str, version: &str) -> String {
     )
 }
 
-/// Puts the code of the open types at the end of the generated `types` module.
-fn inject_open_types(file: &mut syn::File, open: &[open_types::OpenType]) -> Result<()> {
+/// The items of the generated `types` module, where every generated type
+/// lives (the passes that rewrite types all start here).
+pub(crate) fn types_items(file: &mut syn::File) -> Result<&mut Vec<syn::Item>> {
     let types_mod = file
         .items
         .iter_mut()
@@ -110,6 +111,12 @@ fn inject_open_types(file: &mut syn::File, open: &[open_types::OpenType]) -> Res
         .content
         .as_mut()
         .context("the `types` module has no body")?;
+    Ok(items)
+}
+
+/// Puts the code of the open types at the end of the generated `types` module.
+fn inject_open_types(file: &mut syn::File, open: &[open_types::OpenType]) -> Result<()> {
+    let items = types_items(file)?;
     for ty in open {
         let tokens = open_types::emit(ty)?;
         let parsed: syn::File = syn::parse2(tokens)

@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use openapiv3::{OpenAPI, ReferenceOr, SchemaKind, Type};
 use quote::quote;
 
@@ -57,18 +57,7 @@ pub fn redact(file: &mut syn::File, sensitive: &BTreeMap<String, Vec<String>>) -
     if sensitive.is_empty() {
         return Ok(());
     }
-    let types_mod = file
-        .items
-        .iter_mut()
-        .find_map(|item| match item {
-            syn::Item::Mod(m) if m.ident == "types" => Some(m),
-            _ => None,
-        })
-        .context("progenitor output has no `types` module")?;
-    let (_, items) = types_mod
-        .content
-        .as_mut()
-        .context("the `types` module has no body")?;
+    let items = crate::types_items(file)?;
     let mut redacted = redact_items(items, sensitive);
     for item in items.iter_mut() {
         if let syn::Item::Mod(m) = item

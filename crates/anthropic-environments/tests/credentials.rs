@@ -2,6 +2,8 @@
 //! worker that holds only the environment key, and each item's sessions
 //! token.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -368,30 +370,9 @@ async fn serving_one_item_uses_its_token_or_falls_back_to_the_environment_key() 
     );
 }
 
-/// A `Write` that keeps everything written to it.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn no_log_line_shows_a_key_a_token_or_a_secret() {
-    let logs = Captured::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (logs, _guard) = common::CapturedLogs::install();
 
     let server = strict_server().await;
     let admin = admin(&server);
@@ -430,7 +411,7 @@ async fn no_log_line_shows_a_key_a_token_or_a_secret() {
         .unwrap_err();
     tracing::error!(%err, ?err, "a refused call");
 
-    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let text = logs.text();
     assert!(text.contains("the handler logs its context"), "{text}");
     assert!(text.contains("<redacted>"), "{text}");
     let secrets = secrets.lock().unwrap().clone();
