@@ -108,4 +108,28 @@ fn serves_the_item_the_variables_name_with_the_secret_from_a_private_file() {
         assert!(err.to_string().contains("world-readable"), "{err}");
     }
     std::fs::remove_dir_all(&dir).unwrap();
+
+    // Client::from_env takes the first of ANTHROPIC_API_KEY,
+    // ANTHROPIC_AUTH_TOKEN and ANTHROPIC_ENVIRONMENT_KEY.
+    let kind = || Client::from_env().unwrap().credential_kind();
+    assert_eq!(kind(), CredentialKind::EnvironmentKey);
+    // SAFETY: as above; the runtime's threads do not read the environment.
+    unsafe { std::env::set_var("ANTHROPIC_AUTH_TOKEN", "oauth-token") };
+    assert_eq!(kind(), CredentialKind::AuthToken);
+    unsafe { std::env::set_var("ANTHROPIC_API_KEY", "sk-ant-api-x") };
+    assert_eq!(kind(), CredentialKind::ApiKey);
+    unsafe {
+        for var in [
+            "ANTHROPIC_API_KEY",
+            "ANTHROPIC_AUTH_TOKEN",
+            "ANTHROPIC_ENVIRONMENT_KEY",
+        ] {
+            std::env::remove_var(var);
+        }
+    }
+    let err = Client::from_env().unwrap_err();
+    assert!(
+        err.to_string().contains("ANTHROPIC_ENVIRONMENT_KEY"),
+        "{err}"
+    );
 }
