@@ -306,11 +306,15 @@ impl ItemServer {
     }
 
     /// Claims the lease of an acknowledged item (`NO_HEARTBEAT`), retrying
-    /// transient failures until the lease must be assumed lost. `None` when
-    /// claimed; else why not.
+    /// transient failures until the lease must be assumed lost, or the
+    /// shutdown's grace is over. `None` when claimed; else why not.
     async fn claim(&self, ctx: &WorkContext, lease: &mut Lease) -> Option<CancelReason> {
         loop {
-            match self.beat(ctx, lease).await {
+            let beat = tokio::select! {
+                beat = self.beat(ctx, lease) => beat,
+                _ = self.hard_cancel.cancelled() => return Some(CancelReason::Shutdown),
+            };
+            match beat {
                 Beat::Extended => return None,
                 Beat::Ended(reason) => return Some(reason),
                 Beat::Failed => {}
@@ -319,7 +323,10 @@ impl ItemServer {
             if let Some(reason) = lease.check(now) {
                 return Some(reason);
             }
-            tokio::time::sleep_until(lease.next_beat(now, true)).await;
+            tokio::select! {
+                _ = tokio::time::sleep_until(lease.next_beat(now, true)) => {}
+                _ = self.hard_cancel.cancelled() => return Some(CancelReason::Shutdown),
+            }
             if let Some(reason) = lease.check(Instant::now()) {
                 return Some(reason);
             }
