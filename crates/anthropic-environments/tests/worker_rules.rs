@@ -165,3 +165,50 @@ async fn a_non_blocking_worker_polls_without_block_ms() {
         );
     }
 }
+
+/// A server that accepts connections and never answers: each poll is cut
+/// by the worker's request timeout (60 s on top of block_ms), not the
+/// client's 10 minutes, and the worker backs off and polls again. Driven by
+/// tokio's paused clock.
+#[tokio::test(start_paused = true)]
+async fn a_server_that_never_answers_holds_a_poll_for_the_request_timeout_only() {
+    use tokio::io::AsyncReadExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (accepted, mut accepts) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        loop {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let _ = accepted.send(tokio::time::Instant::now());
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                // Read the request, answer nothing.
+                while matches!(socket.read(&mut buf).await, Ok(n) if n > 0) {}
+            });
+        }
+    });
+    let client = Client::builder()
+        .api_key("k")
+        .base_url(format!("http://{addr}"))
+        .build()
+        .unwrap();
+    let builder = Worker::builder(client.work("env_silent"));
+    let shutdown = builder.shutdown_token();
+    let run = tokio::spawn(
+        builder
+            .build()
+            .run(|_ctx: WorkContext| async { Ok::<(), std::io::Error>(()) }),
+    );
+    let first = accepts.recv().await.unwrap();
+    let second = accepts.recv().await.unwrap();
+    let gap = second - first;
+    // 999 ms of block + 60 s of timeout, then a 2 s backoff and up to 1 s of
+    // jitter.
+    assert!(
+        gap >= Duration::from_millis(60_999) && gap <= Duration::from_secs(65),
+        "{gap:?}"
+    );
+    shutdown.cancel();
+    let report = run.await.unwrap().unwrap();
+    assert_eq!(report.claimed, 0);
+}

@@ -412,7 +412,12 @@ pub(crate) async fn stop(
     timing: &WorkerTiming,
 ) -> bool {
     for attempt in 1..=5u32 {
-        match queue.stop(work_id).force(force).max_retries(0).send().await {
+        let request = queue
+            .stop(work_id)
+            .force(force)
+            .max_retries(0)
+            .timeout(timing.request_timeout);
+        match request.send().await {
             Ok(_) => return true,
             Err(e) if e.is_conflict() || succeeded_undecoded(&e) => return true,
             Err(e) if is_fatal(&e) => {

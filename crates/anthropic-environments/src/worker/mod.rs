@@ -46,7 +46,10 @@
 //!   to 1 s of jitter), resetting on success. Poll and ack have separate
 //!   counters. A 4xx that retrying can't fix (anything but 408, 409, 429)
 //!   ends the worker with that error. The worker's loops are the retries:
-//!   poll, ack and stop go out without client retries.
+//!   poll, ack and stop go out without client retries, each bounded by
+//!   [`WorkerTiming::request_timeout`] (60 s; polls get their `block_ms` on
+//!   top), so a server that stops answering cannot hold a loop for the
+//!   client's 10-minute timeout.
 //! - Acknowledges every item before anything else (the lease clock starts
 //!   before the ack is sent). A 409 on ack (another worker won) goes
 //!   straight back to polling; an ack that fails for good (another 4xx)
@@ -511,6 +514,15 @@ impl Worker {
         }
     }
 
+    /// An ack as the worker sends it: no client retries (the poll loop is
+    /// the retry), bounded by the request timeout.
+    fn ack(&self, work_id: &str) -> crate::work::AckWork {
+        self.queue
+            .ack(work_id)
+            .max_retries(0)
+            .timeout(self.timing.request_timeout)
+    }
+
     async fn sleep_or_stop(stop: &CancellationToken, wait: Duration) -> bool {
         tokio::select! {
             _ = stop.cancelled() => true,
@@ -550,7 +562,13 @@ impl Worker {
                     Err(_) => return (None, tasks),
                 },
             };
-            let mut poll = self.queue.poll().worker_id(&self.worker_id).max_retries(0);
+            let block = Duration::from_millis(self.block_ms.unwrap_or(0));
+            let mut poll = self
+                .queue
+                .poll()
+                .worker_id(&self.worker_id)
+                .max_retries(0)
+                .timeout(block + self.timing.request_timeout);
             if let Some(ms) = self.block_ms {
                 poll = poll.block_ms(ms);
             }
@@ -573,7 +591,8 @@ impl Worker {
                     poll_attempt = 0;
                     bump(&shared.counters.undecodable);
                     tracing::error!(parent: span, work_id = %id, error = %message, "a polled item does not decode; acknowledging and force-stopping it");
-                    let acked = match self.queue.ack(&id).max_retries(0).send().await {
+                    let ack = self.ack(&id);
+                    let acked = match ack.send().await {
                         Ok(_) => true,
                         Err(e) => succeeded_undecoded(&e),
                     };
@@ -616,7 +635,7 @@ impl Worker {
             tracing::info!(parent: span, work_id = %work.id, session_id = ?work.session_id(), data_type = ?work.data_type(), "polled work");
             // The lease runs from the ack: start its clock before sending it.
             let lease_started = Instant::now();
-            let acked = match self.queue.ack(&work.id).max_retries(0).send().await {
+            let acked = match self.ack(&work.id).send().await {
                 // The ack took effect even when its answer did not decode.
                 Err(e) if succeeded_undecoded(&e) => Ok(()),
                 other => other.map(drop),

@@ -27,6 +27,11 @@ pub struct WorkerTiming {
     pub cancel_grace: Duration,
     /// How long in-flight handlers may finish after a shutdown signal.
     pub shutdown_grace: Duration,
+    /// Bound of each poll (on top of its `block_ms`), ack and stop request,
+    /// so that a server that stops answering holds a poll loop for this
+    /// long, not for the client's 10-minute timeout. Not in the official
+    /// workers, which use the client's timeout.
+    pub request_timeout: Duration,
 }
 
 impl Default for WorkerTiming {
@@ -41,6 +46,7 @@ impl Default for WorkerTiming {
             initial_ttl: Duration::from_secs(90),
             cancel_grace: Duration::from_secs(5),
             shutdown_grace: Duration::from_secs(30),
+            request_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -73,6 +79,7 @@ impl WorkerTiming {
             initial_ttl: s(self.initial_ttl),
             cancel_grace: s(self.cancel_grace),
             shutdown_grace: s(self.shutdown_grace),
+            request_timeout: s(self.request_timeout),
         }
     }
 
