@@ -4,7 +4,9 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -32,7 +34,10 @@ pub const MANAGED_AGENTS_BETA: &str = "managed-agents-2026-04-01";
 /// State shared by every handler.
 pub(crate) struct Shared {
     pub(crate) model: Mutex<Model>,
+    /// Wakes long polls: an item was queued or re-queued.
     pub(crate) notify: tokio::sync::Notify,
+    /// Wakes the sweeper: a deadline was set (it may be the earliest).
+    pub(crate) deadlines_changed: tokio::sync::Notify,
     pub(crate) faults: Faults,
     pub(crate) api_key: Option<String>,
     pub(crate) credential_mode: CredentialMode,
@@ -265,7 +270,7 @@ async fn poll_work(
         }
         tokio::select! {
             _ = &mut notified => {}
-            _ = tokio::time::sleep_until(deadline.into()) => {}
+            _ = tokio::time::sleep_until(deadline) => {}
         }
     }
 }
@@ -291,7 +296,9 @@ async fn update_work(
 }
 
 async fn ack_work(State(s): State<Arc<Shared>>, Path((env, id)): Path<(String, String)>) -> Api {
-    ok(&s.swept().ack(&env, &id, Instant::now())?)
+    let work = s.swept().ack(&env, &id, Instant::now())?;
+    s.deadlines_changed.notify_one();
+    ok(&work)
 }
 
 async fn heartbeat_work(
@@ -304,9 +311,11 @@ async fn heartbeat_work(
     // and answer with the TTL applied.
     let ttl = q.int("desired_ttl_seconds", i64::MIN, i64::MAX)?;
     let expected = q.str("expected_last_heartbeat");
-    ok(&s
+    let beat = s
         .swept()
-        .heartbeat(&env, &id, ttl, expected, Instant::now())?)
+        .heartbeat(&env, &id, ttl, expected, Instant::now())?;
+    s.deadlines_changed.notify_one();
+    ok(&beat)
 }
 
 async fn stop_work(
@@ -321,7 +330,9 @@ async fn stop_work(
         body(&bytes)?
     };
     let force = params.force.unwrap_or(false);
-    ok(&s.swept().stop(&env, &id, force, Instant::now())?)
+    let work = s.swept().stop(&env, &id, force, Instant::now())?;
+    s.deadlines_changed.notify_one();
+    ok(&work)
 }
 
 // ---- control surface ----------------------------------------------------

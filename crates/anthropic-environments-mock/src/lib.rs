@@ -52,7 +52,6 @@ pub mod model;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
-use std::time::Duration;
 
 use anthropic_environments_raw::types::{
     BetaHealthCheckWorkData, BetaHealthCheckWorkDataType, BetaSelfHostedWork, BetaWorkData,
@@ -156,6 +155,7 @@ impl MockServerBuilder {
         let shared = Arc::new(Shared {
             model: std::sync::Mutex::new(model),
             notify: tokio::sync::Notify::new(),
+            deadlines_changed: tokio::sync::Notify::new(),
             faults: faults::Faults::new(self.faults),
             api_key: self.api_key,
             credential_mode: self.credential_mode,
@@ -171,7 +171,7 @@ impl MockServerBuilder {
                 })
                 .await;
         });
-        let sweeper = tokio::spawn(sweep(Arc::downgrade(&shared)));
+        let sweeper = tokio::spawn(sweep(shared.clone()));
         Ok(MockServer {
             addr,
             shared,
@@ -182,16 +182,31 @@ impl MockServerBuilder {
 }
 
 /// Applies lease expiries and stop grace periods as they fall due, waking
-/// long polls when an item is re-queued.
-async fn sweep(shared: std::sync::Weak<Shared>) {
+/// long polls when an item is re-queued. Sleeps until the next deadline (or
+/// until a request sets a new one), on tokio's clock: under
+/// `tokio::time::pause()` leases, long polls and reclaims move with
+/// `tokio::time::advance`.
+///
+/// Holds the shared state while it runs: the server aborts it on shutdown
+/// and on drop.
+async fn sweep(shared: Arc<Shared>) {
     loop {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        let Some(shared) = shared.upgrade() else {
-            return;
-        };
-        let requeued = shared.model().sweep(std::time::Instant::now());
+        let changed = shared.deadlines_changed.notified();
+        tokio::pin!(changed);
+        changed.as_mut().enable();
+        let requeued = shared.model().sweep(tokio::time::Instant::now());
         if requeued {
             shared.notify.notify_waiters();
+        }
+        let next = shared.model().next_deadline();
+        match next {
+            Some(at) => {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(at) => {}
+                    _ = &mut changed => {}
+                }
+            }
+            None => changed.await,
         }
     }
 }
@@ -310,7 +325,7 @@ impl MockServer {
     /// Every work item of an environment, as the server holds them now.
     pub fn work_items(&self, environment_id: &str) -> Vec<BetaSelfHostedWork> {
         let mut model = self.shared.model();
-        model.sweep(std::time::Instant::now());
+        model.sweep(tokio::time::Instant::now());
         model.all_work(environment_id)
     }
 

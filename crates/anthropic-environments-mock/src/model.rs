@@ -3,7 +3,9 @@
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use anthropic_environments_raw::types::{
     BetaCloudConfig, BetaCloudConfigParams, BetaCloudConfigType, BetaEnvironment,
