@@ -50,6 +50,21 @@ impl Shared {
         self.model.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Empties the model (keeping its timing and base URL), the journal and
+    /// the faults.
+    pub(crate) fn reset(&self) {
+        {
+            let mut model = self.model();
+            let mut fresh = Model::new(model.timing.clone());
+            fresh.api_base_url = model.api_base_url.take();
+            *model = fresh;
+        }
+        self.journal.clear();
+        self.faults.set(FaultConfig::none());
+        self.notify.notify_waiters();
+        self.deadlines_changed.notify_one();
+    }
+
     /// Locks the model after applying every deadline due now.
     fn swept(&self) -> MutexGuard<'_, Model> {
         let mut model = self.model();
@@ -182,6 +197,8 @@ fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, Failure> {
 }
 
 const DEFAULT_LIMIT: i64 = 20;
+/// The largest request body the mock reads.
+const MAX_BODY: usize = 16 * 1024 * 1024;
 const MAX_LIMIT: i64 = 1000;
 
 // ---- environments -------------------------------------------------------
@@ -367,6 +384,11 @@ async fn control_key(State(s): State<Arc<Shared>>, Path(env): Path<String>) -> A
     model.environment(&env)?;
     let key = model.credentials.environment_key(&env).unwrap_or_default();
     ok(&json!({ "environment_id": env, "environment_key": key }))
+}
+
+async fn control_reset(State(s): State<Arc<Shared>>) -> Api {
+    s.reset();
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 async fn control_requests(State(s): State<Arc<Shared>>) -> Api {
@@ -569,12 +591,23 @@ async fn journal(State(s): State<Arc<Shared>>, request: Request, next: Next) -> 
         key => s.model().credentials.classify(key, s.api_key.as_deref()),
     };
     let operation = operation_of(request.method(), &path).map(str::to_owned);
+    let headers = crate::journal::redacted_headers(request.headers());
+    // Keep the body for the journal and hand the same bytes on.
+    let (parts, body) = request.into_parts();
+    let bytes = match axum::body::to_bytes(body, MAX_BODY).await {
+        Ok(bytes) => bytes,
+        Err(_) => return invalid(format!("request body: larger than {MAX_BODY} bytes")),
+    };
+    let body_text = String::from_utf8_lossy(&bytes).into_owned();
+    let request = Request::from_parts(parts, Body::from(bytes));
     let response = next.run(request).await;
     s.journal.push(RecordedRequest {
         method,
         path,
         query,
         operation,
+        headers,
+        body: body_text,
         caller,
         status: response.status().as_u16(),
     });
@@ -657,6 +690,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             "/_mock/requests",
             get(control_requests).delete(control_clear_requests),
         )
+        .route("/_mock/reset", post(control_reset))
         .route("/_mock/faults", put(control_faults).get(control_get_faults))
         .route("/_mock/health", get(|| async { "ok" }));
     api.merge(control)

@@ -20,6 +20,7 @@
 //! - `GET /_mock/environments/{environment_id}/work`: every item;
 //! - `GET /_mock/environments/{environment_id}/key`: the environment key;
 //! - `GET /_mock/requests`: the request journal; `DELETE` clears it;
+//! - `POST /_mock/reset`: back to the empty state (see [`MockServer::reset`]);
 //! - `PUT /_mock/faults` with a [`FaultConfig`]: inject faults; `GET` reads it;
 //! - `GET /_mock/health`.
 //!
@@ -47,7 +48,7 @@ mod clock;
 pub mod credentials;
 mod faults;
 mod journal;
-pub mod model;
+mod model;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -320,6 +321,13 @@ impl MockServer {
     /// Empties the journal.
     pub fn clear_requests(&self) {
         self.shared.journal.clear();
+    }
+
+    /// Back to the state of a new server: no environments, work, keys or
+    /// tokens, an empty journal and no faults. The address, timing and
+    /// credential mode stay. Long polls in flight see an empty queue.
+    pub fn reset(&self) {
+        self.shared.reset();
     }
 
     /// Every work item of an environment, as the server holds them now.

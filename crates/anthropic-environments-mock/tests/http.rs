@@ -442,3 +442,62 @@ async fn the_credential_model_over_http() {
     assert_eq!(status, 204);
     assert!(server.requests().is_empty());
 }
+
+#[tokio::test]
+async fn the_journal_keeps_bodies_and_headers_and_reset_empties_everything() {
+    use reqwest::Method;
+    let server = MockServer::start().await;
+    let (status, env) = send(
+        &server,
+        Method::POST,
+        "/v1/environments",
+        Some(r#"{"name": "j", "config": {"type": "self_hosted"}}"#),
+        true,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let env = env["id"].as_str().unwrap().to_owned();
+    server.queue_work(&env, "s").unwrap();
+    server.set_faults(FaultConfig::errors(0.5, 1));
+    let created = &server.requests_for("create_environment")[0];
+    assert_eq!(created.json().unwrap()["name"], "j");
+    assert_eq!(created.header("authorization"), Some("Bearer <redacted>"));
+    assert_eq!(created.header("anthropic-beta"), Some(BETA));
+    assert_eq!(created.status, 200);
+
+    // Rust: reset.
+    server.reset();
+    assert!(server.requests().is_empty());
+    assert!(server.work_items(&env).is_empty());
+    let (status, _) = send(
+        &server,
+        Method::GET,
+        &format!("/v1/environments/{env}"),
+        None,
+        true,
+    )
+    .await;
+    assert_eq!(status, 404, "the environment is gone");
+    let (status, faults) = send(&server, Method::GET, "/_mock/faults", None, false).await;
+    assert_eq!((status, faults["error_rate"].as_f64()), (200, Some(0.0)));
+
+    // HTTP: reset.
+    let (status, _) = send(
+        &server,
+        Method::POST,
+        "/v1/environments",
+        Some(r#"{"name": "k"}"#),
+        true,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(server.requests().len(), 2, "the 404 and the create");
+    let (status, _) = send(&server, Method::POST, "/_mock/reset", None, false).await;
+    assert_eq!(status, 204);
+    assert!(server.requests().is_empty());
+    let (status, page) = send(&server, Method::GET, "/v1/environments", None, true).await;
+    assert_eq!(
+        (status, page["data"].as_array().map(Vec::len)),
+        (200, Some(0))
+    );
+}

@@ -2,24 +2,46 @@
 
 mod common;
 
+use anthropic_environments::config::SelfHostedConfig;
 use anthropic_environments::{API_VERSION, Client, USER_AGENT};
+use anthropic_environments_mock::{CallerKind, MockServer};
 use common::*;
+
+/// A mock server that accepts only [`KEY`], with one environment, and its
+/// journal emptied: what a test then sends is all the journal holds.
+async fn mock_with_environment() -> (MockServer, String) {
+    let server = MockServer::builder().api_key(KEY).start().await;
+    let client = mock_client(&server);
+    let env = client
+        .environments()
+        .create("headers")
+        .config(SelfHostedConfig)
+        .send()
+        .await
+        .unwrap()
+        .id;
+    server.clear_requests();
+    (server, env)
+}
+
+fn mock_client(server: &MockServer) -> Client {
+    Client::builder()
+        .api_key(KEY)
+        .base_url(server.base_url())
+        .build()
+        .unwrap()
+}
 
 #[tokio::test]
 async fn every_request_carries_auth_version_agent_and_betas() {
-    let server = server(|_| ok(env_json("env_1"))).await;
-    let (client, _) = client(&server);
-    client
-        .environments()
-        .retrieve("env_1")
-        .send()
-        .await
-        .unwrap();
+    let (server, env) = mock_with_environment().await;
+    let client = mock_client(&server);
+    client.environments().retrieve(&env).send().await.unwrap();
     let r = &server.requests()[0];
-    assert_eq!(
-        r.header("authorization"),
-        Some(format!("Bearer {KEY}").as_str())
-    );
+    // The mock accepts only KEY: an API key caller means the bearer was KEY.
+    assert_eq!(r.caller, CallerKind::ApiKey);
+    assert_eq!(r.header("authorization"), Some("Bearer <redacted>"));
+    assert!(r.header("x-api-key").is_none());
     assert_eq!(r.header("anthropic-version"), Some(API_VERSION));
     assert_eq!(API_VERSION, "2026-10-21");
     assert_eq!(r.header("user-agent"), Some(USER_AGENT));
@@ -34,17 +56,17 @@ async fn every_request_carries_auth_version_agent_and_betas() {
 
 #[tokio::test]
 async fn betas_client_first_then_request_then_managed_agents_without_duplicates() {
-    let server = server(|_| ok(env_json("env_1"))).await;
+    let (server, env) = mock_with_environment().await;
     let client = Client::builder()
         .api_key(KEY)
-        .base_url(&server.base_url)
+        .base_url(server.base_url())
         .beta("files-api-2025-04-14")
         .beta("managed-agents-2026-04-01")
         .build()
         .unwrap();
     client
         .environments()
-        .retrieve("env_1")
+        .retrieve(&env)
         .beta("skills-2025-10-02")
         .beta("files-api-2025-04-14")
         .send()
@@ -58,30 +80,30 @@ async fn betas_client_first_then_request_then_managed_agents_without_duplicates(
 
 #[tokio::test]
 async fn workspace_per_client_and_per_request_and_extra_headers() {
-    let server = server(|_| ok(env_json("env_1"))).await;
+    let (server, env) = mock_with_environment().await;
     let client = Client::builder()
         .api_key(KEY)
-        .base_url(&server.base_url)
+        .base_url(server.base_url())
         .workspace_id("wrkspc_client")
         .default_header("x-team", "infra")
         .api_version("2099-01-01")
         .build()
         .unwrap();
     let envs = client.environments();
-    envs.retrieve("env_1").send().await.unwrap();
-    envs.retrieve("env_1")
+    envs.retrieve(&env).send().await.unwrap();
+    envs.retrieve(&env)
         .workspace_id("wrkspc_request")
         .header("x-trace", "t1")
         .send()
         .await
         .unwrap();
     client
-        .work("env_1")
+        .work(&env)
         .poll()
         .workspace_id("wrkspc_poll")
         .send()
         .await
-        .ok();
+        .unwrap();
     let reqs = server.requests();
     assert_eq!(
         reqs[0].header("anthropic-workspace-id"),
@@ -94,6 +116,7 @@ async fn workspace_per_client_and_per_request_and_extra_headers() {
         Some("wrkspc_request")
     );
     assert_eq!(reqs[1].header("x-trace"), Some("t1"));
+    assert_eq!(reqs[2].operation.as_deref(), Some("poll_work"));
     assert_eq!(
         reqs[2].header("anthropic-workspace-id"),
         Some("wrkspc_poll")
@@ -102,25 +125,24 @@ async fn workspace_per_client_and_per_request_and_extra_headers() {
 
 #[tokio::test]
 async fn a_caller_supplied_reqwest_client_still_gets_the_api_headers() {
-    let server = server(|_| ok(env_json("env_1"))).await;
+    let (server, env) = mock_with_environment().await;
     let http = reqwest::Client::builder().build().unwrap();
     let client = Client::builder()
         .api_key(KEY)
-        .base_url(format!("{}/", server.base_url))
+        .base_url(format!("{}/", server.base_url()))
         .http_client(http)
         .build()
         .unwrap();
-    client.environments().archive("env_1").send().await.unwrap();
+    client.environments().archive(&env).send().await.unwrap();
     let r = &server.requests()[0];
     assert_eq!(
-        r.path, "/v1/environments/env_1/archive",
+        r.path,
+        format!("/v1/environments/{env}/archive"),
         "trailing slash of the base URL dropped"
     );
-    assert_eq!(
-        r.header("authorization"),
-        Some(format!("Bearer {KEY}").as_str())
-    );
+    assert_eq!(r.caller, CallerKind::ApiKey);
     assert_eq!(r.header("content-length"), Some("0"));
+    assert_eq!(r.body, "");
 }
 
 #[test]
