@@ -408,6 +408,7 @@ async fn control_list(State(s): State<Arc<Shared>>, Path(env): Path<String>) -> 
 
 async fn control_faults(State(s): State<Arc<Shared>>, bytes: Bytes) -> Api {
     let config: FaultConfig = body(&bytes)?;
+    config.validate().map_err(bad)?;
     s.faults.set(config);
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -430,33 +431,49 @@ async fn request_id(State(s): State<Arc<Shared>>, request: Request, next: Next) 
 
 /// Injects the configured faults before the request reaches the API.
 async fn faults(State(s): State<Arc<Shared>>, request: Request, next: Next) -> Response {
-    let (latency, decision, retry_after) = s.faults.decide(request.uri().path());
+    let operation = operation_of(request.method(), request.uri().path());
+    let (latency, decision) =
+        s.faults
+            .decide(request.method().as_str(), request.uri().path(), operation);
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
     match decision {
         Decision::Pass => next.run(request).await,
-        Decision::Status(code) => {
+        Decision::Status { code, headers } => {
             let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             let kind = match code {
+                400 | 409 | 412 | 413 | 422 => "invalid_request_error",
+                401 => "authentication_error",
+                403 => "permission_error",
+                404 => "not_found_error",
+                408 => "timeout_error",
                 429 => "rate_limit_error",
                 529 => "overloaded_error",
-                408 => "timeout_error",
                 _ => "api_error",
             };
             let mut response = envelope(status, kind, "injected fault", None);
-            if let Some(secs) = retry_after
-                && let Ok(v) = HeaderValue::from_str(&secs.to_string())
-            {
-                response.headers_mut().insert("retry-after", v);
+            for (name, value) in headers {
+                if let Ok(v) = HeaderValue::from_str(&value) {
+                    response.headers_mut().insert(name, v);
+                }
             }
             response
         }
-        Decision::Drop => {
-            // Headers go out, then the body fails: the client sees the
-            // connection break before a complete answer.
-            let failing = futures::stream::once(async {
-                Err::<Bytes, std::io::Error>(std::io::Error::other("injected dropped connection"))
+        Decision::BreakBody => {
+            // The status line and headers go out, then the body fails: the
+            // client sees the connection break mid-answer.
+            // A first chunk, a pause (so that it is written), then the error.
+            let failing = futures::stream::unfold(0u8, |step| async move {
+                match step {
+                    0 => Some((Ok(Bytes::from_static(b"{\"type\":")), 1)),
+                    1 => {
+                        tokio::task::yield_now().await;
+                        let error = std::io::Error::other("injected broken body");
+                        Some((Err::<Bytes, std::io::Error>(error), 2))
+                    }
+                    _ => None,
+                }
             });
             Response::builder()
                 .status(StatusCode::OK)
@@ -464,8 +481,20 @@ async fn faults(State(s): State<Arc<Shared>>, request: Request, next: Next) -> R
                 .body(Body::from_stream(failing))
                 .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
         }
+        Decision::CloseConnection => {
+            // The connection loop closes the connection instead of writing
+            // this response: no status line at all.
+            let mut response = Response::default();
+            response.extensions_mut().insert(CloseConnection);
+            response
+        }
     }
 }
+
+/// Marks a response that must not be written: the connection is closed
+/// instead (see the server loop in the crate root).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct CloseConnection;
 
 /// The credential of a request: its bearer, else its `x-api-key`.
 fn credential(headers: &HeaderMap) -> Option<&str> {

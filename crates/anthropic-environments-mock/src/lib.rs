@@ -60,7 +60,7 @@ use anthropic_environments_raw::types::{
 
 pub use api::MANAGED_AGENTS_BETA;
 pub use credentials::{CallerKind, CredentialMode};
-pub use faults::{Fault, FaultConfig};
+pub use faults::{Fault, FaultConfig, FaultRule};
 pub use journal::RecordedRequest;
 pub use model::{Refusal, Timing};
 
@@ -165,13 +165,7 @@ impl MockServerBuilder {
         });
         let app = api::router(shared.clone());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await;
-        });
+        let server = tokio::spawn(serve(listener, app, stopped));
         let sweeper = tokio::spawn(sweep(shared.clone()));
         Ok(MockServer {
             addr,
@@ -180,6 +174,59 @@ impl MockServerBuilder {
             tasks: vec![server, sweeper],
         })
     }
+}
+
+/// Serves HTTP/1.1 connections until `stopped`. A response marked
+/// [`api::CloseConnection`] is not written: its connection is closed
+/// before any status line, as a fault asked.
+async fn serve(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    mut stopped: tokio::sync::oneshot::Receiver<()>,
+) {
+    use tower::ServiceExt;
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    continue;
+                }
+            },
+            _ = &mut stopped => break,
+        };
+        while connections.try_join_next().is_some() {}
+        let app = app.clone();
+        connections.spawn(async move {
+            let service = hyper::service::service_fn(
+                move |request: hyper::Request<hyper::body::Incoming>| {
+                    let app = app.clone();
+                    async move {
+                        let response = app
+                            .oneshot(request.map(axum::body::Body::new))
+                            .await
+                            .unwrap_or_else(|never| match never {});
+                        if response
+                            .extensions()
+                            .get::<api::CloseConnection>()
+                            .is_some()
+                        {
+                            return Err(std::io::Error::other("injected connection close"));
+                        }
+                        Ok(response)
+                    }
+                },
+            );
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                .await;
+        });
+    }
+    // Let the connections answer what they are answering, briefly.
+    let drain = async { while connections.join_next().await.is_some() {} };
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), drain).await;
 }
 
 /// Applies lease expiries and stop grace periods as they fall due, waking

@@ -226,13 +226,18 @@ async fn control_routes_queue_and_list_work_and_set_faults() {
 
 #[tokio::test]
 async fn the_facade_retries_through_injected_faults() {
-    let mut faults = FaultConfig::sequence([Fault::Status(429), Fault::Drop, Fault::Status(529)]);
+    let mut faults = FaultConfig::sequence([
+        Fault::Status(429),
+        Fault::BreakBody,
+        Fault::CloseConnection,
+        Fault::Status(529),
+    ]);
     faults.retry_after_secs = Some(0.01);
     let server = MockServer::builder().faults(faults).start().await;
     let client = Client::builder()
         .api_key("k")
         .base_url(server.base_url())
-        .max_retries(3)
+        .max_retries(4)
         .build()
         .unwrap();
     let env = client
@@ -500,4 +505,131 @@ async fn the_journal_keeps_bodies_and_headers_and_reset_empties_everything() {
         (status, page["data"].as_array().map(Vec::len)),
         (200, Some(0))
     );
+}
+
+#[tokio::test]
+async fn targeted_faults_over_http_and_from_rust() {
+    use anthropic_environments::config::SelfHostedConfig;
+    use anthropic_environments_mock::FaultRule;
+    use reqwest::Method;
+    let server = MockServer::start().await;
+    let client = Client::builder()
+        .api_key("k")
+        .base_url(server.base_url())
+        .max_retries(0)
+        .build()
+        .unwrap();
+    let env = client
+        .environments()
+        .create("targets")
+        .config(SelfHostedConfig)
+        .send()
+        .await
+        .unwrap()
+        .id;
+    // Over HTTP: the second stats call gets a 503 with every retry header;
+    // a bad spec is a 400 and changes nothing.
+    let rules = json!({"rules": [{"operation": "work_stats", "method": "GET", "nth": 2,
+        "action": {"status": 503}, "retry_after": "7", "retry_after_ms": "7000",
+        "x_should_retry": false}]});
+    let (status, _) = send(
+        &server,
+        Method::PUT,
+        "/_mock/faults",
+        Some(&rules.to_string()),
+        false,
+    )
+    .await;
+    assert_eq!(status, 204);
+    for bad in [
+        json!({"error_rate": 1.5}),
+        json!({"rules": [{"action": {"status": 1000}}]}),
+        json!({"rules": [{"operation": "x"}]}),
+        json!({"unknown_field": 1}),
+    ] {
+        let (status, v) = send(
+            &server,
+            Method::PUT,
+            "/_mock/faults",
+            Some(&bad.to_string()),
+            false,
+        )
+        .await;
+        assert_eq!(status, 400, "{bad}");
+        assert!(!message(&v).is_empty(), "{bad}");
+    }
+    let stats = || client.work(&env).stats().send();
+    stats().await.unwrap();
+    let url = format!("{}/v1/environments/{env}/work/stats", server.base_url());
+    let raw = reqwest::Client::new()
+        .get(&url)
+        .bearer_auth("k")
+        .header("anthropic-beta", BETA)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(raw.status(), 503);
+    let header = |name: &str| {
+        raw.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    assert_eq!(header("retry-after").as_deref(), Some("7"));
+    assert_eq!(header("retry-after-ms").as_deref(), Some("7000"));
+    assert_eq!(header("x-should-retry").as_deref(), Some("false"));
+    stats().await.unwrap();
+
+    // From Rust: every ack closes the connection before any status line.
+    server.set_faults(FaultConfig::rules([FaultRule::on_operation(
+        "ack_work",
+        Fault::CloseConnection,
+    )]));
+    let item = server.queue_work(&env, "s").unwrap();
+    let err = client.work(&env).ack(&item.id).send().await.unwrap_err();
+    assert!(
+        matches!(err, anthropic_environments::Error::Connection { .. }),
+        "{err:?}"
+    );
+    assert_eq!(
+        server.work_items(&env)[0].state.as_str(),
+        "queued",
+        "nothing happened"
+    );
+    let closed = server.requests_for("ack_work");
+    assert_eq!(closed.len(), 1);
+}
+
+/// A raw HTTP/1.1 exchange: a closed connection means no status line at
+/// all, a broken body means a 200 status line first.
+#[tokio::test]
+async fn a_closed_connection_sends_no_status_line_and_a_broken_body_does() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    for (fault, expect_status_line) in [(Fault::CloseConnection, false), (Fault::BreakBody, true)] {
+        let server = MockServer::builder()
+            .faults(FaultConfig::sequence([fault]))
+            .start()
+            .await;
+        let mut stream = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
+        stream
+            .write_all(
+                format!(
+                    "GET /v1/environments HTTP/1.1\r\nhost: x\r\nauthorization: Bearer k\r\nanthropic-beta: {BETA}\r\n\r\n"
+                )
+                .as_bytes(),
+            )
+            .await
+            .unwrap();
+        let mut answer = Vec::new();
+        let _ = stream.read_to_end(&mut answer).await;
+        let text = String::from_utf8_lossy(&answer);
+        assert_eq!(
+            text.starts_with("HTTP/1.1 200"),
+            expect_status_line,
+            "{fault:?}: {text:?}"
+        );
+        if !expect_status_line {
+            assert!(answer.is_empty(), "{text:?}");
+        }
+    }
 }
