@@ -53,3 +53,29 @@ async fn the_official_poller_works_the_strict_mock_with_the_environment_key() {
     let stdout = run_script(&script, &[server.base_url().as_str()]).await;
     assert!(stdout.contains("5 passed, 0 failed"), "{stdout}");
 }
+
+/// The stateless conformance mode: every operation with only its required
+/// inputs and with every optional input, each answer validated against the
+/// spec's response schema, and invalid requests for every operation.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs the official Python SDK that `cargo xtask test` installs and runs ignored tests with"]
+async fn the_stateless_mode_answers_every_documented_request_from_the_spec() {
+    use anthropic_environments_mock::MockMode;
+    let server = MockServer::builder()
+        .mode(MockMode::Stateless)
+        .start()
+        .await;
+    let script = root().join("tests/python/stateless.py");
+    let spec = root().join("openapi/environments.yaml");
+    let stdout = run_script(
+        &script,
+        &[server.base_url().as_str(), spec.to_str().unwrap()],
+    )
+    .await;
+    assert!(stdout.contains("53 passed, 0 failed"), "{stdout}");
+    assert_eq!(
+        server.requests().len(),
+        28 + 23,
+        "every request was journaled"
+    );
+}

@@ -13,51 +13,14 @@ import json
 import sys
 import urllib.request
 
-import yaml
-from openapi_schema_validator import OAS30Validator
-
 import anthropic
 from anthropic.lib.environments import iter_work
 
+from spec_check import SpecCheck
+
 BASE_URL, SPEC_PATH = sys.argv[1], sys.argv[2]
-with open(SPEC_PATH) as f:
-    SPEC = yaml.safe_load(f)
-
-passed = 0
-
-
-def inline(node):
-    """The schema with every local $ref replaced by its target."""
-    if isinstance(node, dict):
-        if "$ref" in node:
-            name = node["$ref"].rsplit("/", 1)[-1]
-            return inline(SPEC["components"]["schemas"][name])
-        # oneOf alone decides (the variants' `type` enums exclude each
-        # other); the discriminator's mapping refs would not resolve here.
-        return {k: inline(v) for k, v in node.items() if k != "discriminator"}
-    if isinstance(node, list):
-        return [inline(v) for v in node]
-    return node
-
-
-def response_schema(path, method, status="200"):
-    op = SPEC["paths"][path][method]
-    response = op["responses"][status]
-    if "$ref" in response:
-        response = SPEC["components"]["responses"][response["$ref"].rsplit("/", 1)[-1]]
-    return inline(response["content"]["application/json"]["schema"])
-
-
-def check(label, raw, path, method, status="200"):
-    """Validates a raw SDK response against the spec and returns its parsed value."""
-    global passed
-    assert raw.http_response.status_code == int(status), (label, raw.http_response.status_code)
-    body = raw.http_response.json()
-    OAS30Validator(response_schema(path, method, status)).validate(body)
-    assert raw.http_response.headers.get("request-id"), label
-    passed += 1
-    print(f"ok {label}")
-    return raw.parse()
+spec = SpecCheck(SPEC_PATH)
+check = spec.check
 
 
 def control_queue(environment_id, session_id):
@@ -107,10 +70,9 @@ try:
     raise AssertionError("a stale heartbeat must be refused")
 except anthropic.APIStatusError as e:
     assert e.status_code == 412, e
-    OAS30Validator(response_schema(WID + "/heartbeat", "post", "412")).validate(e.response.json())
+    spec.validate(e.response.json(), WID + "/heartbeat", "post", "412")
     assert e.response.json()["error"]["details"]["error_code"] == "heartbeat_precondition_failed"
-    passed += 1
-    print("ok heartbeat 412")
+    spec.ok("heartbeat 412")
 check("retrieve work", work.retrieve(item.id, environment_id=env.id), WID, "get")
 check("update work", work.update(item.id, environment_id=env.id, metadata={"a": "1", "b": None}), WID, "post")
 check("list work", work.list(env.id, limit=10), W, "get")
@@ -119,15 +81,13 @@ stopped = check("stop", work.stop(item.id, environment_id=env.id, force=True), W
 assert stopped.state == "stopped"
 empty = work.poll(env.id)
 assert empty.http_response.json() is None and empty.parse() is None
-passed += 1
-print("ok poll without work is None")
+spec.ok("poll without work is None")
 try:
     client.beta.environments.retrieve("env_missing")
     raise AssertionError("404 expected")
 except anthropic.NotFoundError as e:
-    OAS30Validator(response_schema(EID, "get", "4XX")).validate(e.response.json())
-    passed += 1
-    print("ok 404 envelope")
+    spec.validate(e.response.json(), EID, "get", "4XX")
+    spec.ok("404 envelope")
 
 # The SDK's own worker loop: drain the queue, acking and stopping each item.
 for i in range(5):
@@ -138,15 +98,12 @@ for claimed in iter_work(client.beta.environments.work, environment_id=env.id, d
     assert claimed.state == "queued"
     seen.append(claimed.data.id)
 assert sorted(seen) == [f"session_loop_{i}" for i in range(5)], seen
-passed += 1
-print("ok iter_work drained 5 items")
+spec.ok("iter_work drained 5 items")
 states = {w.data.id: w.state for w in client.beta.environments.work.list(env.id, limit=100).data}
 assert all(states[s] in ("stopping", "stopped") for s in seen), states
-passed += 1
-print("ok iter_work stopped every item")
+spec.ok("iter_work stopped every item")
 stats = client.beta.environments.work.stats(env.id)
 assert stats.depth == 0 and stats.pending == 0 and stats.workers_polling >= 1, stats
-passed += 1
-print("ok stats after the loop")
+spec.ok("stats after the loop")
 
-print(f"{passed} passed, 0 failed")
+spec.summary()

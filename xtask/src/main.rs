@@ -197,7 +197,8 @@ fn test(extra: &[String]) -> Result<ExitCode> {
 }
 
 /// Runs `examples/every_endpoint.rs` against the mock server's binary on a
-/// loopback port, as a user would.
+/// loopback port, as a user would: in its stateful mode, then in its
+/// stateless conformance mode (every request validated against the spec).
 fn every_endpoint_against_the_mock(root: &Path, cargo: &str) -> Result<()> {
     run(Command::new(cargo).current_dir(root).args([
         "build",
@@ -210,35 +211,48 @@ fn every_endpoint_against_the_mock(root: &Path, cargo: &str) -> Result<()> {
         "--examples",
     ]))?;
     let target = root.join("target/debug");
-    let (mut mock, base_url) = start_mock(&target.join("anthropic-environments-mock"))?;
-    println!("running examples/every_endpoint.rs against the mock at {base_url}");
-    let output = Command::new(target.join("examples/every_endpoint"))
-        .env("ANTHROPIC_API_KEY", "sk-ant-example")
-        .env("ANTHROPIC_BASE_URL", &base_url)
-        .env("MOCK_CONTROL", "1")
-        .env_remove("ANTHROPIC_ENVIRONMENT_ID")
-        .output();
-    let _ = mock.kill();
-    let _ = mock.wait();
-    let output = output.context("running the every_endpoint example")?;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let steps = stdout.lines().filter(|l| l.starts_with("== ")).count();
-    if !output.status.success() || steps != 28 {
-        anyhow::bail!(
-            "every_endpoint failed ({steps} of 28 steps):\n{stdout}\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+    let mut steps_run = 0;
+    for mode in ["stateful", "stateless"] {
+        let (mut mock, base_url) = start_mock(
+            &target.join("anthropic-environments-mock"),
+            &["--mode", mode],
+        )?;
+        println!("running examples/every_endpoint.rs against the {mode} mock at {base_url}");
+        let mut example = Command::new(target.join("examples/every_endpoint"));
+        example
+            .env("ANTHROPIC_API_KEY", "sk-ant-example")
+            .env("ANTHROPIC_BASE_URL", &base_url)
+            .env_remove("ANTHROPIC_ENVIRONMENT_ID")
+            .env_remove("MOCK_CONTROL");
+        if mode == "stateful" {
+            // Queue the work the example polls through the control surface.
+            example.env("MOCK_CONTROL", "1");
+        }
+        let output = example.output();
+        let _ = mock.kill();
+        let _ = mock.wait();
+        let output = output.context("running the every_endpoint example")?;
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let steps = stdout.lines().filter(|l| l.starts_with("== ")).count();
+        if !output.status.success() || steps != 28 {
+            anyhow::bail!(
+                "every_endpoint against the {mode} mock failed ({steps} of 28 steps):\n{stdout}\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        steps_run += steps;
     }
-    println!("every_endpoint: 28 passed, 0 failed");
+    println!("every_endpoint: {steps_run} passed, 0 failed");
     Ok(())
 }
 
 /// Starts a built mock server binary on an ephemeral loopback port; returns
 /// the child and its base URL.
-fn start_mock(binary: &Path) -> Result<(std::process::Child, String)> {
+fn start_mock(binary: &Path, args: &[&str]) -> Result<(std::process::Child, String)> {
     use std::io::{BufRead, BufReader};
     let mut mock = Command::new(binary)
         .args(["--listen", "127.0.0.1:0"])
+        .args(args)
         .stdout(std::process::Stdio::piped())
         .spawn()
         .context("starting the mock server")?;
@@ -298,7 +312,7 @@ fn bench_peers() -> Result<ExitCode> {
         "worker_throughput",
     ]))?;
     let release = root.join("target/release");
-    let (mut mock, base_url) = start_mock(&release.join("anthropic-environments-mock"))?;
+    let (mut mock, base_url) = start_mock(&release.join("anthropic-environments-mock"), &[])?;
     let new_environment = || -> Result<String> {
         let created = Command::new(&python)
             .current_dir(std::env::temp_dir())

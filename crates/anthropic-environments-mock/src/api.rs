@@ -96,7 +96,7 @@ fn bad(message: impl Into<String>) -> Failure {
 
 type Api = Result<Response, Failure>;
 
-fn envelope(
+pub(crate) fn envelope(
     status: StatusCode,
     kind: &str,
     message: impl Into<String>,
@@ -109,7 +109,7 @@ fn envelope(
     (status, axum::Json(json!({"type": "error", "error": error}))).into_response()
 }
 
-fn invalid(message: impl Into<String>) -> Response {
+pub(crate) fn invalid(message: impl Into<String>) -> Response {
     envelope(
         StatusCode::BAD_REQUEST,
         "invalid_request_error",
@@ -665,8 +665,11 @@ async fn method_not_allowed(request: Request, next: Next) -> Response {
     response
 }
 
-/// The whole application.
-pub(crate) fn router(shared: Arc<Shared>) -> Router {
+/// The whole application, for the server's mode.
+pub(crate) fn router(shared: Arc<Shared>, mode: crate::MockMode) -> Router {
+    if mode == crate::MockMode::Stateless {
+        return stateless_router(shared);
+    }
     let api = Router::new()
         .route(
             "/v1/environments",
@@ -725,6 +728,28 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
     api.merge(control)
         .fallback(not_found_route)
         .layer(middleware::from_fn(method_not_allowed))
+        .layer(middleware::from_fn_with_state(shared.clone(), journal))
+        .layer(middleware::from_fn_with_state(shared.clone(), request_id))
+        .with_state(shared)
+}
+
+/// The stateless conformance mode: every API request is validated and
+/// answered from the spec ([`crate::stateless`]); the control surface keeps
+/// the journal, faults, reset and health.
+fn stateless_router(shared: Arc<Shared>) -> Router {
+    let control = Router::new()
+        .route(
+            "/_mock/requests",
+            get(control_requests).delete(control_clear_requests),
+        )
+        .route("/_mock/reset", post(control_reset))
+        .route("/_mock/faults", put(control_faults).get(control_get_faults))
+        .route("/_mock/health", get(|| async { "ok" }));
+    let api = Router::new()
+        .fallback(crate::stateless::answer)
+        .layer(middleware::from_fn_with_state(shared.clone(), faults));
+    control
+        .merge(api)
         .layer(middleware::from_fn_with_state(shared.clone(), journal))
         .layer(middleware::from_fn_with_state(shared.clone(), request_id))
         .with_state(shared)

@@ -49,6 +49,8 @@ pub mod credentials;
 mod faults;
 mod journal;
 mod model;
+mod seed;
+mod stateless;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -63,9 +65,29 @@ pub use credentials::{CallerKind, CredentialMode};
 pub use faults::{Fault, FaultConfig, FaultRule};
 pub use journal::RecordedRequest;
 pub use model::{Refusal, Timing};
+pub use seed::{Seed, SeedEnvironment, SeedWork};
 
 use api::Shared;
 use model::Model;
+
+/// How the mock answers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum MockMode {
+    /// The documented semantics, with state: environments, leases, long
+    /// polls, reclaims, stops (the default).
+    #[default]
+    Stateful,
+    /// Stateless conformance: every request is validated against the spec
+    /// (path, method, parameters with their types and bounds, required
+    /// headers, the JSON body) and answered with the operation's example
+    /// response, the path's ids echoed into it, and the documented status;
+    /// an invalid request gets the API's 400 envelope naming the field. As
+    /// the stateless mocks the official SDKs' generated tests are written
+    /// for. The control surface keeps the journal, faults, reset and health.
+    Stateless,
+}
 
 /// Configures a [`MockServer`].
 #[derive(Debug, Clone)]
@@ -77,6 +99,8 @@ pub struct MockServerBuilder {
     timing: Timing,
     faults: FaultConfig,
     journal_capacity: usize,
+    mode: MockMode,
+    seed: Seed,
 }
 
 impl Default for MockServerBuilder {
@@ -88,6 +112,8 @@ impl Default for MockServerBuilder {
             timing: Timing::default(),
             faults: FaultConfig::none(),
             journal_capacity: 10_000,
+            mode: MockMode::Stateful,
+            seed: Seed::default(),
         }
     }
 }
@@ -116,6 +142,18 @@ impl MockServerBuilder {
     /// accepts exactly the credentials the real API does.
     pub fn strict_credentials(self) -> Self {
         self.credential_mode(CredentialMode::Strict)
+    }
+
+    /// Environments and work to start with (stateful mode).
+    pub fn seed(mut self, seed: Seed) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// How the mock answers (default [`MockMode::Stateful`]).
+    pub fn mode(mut self, mode: MockMode) -> Self {
+        self.mode = mode;
+        self
     }
 
     /// How many requests the journal keeps (default 10,000; the oldest go
@@ -147,12 +185,35 @@ impl MockServerBuilder {
         self.try_start().await.expect("binding the mock server")
     }
 
-    /// Binds and starts serving in the background.
+    /// Binds and starts serving in the background. Fails when the address
+    /// can't be bound, or when the seed is refused (e.g. an environment
+    /// without a name), with an `InvalidInput` error saying why.
     pub async fn try_start(self) -> std::io::Result<MockServer> {
         let listener = tokio::net::TcpListener::bind(self.addr).await?;
         let addr = listener.local_addr()?;
         let mut model = Model::new(self.timing);
         model.api_base_url = Some(format!("http://{addr}"));
+        for (i, environment) in self.seed.environments.into_iter().enumerate() {
+            let refused = |e: Refusal| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!("seed: environments[{i}]: {e}"),
+                )
+            };
+            let created = model
+                .create_environment(environment.params)
+                .map_err(refused)?;
+            for work in environment.work {
+                match (work.session_id, work.data) {
+                    (Some(session), None) => model.queue_work(&created.id, &session, work.metadata),
+                    (None, Some(data)) => model.queue_work_data(&created.id, data, work.metadata),
+                    _ => Err(Refusal::Invalid(
+                        "work: give exactly one of session_id and data".into(),
+                    )),
+                }
+                .map_err(refused)?;
+            }
+        }
         let shared = Arc::new(Shared {
             model: std::sync::Mutex::new(model),
             notify: tokio::sync::Notify::new(),
@@ -163,7 +224,7 @@ impl MockServerBuilder {
             request_ids: AtomicU64::new(0),
             journal: journal::Journal::new(self.journal_capacity),
         });
-        let app = api::router(shared.clone());
+        let app = api::router(shared.clone(), self.mode);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(serve(listener, app, stopped));
         let sweeper = tokio::spawn(sweep(shared.clone()));
@@ -375,6 +436,12 @@ impl MockServer {
     /// credential mode stay. Long polls in flight see an empty queue.
     pub fn reset(&self) {
         self.shared.reset();
+    }
+
+    /// The environments the server holds, oldest first (e.g. those of a
+    /// seed).
+    pub fn environment_ids(&self) -> Vec<String> {
+        self.shared.model().environment_ids()
     }
 
     /// Every work item of an environment, as the server holds them now.

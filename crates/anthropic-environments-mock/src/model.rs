@@ -351,6 +351,11 @@ impl Model {
         Ok(env)
     }
 
+    /// Every environment's id, oldest first.
+    pub fn environment_ids(&self) -> Vec<String> {
+        self.envs.values().map(|e| e.id.clone()).collect()
+    }
+
     fn env_mut(&mut self, id: &str) -> Outcome<&mut BetaEnvironment> {
         let seq = *self
             .env_seq
