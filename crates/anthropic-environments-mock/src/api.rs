@@ -391,8 +391,14 @@ async fn control_reset(State(s): State<Arc<Shared>>) -> Api {
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn control_requests(State(s): State<Arc<Shared>>) -> Api {
-    ok(&s.journal.entries())
+/// The journal; `?operation=poll_work` keeps one operation's requests.
+async fn control_requests(State(s): State<Arc<Shared>>, RawQuery(q): RawQuery) -> Api {
+    let q = Query::parse(q)?;
+    let mut entries = s.journal.entries();
+    if let Some(operation) = q.str("operation") {
+        entries.retain(|r| r.operation.as_deref() == Some(operation));
+    }
+    ok(&entries)
 }
 
 async fn control_clear_requests(State(s): State<Arc<Shared>>) -> Api {

@@ -19,7 +19,8 @@
 //!   `{"data": {"type": "healthcheck", "id": "..."}}` queues any work data;
 //! - `GET /_mock/environments/{environment_id}/work`: every item;
 //! - `GET /_mock/environments/{environment_id}/key`: the environment key;
-//! - `GET /_mock/requests`: the request journal; `DELETE` clears it;
+//! - `GET /_mock/requests`: the request journal (`?operation=ack_work` keeps
+//!   one operation's); `DELETE` clears it;
 //! - `POST /_mock/reset`: back to the empty state (see [`MockServer::reset`]);
 //! - `PUT /_mock/faults` with a [`FaultConfig`]: inject faults; `GET` reads it;
 //! - `GET /_mock/health`.
@@ -42,6 +43,44 @@
 //! assert_eq!(work.state.as_str(), "queued");
 //! # }
 //! ```
+//!
+//! # Testing your code against the mock
+//!
+//! The journal shows what your code sent, a targeted fault makes one call
+//! fail, and the mock runs on tokio's clock, so a paused clock moves leases
+//! instantly:
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)]
+//! # async fn main() {
+//! use std::time::Duration;
+//! use anthropic_environments::Client;
+//! use anthropic_environments::config::SelfHostedConfig;
+//! use anthropic_environments_mock::{Fault, FaultConfig, FaultRule, MockServer};
+//!
+//! let server = MockServer::start().await;
+//! let client = Client::builder().api_key("k").base_url(server.base_url()).build().unwrap();
+//! let env = client.environments().create("t").config(SelfHostedConfig).send().await.unwrap();
+//! let queue = client.work(&env.id);
+//! let item = server.queue_work(&env.id, "session_1").unwrap();
+//!
+//! // The first ack is answered 503: the client retries it.
+//! server.set_faults(FaultConfig::rules([
+//!     FaultRule::on_operation("ack_work", Fault::Status(503)).nth(1).retry_after_ms("10"),
+//! ]));
+//! queue.poll().send().await.unwrap();
+//! queue.ack(&item.id).send().await.unwrap();
+//! let acks = server.requests_for("ack_work");
+//! assert_eq!(acks.iter().map(|r| r.status).collect::<Vec<_>>(), [503, 200]);
+//!
+//! // The lease the ack started (30 s by default) runs out: the item is queued again.
+//! tokio::time::advance(Duration::from_secs(31)).await;
+//! assert_eq!(queue.poll().send().await.unwrap().map(|w| w.id), Some(item.id));
+//! # }
+//! ```
+//!
+//! [`MockMode::Stateless`] answers any valid request from the spec's
+//! examples instead, for tests written against a stateless mock.
 
 mod api;
 mod clock;

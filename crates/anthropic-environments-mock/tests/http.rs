@@ -443,6 +443,17 @@ async fn the_credential_model_over_http() {
             .iter()
             .any(|e| e["status"] == 401 && e["caller"]["kind"] == "unknown")
     );
+    let (status, polls) = send(
+        &server,
+        Method::GET,
+        "/_mock/requests?operation=poll_work",
+        None,
+        false,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let polls = polls.as_array().unwrap();
+    assert!(!polls.is_empty() && polls.iter().all(|e| e["operation"] == "poll_work"));
     let (status, _) = send(&server, Method::DELETE, "/_mock/requests", None, false).await;
     assert_eq!(status, 204);
     assert!(server.requests().is_empty());
