@@ -1,36 +1,38 @@
-//! Who may call what: the API's three credentials and the endpoints that
-//! accept each, as the official workers and SDK docstrings describe them.
-//!
-//! - An **API key**: any bearer (or `x-api-key`) that is not one of the
-//!   keys and tokens below; with [`MockServerBuilder::api_key`](crate::MockServerBuilder::api_key)
-//!   set, only that key.
-//! - An **environment key**, minted when an environment is created and shown
-//!   only through the control surface
-//!   ([`MockServer::environment_key`](crate::MockServer::environment_key),
-//!   `GET /_mock/environments/{id}/key`). It acts on its own environment.
-//! - A **sessions token**, minted for each item a poll hands out and carried
-//!   in that poll's `secret`. It acts on that item only.
-//!
-//! | operation | accepted (strict mode) |
-//! | --- | --- |
-//! | environments: create, list, retrieve, update, delete, archive | API key |
-//! | `list_work` | environment key (an API key is rejected) |
-//! | `retrieve_work`, `update_work` | API key |
-//! | `work_stats`, `poll_work`, `ack_work` | API key or environment key |
-//! | `heartbeat_work`, `stop_work` | API key, environment key, or the item's sessions token |
-//!
-//! A credential the mock does not know is 401 `authentication_error`; a known
-//! one used where it is not accepted (or for another environment or item) is
-//! 403 `permission_error`. Nothing changes on a refused request.
-//! [`CredentialMode::Any`] (the default) accepts any non-empty credential on
-//! every endpoint, for demos.
+//! Who may call what: the API's credentials and the endpoints that accept
+//! each (see [`CredentialMode`]).
 
 use std::collections::HashMap;
 
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
-/// How strictly the mock checks credentials.
+/// How strictly the mock checks credentials. The API has three, and each
+/// endpoint accepts some of them, as the official workers and SDK
+/// docstrings describe:
+///
+/// - An **API key**: any bearer (or `x-api-key`) that is not one of the
+///   keys and tokens below; with [`MockServerBuilder::api_key`](crate::MockServerBuilder::api_key)
+///   set, only that key.
+/// - An **environment key**, minted when an environment is created and shown
+///   only through the control surface
+///   ([`MockServer::environment_key`](crate::MockServer::environment_key),
+///   `GET /_mock/environments/{id}/key`). It acts on its own environment.
+/// - A **sessions token**, minted for each item a poll hands out and carried
+///   in that poll's `secret`. It acts on that item only.
+///
+/// | operation | accepted (strict mode) |
+/// | --- | --- |
+/// | environments: create, list, retrieve, update, delete, archive | API key |
+/// | `list_work` | environment key (an API key is rejected) |
+/// | `retrieve_work`, `update_work` | API key |
+/// | `work_stats`, `poll_work`, `ack_work` | API key or environment key |
+/// | `heartbeat_work`, `stop_work` | API key, environment key, or the item's sessions token |
+///
+/// A credential the mock does not know is 401 `authentication_error`; a known
+/// one used where it is not accepted (or for another environment or item) is
+/// 403 `permission_error`. Nothing changes on a refused request.
+/// [`CredentialMode::Any`] (the default) accepts any non-empty credential on
+/// every endpoint, for demos.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]

@@ -84,7 +84,7 @@
 
 mod api;
 mod clock;
-pub mod credentials;
+mod credentials;
 mod faults;
 mod journal;
 mod model;
@@ -171,7 +171,7 @@ impl MockServerBuilder {
     }
 
     /// How credentials are checked (default [`CredentialMode::Any`]); see
-    /// [`credentials`] for what [`CredentialMode::Strict`] accepts where.
+    /// [`CredentialMode`] for what [`CredentialMode::Strict`] accepts where.
     pub fn credential_mode(mut self, mode: CredentialMode) -> Self {
         self.credential_mode = mode;
         self
