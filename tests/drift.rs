@@ -59,3 +59,14 @@ fn all_fourteen_operations_are_generated() {
     }
     assert_eq!(ops.len(), 14, "{ops:#?}");
 }
+
+#[test]
+fn the_mocks_copy_of_the_spec_is_the_spec() {
+    let copy = read("crates/anthropic-environments-mock/spec/environments.yaml");
+    let spec = read(SPEC);
+    assert!(copy.starts_with("# @generated"), "the copy says what it is");
+    assert!(
+        copy.ends_with(&spec),
+        "the mock's spec copy is stale: run `cargo xtask generate` and commit the result"
+    );
+}

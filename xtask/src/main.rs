@@ -80,8 +80,17 @@ fn expected_files(root: &Path) -> Result<Vec<(&'static str, String)>> {
     let spec =
         std::fs::read_to_string(root.join(SPEC)).with_context(|| format!("reading {SPEC}"))?;
     let source = anthropic_environments_codegen::generate(&spec, SPEC)?;
-    Ok(vec![(GENERATED, source)])
+    // The mock's stateless mode embeds the spec; a copy inside its crate
+    // keeps the crate publishable on its own.
+    let copy = format!(
+        "# @generated copy of {SPEC} for the mock's stateless mode.\n\
+         # Do not edit: change {SPEC} and run `cargo xtask generate`.\n{spec}"
+    );
+    Ok(vec![(GENERATED, source), (MOCK_SPEC, copy)])
 }
+
+/// The copy of the spec the mock crate embeds.
+const MOCK_SPEC: &str = "crates/anthropic-environments-mock/spec/environments.yaml";
 
 fn generate(check: bool) -> Result<ExitCode> {
     let root = workspace_root();

@@ -5,8 +5,9 @@
 //! echoed into it, and the documented status. An invalid request gets the
 //! API's 400 envelope naming the field. No state is kept.
 //!
-//! The spec is `openapi/environments.yaml`, embedded at build time: a spec
-//! change changes this mode.
+//! The spec is `openapi/environments.yaml`, embedded at build time from the
+//! copy `cargo xtask generate` keeps in this crate (`spec/`, checked by the
+//! drift check): a spec change changes this mode.
 
 mod schema;
 
@@ -22,7 +23,7 @@ use serde_json::Value;
 use crate::api::{envelope, invalid};
 
 /// The spec this mode serves.
-const SPEC_YAML: &str = include_str!("../../../../openapi/environments.yaml");
+const SPEC_YAML: &str = include_str!("../../spec/environments.yaml");
 
 /// One `{placeholder}` or literal segment of a path template.
 enum Segment {
