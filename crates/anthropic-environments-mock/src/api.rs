@@ -616,7 +616,7 @@ fn refusal(s: &Shared, request: &Request, operation: &'static str) -> Option<Res
 /// Records every API request (not the control surface) in the journal.
 async fn journal(State(s): State<Arc<Shared>>, request: Request, next: Next) -> Response {
     let path = request.uri().path().to_owned();
-    if path.starts_with("/_mock/") {
+    if path.starts_with("/_mock/") || !s.journal.enabled() {
         return next.run(request).await;
     }
     let method = request.method().to_string();

@@ -102,6 +102,11 @@ impl Journal {
         self.entries.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Whether requests are recorded at all (capacity above 0).
+    pub(crate) fn enabled(&self) -> bool {
+        self.capacity > 0
+    }
+
     pub(crate) fn push(&self, request: RecordedRequest) {
         if self.capacity == 0 {
             return;
