@@ -1,8 +1,10 @@
 //! CPU time per request of this client, for `cargo xtask bench-peers`.
 //!
-//! `cpu_per_request BASE_URL ENVIRONMENT_ID N` sends N retrieves one after
-//! another on a single-threaded runtime and prints
-//! `cpu_us_per_request=<float>` (process CPU time, user + system).
+//! `cpu_per_request BASE_URL ENVIRONMENT_ID N [bare]` sends N retrieves one
+//! after another on a single-threaded runtime and prints
+//! `cpu_us_per_request=<float>` (process CPU time, user + system). With
+//! `bare`, the same request and decode through reqwest and serde_json alone,
+//! the floor the facade is measured against.
 
 use std::time::Duration;
 
@@ -19,15 +21,23 @@ fn cpu_time() -> Duration {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let [base_url, environment_id, n] = args.as_slice() else {
-        eprintln!("usage: cpu_per_request BASE_URL ENVIRONMENT_ID N");
-        std::process::exit(2);
+    let (base_url, environment_id, n, bare) = match args.as_slice() {
+        [b, e, n] => (b, e, n, false),
+        [b, e, n, mode] if mode == "bare" => (b, e, n, true),
+        _ => {
+            eprintln!("usage: cpu_per_request BASE_URL ENVIRONMENT_ID N [bare]");
+            std::process::exit(2);
+        }
     };
     let n: u32 = n.parse().expect("N is a number");
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
+    if bare {
+        rt.block_on(bare_loop(base_url, environment_id, n));
+        return;
+    }
     rt.block_on(async {
         let client = anthropic_environments::Client::builder()
             .api_key("sk-ant-bench")
@@ -59,4 +69,37 @@ fn main() {
             spent.as_secs_f64() * 1e6 / f64::from(n)
         );
     });
+}
+
+/// The same retrieve through reqwest and serde_json alone: the headers the
+/// API needs, the status check, the decode into the same type.
+async fn bare_loop(base_url: &str, environment_id: &str, n: u32) {
+    let http = reqwest::Client::new();
+    let url = format!("{base_url}/v1/environments/{environment_id}");
+    let retrieve = || async {
+        let response = http
+            .get(&url)
+            .header("authorization", "Bearer sk-ant-bench")
+            .header("anthropic-version", "2026-10-21")
+            .header("anthropic-beta", "managed-agents-2026-04-01")
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_success());
+        let bytes = response.bytes().await.unwrap();
+        serde_json::from_slice::<anthropic_environments::Environment>(&bytes).unwrap()
+    };
+    for _ in 0..50 {
+        retrieve().await;
+    }
+    let start = cpu_time();
+    for _ in 0..n {
+        let env = retrieve().await;
+        assert_eq!(env.id, environment_id);
+    }
+    let spent = cpu_time() - start;
+    println!(
+        "cpu_us_per_request={:.1}",
+        spent.as_secs_f64() * 1e6 / f64::from(n)
+    );
 }
