@@ -1,6 +1,8 @@
 //! The mock over plain HTTP: auth, betas, malformed input, control routes,
 //! faults.
 
+mod common;
+
 use anthropic_environments::Client;
 use anthropic_environments_mock::{Fault, FaultConfig, MockServer};
 use serde_json::{Value, json};
@@ -520,24 +522,11 @@ async fn the_journal_keeps_bodies_and_headers_and_reset_empties_everything() {
 
 #[tokio::test]
 async fn targeted_faults_over_http_and_from_rust() {
-    use anthropic_environments::config::SelfHostedConfig;
     use anthropic_environments_mock::FaultRule;
     use reqwest::Method;
     let server = MockServer::start().await;
-    let client = Client::builder()
-        .api_key("k")
-        .base_url(server.base_url())
-        .max_retries(0)
-        .build()
-        .unwrap();
-    let env = client
-        .environments()
-        .create("targets")
-        .config(SelfHostedConfig)
-        .send()
-        .await
-        .unwrap()
-        .id;
+    let client = common::client(&server);
+    let env = common::self_hosted(&client, "targets").await;
     // Over HTTP: the second stats call gets a 503 with every retry header;
     // a bad spec is a 400 and changes nothing.
     let rules = json!({"rules": [{"operation": "work_stats", "method": "GET", "nth": 2,

@@ -2,8 +2,10 @@
 //! examples with the path's ids, validation errors naming the field, and
 //! the journal, faults and reset still working.
 
+mod common;
+
+use anthropic_environments::MetadataPatch;
 use anthropic_environments::prelude::*;
-use anthropic_environments::{Client, MetadataPatch};
 use anthropic_environments_mock::{Fault, FaultConfig, FaultRule, MockMode, MockServer};
 
 #[tokio::test]
@@ -12,12 +14,7 @@ async fn every_operation_answers_from_the_spec_with_the_paths_ids() {
         .mode(MockMode::Stateless)
         .start()
         .await;
-    let client = Client::builder()
-        .api_key("k")
-        .base_url(server.base_url())
-        .max_retries(0)
-        .build()
-        .unwrap();
+    let client = common::client(&server);
     let envs = client.environments();
     assert_eq!(envs.retrieve("env_x").send().await.unwrap().id, "env_x");
     assert_eq!(

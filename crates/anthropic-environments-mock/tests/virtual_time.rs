@@ -1,10 +1,11 @@
 //! The mock runs on tokio's clock: under a paused clock, leases, reclaims
 //! and long polls move with `tokio::time::advance`, instantly.
 
+mod common;
+
 use std::time::Duration;
 
 use anthropic_environments::Client;
-use anthropic_environments::config::SelfHostedConfig;
 use anthropic_environments::prelude::*;
 use anthropic_environments_mock::{MockServer, Timing};
 
@@ -17,20 +18,8 @@ async fn setup() -> (MockServer, Client, String) {
         })
         .start()
         .await;
-    let client = Client::builder()
-        .api_key("k")
-        .base_url(server.base_url())
-        .max_retries(0)
-        .build()
-        .unwrap();
-    let env = client
-        .environments()
-        .create("virtual")
-        .config(SelfHostedConfig)
-        .send()
-        .await
-        .unwrap()
-        .id;
+    let client = common::client(&server);
+    let env = common::self_hosted(&client, "virtual").await;
     (server, client, env)
 }
 
