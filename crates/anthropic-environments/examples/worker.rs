@@ -44,11 +44,15 @@ async fn handle(ctx: WorkContext) -> Result<(), anthropic_environments::Error> {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // RUST_LOG, else ANTHROPIC_LOG=debug|info (as the official SDK reads
+    // it), else this crate's INFO logs.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        anthropic_environments::telemetry::log_directive()
+            .unwrap_or_else(|| "anthropic_environments=info".into())
+            .into()
+    });
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "anthropic_environments=info".into()),
-        )
+        .with_env_filter(filter)
         .with_target(false)
         .init();
 

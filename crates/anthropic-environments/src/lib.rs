@@ -72,6 +72,7 @@ pub mod error;
 pub mod metadata;
 pub mod pagination;
 pub mod retry;
+pub mod telemetry;
 pub mod worker;
 
 mod client;

@@ -78,12 +78,10 @@ impl Transport for CallTransport {
         request: reqwest::Request,
         operation_id: &'static str,
     ) -> TransportFuture<'a> {
-        let span = tracing::debug_span!(
-            "anthropic_environments.request",
-            operation = operation_id,
-            method = %request.method(),
-            attempt = tracing::field::Empty,
-            status = tracing::field::Empty,
+        let span = crate::telemetry::api_call_span(
+            operation_id,
+            request.method().as_str(),
+            request.url().host_str().unwrap_or(""),
         );
         Box::pin(self.attempts(http, request).instrument(span))
     }
@@ -120,12 +118,25 @@ impl CallTransport {
             );
             *attempt.timeout_mut() = Some(self.timeout);
             let span = tracing::Span::current();
-            span.record("attempt", retries_made + 1);
+            if retries_made > 0 {
+                span.record("http.request.resend_count", retries_made);
+            }
             let can_retry = request.is_some();
             match http.execute(attempt).await {
                 Ok(response) => {
                     let status = response.status();
-                    span.record("status", status.as_u16());
+                    span.record("http.response.status_code", status.as_u16());
+                    if let Some(id) = response
+                        .headers()
+                        .get("request-id")
+                        .and_then(|v| v.to_str().ok())
+                    {
+                        span.record("anthropic.request.id", id);
+                    }
+                    if status.is_client_error() || status.is_server_error() {
+                        span.record("error.type", status.as_str());
+                        span.record("otel.status_code", "ERROR");
+                    }
                     if can_retry && retry::should_retry(status, response.headers()) {
                         let delay = retry::retry_delay(
                             retries_made,
@@ -153,8 +164,18 @@ impl CallTransport {
                             retries_made += 1;
                             continue;
                         }
-                        Err(error) => return Err(error),
+                        Err(error) => {
+                            span.record("error.type", "connection");
+                            span.record("otel.status_code", "ERROR");
+                            return Err(error);
+                        }
                     };
+                    tracing::debug!(
+                        path = %response.url().path(),
+                        status = status.as_u16(),
+                        retries = retries_made,
+                        "answered"
+                    );
                     let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
                     last.status = Some(status);
                     last.request_id = request_id(response.headers());
@@ -174,6 +195,13 @@ impl CallTransport {
                         continue;
                     }
                     tracing::debug!(%error, "request failed");
+                    let kind = if error.is_timeout() {
+                        "timeout"
+                    } else {
+                        "connection"
+                    };
+                    span.record("error.type", kind);
+                    span.record("otel.status_code", "ERROR");
                     return Err(error);
                 }
             }

@@ -40,7 +40,7 @@ async fn the_key_is_never_printed() {
 
     let logs = logs.text();
     assert!(
-        logs.contains("retrieve_environment"),
+        logs.contains("anthropic.environments.retrieve"),
         "the request span is traced: {logs}"
     );
     assert!(!logs.contains("SECRET"), "{logs}");

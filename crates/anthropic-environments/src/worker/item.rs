@@ -45,6 +45,33 @@ pub enum ItemOutcome {
     NoCredential,
     /// Handed to the handler without heartbeats or stop (hand-off mode).
     HandedOff,
+    /// The handler was asked to stop (the server stopping the item, a lease
+    /// not extended, a shutdown) and ended, or was dropped after its grace;
+    /// the item was stopped.
+    Cancelled,
+}
+
+impl ItemOutcome {
+    /// Sets the OpenTelemetry status of the item's span: OK when the
+    /// handler finished, ERROR with `error.type` when it failed, unset when
+    /// the lease was lost (as the official workers do).
+    pub(crate) fn record_on(&self, span: &tracing::Span) {
+        let error = match self {
+            ItemOutcome::Succeeded | ItemOutcome::HandedOff | ItemOutcome::NotASession => None,
+            ItemOutcome::LeaseLost | ItemOutcome::Cancelled => return,
+            ItemOutcome::Failed => Some("handler_failed"),
+            ItemOutcome::NoCredential => Some("no_credential"),
+        };
+        match error {
+            None => {
+                span.record("otel.status_code", "OK");
+            }
+            Some(kind) => {
+                span.record("otel.status_code", "ERROR");
+                span.record("error.type", kind);
+            }
+        }
+    }
 }
 
 /// What every item task of a worker shares.
@@ -206,6 +233,9 @@ impl ItemServer {
         }
         if stop(ctx.item_queue(), &work_id, self.force_stop, &self.timing).await {
             bump(&self.counters.stopped);
+        }
+        if ctx.is_cancelled() {
+            return ItemOutcome::Cancelled;
         }
         outcome
     }

@@ -667,12 +667,15 @@ impl Worker {
                     ack_attempt = 0;
                     let shared = shared.clone();
                     let handler = handler.clone();
-                    let item_span = tracing::info_span!(parent: span, "work_item", work_id = %work.id, session_id = ?work.session_id());
+                    let item_span =
+                        crate::telemetry::work_item_span(&env, &work.id, work.session_id());
+                    let recorded = item_span.clone();
                     tasks.spawn(tracing::Instrument::instrument(
                         async move {
                             // The polled item, with the secret it carried (the
                             // ack's answer has none).
-                            shared.serve(work, lease_started, &*handler).await;
+                            let outcome = shared.serve(work, lease_started, &*handler).await;
+                            outcome.record_on(&recorded);
                             drop(permit);
                         },
                         item_span,

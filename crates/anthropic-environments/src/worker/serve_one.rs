@@ -191,10 +191,18 @@ impl ServeOne {
             shutdown.cancelled().await;
             hard_cancel.cancel();
         });
-        let outcome = self
-            .server
-            .serve(self.work, tokio::time::Instant::now(), &handler)
-            .await;
+        let span = crate::telemetry::work_item_span(
+            &self.work.environment_id,
+            &self.work.id,
+            crate::config::WorkDataExt::session_id(&self.work),
+        );
+        let outcome = tracing::Instrument::instrument(
+            self.server
+                .serve(self.work, tokio::time::Instant::now(), &handler),
+            span.clone(),
+        )
+        .await;
+        outcome.record_on(&span);
         relay.abort();
         if let Some(listener) = listener {
             listener.abort();

@@ -1,0 +1,246 @@
+//! Span names and attributes, as the official Python SDK (2.10.0) names
+//! them, so that traces of this client and of the official workers read the
+//! same in one backend.
+//!
+//! - One span per API call (OpenTelemetry kind CLIENT), named per operation
+//!   ([`api_call_span_name`]: `anthropic.environments.work.poll`, ...), with
+//!   [`attribute::HTTP_METHOD`], [`attribute::HTTP_ROUTE`],
+//!   [`attribute::SERVER_ADDRESS`], and once answered
+//!   [`attribute::HTTP_STATUS`], [`attribute::RESEND_COUNT`] (on a retry),
+//!   [`attribute::REQUEST_ID`] and, on failure, [`attribute::ERROR_TYPE`].
+//! - One span per work item a worker serves ([`WORK_ITEM_SPAN`], kind
+//!   INTERNAL), with [`attribute::ENVIRONMENT_ID`], [`attribute::WORK_ID`]
+//!   and [`attribute::SESSION_ID`]; its status is OK when the handler
+//!   finished, ERROR (with `error.type`) when it failed, and unset when it
+//!   was cancelled or the lease was lost. The item's API calls are its
+//!   children.
+//!
+//! The spans are `tracing` spans at INFO level (target
+//! `anthropic_environments`); `otel.kind` and `otel.status_code` fields
+//! carry the OpenTelemetry kind and status for `tracing-opentelemetry`.
+//!
+//! `ANTHROPIC_LOG=debug|info` turns on this crate's request logging in the
+//! examples, as the official SDK's variable does: see [`log_directive`].
+
+use tracing::field::Empty;
+
+/// The span of one work item a worker serves.
+pub const WORK_ITEM_SPAN: &str = "anthropic.environment.work";
+
+/// Attribute (span field) names.
+pub mod attribute {
+    /// The environment of a work item.
+    pub const ENVIRONMENT_ID: &str = "anthropic.environment.id";
+    /// A work item's id.
+    pub const WORK_ID: &str = "anthropic.environment.work.id";
+    /// The session a work item runs.
+    pub const SESSION_ID: &str = "anthropic.session.id";
+    /// The HTTP method of an API call.
+    pub const HTTP_METHOD: &str = "http.request.method";
+    /// The path template of an API call.
+    pub const HTTP_ROUTE: &str = "http.route";
+    /// The host an API call went to.
+    pub const SERVER_ADDRESS: &str = "server.address";
+    /// The status of an API call's last answer.
+    pub const HTTP_STATUS: &str = "http.response.status_code";
+    /// How many times an API call was sent again (set on retries).
+    pub const RESEND_COUNT: &str = "http.request.resend_count";
+    /// The `request-id` of an API call's last answer.
+    pub const REQUEST_ID: &str = "anthropic.request.id";
+    /// Why a call or an item failed: the HTTP status, `timeout`,
+    /// `connection`, or the handler's outcome.
+    pub const ERROR_TYPE: &str = "error.type";
+}
+
+/// Every operation: (operationId, span name, route).
+pub const OPERATIONS: [(&str, &str, &str); 14] = [
+    (
+        "create_environment",
+        "anthropic.environments.create",
+        "/v1/environments",
+    ),
+    (
+        "list_environments",
+        "anthropic.environments.list",
+        "/v1/environments",
+    ),
+    (
+        "retrieve_environment",
+        "anthropic.environments.retrieve",
+        "/v1/environments/{environment_id}",
+    ),
+    (
+        "update_environment",
+        "anthropic.environments.update",
+        "/v1/environments/{environment_id}",
+    ),
+    (
+        "delete_environment",
+        "anthropic.environments.delete",
+        "/v1/environments/{environment_id}",
+    ),
+    (
+        "archive_environment",
+        "anthropic.environments.archive",
+        "/v1/environments/{environment_id}/archive",
+    ),
+    (
+        "list_work",
+        "anthropic.environments.work.list",
+        "/v1/environments/{environment_id}/work",
+    ),
+    (
+        "poll_work",
+        "anthropic.environments.work.poll",
+        "/v1/environments/{environment_id}/work/poll",
+    ),
+    (
+        "work_stats",
+        "anthropic.environments.work.stats",
+        "/v1/environments/{environment_id}/work/stats",
+    ),
+    (
+        "retrieve_work",
+        "anthropic.environments.work.retrieve",
+        "/v1/environments/{environment_id}/work/{work_id}",
+    ),
+    (
+        "update_work",
+        "anthropic.environments.work.update",
+        "/v1/environments/{environment_id}/work/{work_id}",
+    ),
+    (
+        "ack_work",
+        "anthropic.environments.work.ack",
+        "/v1/environments/{environment_id}/work/{work_id}/ack",
+    ),
+    (
+        "heartbeat_work",
+        "anthropic.environments.work.heartbeat",
+        "/v1/environments/{environment_id}/work/{work_id}/heartbeat",
+    ),
+    (
+        "stop_work",
+        "anthropic.environments.work.stop",
+        "/v1/environments/{environment_id}/work/{work_id}/stop",
+    ),
+];
+
+/// The span name of an operation (the spec's operationId), as the official
+/// SDK names it.
+///
+/// ```
+/// use anthropic_environments::telemetry::api_call_span_name;
+/// assert_eq!(api_call_span_name("poll_work"), Some("anthropic.environments.work.poll"));
+/// assert_eq!(api_call_span_name("nope"), None);
+/// ```
+pub fn api_call_span_name(operation_id: &str) -> Option<&'static str> {
+    OPERATIONS
+        .iter()
+        .find(|(op, ..)| *op == operation_id)
+        .map(|(_, name, _)| *name)
+}
+
+fn route(operation_id: &str) -> &'static str {
+    OPERATIONS
+        .iter()
+        .find(|(op, ..)| *op == operation_id)
+        .map_or("", |(.., route)| *route)
+}
+
+/// One INFO span with the API call fields; `$name` must be a literal.
+macro_rules! call_span {
+    ($name:literal, $method:expr, $route:expr, $host:expr) => {
+        tracing::info_span!(
+            target: "anthropic_environments",
+            $name,
+            "otel.kind" = "client",
+            "http.request.method" = $method,
+            "http.route" = $route,
+            "server.address" = $host,
+            "http.response.status_code" = Empty,
+            "http.request.resend_count" = Empty,
+            "anthropic.request.id" = Empty,
+            "error.type" = Empty,
+            "otel.status_code" = Empty,
+        )
+    };
+}
+
+/// The span of one API call (all its attempts).
+pub(crate) fn api_call_span(operation_id: &str, method: &str, host: &str) -> tracing::Span {
+    let route = route(operation_id);
+    match operation_id {
+        "create_environment" => call_span!("anthropic.environments.create", method, route, host),
+        "list_environments" => call_span!("anthropic.environments.list", method, route, host),
+        "retrieve_environment" => {
+            call_span!("anthropic.environments.retrieve", method, route, host)
+        }
+        "update_environment" => call_span!("anthropic.environments.update", method, route, host),
+        "delete_environment" => call_span!("anthropic.environments.delete", method, route, host),
+        "archive_environment" => call_span!("anthropic.environments.archive", method, route, host),
+        "list_work" => call_span!("anthropic.environments.work.list", method, route, host),
+        "poll_work" => call_span!("anthropic.environments.work.poll", method, route, host),
+        "work_stats" => call_span!("anthropic.environments.work.stats", method, route, host),
+        "retrieve_work" => call_span!("anthropic.environments.work.retrieve", method, route, host),
+        "update_work" => call_span!("anthropic.environments.work.update", method, route, host),
+        "ack_work" => call_span!("anthropic.environments.work.ack", method, route, host),
+        "heartbeat_work" => {
+            call_span!("anthropic.environments.work.heartbeat", method, route, host)
+        }
+        "stop_work" => call_span!("anthropic.environments.work.stop", method, route, host),
+        _ => call_span!("anthropic.environments.call", method, route, host),
+    }
+}
+
+/// The span of one work item.
+pub(crate) fn work_item_span(
+    environment_id: &str,
+    work_id: &str,
+    session_id: Option<&str>,
+) -> tracing::Span {
+    tracing::info_span!(
+        target: "anthropic_environments",
+        "anthropic.environment.work",
+        "otel.kind" = "internal",
+        "anthropic.environment.id" = environment_id,
+        "anthropic.environment.work.id" = work_id,
+        "anthropic.session.id" = session_id,
+        "otel.status_code" = Empty,
+        "error.type" = Empty,
+    )
+}
+
+/// The `tracing-subscriber` filter directive that `ANTHROPIC_LOG` asks for
+/// (`debug` or `info`: this crate's logs at that level), as the official
+/// SDK reads the variable; `None` when it is unset or another value.
+///
+/// ```
+/// // In a binary: EnvFilter::new(log_directive().unwrap_or("warn".into()))
+/// let _ = anthropic_environments::telemetry::log_directive();
+/// ```
+pub fn log_directive() -> Option<String> {
+    let level = std::env::var("ANTHROPIC_LOG").ok()?;
+    match level.trim().to_ascii_lowercase().as_str() {
+        level @ ("debug" | "info") => Some(format!("anthropic_environments={level}")),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_operation_has_the_official_span_name_and_a_route() {
+        for (op, name, route) in OPERATIONS {
+            assert_eq!(api_call_span_name(op), Some(name));
+            assert!(name.starts_with("anthropic.environments."), "{name}");
+            assert!(route.starts_with("/v1/environments"), "{route}");
+        }
+        let spec = include_str!("../../../openapi/environments.yaml");
+        for (op, ..) in OPERATIONS {
+            assert!(spec.contains(&format!("operationId: {op}\n")), "{op}");
+        }
+    }
+}
