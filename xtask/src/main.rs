@@ -201,6 +201,22 @@ fn test(extra: &[String]) -> Result<ExitCode> {
     if !status.success() {
         return Ok(ExitCode::from(1));
     }
+    // The facade's optional OpenTelemetry export, with the feature on.
+    let status = Command::new(&cargo)
+        .current_dir(&root)
+        .args([
+            "test",
+            "-p",
+            "anthropic-environments",
+            "--features",
+            "opentelemetry",
+            "--test",
+            "opentelemetry",
+        ])
+        .status()?;
+    if !status.success() {
+        return Ok(ExitCode::from(1));
+    }
     every_endpoint_against_the_mock(&root, &cargo)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -19,6 +19,10 @@
 //! `anthropic_environments`); `otel.kind` and `otel.status_code` fields
 //! carry the OpenTelemetry kind and status for `tracing-opentelemetry`.
 //!
+//! With the feature `opentelemetry`, add `tracing_opentelemetry::layer()`
+//! to your subscriber to export them, and every request carries the W3C
+//! trace context (`traceparent`) of its call's span.
+//!
 //! `ANTHROPIC_LOG=debug|info` turns on this crate's request logging in the
 //! examples, as the official SDK's variable does: see [`log_directive`].
 
@@ -225,6 +229,30 @@ pub fn log_directive() -> Option<String> {
         level @ ("debug" | "info") => Some(format!("anthropic_environments={level}")),
         _ => None,
     }
+}
+
+/// Writes the W3C trace context (`traceparent`, `tracestate`) of `span` into
+/// request headers (feature `opentelemetry`): the API call's span, as
+/// `tracing-opentelemetry` exports it, becomes the parent of the server's.
+#[cfg(feature = "opentelemetry")]
+pub(crate) fn inject_trace_context(span: &tracing::Span, headers: &mut reqwest::header::HeaderMap) {
+    use opentelemetry::propagation::{Injector, TextMapPropagator};
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+    struct Headers<'a>(&'a mut reqwest::header::HeaderMap);
+    impl Injector for Headers<'_> {
+        fn set(&mut self, key: &str, value: String) {
+            if let (Ok(name), Ok(value)) = (
+                reqwest::header::HeaderName::from_bytes(key.as_bytes()),
+                reqwest::header::HeaderValue::from_str(&value),
+            ) {
+                self.0.insert(name, value);
+            }
+        }
+    }
+    let context = span.context();
+    opentelemetry_sdk::propagation::TraceContextPropagator::new()
+        .inject_context(&context, &mut Headers(headers));
 }
 
 #[cfg(test)]

@@ -116,6 +116,8 @@ impl CallTransport {
                 reqwest::header::AUTHORIZATION,
                 self.client.shared.authorization.clone(),
             );
+            #[cfg(feature = "opentelemetry")]
+            crate::telemetry::inject_trace_context(&tracing::Span::current(), headers);
             *attempt.timeout_mut() = Some(self.timeout);
             let span = tracing::Span::current();
             if retries_made > 0 {
