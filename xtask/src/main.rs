@@ -353,15 +353,20 @@ fn bench_peers() -> Result<ExitCode> {
         }
         Ok(env_id)
     };
-    type Results = (f64, f64, Vec<(String, f64)>);
+    type Results = (f64, f64, f64, Vec<(String, f64)>);
     let result = (|| -> Result<Results> {
         let env_id = new_environment()?;
-        let ours = cpu_us(
-            Command::new(release.join("examples/cpu_per_request"))
-                .args([&base_url, &env_id, RUST_REQUESTS])
-                .output()?,
-            "the Rust client",
+        // The facade and bare reqwest + serde_json in interleaved rounds of
+        // one process, so that the machine's noise falls on both alike.
+        let both = Command::new(release.join("examples/cpu_per_request"))
+            .args([&base_url, &env_id, RUST_REQUESTS, "both"])
+            .output()?;
+        let bare = measured(
+            both.clone(),
+            "bare reqwest + serde_json",
+            "bare_cpu_us_per_request=",
         )?;
+        let ours = cpu_us(both, "the Rust client")?;
         let theirs = cpu_us(
             Command::new(&python)
                 .current_dir(std::env::temp_dir())
@@ -415,19 +420,26 @@ fn bench_peers() -> Result<ExitCode> {
             "Python iter_work (anthropic 2.10.0), poll -> ack -> stop".to_owned(),
             python_items,
         ));
-        Ok((ours, theirs, workers))
+        Ok((ours, bare, theirs, workers))
     })();
     let _ = mock.kill();
     let _ = mock.wait();
-    let (ours, theirs, workers) = result?;
+    let (ours, bare, theirs, workers) = result?;
     println!("retrieve_environment, sequential, against the mock server on loopback");
     println!(
-        "  anthropic-environments (Rust): {ours:8.1} us CPU per request ({RUST_REQUESTS} requests)"
+        "  anthropic-environments (Rust): {ours:8.1} us CPU per request (median of 20 rounds, {RUST_REQUESTS} requests)"
+    );
+    println!(
+        "  bare reqwest + serde_json:     {bare:8.1} us CPU per request (interleaved with it)"
     );
     println!(
         "  anthropic 2.10.0 (Python):     {theirs:8.1} us CPU per request ({PYTHON_REQUESTS} requests)"
     );
-    println!("  ratio: {:.1}x less CPU per request", theirs / ours);
+    println!("  ratio vs bare:   {:.2}x the CPU per request", ours / bare);
+    println!(
+        "  ratio vs Python: {:.1}x less CPU per request",
+        theirs / ours
+    );
     println!("worker items per second, no-op handler, against the mock server on loopback");
     let python_items = workers.last().map(|(_, v)| *v).unwrap_or(f64::NAN);
     for (label, items) in &workers {

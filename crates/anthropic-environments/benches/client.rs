@@ -145,6 +145,31 @@ fn benches(c: &mut Criterion) {
         })
     });
     g.finish();
+
+    // A poll's answer: one work item with its secret.
+    let poll_bytes = serde_json::to_vec(&json!({
+        "id": "work_01mock0000000000000002", "acknowledged_at": null,
+        "created_at": "2026-03-15T10:00:00.000000Z",
+        "data": {"type": "session", "id": "session_011CZkZ9X2dpNyB7HsEFoRfW"},
+        "environment_id": "env_011CZkZ9X2dpNyB7HsEFoRfW", "latest_heartbeat_at": null,
+        "metadata": {"team": "infra"}, "started_at": null, "state": "queued",
+        "stop_requested_at": null, "stopped_at": null, "type": "work",
+        "secret": "eyJzZXNzaW9uc190b2tlbiI6InNrLWFudC1yZXEtbW9jay0wMDAxIiwiYXBpX2Jhc2VfdXJsIjoiaHR0cDovLzEyNy4wLjAuMTo0MDEwIn0"
+    }))
+    .unwrap();
+    let mut g = c.benchmark_group("decode");
+    g.throughput(Throughput::Bytes(poll_bytes.len() as u64));
+    g.bench_function("poll_response", |b| {
+        b.iter(|| {
+            black_box(
+                serde_json::from_slice::<Option<anthropic_environments::Work>>(black_box(
+                    &poll_bytes,
+                ))
+                .unwrap(),
+            )
+        })
+    });
+    g.finish();
 }
 
 criterion_group! {

@@ -1,10 +1,13 @@
 //! CPU time per request of this client, for `cargo xtask bench-peers`.
 //!
-//! `cpu_per_request BASE_URL ENVIRONMENT_ID N [bare]` sends N retrieves one
-//! after another on a single-threaded runtime and prints
+//! `cpu_per_request BASE_URL ENVIRONMENT_ID N [bare|both]` sends N retrieves
+//! one after another on a single-threaded runtime and prints
 //! `cpu_us_per_request=<float>` (process CPU time, user + system). With
 //! `bare`, the same request and decode through reqwest and serde_json alone,
-//! the floor the facade is measured against.
+//! the floor the facade is measured against. With `both`, 20 interleaved
+//! rounds of N/20 requests each way (so that the machine's noise falls on
+//! both alike) and the medians: `cpu_us_per_request=<facade>`,
+//! `bare_cpu_us_per_request=<bare>` and `ratio_vs_bare=<facade/bare>`.
 
 use std::time::Duration;
 
@@ -21,11 +24,11 @@ fn cpu_time() -> Duration {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (base_url, environment_id, n, bare) = match args.as_slice() {
-        [b, e, n] => (b, e, n, false),
-        [b, e, n, mode] if mode == "bare" => (b, e, n, true),
+    let (base_url, environment_id, n, mode) = match args.as_slice() {
+        [b, e, n] => (b, e, n, "facade"),
+        [b, e, n, mode] if mode == "bare" || mode == "both" => (b, e, n, mode.as_str()),
         _ => {
-            eprintln!("usage: cpu_per_request BASE_URL ENVIRONMENT_ID N [bare]");
+            eprintln!("usage: cpu_per_request BASE_URL ENVIRONMENT_ID N [bare|both]");
             std::process::exit(2);
         }
     };
@@ -34,8 +37,12 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    if bare {
+    if mode == "bare" {
         rt.block_on(bare_loop(base_url, environment_id, n));
+        return;
+    }
+    if mode == "both" {
+        rt.block_on(interleaved(base_url, environment_id, n));
         return;
     }
     rt.block_on(async {
@@ -102,4 +109,67 @@ async fn bare_loop(base_url: &str, environment_id: &str, n: u32) {
         "cpu_us_per_request={:.1}",
         spent.as_secs_f64() * 1e6 / f64::from(n)
     );
+}
+
+/// 20 interleaved rounds of the facade and bare reqwest + serde_json; the
+/// median CPU per request of each, and their ratio.
+async fn interleaved(base_url: &str, environment_id: &str, n: u32) {
+    const ROUNDS: u32 = 20;
+    let per_round = (n / ROUNDS).max(1);
+    let client = anthropic_environments::Client::builder()
+        .api_key("sk-ant-bench")
+        .base_url(base_url)
+        .max_retries(0)
+        .build()
+        .unwrap();
+    let http = reqwest::Client::new();
+    let url = format!("{base_url}/v1/environments/{environment_id}");
+    let facade_once = || async {
+        let env = client
+            .environments()
+            .retrieve(environment_id)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(env.id, environment_id);
+    };
+    let bare_once = || async {
+        let response = http
+            .get(&url)
+            .header("authorization", "Bearer sk-ant-bench")
+            .header("anthropic-version", "2026-10-21")
+            .header("anthropic-beta", "managed-agents-2026-04-01")
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_success());
+        let bytes = response.bytes().await.unwrap();
+        let env: anthropic_environments::Environment = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(env.id, environment_id);
+    };
+    for _ in 0..50 {
+        facade_once().await;
+        bare_once().await;
+    }
+    let (mut facade, mut bare) = (Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        let start = cpu_time();
+        for _ in 0..per_round {
+            facade_once().await;
+        }
+        facade.push((cpu_time() - start).as_secs_f64() * 1e6 / f64::from(per_round));
+        let start = cpu_time();
+        for _ in 0..per_round {
+            bare_once().await;
+        }
+        bare.push((cpu_time() - start).as_secs_f64() * 1e6 / f64::from(per_round));
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (f, b) = (median(&mut facade), median(&mut bare));
+    println!("cpu_us_per_request={f:.1}");
+    println!("bare_cpu_us_per_request={b:.1}");
+    println!("ratio_vs_bare={:.2}", f / b);
 }

@@ -151,8 +151,22 @@ impl CallTransport {
                         retries_made += 1;
                         continue;
                     }
+                    tracing::debug!(
+                        path = %response.url().path(),
+                        status = status.as_u16(),
+                        retries = retries_made,
+                        "answered"
+                    );
                     // Read the body here, so that a connection that breaks
-                    // mid-answer is retried like one that never answered.
+                    // mid-answer is retried like one that never answered. On
+                    // the last attempt there is nothing to retry: the
+                    // generated client reads it.
+                    if !can_retry {
+                        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+                        last.status = Some(status);
+                        last.request_id = request_id(response.headers());
+                        return Ok(response);
+                    }
                     let response = match buffered(response).await {
                         Ok(response) => response,
                         Err(error) if can_retry => {
@@ -172,12 +186,6 @@ impl CallTransport {
                             return Err(error);
                         }
                     };
-                    tracing::debug!(
-                        path = %response.url().path(),
-                        status = status.as_u16(),
-                        retries = retries_made,
-                        "answered"
-                    );
                     let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
                     last.status = Some(status);
                     last.request_id = request_id(response.headers());
