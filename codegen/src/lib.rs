@@ -38,6 +38,8 @@
 //! assert!(source.starts_with("// @generated"));
 //! ```
 
+#![forbid(unsafe_code)]
+
 pub mod absent_nulls;
 pub mod mutations;
 pub mod open_types;

@@ -28,8 +28,7 @@ use crate::faults::{Decision, FaultConfig, Faults};
 use crate::journal::{Journal, RecordedRequest};
 use crate::model::{Model, Refusal};
 
-/// The beta every API request must carry.
-pub const MANAGED_AGENTS_BETA: &str = "managed-agents-2026-04-01";
+pub use anthropic_environments_raw::wire::MANAGED_AGENTS_BETA;
 
 /// State shared by every handler.
 pub(crate) struct Shared {

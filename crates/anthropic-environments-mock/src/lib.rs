@@ -82,6 +82,8 @@
 //! [`MockMode::Stateless`] answers any valid request from the spec's
 //! examples instead, for tests written against a stateless mock.
 
+#![forbid(unsafe_code)]
+
 mod api;
 mod clock;
 mod credentials;

@@ -23,8 +23,7 @@ use anthropic_environments_raw::types::{
 use crate::clock::Clock;
 use crate::credentials::Credentials;
 
-/// The literal that claims an unclaimed lease.
-pub const NO_HEARTBEAT: &str = "NO_HEARTBEAT";
+pub use anthropic_environments_raw::wire::NO_HEARTBEAT;
 
 /// Why a request was refused by the rules of the model.
 #[derive(Debug, Clone, PartialEq)]

@@ -48,6 +48,8 @@
 //!
 //! [progenitor]: https://github.com/oxidecomputer/progenitor
 
+#![forbid(unsafe_code)]
+
 // The generated file is formatted by prettyplease, not rustfmt; skipping it
 // keeps `cargo fmt` from re-indenting its doc blocks and the drift check
 // byte-exact.
@@ -58,3 +60,14 @@ mod generated;
 pub mod hooks;
 
 pub use generated::*;
+
+/// Wire constants of this API version, defined once for the facade, the
+/// mock server and the tests.
+pub mod wire {
+    /// The `anthropic-version` every request carries.
+    pub const API_VERSION: &str = "2026-10-21";
+    /// The beta every request of this API carries, last in `anthropic-beta`.
+    pub const MANAGED_AGENTS_BETA: &str = "managed-agents-2026-04-01";
+    /// The `expected_last_heartbeat` of the first heartbeat of a lease.
+    pub const NO_HEARTBEAT: &str = "NO_HEARTBEAT";
+}

@@ -13,11 +13,7 @@ use crate::retry::{DEFAULT_MAX_RETRIES, DEFAULT_MAX_RETRY_AFTER, Sleep, TokioSle
 /// Where requests go unless configured otherwise.
 pub const DEFAULT_BASE_URL: &str = "https://api.anthropic.com";
 
-/// The `anthropic-version` sent on every request unless overridden.
-pub const API_VERSION: &str = "2026-10-21";
-
-/// The beta every request of this API carries, last in `anthropic-beta`.
-pub const MANAGED_AGENTS_BETA: &str = "managed-agents-2026-04-01";
+pub use anthropic_environments_raw::wire::{API_VERSION, MANAGED_AGENTS_BETA};
 
 /// Per-attempt timeout unless configured otherwise (the official SDK's).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);

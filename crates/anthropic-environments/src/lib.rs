@@ -66,6 +66,8 @@
 //! `anthropic-environments-raw` crate, re-exported in [`types`]; the common
 //! ones also under shorter names ([`Environment`], [`Work`], ...).
 
+#![forbid(unsafe_code)]
+
 pub mod config;
 pub mod credentials;
 pub mod error;

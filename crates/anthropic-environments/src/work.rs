@@ -16,8 +16,7 @@ use crate::types::{
 };
 use crate::validate;
 
-/// The `expected_last_heartbeat` of the first heartbeat of a lease.
-pub const NO_HEARTBEAT: &str = "NO_HEARTBEAT";
+pub use anthropic_environments_raw::wire::NO_HEARTBEAT;
 
 /// The work queue of one environment: `client.work(environment_id)`.
 #[derive(Clone, Debug)]
