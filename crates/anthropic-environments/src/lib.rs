@@ -127,12 +127,12 @@ pub type EnvironmentConfigParams = types::BetaEnvironmentConfigParams;
 /// The visibility scope of an environment.
 pub type Scope = types::BetaEnvironmentScope;
 
-/// The client, the common types and the accessor traits.
+/// The client, the common types and the accessor traits. Not the crate's
+/// `Error` and `Result`, which would shadow `std`'s in a glob import: name
+/// them `anthropic_environments::Result`.
 pub mod prelude {
     pub use crate::config::{
         ConfigExt, EnvironmentExt, NetworkingExt, PackagesExt, WorkDataExt, WorkStateExt,
     };
-    pub use crate::{
-        Client, Environment, Error, MetadataPatch, Page, Result, Scope, Work, WorkData, WorkState,
-    };
+    pub use crate::{Client, Environment, MetadataPatch, Page, Scope, Work, WorkData, WorkState};
 }

@@ -4,7 +4,7 @@
 use anthropic_environments::config::{CloudConfig, LimitedNetwork, Packages, SelfHostedConfig};
 use anthropic_environments::prelude::*;
 use anthropic_environments::types::{BetaEnvironmentConfig, ErrorDetails};
-use anthropic_environments::{Heartbeat, LeaseState, NO_HEARTBEAT, QueueStats};
+use anthropic_environments::{Error, Heartbeat, LeaseState, NO_HEARTBEAT, QueueStats, Result};
 use futures::TryStreamExt;
 
 /// What the quick start saw.
