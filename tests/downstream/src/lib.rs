@@ -31,7 +31,8 @@ pub async fn quick_start(client: &Client) -> Result<Report> {
         )
         .send()
         .await?;
-    assert!(matches!(cloud.config, BetaEnvironmentConfig::Cloud(_)) == cloud.is_cloud());
+    assert!(cloud.is_cloud(), "created with a cloud config");
+    assert!(matches!(cloud.config, BetaEnvironmentConfig::Cloud(_)));
     let environment = envs
         .create("downstream-self-hosted")
         .config(SelfHostedConfig)
@@ -84,14 +85,22 @@ pub async fn work_once(
             .send()
             .await
             .expect_err("a stale heartbeat is refused");
-        if refused.is_lease_held_elsewhere() {
-            let state: Option<&LeaseState> = refused.api().and_then(|a| a.lease_state());
-            let details_known = matches!(
-                refused.api().and_then(|a| a.details.as_ref()),
-                Some(ErrorDetails::HeartbeatPreconditionFailed(_))
-            );
-            assert_eq!(state.is_some(), details_known);
-        }
+        assert!(refused.is_lease_held_elsewhere(), "{refused}");
+        assert_eq!(refused.error_code(), Some("heartbeat_precondition_failed"));
+        assert!(matches!(
+            refused.api().and_then(|a| a.details.as_ref()),
+            Some(ErrorDetails::HeartbeatPreconditionFailed(_))
+        ));
+        let state: &LeaseState = refused
+            .api()
+            .and_then(|a| a.lease_state())
+            .expect("a refused heartbeat carries the lease as the server holds it");
+        assert!(!state.lease_extended);
+        assert_eq!(
+            state.last_heartbeat.as_deref(),
+            Some(beat.last_heartbeat.as_str()),
+            "the server holds the heartbeat this worker just sent"
+        );
         assert!(!beat.last_heartbeat.is_empty());
         let stopped = queue.stop(&work.id).force(true).send().await?;
         assert!(stopped.is_terminal());
