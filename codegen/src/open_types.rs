@@ -71,10 +71,68 @@ pub fn find(spec: &OpenAPI) -> Result<Vec<OpenType>> {
             continue;
         };
         if let Some(open) = classify(name, schema)? {
+            check(&open, components)?;
             found.push(open);
         }
     }
     Ok(found)
+}
+
+/// Refuses, naming the component, what would otherwise be a compile error
+/// or a silently wrong tag in the generated code: two enum values with one
+/// variant name, a value that would be named `Unknown`, two union tags
+/// mapped to one schema, and a union variant whose schema does not require
+/// the tag property.
+fn check(open: &OpenType, components: &openapiv3::Components) -> Result<()> {
+    match open {
+        OpenType::Enum { name, values, .. } => {
+            let mut seen = BTreeMap::new();
+            for value in values {
+                let variant = variant_name(value);
+                if variant == "Unknown" {
+                    bail!(
+                        "component {name}: the value {value:?} would be the variant `Unknown`, \
+                         which keeps values this version does not know"
+                    );
+                }
+                if let Some(previous) = seen.insert(variant.clone(), value) {
+                    bail!(
+                        "component {name}: the values {previous:?} and {value:?} both become the variant `{variant}`"
+                    );
+                }
+            }
+        }
+        OpenType::Union {
+            name,
+            tag,
+            variants,
+            ..
+        } => {
+            let mut targets = BTreeMap::new();
+            for (value, target) in variants {
+                if let Some(previous) = targets.insert(target.clone(), value) {
+                    bail!(
+                        "component {name}: the tags {previous:?} and {value:?} both map to {target}"
+                    );
+                }
+                let schema = match components.schemas.get(target) {
+                    Some(ReferenceOr::Item(schema)) => schema,
+                    _ => {
+                        bail!("component {name}: the mapping of {value:?} names no schema {target}")
+                    }
+                };
+                let SchemaKind::Type(Type::Object(object)) = &schema.schema_kind else {
+                    bail!("component {name}: the variant {target} is not an object");
+                };
+                if !object.properties.contains_key(tag) || !object.required.contains(tag) {
+                    bail!(
+                        "component {name}: the variant {target} does not require the tag property `{tag}`"
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 fn classify(name: &str, schema: &Schema) -> Result<Option<OpenType>> {
@@ -358,7 +416,49 @@ fn emit_union(
 
 #[cfg(test)]
 mod tests {
-    use super::variant_name;
+    use super::{find, variant_name};
+
+    fn spec(components: &str) -> openapiv3::OpenAPI {
+        let text = format!(
+            "openapi: 3.0.3\ninfo: {{title: t, version: '1'}}\npaths: {{}}\ncomponents:\n  schemas:\n{components}"
+        );
+        serde_yaml_ng::from_str(&text).unwrap()
+    }
+
+    fn refusal(components: &str) -> String {
+        format!("{:#}", find(&spec(components)).unwrap_err())
+    }
+
+    #[test]
+    fn codegen_refuses_what_would_not_compile_or_would_mislabel() {
+        let e = refusal("    State: {type: string, enum: [in-flight, in_flight]}\n");
+        assert!(e.contains("State") && e.contains("InFlight"), "{e}");
+        let e = refusal("    State: {type: string, enum: [queued, unknown]}\n");
+        assert!(e.contains("State") && e.contains("Unknown"), "{e}");
+        let variant =
+            "{type: object, required: [type], properties: {type: {type: string, enum: [a]}}}";
+        let e = refusal(&format!(
+            "    A: {variant}\n    U:\n      oneOf: [{{$ref: '#/components/schemas/A'}}]\n      discriminator: {{propertyName: type, mapping: {{a: '#/components/schemas/A', b: '#/components/schemas/A'}}}}\n"
+        ));
+        assert!(
+            e.contains("component U") && e.contains("both map to A"),
+            "{e}"
+        );
+        let e = refusal(
+            "    A: {type: object, properties: {type: {type: string}}}\n    U:\n      oneOf: [{$ref: '#/components/schemas/A'}]\n      discriminator: {propertyName: type, mapping: {a: '#/components/schemas/A'}}\n",
+        );
+        assert!(
+            e.contains("component U") && e.contains("does not require the tag"),
+            "{e}"
+        );
+        // The project's own spec passes.
+        let ours = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../openapi/environments.yaml"
+        ))
+        .unwrap();
+        assert!(find(&crate::parse_spec(&ours).unwrap()).is_ok());
+    }
 
     #[test]
     fn variant_names_are_pascal_case() {
