@@ -127,6 +127,8 @@ pub enum MockMode {
     /// an invalid request gets the API's 400 envelope naming the field. As
     /// the stateless mocks the official SDKs' generated tests are written
     /// for. The control surface keeps the journal, faults, reset and health.
+    /// Any non-empty credential is accepted (the credential mode applies to
+    /// the stateful mode).
     Stateless,
 }
 

@@ -11,7 +11,8 @@
 //! use futures::TryStreamExt;
 //!
 //! # async fn run() -> anthropic_environments::Result<()> {
-//! // ANTHROPIC_API_KEY (and optionally ANTHROPIC_BASE_URL) from the environment.
+//! // ANTHROPIC_API_KEY (or ANTHROPIC_AUTH_TOKEN, or ANTHROPIC_ENVIRONMENT_KEY)
+//! // and optionally ANTHROPIC_BASE_URL, from the environment.
 //! let client = Client::from_env()?;
 //!
 //! let env = client
@@ -46,9 +47,13 @@
 //!
 //! # What the client does for you
 //!
-//! - Sends `Authorization: Bearer <key>`, `anthropic-version`, a
-//!   `user-agent`, and `anthropic-beta` with your betas first and
-//!   `managed-agents-2026-04-01` last on every request.
+//! - Sends your credential as `Authorization: Bearer` (an API key, a bearer
+//!   token, an environment key, or a work item's sessions token: see
+//!   [`credentials`]), `anthropic-version`, a `user-agent`, and
+//!   `anthropic-beta` with your betas first and `managed-agents-2026-04-01`
+//!   last on every request. Bounds waits: a 5 s connect timeout, and a
+//!   server's `retry-after` of 60 s or more is replaced by the client's own
+//!   backoff.
 //! - Retries connection errors, timeouts, 408, 409, 429 and 5xx like the
 //!   official SDK (see [`retry`]), 2 retries by default.
 //! - Checks inputs that can't be valid (empty ids, ids that would change the
@@ -57,10 +62,13 @@
 //!   type and message, and the `request-id`.
 //! - Tolerates what the server adds later: unknown enum values and union
 //!   variants deserialise into `Unknown` variants, unknown fields are ignored.
-//! - Runs fleets of self-hosted workers: [`worker::Worker`] polls, acks,
-//!   heartbeats the lease while your handler runs, and stops each item.
-//! - Emits a `tracing` span per request (operation, method, attempt, status);
-//!   never the key.
+//! - Runs fleets of self-hosted workers: [`worker::Worker`] polls and acks
+//!   with the environment key, heartbeats each item's lease with its own
+//!   sessions token while your handler runs, and stops it;
+//!   [`worker::ServeOne`] serves one item something else claimed.
+//! - Emits `tracing` spans named as the official SDK's (see [`telemetry`]),
+//!   exportable through OpenTelemetry with the `opentelemetry` feature; never
+//!   a credential or a work item's secret (their `Debug` is redacted).
 //!
 //! The types of request and response bodies are those of the generated
 //! `anthropic-environments-raw` crate, re-exported in [`types`]; the common
