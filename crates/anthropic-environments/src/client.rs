@@ -436,7 +436,7 @@ impl Client {
 /// (`.beta(..)`, `.workspace_id(..)`, `.max_retries(..)`, `.timeout(..)`,
 /// `.header(..)`); unset values fall back to the client's.
 #[derive(Clone, Debug, Default)]
-pub struct RequestOptions {
+pub(crate) struct RequestOptions {
     pub(crate) betas: Vec<String>,
     pub(crate) workspace_id: Option<String>,
     pub(crate) max_retries: Option<u32>,

@@ -239,7 +239,7 @@ impl From<SelfHostedConfig> for BetaEnvironmentConfigParams {
 }
 
 /// Accessors on an environment's configuration (also on [`BetaEnvironment`]).
-pub trait ConfigExt {
+pub trait ConfigExt: sealed::Sealed {
     /// The configuration.
     fn config_ref(&self) -> &BetaEnvironmentConfig;
 
@@ -292,7 +292,7 @@ impl ConfigExt for BetaEnvironment {
 }
 
 /// Accessors on an environment.
-pub trait EnvironmentExt {
+pub trait EnvironmentExt: sealed::Sealed {
     /// Whether the environment is archived.
     fn is_archived(&self) -> bool;
 }
@@ -304,7 +304,7 @@ impl EnvironmentExt for BetaEnvironment {
 }
 
 /// Accessors on a networking policy.
-pub trait NetworkingExt {
+pub trait NetworkingExt: sealed::Sealed {
     /// Whether access is unrestricted.
     fn is_unrestricted(&self) -> bool;
     /// The limited policy, if limited.
@@ -331,7 +331,7 @@ impl NetworkingExt for BetaNetworking {
 }
 
 /// Accessors on installed packages.
-pub trait PackagesExt {
+pub trait PackagesExt: sealed::Sealed {
     /// The packages of one manager.
     fn of(&self, manager: PackageManager) -> &[String];
     /// Whether no package is installed.
@@ -354,7 +354,7 @@ impl PackagesExt for BetaPackages {
 }
 
 /// Predicates on a work item's state.
-pub trait WorkStateExt {
+pub trait WorkStateExt: sealed::Sealed {
     /// The state.
     fn state_ref(&self) -> &BetaWorkState;
 
@@ -409,7 +409,7 @@ impl WorkStateExt for BetaSelfHostedWork {
 /// assert_eq!(check.data_id(), Some("hc_1"));
 /// assert_eq!(check.data_type(), Some("healthcheck"));
 /// ```
-pub trait WorkDataExt {
+pub trait WorkDataExt: sealed::Sealed {
     /// The data.
     fn data_ref(&self) -> &BetaWorkData;
 
@@ -510,4 +510,22 @@ mod tests {
         let unknown = BetaWorkState::Unknown("paused".into());
         assert!(!unknown.is_terminal() && !unknown.is_running() && !unknown.is_queued());
     }
+}
+
+/// The accessor traits are implemented for this crate's types only, so that
+/// methods can be added to them without breaking anyone.
+mod sealed {
+    use crate::types::{
+        BetaEnvironment, BetaEnvironmentConfig, BetaNetworking, BetaPackages, BetaSelfHostedWork,
+        BetaWorkData, BetaWorkState,
+    };
+
+    pub trait Sealed {}
+    impl Sealed for BetaEnvironmentConfig {}
+    impl Sealed for BetaEnvironment {}
+    impl Sealed for BetaNetworking {}
+    impl Sealed for BetaPackages {}
+    impl Sealed for BetaWorkState {}
+    impl Sealed for BetaSelfHostedWork {}
+    impl Sealed for BetaWorkData {}
 }

@@ -3,14 +3,15 @@
 use anthropic_environments_raw::prelude::ClientEnvironmentsExt;
 use futures::stream::BoxStream;
 
+use crate::Environment;
 use crate::client::{Client, RequestOptions, request_options};
 use crate::error::Result;
 use crate::metadata::MetadataPatch;
 use crate::pagination::{self, Page, PagedRequest};
 use crate::transport::Response;
 use crate::types::{
-    BetaEnvironment, BetaEnvironmentConfigParams, BetaEnvironmentDeleteResponse,
-    BetaEnvironmentScope, EnvironmentCreateParams, EnvironmentUpdateParams,
+    BetaEnvironmentConfigParams, BetaEnvironmentDeleteResponse, BetaEnvironmentScope,
+    EnvironmentCreateParams, EnvironmentUpdateParams,
 };
 use crate::validate;
 use crate::work::WorkQueue;
@@ -132,7 +133,7 @@ pub struct CreateEnvironment {
 }
 
 request_options!(CreateEnvironment);
-sends!(CreateEnvironment, BetaEnvironment);
+sends!(CreateEnvironment, Environment);
 
 impl CreateEnvironment {
     /// The configuration (see [`crate::config`]); default: the server's.
@@ -160,7 +161,7 @@ impl CreateEnvironment {
     }
 
     /// Sends the request; the body with the response's status and request id.
-    pub async fn send_with_meta(self) -> Result<Response<BetaEnvironment>> {
+    pub async fn send_with_meta(self) -> Result<Response<Environment>> {
         if self.params.name.is_empty() {
             return Err(crate::Error::invalid("name", "must not be empty"));
         }
@@ -209,12 +210,12 @@ impl ListEnvironments {
     }
 
     /// Fetches one page (at the cursor set with [`page`](Self::page)).
-    pub async fn send(self) -> Result<Page<BetaEnvironment>> {
+    pub async fn send(self) -> Result<Page<Environment>> {
         self.fetch(self.start()).await
     }
 
     /// Every page, fetched as the stream reaches it.
-    pub fn into_pages(self) -> BoxStream<'static, Result<Page<BetaEnvironment>>> {
+    pub fn into_pages(self) -> BoxStream<'static, Result<Page<Environment>>> {
         pagination::pages_of(self)
     }
 
@@ -229,20 +230,20 @@ impl ListEnvironments {
     /// }
     /// # Ok(()) }
     /// ```
-    pub fn into_stream(self) -> BoxStream<'static, Result<BetaEnvironment>> {
+    pub fn into_stream(self) -> BoxStream<'static, Result<Environment>> {
         pagination::items_of(self)
     }
 }
 
 impl PagedRequest for ListEnvironments {
-    type Item = BetaEnvironment;
+    type Item = Environment;
     const OPERATION: &'static str = "list_environments";
 
     fn start(&self) -> Option<String> {
         self.page.clone()
     }
 
-    async fn fetch(&self, cursor: Option<String>) -> Result<Page<BetaEnvironment>> {
+    async fn fetch(&self, cursor: Option<String>) -> Result<Page<Environment>> {
         let limit = self
             .limit
             .map(|l| validate::positive("limit", l))
@@ -283,11 +284,11 @@ pub struct RetrieveEnvironment {
 }
 
 request_options!(RetrieveEnvironment);
-sends!(RetrieveEnvironment, BetaEnvironment);
+sends!(RetrieveEnvironment, Environment);
 
 impl RetrieveEnvironment {
     /// Sends the request; the body with the response's status and request id.
-    pub async fn send_with_meta(self) -> Result<Response<BetaEnvironment>> {
+    pub async fn send_with_meta(self) -> Result<Response<Environment>> {
         validate::path_id("environment_id", &self.environment_id)?;
         let call = self.client.call("retrieve_environment", &self.options)?;
         let result = call
@@ -312,7 +313,7 @@ pub struct UpdateEnvironment {
 }
 
 request_options!(UpdateEnvironment);
-sends!(UpdateEnvironment, BetaEnvironment);
+sends!(UpdateEnvironment, Environment);
 
 impl UpdateEnvironment {
     /// A new name.
@@ -346,7 +347,7 @@ impl UpdateEnvironment {
     }
 
     /// Sends the request; the body with the response's status and request id.
-    pub async fn send_with_meta(self) -> Result<Response<BetaEnvironment>> {
+    pub async fn send_with_meta(self) -> Result<Response<Environment>> {
         validate::path_id("environment_id", &self.environment_id)?;
         let call = self.client.call("update_environment", &self.options)?;
         let result = call
@@ -399,11 +400,11 @@ pub struct ArchiveEnvironment {
 }
 
 request_options!(ArchiveEnvironment);
-sends!(ArchiveEnvironment, BetaEnvironment);
+sends!(ArchiveEnvironment, Environment);
 
 impl ArchiveEnvironment {
     /// Sends the request; the body with the response's status and request id.
-    pub async fn send_with_meta(self) -> Result<Response<BetaEnvironment>> {
+    pub async fn send_with_meta(self) -> Result<Response<Environment>> {
         validate::path_id("environment_id", &self.environment_id)?;
         let call = self.client.call("archive_environment", &self.options)?;
         let result = call

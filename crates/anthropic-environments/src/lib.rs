@@ -93,7 +93,7 @@ mod work;
 
 pub use client::{
     API_VERSION, Client, ClientBuilder, DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT,
-    MANAGED_AGENTS_BETA, RequestOptions, USER_AGENT,
+    MANAGED_AGENTS_BETA, USER_AGENT,
 };
 pub use environments::{
     ArchiveEnvironment, CreateEnvironment, DeleteEnvironment, Environments, ListEnvironments,
@@ -104,8 +104,8 @@ pub use metadata::MetadataPatch;
 pub use pagination::Page;
 pub use transport::Response;
 pub use work::{
-    AckWork, HeartbeatWork, ListWork, NO_HEARTBEAT, PollWork, RetrieveWork, StopWork, UpdateWork,
-    WorkQueue, WorkStats,
+    AckWork, HeartbeatWork, ListWork, NO_HEARTBEAT, PollWork, RetrieveWork, RetrieveWorkStats,
+    StopWork, UpdateWork, WorkQueue,
 };
 
 /// Every request and response type of the API (generated from the spec).

@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 
 /// One page of a list: its items and the cursor of the next page.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct Page<T> {
     /// The items of this page.
     pub data: Vec<T>,
@@ -25,6 +26,34 @@ impl<T> Page<T> {
     /// Whether another page follows.
     pub fn has_next_page(&self) -> bool {
         self.next_page.as_deref().is_some_and(|c| !c.is_empty())
+    }
+
+    /// The items of this page.
+    pub fn data(&self) -> &[T] {
+        &self.data
+    }
+
+    /// The cursor of the next page (`None` on the last page).
+    pub fn next_page(&self) -> Option<&str> {
+        self.next_page.as_deref()
+    }
+
+    /// The `request-id` of the response that carried this page.
+    pub fn request_id(&self) -> Option<&str> {
+        self.request_id.as_deref()
+    }
+
+    /// The items of this page, by reference.
+    pub fn iter(&self) -> std::slice::Iter<'_, T> {
+        self.data.iter()
+    }
+}
+
+impl<'a, T> IntoIterator for &'a Page<T> {
+    type Item = &'a T;
+    type IntoIter = std::slice::Iter<'a, T>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.data.iter()
     }
 }
 

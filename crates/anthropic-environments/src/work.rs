@@ -10,11 +10,9 @@ use crate::error::{Error, Result};
 use crate::metadata::MetadataPatch;
 use crate::pagination::{self, Page, PagedRequest};
 use crate::transport::Response;
-use crate::types::{
-    BetaSelfHostedWork, BetaSelfHostedWorkHeartbeatResponse, BetaSelfHostedWorkQueueStats,
-    BetaSelfHostedWorkStopRequest, BetaSelfHostedWorkUpdateRequest,
-};
+use crate::types::{BetaSelfHostedWorkStopRequest, BetaSelfHostedWorkUpdateRequest};
 use crate::validate;
+use crate::{Heartbeat, QueueStats, Work};
 
 pub use anthropic_environments_raw::wire::NO_HEARTBEAT;
 
@@ -147,8 +145,8 @@ impl WorkQueue {
     }
 
     /// Statistics of the queue.
-    pub fn stats(&self) -> WorkStats {
-        WorkStats {
+    pub fn stats(&self) -> RetrieveWorkStats {
+        RetrieveWorkStats {
             client: self.client.clone(),
             environment_id: self.environment_id.clone(),
             options: RequestOptions::default(),
@@ -160,11 +158,11 @@ work_request!(
     /// A request to retrieve a work item; see [`WorkQueue::retrieve`].
     RetrieveWork { work_id: String }
 );
-sends!(RetrieveWork, BetaSelfHostedWork);
+sends!(RetrieveWork, Work);
 
 impl RetrieveWork {
     /// Sends the request; the body with the response's status and request id.
-    pub async fn send_with_meta(self) -> Result<Response<BetaSelfHostedWork>> {
+    pub async fn send_with_meta(self) -> Result<Response<Work>> {
         validate::path_id("environment_id", &self.environment_id)?;
         validate::path_id("work_id", &self.work_id)?;
         let call = self.client.call("retrieve_work", &self.options)?;
@@ -188,7 +186,7 @@ work_request!(
         worker_id: Option<String>,
     }
 );
-sends!(PollWork, Option<BetaSelfHostedWork>);
+sends!(PollWork, Option<Work>);
 
 impl PollWork {
     /// Wait up to this many milliseconds (1-999) for work to arrive; default:
@@ -213,7 +211,7 @@ impl PollWork {
     }
 
     /// Sends the request; the body with the response's status and request id.
-    pub async fn send_with_meta(self) -> Result<Response<Option<BetaSelfHostedWork>>> {
+    pub async fn send_with_meta(self) -> Result<Response<Option<Work>>> {
         validate::path_id("environment_id", &self.environment_id)?;
         let block_ms = self.block_ms.map(validate::block_ms).transpose()?;
         let reclaim = self
@@ -246,11 +244,11 @@ work_request!(
     /// A request to acknowledge a work item; see [`WorkQueue::ack`].
     AckWork { work_id: String }
 );
-sends!(AckWork, BetaSelfHostedWork);
+sends!(AckWork, Work);
 
 impl AckWork {
     /// Sends the request; the body with the response's status and request id.
-    pub async fn send_with_meta(self) -> Result<Response<BetaSelfHostedWork>> {
+    pub async fn send_with_meta(self) -> Result<Response<Work>> {
         validate::path_id("environment_id", &self.environment_id)?;
         validate::path_id("work_id", &self.work_id)?;
         let call = self.client.call("ack_work", &self.options)?;
@@ -274,7 +272,7 @@ work_request!(
         expected_last_heartbeat: Option<String>,
     }
 );
-sends!(HeartbeatWork, BetaSelfHostedWorkHeartbeatResponse);
+sends!(HeartbeatWork, Heartbeat);
 
 impl HeartbeatWork {
     /// The lease TTL to ask for, in seconds.
@@ -297,7 +295,7 @@ impl HeartbeatWork {
     }
 
     /// Sends the request; the body with the response's status and request id.
-    pub async fn send_with_meta(self) -> Result<Response<BetaSelfHostedWorkHeartbeatResponse>> {
+    pub async fn send_with_meta(self) -> Result<Response<Heartbeat>> {
         validate::path_id("environment_id", &self.environment_id)?;
         validate::path_id("work_id", &self.work_id)?;
         let ttl = self
@@ -326,7 +324,7 @@ work_request!(
     /// A request to stop a work item; see [`WorkQueue::stop`].
     StopWork { work_id: String, force: Option<bool> }
 );
-sends!(StopWork, BetaSelfHostedWork);
+sends!(StopWork, Work);
 
 impl StopWork {
     /// Stop at once, without a graceful shutdown.
@@ -336,7 +334,7 @@ impl StopWork {
     }
 
     /// Sends the request; the body with the response's status and request id.
-    pub async fn send_with_meta(self) -> Result<Response<BetaSelfHostedWork>> {
+    pub async fn send_with_meta(self) -> Result<Response<Work>> {
         validate::path_id("environment_id", &self.environment_id)?;
         validate::path_id("work_id", &self.work_id)?;
         let call = self.client.call("stop_work", &self.options)?;
@@ -372,30 +370,30 @@ impl ListWork {
     }
 
     /// Fetches one page (at the cursor set with [`page`](Self::page)).
-    pub async fn send(self) -> Result<Page<BetaSelfHostedWork>> {
+    pub async fn send(self) -> Result<Page<Work>> {
         self.fetch(self.start()).await
     }
 
     /// Every page, fetched as the stream reaches it.
-    pub fn into_pages(self) -> BoxStream<'static, Result<Page<BetaSelfHostedWork>>> {
+    pub fn into_pages(self) -> BoxStream<'static, Result<Page<Work>>> {
         pagination::pages_of(self)
     }
 
     /// Every work item of every page, one page in memory at a time.
-    pub fn into_stream(self) -> BoxStream<'static, Result<BetaSelfHostedWork>> {
+    pub fn into_stream(self) -> BoxStream<'static, Result<Work>> {
         pagination::items_of(self)
     }
 }
 
 impl PagedRequest for ListWork {
-    type Item = BetaSelfHostedWork;
+    type Item = Work;
     const OPERATION: &'static str = "list_work";
 
     fn start(&self) -> Option<String> {
         self.page.clone()
     }
 
-    async fn fetch(&self, cursor: Option<String>) -> Result<Page<BetaSelfHostedWork>> {
+    async fn fetch(&self, cursor: Option<String>) -> Result<Page<Work>> {
         validate::path_id("environment_id", &self.environment_id)?;
         let limit = self
             .limit
@@ -429,11 +427,11 @@ work_request!(
     /// A request to update a work item's metadata; see [`WorkQueue::update`].
     UpdateWork { work_id: String, patch: MetadataPatch }
 );
-sends!(UpdateWork, BetaSelfHostedWork);
+sends!(UpdateWork, Work);
 
 impl UpdateWork {
     /// Sends the request; the body with the response's status and request id.
-    pub async fn send_with_meta(self) -> Result<Response<BetaSelfHostedWork>> {
+    pub async fn send_with_meta(self) -> Result<Response<Work>> {
         validate::path_id("environment_id", &self.environment_id)?;
         validate::path_id("work_id", &self.work_id)?;
         let call = self.client.call("update_work", &self.options)?;
@@ -454,13 +452,13 @@ impl UpdateWork {
 
 work_request!(
     /// A request for queue statistics; see [`WorkQueue::stats`].
-    WorkStats {}
+    RetrieveWorkStats {}
 );
-sends!(WorkStats, BetaSelfHostedWorkQueueStats);
+sends!(RetrieveWorkStats, QueueStats);
 
-impl WorkStats {
+impl RetrieveWorkStats {
     /// Sends the request; the body with the response's status and request id.
-    pub async fn send_with_meta(self) -> Result<Response<BetaSelfHostedWorkQueueStats>> {
+    pub async fn send_with_meta(self) -> Result<Response<QueueStats>> {
         validate::path_id("environment_id", &self.environment_id)?;
         let call = self.client.call("work_stats", &self.options)?;
         let result = call

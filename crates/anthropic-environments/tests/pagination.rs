@@ -162,3 +162,23 @@ async fn a_server_repeating_a_cursor_ends_the_stream_with_an_error() {
         "the repeated page is not fetched"
     );
 }
+
+#[tokio::test]
+async fn a_page_is_read_through_accessors_and_iterated_by_reference() {
+    let server = server(paged).await;
+    let (client, _) = client(&server);
+    let page = client.environments().list().send().await.unwrap();
+    assert_eq!(page.data().len(), 3);
+    assert_eq!(page.next_page(), Some("p3"));
+    assert_eq!(page.request_id(), Some("req_ok"));
+    let ids: Vec<&str> = (&page).into_iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(ids, ["env_0", "env_1", "env_2"]);
+    assert_eq!(page.iter().count(), 3);
+    let mut n = 0;
+    for environment in &page {
+        assert!(environment.id.starts_with("env_"));
+        n += 1;
+    }
+    assert_eq!(n, 3, "the page is still usable after iterating by reference");
+    assert_eq!(page.into_iter().count(), 3);
+}
