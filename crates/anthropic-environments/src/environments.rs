@@ -214,6 +214,11 @@ impl ListEnvironments {
         self.fetch(self.start()).await
     }
 
+    /// Fetches one page, with the response's status and headers.
+    pub async fn send_with_meta(self) -> Result<Response<Page<Environment>>> {
+        self.fetch_with_meta(self.start()).await
+    }
+
     /// Every page, fetched as the stream reaches it.
     pub fn into_pages(self) -> BoxStream<'static, Result<Page<Environment>>> {
         pagination::pages_of(self)
@@ -244,6 +249,13 @@ impl PagedRequest for ListEnvironments {
     }
 
     async fn fetch(&self, cursor: Option<String>) -> Result<Page<Environment>> {
+        Ok(self.fetch_with_meta(cursor).await?.into_inner())
+    }
+}
+
+impl ListEnvironments {
+    /// Fetches the page at `cursor`, with the response's status and headers.
+    async fn fetch_with_meta(&self, cursor: Option<String>) -> Result<Response<Page<Environment>>> {
         let limit = self
             .limit
             .map(|l| validate::positive("limit", l))
@@ -265,12 +277,11 @@ impl PagedRequest for ListEnvironments {
         let result = request.send().await;
         let response = call.finish(result).await?;
         let request_id = response.request_id().map(str::to_owned);
-        let body = response.into_inner();
-        Ok(Page {
+        Ok(response.map(|body| Page {
             data: body.data,
             next_page: body.next_page,
             request_id,
-        })
+        }))
     }
 }
 

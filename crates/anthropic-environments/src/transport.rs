@@ -14,14 +14,14 @@ use crate::client::{Client, RequestOptions};
 use crate::error::{ApiError, Error, Result, excerpt, object_id};
 use crate::retry;
 
-/// A successful response: the decoded body with the status and request id.
+/// A successful response: the decoded body with the status and headers.
 ///
 /// Derefs to the body; [`into_inner`](Response::into_inner) takes it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Response<T> {
     data: T,
     status: StatusCode,
-    request_id: Option<String>,
+    headers: HeaderMap,
 }
 
 impl<T> Response<T> {
@@ -32,12 +32,34 @@ impl<T> Response<T> {
 
     /// The `request-id` header of the response.
     pub fn request_id(&self) -> Option<&str> {
-        self.request_id.as_deref()
+        self.headers.get("request-id").and_then(|v| v.to_str().ok())
     }
 
     /// The HTTP status.
     pub fn status(&self) -> StatusCode {
         self.status
+    }
+
+    /// The response headers.
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// The same response with its body mapped.
+    pub(crate) fn map<U>(self, f: impl FnOnce(T) -> U) -> Response<U> {
+        Response {
+            data: f(self.data),
+            status: self.status,
+            headers: self.headers,
+        }
+    }
+}
+
+impl<T: PartialEq> PartialEq for Response<T> {
+    /// Equal bodies and statuses (the headers, with their request ids, are
+    /// not compared).
+    fn eq(&self, other: &Self) -> bool {
+        self.data == other.data && self.status == other.status
     }
 }
 
@@ -275,7 +297,7 @@ impl Call {
         match result {
             Ok(value) => Ok(Response {
                 status: value.status(),
-                request_id: request_id(value.headers()),
+                headers: value.headers().clone(),
                 data: value.into_inner(),
             }),
             Err(error) => Err(self.error(error).await),
@@ -293,7 +315,7 @@ impl Call {
             {
                 Ok(Response {
                     status: r.status(),
-                    request_id: request_id(r.headers()),
+                    headers: r.headers().clone(),
                     data: None,
                 })
             }

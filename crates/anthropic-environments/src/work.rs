@@ -374,6 +374,11 @@ impl ListWork {
         self.fetch(self.start()).await
     }
 
+    /// Fetches one page, with the response's status and headers.
+    pub async fn send_with_meta(self) -> Result<Response<Page<Work>>> {
+        self.fetch_with_meta(self.start()).await
+    }
+
     /// Every page, fetched as the stream reaches it.
     pub fn into_pages(self) -> BoxStream<'static, Result<Page<Work>>> {
         pagination::pages_of(self)
@@ -394,6 +399,13 @@ impl PagedRequest for ListWork {
     }
 
     async fn fetch(&self, cursor: Option<String>) -> Result<Page<Work>> {
+        Ok(self.fetch_with_meta(cursor).await?.into_inner())
+    }
+}
+
+impl ListWork {
+    /// Fetches the page at `cursor`, with the response's status and headers.
+    async fn fetch_with_meta(&self, cursor: Option<String>) -> Result<Response<Page<Work>>> {
         validate::path_id("environment_id", &self.environment_id)?;
         let limit = self
             .limit
@@ -414,12 +426,11 @@ impl PagedRequest for ListWork {
         let result = request.send().await;
         let response = call.finish(result).await?;
         let request_id = response.request_id().map(str::to_owned);
-        let body = response.into_inner();
-        Ok(Page {
+        Ok(response.map(|body| Page {
             data: body.data,
             next_page: body.next_page,
             request_id,
-        })
+        }))
     }
 }
 

@@ -266,3 +266,28 @@ fn a_credential_header_is_refused_in_favour_of_the_credential_setters() {
     assert!(err.to_string().contains("credential"), "{err}");
     assert!(!err.to_string().contains("other"), "{err}");
 }
+
+#[tokio::test]
+async fn send_with_meta_gives_status_and_headers_on_every_kind_of_request() {
+    let (server, env) = mock_with_environment().await;
+    let client = mock_client(&server);
+    let one = client
+        .environments()
+        .retrieve(&env)
+        .send_with_meta()
+        .await
+        .unwrap();
+    assert_eq!(one.status(), 200);
+    assert!(one.request_id().unwrap().starts_with("req_mock_"));
+    assert_eq!(
+        one.headers()["content-type"].to_str().unwrap(),
+        "application/json"
+    );
+    assert_eq!(one.id, env, "derefs to the body");
+    let page = client.environments().list().send_with_meta().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let request_id = page.request_id().map(str::to_owned);
+    assert_eq!(request_id.as_deref(), page.into_inner().request_id());
+    let work_page = client.work(&env).list().send_with_meta().await.unwrap();
+    assert!(work_page.headers().contains_key("request-id"));
+}

@@ -179,6 +179,9 @@ async fn a_page_is_read_through_accessors_and_iterated_by_reference() {
         assert!(environment.id.starts_with("env_"));
         n += 1;
     }
-    assert_eq!(n, 3, "the page is still usable after iterating by reference");
+    assert_eq!(
+        n, 3,
+        "the page is still usable after iterating by reference"
+    );
     assert_eq!(page.into_iter().count(), 3);
 }
