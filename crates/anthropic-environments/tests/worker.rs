@@ -253,18 +253,27 @@ async fn a_lease_taken_over_cancels_the_handler_and_leaves_the_item_alone() {
         server.work_items(&env)[0].state == WorkState::Active
     })
     .await;
-    let current = q
-        .retrieve(&item.id)
-        .send()
-        .await
-        .unwrap()
-        .latest_heartbeat_at
-        .unwrap();
-    q.heartbeat(&item.id)
-        .expected_last_heartbeat(current)
-        .send()
-        .await
-        .unwrap();
+    // Take the lease over: echo the stored heartbeat. The worker may beat
+    // between the read and the take-over (a 412 for us); then read again.
+    loop {
+        let current = q
+            .retrieve(&item.id)
+            .send()
+            .await
+            .unwrap()
+            .latest_heartbeat_at
+            .unwrap();
+        match q
+            .heartbeat(&item.id)
+            .expected_last_heartbeat(current)
+            .send()
+            .await
+        {
+            Ok(_) => break,
+            Err(e) if e.is_lease_held_elsewhere() => continue,
+            Err(e) => panic!("{e}"),
+        }
+    }
     wait_until(
         "the handler to be cancelled",
         Duration::from_secs(10),
@@ -561,7 +570,16 @@ async fn transient_poll_errors_back_off_and_recover() {
         d.fetch_add(1, Ordering::SeqCst);
         async { Ok::<(), std::io::Error>(()) }
     }));
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Wait for failed polls (events in the journal), not for a time.
+    wait_until("three failed polls", Duration::from_secs(10), || {
+        server
+            .requests_for("poll_work")
+            .iter()
+            .filter(|r| r.status >= 500)
+            .count()
+            >= 3
+    })
+    .await;
     assert_eq!(done.load(Ordering::SeqCst), 0, "every poll fails");
     server.set_faults(FaultConfig::none());
     wait_until("the item handled", Duration::from_secs(5), || {
