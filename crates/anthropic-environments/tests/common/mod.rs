@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anthropic_environments::Client;
 use anthropic_environments::retry::{Sleep, SleepFuture};
-pub use anthropic_environments_tests::{Recorded, RecordingServer};
+pub use anthropic_environments_test_support::{Recorded, RecordingServer};
 pub use axum::http::{Method, StatusCode};
 pub use serde_json::{Value, json};
 
