@@ -4,7 +4,7 @@
 //! Update the reports with
 //! `EXPECTORATE=overwrite cargo test -p anthropic-environments-tests --test spec_diff`.
 
-use anthropic_environments_codegen::{mutations, spec_diff};
+use anthropic_environments_spec_diff::{self as spec_diff, mutations};
 use anthropic_environments_tests::{SPEC, read, root};
 use serde_json::Value;
 

@@ -41,11 +41,9 @@
 #![forbid(unsafe_code)]
 
 pub mod absent_nulls;
-pub mod mutations;
 pub mod open_types;
 pub mod sensitive;
 pub mod settings;
-pub mod spec_diff;
 pub mod surface;
 
 use anyhow::{Context, Result};

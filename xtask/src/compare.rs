@@ -15,7 +15,7 @@ use std::process::{Command, ExitCode};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use anthropic_environments_codegen::{mutations, spec_diff};
+use anthropic_environments_spec_diff::{self as spec_diff, mutations};
 use anyhow::{Context, Result};
 use serde_json::Value;
 

@@ -527,8 +527,7 @@ fn spec_diff(args: &[String]) -> Result<ExitCode> {
             std::fs::read_to_string(root.join(SPEC)).with_context(|| format!("reading {SPEC}"))?,
         ),
     };
-    let report =
-        anthropic_environments_codegen::spec_diff::diff(&base_name, &base, &head_name, &head)?;
+    let report = anthropic_environments_spec_diff::diff(&base_name, &base, &head_name, &head)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report.to_json())?);
     } else {

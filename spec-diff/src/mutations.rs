@@ -1,6 +1,6 @@
 //! Mutations of a spec, as the spec-diff corpus
 //! (`tests/spec-diff/mutations.yaml`) writes them: a name, the verdict
-//! [`spec_diff`](crate::spec_diff) should reach, and an RFC 6902 JSON Patch.
+//! [`diff`](crate::diff()) should reach, and an RFC 6902 JSON Patch.
 //! The snapshot tests and `cargo xtask spec-diff-compare` read the corpus
 //! through this module, so both see the same mutated specs.
 

@@ -153,7 +153,7 @@ impl Report {
 /// Parses a spec for diffing: it must be valid OpenAPI 3.0 (as codegen
 /// reads it); the comparison works on its JSON form.
 pub fn load(text: &str) -> Result<Value> {
-    crate::parse_spec(text)?;
+    anthropic_environments_codegen::parse_spec(text)?;
     serde_yaml_ng::from_str(text).context("the spec is not YAML or JSON")
 }
 
@@ -180,8 +180,8 @@ pub fn diff(base_name: &str, base: &str, head_name: &str, head: &str) -> Result<
 /// The diff of the generated public surfaces, if both generate and differ.
 fn surface_diff(base: &str, head: &str) -> Option<String> {
     let surface = |text: &str| {
-        crate::generate(text, "spec")
-            .and_then(|src| crate::surface::public_surface(&src))
+        anthropic_environments_codegen::generate(text, "spec")
+            .and_then(|src| anthropic_environments_codegen::surface::public_surface(&src))
             .unwrap_or_else(|e| format!("(generation failed: {e:#})\n"))
     };
     let (a, b) = (surface(base), surface(head));
