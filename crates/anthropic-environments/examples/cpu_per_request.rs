@@ -37,105 +37,66 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    if mode == "bare" {
-        rt.block_on(bare_loop(base_url, environment_id, n));
-        return;
-    }
-    if mode == "both" {
-        rt.block_on(interleaved(base_url, environment_id, n));
-        return;
-    }
     rt.block_on(async {
-        let client = anthropic_environments::Client::builder()
-            .api_key("sk-ant-bench")
-            .base_url(base_url)
-            .max_retries(0)
-            .build()
-            .unwrap();
+        let requests = Requests::new(base_url, environment_id);
         for _ in 0..50 {
-            client
-                .environments()
-                .retrieve(environment_id)
-                .send()
-                .await
-                .unwrap();
+            requests.facade().await;
+            requests.bare().await;
         }
-        let start = cpu_time();
-        for _ in 0..n {
-            let env = client
-                .environments()
-                .retrieve(environment_id)
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(&env.id, environment_id);
+        match mode {
+            "facade" => {
+                let us = per_request(n, || requests.facade()).await;
+                println!("cpu_us_per_request={us:.1}");
+            }
+            "bare" => {
+                let us = per_request(n, || requests.bare()).await;
+                println!("cpu_us_per_request={us:.1}");
+            }
+            _ => interleaved(&requests, n).await,
         }
-        let spent = cpu_time() - start;
-        println!(
-            "cpu_us_per_request={:.1}",
-            spent.as_secs_f64() * 1e6 / f64::from(n)
-        );
     });
 }
 
-/// The same retrieve through reqwest and serde_json alone: the headers the
-/// API needs, the status check, the decode into the same type.
-async fn bare_loop(base_url: &str, environment_id: &str, n: u32) {
-    let http = reqwest::Client::new();
-    let url = format!("{base_url}/v1/environments/{environment_id}");
-    let retrieve = || async {
-        let response = http
-            .get(&url)
-            .header("authorization", "Bearer sk-ant-bench")
-            .header("anthropic-version", "2026-10-21")
-            .header("anthropic-beta", "managed-agents-2026-04-01")
-            .send()
-            .await
-            .unwrap();
-        assert!(response.status().is_success());
-        let bytes = response.bytes().await.unwrap();
-        serde_json::from_slice::<anthropic_environments::Environment>(&bytes).unwrap()
-    };
-    for _ in 0..50 {
-        retrieve().await;
-    }
-    let start = cpu_time();
-    for _ in 0..n {
-        let env = retrieve().await;
-        assert_eq!(env.id, environment_id);
-    }
-    let spent = cpu_time() - start;
-    println!(
-        "cpu_us_per_request={:.1}",
-        spent.as_secs_f64() * 1e6 / f64::from(n)
-    );
+/// The same retrieve through the facade, and through reqwest and
+/// serde_json alone (the headers the API needs, the status check, the
+/// decode into the same type).
+struct Requests<'a> {
+    client: anthropic_environments::Client,
+    http: reqwest::Client,
+    url: String,
+    environment_id: &'a str,
 }
 
-/// 20 interleaved rounds of the facade and bare reqwest + serde_json; the
-/// median CPU per request of each, and their ratio.
-async fn interleaved(base_url: &str, environment_id: &str, n: u32) {
-    const ROUNDS: u32 = 20;
-    let per_round = (n / ROUNDS).max(1);
-    let client = anthropic_environments::Client::builder()
-        .api_key("sk-ant-bench")
-        .base_url(base_url)
-        .max_retries(0)
-        .build()
-        .unwrap();
-    let http = reqwest::Client::new();
-    let url = format!("{base_url}/v1/environments/{environment_id}");
-    let facade_once = || async {
-        let env = client
+impl<'a> Requests<'a> {
+    fn new(base_url: &str, environment_id: &'a str) -> Self {
+        Requests {
+            client: anthropic_environments::Client::builder()
+                .api_key("sk-ant-bench")
+                .base_url(base_url)
+                .max_retries(0)
+                .build()
+                .unwrap(),
+            http: reqwest::Client::new(),
+            url: format!("{base_url}/v1/environments/{environment_id}"),
+            environment_id,
+        }
+    }
+
+    async fn facade(&self) {
+        let env = self
+            .client
             .environments()
-            .retrieve(environment_id)
+            .retrieve(self.environment_id)
             .send()
             .await
             .unwrap();
-        assert_eq!(env.id, environment_id);
-    };
-    let bare_once = || async {
-        let response = http
-            .get(&url)
+        assert_eq!(env.id, self.environment_id);
+    }
+
+    async fn bare(&self) {
+        let response = self
+            .http
+            .get(&self.url)
             .header("authorization", "Bearer sk-ant-bench")
             .header("anthropic-version", "2026-10-21")
             .header("anthropic-beta", "managed-agents-2026-04-01")
@@ -145,24 +106,32 @@ async fn interleaved(base_url: &str, environment_id: &str, n: u32) {
         assert!(response.status().is_success());
         let bytes = response.bytes().await.unwrap();
         let env: anthropic_environments::Environment = serde_json::from_slice(&bytes).unwrap();
-        assert_eq!(env.id, environment_id);
-    };
-    for _ in 0..50 {
-        facade_once().await;
-        bare_once().await;
+        assert_eq!(env.id, self.environment_id);
     }
+}
+
+/// CPU microseconds per call of `n` sequential calls.
+async fn per_request<F, Fut>(n: u32, call: F) -> f64
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let start = cpu_time();
+    for _ in 0..n {
+        call().await;
+    }
+    (cpu_time() - start).as_secs_f64() * 1e6 / f64::from(n.max(1))
+}
+
+/// 20 interleaved rounds of the facade and of bare reqwest + serde_json;
+/// the median CPU per request of each, and their ratio.
+async fn interleaved(requests: &Requests<'_>, n: u32) {
+    const ROUNDS: u32 = 20;
+    let per_round = (n / ROUNDS).max(1);
     let (mut facade, mut bare) = (Vec::new(), Vec::new());
     for _ in 0..ROUNDS {
-        let start = cpu_time();
-        for _ in 0..per_round {
-            facade_once().await;
-        }
-        facade.push((cpu_time() - start).as_secs_f64() * 1e6 / f64::from(per_round));
-        let start = cpu_time();
-        for _ in 0..per_round {
-            bare_once().await;
-        }
-        bare.push((cpu_time() - start).as_secs_f64() * 1e6 / f64::from(per_round));
+        facade.push(per_request(per_round, || requests.facade()).await);
+        bare.push(per_request(per_round, || requests.bare()).await);
     }
     let median = |v: &mut Vec<f64>| {
         v.sort_by(f64::total_cmp);

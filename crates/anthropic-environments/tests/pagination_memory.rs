@@ -2,8 +2,8 @@
 //! resident memory after the last page is what it was after the tenth.
 //! Alone in its test binary, so that no other test moves the number.
 
-use anthropic_environments::Client;
-use anthropic_environments::config::SelfHostedConfig;
+mod common;
+
 use anthropic_environments_mock::MockServer;
 use futures::TryStreamExt;
 
@@ -19,19 +19,7 @@ fn resident_bytes() -> Option<u64> {
 async fn streaming_100_000_items_keeps_memory_flat() {
     const ITEMS: usize = 100_000;
     let server = MockServer::builder().journal_capacity(0).start().await;
-    let client = Client::builder()
-        .api_key("k")
-        .base_url(server.base_url())
-        .build()
-        .unwrap();
-    let env = client
-        .environments()
-        .create("many")
-        .config(SelfHostedConfig)
-        .send()
-        .await
-        .unwrap()
-        .id;
+    let (client, env) = common::mock_environment(&server, "many").await;
     for i in 0..ITEMS {
         server.queue_work(&env, &format!("session_{i}")).unwrap();
     }

@@ -1,11 +1,11 @@
 //! SIGTERM starts a worker's graceful shutdown and a second one forces it.
 //! Alone in its test binary: the signals go to the whole process.
 
+mod common;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anthropic_environments::Client;
-use anthropic_environments::config::SelfHostedConfig;
 use anthropic_environments::worker::{CancelReason, WorkContext, Worker, WorkerTiming};
 use anthropic_environments_mock::MockServer;
 use tokio::sync::mpsc;
@@ -21,19 +21,7 @@ fn sigterm() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_first_signal_drains_and_a_second_forces_the_shutdown() {
     let server = MockServer::start().await;
-    let client = Client::builder()
-        .api_key("k")
-        .base_url(server.base_url())
-        .build()
-        .unwrap();
-    let env = client
-        .environments()
-        .create("signals")
-        .config(SelfHostedConfig)
-        .send()
-        .await
-        .unwrap()
-        .id;
+    let (client, env) = common::mock_environment(&server, "signals").await;
     for i in 0..3 {
         server.queue_work(&env, &format!("s{i}")).unwrap();
     }

@@ -2,10 +2,11 @@
 //! acks another worker won, non-blocking polls, and no retries stacked on
 //! the worker's own.
 
+mod common;
+
 use std::time::Duration;
 
 use anthropic_environments::Client;
-use anthropic_environments::config::SelfHostedConfig;
 use anthropic_environments::prelude::*;
 use anthropic_environments::types::BetaWorkData;
 use anthropic_environments::worker::{WorkContext, Worker, WorkerTiming};
@@ -29,19 +30,7 @@ async fn setup() -> (MockServer, Client, String) {
         })
         .start()
         .await;
-    let client = Client::builder()
-        .api_key("k")
-        .base_url(server.base_url())
-        .build()
-        .unwrap();
-    let env = client
-        .environments()
-        .create("rules")
-        .config(SelfHostedConfig)
-        .send()
-        .await
-        .unwrap()
-        .id;
+    let (client, env) = common::mock_environment(&server, "rules").await;
     server.clear_requests();
     (server, client, env)
 }

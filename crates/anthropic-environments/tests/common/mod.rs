@@ -96,6 +96,28 @@ pub fn client(server: &RecordingServer) -> (Client, Arc<RecordingSleep>) {
     (client, sleep)
 }
 
+/// A client of the mock `server` (any-key mode, default retries) and a new
+/// self-hosted environment named `name` in it.
+pub async fn mock_environment(
+    server: &anthropic_environments_mock::MockServer,
+    name: &str,
+) -> (Client, String) {
+    let client = Client::builder()
+        .api_key("k")
+        .base_url(server.base_url())
+        .build()
+        .unwrap();
+    let env = client
+        .environments()
+        .create(name)
+        .config(anthropic_environments::config::SelfHostedConfig)
+        .send()
+        .await
+        .unwrap()
+        .id;
+    (client, env)
+}
+
 pub fn work_json(id: &str, state: &str) -> Value {
     json!({
         "id": id, "acknowledged_at": null, "created_at": "2026-03-15T10:00:00Z",
