@@ -1,7 +1,7 @@
 //! Snapshots that make a change of the spec or of codegen reviewable.
 //!
 //! Update them with `EXPECTORATE=overwrite cargo test -p anthropic-environments-tests --test snapshots`
-//! and review the diff.
+//! and review the diff. `facade-api.txt` is the facade's public API.
 
 use anthropic_environments_tests::{GENERATED, read, root};
 
@@ -12,6 +12,25 @@ fn raw_crate_public_surface() {
     let surface =
         anthropic_environments_codegen::surface::public_surface(&read(GENERATED)).unwrap();
     expectorate::assert_contents(root().join("tests/snapshots/raw-surface.txt"), &surface);
+}
+
+/// The public API of the facade (what users depend on): an accidental
+/// breaking change shows in this snapshot's diff.
+#[test]
+fn facade_public_api() {
+    let surface = anthropic_environments_tests::api_surface::crate_surface(
+        "anthropic_environments",
+        &root().join("crates/anthropic-environments/src/lib.rs"),
+    );
+    for expected in [
+        "anthropic_environments: pub use client::",
+        "anthropic_environments::worker: pub use serve_one::{ServeOne, ServeOneBuilder}",
+        "impl Client: pub fn with_credential(&self, _: Credential) -> Result<Client>",
+        "pub struct Page<T> #[non_exhaustive]",
+    ] {
+        assert!(surface.contains(expected), "{expected}\n{surface}");
+    }
+    expectorate::assert_contents(root().join("tests/snapshots/facade-api.txt"), &surface);
 }
 
 /// codegen's output for each small fixture spec of a hard shape.
