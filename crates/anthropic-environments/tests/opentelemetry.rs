@@ -4,10 +4,10 @@
 //! span. `cargo xtask test` runs it with the feature on.
 #![cfg(feature = "opentelemetry")]
 
+mod common;
+
 use std::time::Duration;
 
-use anthropic_environments::Client;
-use anthropic_environments::config::SelfHostedConfig;
 use anthropic_environments::worker::{WorkContext, Worker, WorkerTiming};
 use anthropic_environments_mock::MockServer;
 use opentelemetry::trace::{SpanKind, Status, TracerProvider as _};
@@ -32,20 +32,7 @@ async fn spans_export_with_their_parents_and_requests_carry_traceparent() {
     let _guard = tracing::subscriber::set_default(subscriber);
 
     let server = MockServer::start().await;
-    let client = Client::builder()
-        .api_key("k")
-        .base_url(server.base_url())
-        .max_retries(0)
-        .build()
-        .unwrap();
-    let env = client
-        .environments()
-        .create("otel")
-        .config(SelfHostedConfig)
-        .send()
-        .await
-        .unwrap()
-        .id;
+    let (client, env) = common::mock_environment(&server, "otel").await;
     let item = server.queue_work(&env, "session_otel").unwrap();
     Worker::builder(client.work(&env))
         .drain(true)

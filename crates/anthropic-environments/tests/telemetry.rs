@@ -1,12 +1,12 @@
 //! Spans with the official SDK's names and attributes: one per API call,
 //! one per work item, the item's calls its children.
 
+mod common;
+
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anthropic_environments::Client;
-use anthropic_environments::config::SelfHostedConfig;
 use anthropic_environments::worker::{WorkContext, Worker, WorkerTiming};
 use anthropic_environments_mock::MockServer;
 use tracing::field::{Field, Visit};
@@ -76,20 +76,7 @@ async fn api_calls_and_work_items_have_the_official_spans() {
     let _guard = tracing::subscriber::set_default(subscriber);
 
     let server = MockServer::start().await;
-    let client = Client::builder()
-        .api_key("k")
-        .base_url(server.base_url())
-        .max_retries(0)
-        .build()
-        .unwrap();
-    let env = client
-        .environments()
-        .create("spans")
-        .config(SelfHostedConfig)
-        .send()
-        .await
-        .unwrap()
-        .id;
+    let (client, env) = common::mock_environment(&server, "spans").await;
     let item = server.queue_work(&env, "session_traced").unwrap();
     server.queue_healthcheck(&env, "hc").unwrap();
     Worker::builder(client.work(&env))
