@@ -564,28 +564,52 @@ async fn transient_poll_errors_back_off_and_recover() {
         .block_ms(50)
         .timing(fast_timing());
     let token = builder.shutdown_token();
+    let stats = builder.stats();
     let done = Arc::new(AtomicUsize::new(0));
-    let d = done.clone();
+    let release = tokio_util::sync::CancellationToken::new();
+    let (d, r) = (done.clone(), release.clone());
     let run = tokio::spawn(builder.build().run(move |_ctx: WorkContext| {
         d.fetch_add(1, Ordering::SeqCst);
-        async { Ok::<(), std::io::Error>(()) }
+        let r = r.clone();
+        async move {
+            r.cancelled().await;
+            Ok::<(), std::io::Error>(())
+        }
     }));
     // Wait for failed polls (events in the journal), not for a time.
     wait_until("three failed polls", Duration::from_secs(10), || {
+        stats.snapshot().consecutive_poll_errors >= 3
+    })
+    .await;
+    // Every error the worker counted is a failed poll in the journal.
+    let counted = stats.snapshot().poll_errors;
+    assert!(counted >= 3, "{counted}");
+    wait_until("the journal to hold them", Duration::from_secs(5), || {
         server
             .requests_for("poll_work")
             .iter()
             .filter(|r| r.status >= 500)
-            .count()
-            >= 3
+            .count() as u64
+            >= counted
     })
     .await;
     assert_eq!(done.load(Ordering::SeqCst), 0, "every poll fails");
     server.set_faults(FaultConfig::none());
-    wait_until("the item handled", Duration::from_secs(5), || {
+    wait_until("the item in its handler", Duration::from_secs(5), || {
         done.load(Ordering::SeqCst) == 1
     })
     .await;
+    // The live view while the handler runs: one in flight, polling healthy.
+    let live = stats.snapshot();
+    assert_eq!((live.in_flight, live.claimed), (1, 1), "{live:?}");
+    assert_eq!(live.consecutive_poll_errors, 0, "{live:?}");
+    release.cancel();
+    wait_until("the item finished", Duration::from_secs(5), || {
+        stats.snapshot().in_flight == 0
+    })
+    .await;
     token.cancel();
-    assert_eq!(run.await.unwrap().unwrap().stopped, 1);
+    let report = run.await.unwrap().unwrap();
+    assert_eq!((report.stopped, report.in_flight), (1, 0));
+    assert_eq!(report, stats.snapshot());
 }

@@ -88,7 +88,7 @@ pub(crate) struct ItemServer {
     pub(crate) hand_off: bool,
     pub(crate) heartbeats: bool,
     pub(crate) force_stop: bool,
-    pub(crate) counters: Counters,
+    pub(crate) counters: std::sync::Arc<Counters>,
     /// Cancels every handler: the shutdown grace period is over.
     pub(crate) hard_cancel: CancellationToken,
 }

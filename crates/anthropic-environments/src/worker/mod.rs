@@ -107,12 +107,12 @@ use crate::work::WorkQueue;
 pub use context::{CancelReason, WorkContext};
 pub use item::ItemOutcome;
 pub use lease::MAX_TTL;
-pub use report::WorkerReport;
+pub use report::{WorkerReport, WorkerStats};
 pub use serve_one::{ServeOne, ServeOneBuilder};
 pub use timing::WorkerTiming;
 
 use item::{BoxError, ItemServer, is_fatal, panic_message, stop, succeeded_undecoded};
-use report::{Counters, bump};
+use report::{Counters, InFlight, bump};
 
 type ShutdownFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
 
@@ -135,6 +135,7 @@ pub struct WorkerBuilder {
     timing: WorkerTiming,
     shutdown: CancellationToken,
     shutdown_signal: Option<ShutdownFuture>,
+    stats: WorkerStats,
 }
 
 impl fmt::Debug for WorkerBuilder {
@@ -260,6 +261,12 @@ impl WorkerBuilder {
         self.shutdown.clone()
     }
 
+    /// A live view of the worker's counts, readable while it runs (for
+    /// health checks and metrics).
+    pub fn stats(&self) -> WorkerStats {
+        self.stats.clone()
+    }
+
     /// Builds the worker.
     pub fn build(self) -> Worker {
         Worker {
@@ -279,6 +286,7 @@ impl WorkerBuilder {
             timing: self.timing,
             shutdown: self.shutdown,
             shutdown_signal: Mutex::new(self.shutdown_signal),
+            stats: self.stats,
         }
     }
 }
@@ -313,6 +321,7 @@ pub struct Worker {
     shutdown: CancellationToken,
     /// In a mutex so that `&Worker` is `Send` (the future is not `Sync`).
     shutdown_signal: Mutex<Option<ShutdownFuture>>,
+    stats: WorkerStats,
 }
 
 impl fmt::Debug for Worker {
@@ -406,12 +415,18 @@ impl Worker {
             timing: WorkerTiming::default(),
             shutdown: CancellationToken::new(),
             shutdown_signal: None,
+            stats: WorkerStats::default(),
         }
     }
 
     /// This worker's id.
     pub fn worker_id(&self) -> &str {
         &self.worker_id
+    }
+
+    /// A live view of the worker's counts, readable while it runs.
+    pub fn stats(&self) -> WorkerStats {
+        self.stats.clone()
     }
 
     /// Runs until shut down (or, draining, until the queue is empty), calling
@@ -455,7 +470,7 @@ impl Worker {
             hand_off: self.hand_off,
             heartbeats: self.heartbeats && !self.hand_off,
             force_stop: self.force_stop,
-            counters: Counters::default(),
+            counters: self.stats.0.clone(),
             hard_cancel: CancellationToken::new(),
         });
         let span = tracing::info_span!(
@@ -580,6 +595,12 @@ impl Worker {
                 _ = stop.cancelled() => return (None, tasks),
                 r = poll.send() => r,
             };
+            if polled.is_ok() || matches!(polled, Err(Error::Decode { .. })) {
+                shared
+                    .counters
+                    .consecutive_poll_errors
+                    .store(0, std::sync::atomic::Ordering::Relaxed);
+            }
             let work = match polled {
                 Err(Error::Decode {
                     object_id: Some(id),
@@ -602,11 +623,15 @@ impl Worker {
                     continue;
                 }
                 Err(e) if is_fatal(&e) => {
+                    bump(&shared.counters.poll_errors);
+                    bump(&shared.counters.consecutive_poll_errors);
                     tracing::error!(parent: span, error = %e, "poll failed permanently");
                     stop.cancel();
                     return (Some(e), tasks);
                 }
                 Err(e) => {
+                    bump(&shared.counters.poll_errors);
+                    bump(&shared.counters.consecutive_poll_errors);
                     poll_attempt += 1;
                     let wait = self.timing.backoff(poll_attempt);
                     tracing::warn!(parent: span, attempt = poll_attempt, ?wait, error = %e, "poll failed");
@@ -670,12 +695,14 @@ impl Worker {
                     let item_span =
                         crate::telemetry::work_item_span(&env, &work.id, work.session_id());
                     let recorded = item_span.clone();
+                    let in_flight = InFlight::enter(&shared.counters);
                     tasks.spawn(tracing::Instrument::instrument(
                         async move {
                             // The polled item, with the secret it carried (the
                             // ack's answer has none).
                             let outcome = shared.serve(work, lease_started, &*handler).await;
                             outcome.record_on(&recorded);
+                            drop(in_flight);
                             drop(permit);
                         },
                         item_span,

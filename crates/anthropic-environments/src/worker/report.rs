@@ -1,5 +1,7 @@
 //! What a worker did, counted.
 
+use std::fmt;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Counts of what a worker did.
@@ -30,6 +32,42 @@ pub struct WorkerReport {
     pub undecodable: u64,
     /// Items that could not be served for want of a credential.
     pub no_credential: u64,
+    /// Polls that failed (network, timeout, 5xx, 429, ...).
+    pub poll_errors: u64,
+    /// Polls that have failed in a row since the last one that succeeded
+    /// (0 while polling works).
+    pub consecutive_poll_errors: u64,
+    /// Items being served right now (acknowledged, not yet finished).
+    pub in_flight: u64,
+}
+
+/// A live view of a worker's counts while it runs, for health checks and
+/// metrics; get one from [`WorkerBuilder::stats`](super::WorkerBuilder::stats)
+/// or [`Worker::stats`](super::Worker::stats).
+///
+/// ```
+/// # use anthropic_environments::{Client, worker::Worker};
+/// # fn f(client: Client) {
+/// let builder = Worker::builder(client.work("env_..."));
+/// let stats = builder.stats();
+/// // ... run the worker on another task, then, from anywhere:
+/// assert_eq!(stats.snapshot().claimed, 0);
+/// # }
+/// ```
+#[derive(Clone, Default)]
+pub struct WorkerStats(pub(crate) Arc<Counters>);
+
+impl WorkerStats {
+    /// The counts as they are now.
+    pub fn snapshot(&self) -> WorkerReport {
+        self.0.report()
+    }
+}
+
+impl fmt::Debug for WorkerStats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("WorkerStats").field(&self.snapshot()).finish()
+    }
 }
 
 #[derive(Default)]
@@ -44,6 +82,9 @@ pub(crate) struct Counters {
     pub(crate) non_session: AtomicU64,
     pub(crate) undecodable: AtomicU64,
     pub(crate) no_credential: AtomicU64,
+    pub(crate) poll_errors: AtomicU64,
+    pub(crate) consecutive_poll_errors: AtomicU64,
+    pub(crate) in_flight: AtomicU64,
 }
 
 impl Counters {
@@ -60,6 +101,9 @@ impl Counters {
             non_session: get(&self.non_session),
             undecodable: get(&self.undecodable),
             no_credential: get(&self.no_credential),
+            poll_errors: get(&self.poll_errors),
+            consecutive_poll_errors: get(&self.consecutive_poll_errors),
+            in_flight: get(&self.in_flight),
         }
     }
 }
@@ -67,4 +111,20 @@ impl Counters {
 /// Adds one.
 pub(crate) fn bump(c: &AtomicU64) {
     c.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Counts one item in flight until dropped (also when its task panics).
+pub(crate) struct InFlight(Arc<Counters>);
+
+impl InFlight {
+    pub(crate) fn enter(counters: &Arc<Counters>) -> Self {
+        bump(&counters.in_flight);
+        InFlight(counters.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
 }

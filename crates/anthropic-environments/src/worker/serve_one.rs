@@ -14,7 +14,6 @@ use crate::credentials::{Credential, WorkSecret};
 use crate::error::{Error, Result};
 use crate::worker::context::WorkContext;
 use crate::worker::item::{BoxError, ItemOutcome, ItemServer};
-use crate::worker::report::Counters;
 use crate::worker::signals;
 use crate::worker::timing::WorkerTiming;
 
@@ -327,7 +326,7 @@ impl ServeOneBuilder {
                 hand_off: false,
                 heartbeats: true,
                 force_stop: true,
-                counters: Counters::default(),
+                counters: Default::default(),
                 hard_cancel: CancellationToken::new(),
             },
             work,
