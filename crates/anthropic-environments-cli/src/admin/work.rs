@@ -1,0 +1,103 @@
+//! `antenv work ...`.
+
+use super::metadata_patch;
+use crate::cli::WorkCommand;
+use crate::connection::{Connection, Needs};
+use crate::error::CliError;
+use crate::output::{Kind, print_one, print_stream};
+
+/// Runs one work command, each with the credential its endpoint accepts.
+pub async fn run(connection: &Connection, command: WorkCommand) -> Result<(), CliError> {
+    match command {
+        WorkCommand::List {
+            queue,
+            page_size,
+            output,
+        } => {
+            let queue = connection
+                .client(Needs::EnvironmentKey)?
+                .work(queue.environment_id);
+            let mut list = queue.list();
+            if let Some(n) = page_size {
+                list = list.limit(n);
+            }
+            print_stream(list.into_stream(), Kind::Work, output.output).await
+        }
+        WorkCommand::Get {
+            work_id,
+            queue,
+            output,
+        } => {
+            let queue = connection.client(Needs::ApiKey)?.work(queue.environment_id);
+            print_one(&queue.retrieve(work_id).send().await?, Kind::Work, output.output)
+        }
+        WorkCommand::Update {
+            work_id,
+            queue,
+            metadata,
+            output,
+        } => {
+            let patch = metadata_patch(&metadata);
+            if patch.is_empty() {
+                return Err(CliError::Usage(
+                    "nothing to update: give --set KEY=VALUE or --unset KEY".into(),
+                ));
+            }
+            let queue = connection.client(Needs::ApiKey)?.work(queue.environment_id);
+            let work = queue.update(work_id, patch).send().await?;
+            print_one(&work, Kind::Work, output.output)
+        }
+        WorkCommand::Stop {
+            work_id,
+            queue,
+            force,
+            output,
+        } => {
+            let queue = connection.client(Needs::Either)?.work(queue.environment_id);
+            let work = queue.stop(work_id).force(force).send().await?;
+            print_one(&work, Kind::Work, output.output)
+        }
+        WorkCommand::Stats { queue, output } => {
+            let queue = connection.client(Needs::Either)?.work(queue.environment_id);
+            print_one(&queue.stats().send().await?, Kind::QueueStats, output.output)
+        }
+        WorkCommand::Poll {
+            queue,
+            block_ms,
+            reclaim_older_than_ms,
+            worker_id,
+            show_secret,
+            output,
+        } => {
+            let queue = connection
+                .client(Needs::EnvironmentKey)?
+                .work(queue.environment_id);
+            let mut poll = queue.poll();
+            if let Some(ms) = block_ms {
+                poll = poll.block_ms(ms);
+            }
+            if let Some(ms) = reclaim_older_than_ms {
+                poll = poll.reclaim_older_than_ms(ms);
+            }
+            if let Some(id) = worker_id {
+                poll = poll.worker_id(id);
+            }
+            let mut work = poll.send().await?;
+            if let Some(work) = work.as_mut().filter(|_| !show_secret) {
+                if work.secret.is_some() {
+                    work.secret = Some("<redacted: --show-secret prints it>".to_owned());
+                }
+            }
+            match work {
+                Some(work) => print_one(&work, Kind::Work, output.output),
+                None => match output.output {
+                    crate::cli::OutputFormat::Json => print_one(&(), Kind::Work, output.output),
+                    crate::cli::OutputFormat::Table => {
+                        eprintln!("no work item");
+                        Ok(())
+                    }
+                },
+            }
+        }
+    }
+}

@@ -1,0 +1,547 @@
+//! The command line: every command, flag and environment variable.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::secret::SecretArg;
+
+const EXIT_CODES: &str = "\
+Exit status:
+  0  success
+  1  failure: the worker hit an error it cannot retry, a script could not
+     be started, a file could not be read or written
+  2  usage: a bad flag, value or input file
+  3  the API answered with an error (its type, message and request id are
+     printed on stderr)
+  4  the API could not be reached (connection failed or timed out)";
+
+/// Run a self-hosted environment's workers and manage environments and
+/// their work queues (Anthropic's beta Environments and Work API).
+#[derive(Debug, Parser)]
+#[command(name = "antenv", version, about, long_about = None, after_long_help = EXIT_CODES)]
+#[command(propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options of every command.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
+pub struct GlobalArgs {
+    /// The API's base URL.
+    #[arg(
+        long,
+        env = "ANTHROPIC_BASE_URL",
+        global = true,
+        default_value = "https://api.anthropic.com",
+        value_name = "URL"
+    )]
+    pub base_url: String,
+
+    /// An organisation API key: environments, and reading or updating work
+    /// items. Prefer the environment variable; a value on the command line
+    /// is visible to other users of the host.
+    #[arg(
+        long,
+        env = "ANTHROPIC_API_KEY",
+        global = true,
+        hide_env_values = true,
+        value_name = "KEY"
+    )]
+    pub api_key: Option<SecretArg>,
+
+    /// The environment key (`sk-ant-oat01-...`), a worker's credential.
+    /// Prefer the environment variable or --environment-key-file; a value
+    /// on the command line is visible to other users of the host.
+    #[arg(
+        long,
+        env = "ANTHROPIC_ENVIRONMENT_KEY",
+        global = true,
+        hide_env_values = true,
+        value_name = "KEY"
+    )]
+    pub environment_key: Option<SecretArg>,
+
+    /// Read the environment key from this file (e.g. a mounted Kubernetes
+    /// Secret) instead.
+    #[arg(
+        long,
+        env = "ANTHROPIC_ENVIRONMENT_KEY_FILE",
+        global = true,
+        conflicts_with = "environment_key",
+        value_name = "PATH"
+    )]
+    pub environment_key_file: Option<PathBuf>,
+
+    /// The workspace to act in (`anthropic-workspace-id` header).
+    #[arg(long, env = "ANTHROPIC_WORKSPACE_ID", global = true, value_name = "ID")]
+    pub workspace_id: Option<String>,
+
+    /// Log format on standard error.
+    #[arg(
+        long,
+        env = "ANTHROPIC_LOG_FORMAT",
+        global = true,
+        value_enum,
+        default_value_t = LogFormat::Text
+    )]
+    pub log_format: LogFormat,
+}
+
+/// How logs are written on standard error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line (level, message, work, session and
+    /// environment ids).
+    Json,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve a self-hosted environment's work queue.
+    #[command(subcommand)]
+    Worker(WorkerCommand),
+    /// Manage environments (needs an API key).
+    #[command(subcommand)]
+    Environments(EnvironmentsCommand),
+    /// Inspect and manage an environment's work items.
+    #[command(subcommand)]
+    Work(WorkCommand),
+}
+
+/// Worker commands.
+#[derive(Debug, Subcommand)]
+pub enum WorkerCommand {
+    /// Claim work items and run a script or command for each session.
+    #[command(after_long_help = POLL_EXAMPLES)]
+    Poll(PollArgs),
+    /// Serve one already-claimed item: run CMD while keeping its lease, then
+    /// stop the item.
+    #[command(after_long_help = RUN_EXAMPLES)]
+    Run(RunArgs),
+}
+
+const POLL_EXAMPLES: &str = "\
+For each claimed `session` item the script (or --exec command) runs with
+the caller's environment plus ANTHROPIC_WORK_ID, ANTHROPIC_ENVIRONMENT_ID,
+ANTHROPIC_SESSION_ID and ANTHROPIC_ENVIRONMENT_KEY, and the polled item as
+JSON on standard input (its secret removed). When it exits, with any code,
+the item is stopped. Other item types (healthcheck, ...) are stopped
+without running anything.
+
+Examples:
+  # As `ant beta:worker poll`: one item at a time, the script keeps the lease
+  export ANTHROPIC_ENVIRONMENT_ID=env_... ANTHROPIC_ENVIRONMENT_KEY=sk-ant-oat01-...
+  antenv worker poll --on-work ./handle-session.sh
+
+  # Eight at once; the worker keeps the leases and signals scripts whose
+  # item is stopped; health and metrics on :9090
+  antenv worker poll --concurrency 8 --heartbeat --timeout 2h \\
+      --health-listen 0.0.0.0:9090 --exec -- python3 serve.py --verbose
+
+Exit status: 0 after SIGINT/SIGTERM; 1 when a script cannot be started or
+polling fails for good (e.g. a rejected key); 2 on bad flags.";
+
+const RUN_EXAMPLES: &str = "\
+Reads ANTHROPIC_WORK_ID, ANTHROPIC_ENVIRONMENT_ID, ANTHROPIC_SESSION_ID,
+ANTHROPIC_ENVIRONMENT_KEY and the item's secret from ANTHROPIC_WORK_SECRET
+or the file ANTHROPIC_WORK_SECRET_FILE (not world-readable), as
+`ant beta:worker run` does. CMD gets the caller's environment without the
+secret (unless --forward-secret).
+
+Example (the entrypoint of a per-session sandbox):
+  antenv worker run -- /opt/agent/bin/run-session
+
+Exit status: CMD's; 128+N when CMD was killed by signal N; 75 when the
+lease was lost (another worker holds the item; it was not stopped); 127
+when CMD could not be started; 2 when a variable is missing.";
+
+/// `worker poll`.
+#[derive(Debug, Args)]
+pub struct PollArgs {
+    /// The self-hosted environment whose queue to serve.
+    #[arg(long, env = "ANTHROPIC_ENVIRONMENT_ID", value_name = "ID")]
+    pub environment_id: String,
+
+    /// Run SCRIPT for each session item (looked up like exec; no shell, no
+    /// arguments), as `ant beta:worker poll --on-work`.
+    #[arg(long, value_name = "SCRIPT", required_unless_present = "exec", conflicts_with = "exec")]
+    pub on_work: Option<PathBuf>,
+
+    /// Run the command given after `--` (with its arguments) for each
+    /// session item, with the same contract as --on-work.
+    #[arg(long, requires = "command")]
+    pub exec: bool,
+
+    /// The command for --exec, with its arguments.
+    #[arg(last = true, num_args = 1.., requires = "exec", value_name = "CMD")]
+    pub command: Vec<String>,
+
+    #[command(flatten)]
+    pub script: ScriptArgs,
+
+    /// How many scripts may run at once.
+    #[arg(long, env = "ANTHROPIC_WORKER_CONCURRENCY", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub concurrency: u32,
+
+    /// Keep each item's lease with heartbeats while its script runs, and
+    /// signal the script (SIGTERM, then SIGKILL after --kill-grace) when the
+    /// lease ends or the item is stopping. Without it (as `ant`) the script
+    /// must heartbeat, e.g. by running `antenv worker run`.
+    #[arg(long, conflicts_with = "hand_off")]
+    pub heartbeat: bool,
+
+    /// Hand each item to the script and leave it there: no heartbeat, and
+    /// no stop when the script exits. For scripts that start a sandbox (a
+    /// container, a Kubernetes Job) running `antenv worker run`, which then
+    /// owns the lease and the stop.
+    #[arg(long)]
+    pub hand_off: bool,
+
+    /// Stop finished items with `force` (default: a graceful stop, as `ant`).
+    #[arg(long)]
+    pub force_stop: bool,
+
+    /// Record each script's exit status and duration in its item's metadata
+    /// (`antenv.exit_code`, `antenv.duration_ms`). Needs an API key: the API
+    /// accepts no other credential for updating items.
+    #[arg(long, requires = "api_key")]
+    pub record_exit: bool,
+
+    /// On SIGINT/SIGTERM, how long in-flight scripts may run on before they
+    /// are signalled. A second signal skips it.
+    #[arg(long, env = "ANTHROPIC_WORKER_GRACE", default_value = "30s",
+          value_parser = parse_duration, value_name = "DURATION")]
+    pub grace: Duration,
+
+    /// Serve `GET /healthz` and `GET /metrics` (Prometheus) on this address.
+    #[arg(long, env = "ANTHROPIC_WORKER_HEALTH_LISTEN", value_name = "ADDR")]
+    pub health_listen: Option<SocketAddr>,
+
+    /// This worker's id (`Anthropic-Worker-ID`); default: host name and a
+    /// random suffix.
+    #[arg(long, env = "ANTHROPIC_WORKER_ID", value_name = "ID")]
+    pub worker_id: Option<String>,
+
+    /// How long each poll waits for work, 1-999 ms.
+    #[arg(long, default_value_t = 999, value_parser = clap::value_parser!(u64).range(1..=999),
+          value_name = "MS")]
+    pub block_ms: u64,
+
+    /// Reclaim items polled but not acknowledged for this long.
+    #[arg(long, value_name = "MS")]
+    pub reclaim_older_than_ms: Option<u64>,
+
+    /// Exit once the queue is empty and in-flight scripts are done (polls
+    /// without waiting), e.g. when a webhook says work arrived.
+    #[arg(long)]
+    pub drain: bool,
+}
+
+/// How scripts run: shared by `worker poll` and `worker run`.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Script options")]
+pub struct ScriptArgs {
+    /// Hand the item's secret to the script in a file readable only by this
+    /// user, named by ANTHROPIC_WORK_SECRET_FILE (never in argv or the
+    /// environment). Without it the secret is not forwarded.
+    #[arg(long)]
+    pub forward_secret: bool,
+
+    /// End a script that runs longer than this (SIGTERM, then SIGKILL after
+    /// --kill-grace).
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub timeout: Option<Duration>,
+
+    /// How long a signalled script has between SIGTERM and SIGKILL.
+    #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+    pub kill_grace: Duration,
+}
+
+/// `worker run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The claimed item's environment.
+    #[arg(long, env = "ANTHROPIC_ENVIRONMENT_ID", value_name = "ID")]
+    pub environment_id: String,
+
+    /// The claimed work item.
+    #[arg(long, env = "ANTHROPIC_WORK_ID", value_name = "ID")]
+    pub work_id: String,
+
+    /// The item's session.
+    #[arg(long, env = "ANTHROPIC_SESSION_ID", value_name = "ID")]
+    pub session_id: String,
+
+    /// The item's secret, as polled (its sessions token is the bearer for
+    /// the item's heartbeats and stop). Prefer the variable or
+    /// --secret-file.
+    #[arg(long, env = "ANTHROPIC_WORK_SECRET", hide_env_values = true, value_name = "SECRET")]
+    pub secret: Option<SecretArg>,
+
+    /// Read the item's secret from this file (must not be world-readable).
+    #[arg(long, env = "ANTHROPIC_WORK_SECRET_FILE", conflicts_with = "secret", value_name = "PATH")]
+    pub secret_file: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub script: ScriptArgs,
+
+    /// The command to run, with its arguments.
+    #[arg(last = true, required = true, num_args = 1.., value_name = "CMD")]
+    pub command: Vec<String>,
+}
+
+/// Output of the admin commands.
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// Pretty JSON (default) or a compact table.
+    #[arg(long, short, value_enum, default_value_t = OutputFormat::Json)]
+    pub output: OutputFormat,
+}
+
+/// Output format of the admin commands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Pretty-printed JSON, as the API returns it (lists: one JSON array).
+    Json,
+    /// A compact table, one row per object.
+    Table,
+}
+
+const ENVIRONMENTS_EXAMPLES: &str = "\
+Examples:
+  antenv environments create --name fleet --config '{\"type\":\"self_hosted\"}'
+  antenv environments list --output table
+  antenv environments update env_... --set team=infra --unset owner";
+
+/// Environment commands.
+#[derive(Debug, Subcommand)]
+#[command(after_long_help = ENVIRONMENTS_EXAMPLES)]
+pub enum EnvironmentsCommand {
+    /// List environments, every page.
+    List {
+        /// Include archived environments.
+        #[arg(long)]
+        include_archived: bool,
+        /// Page size (the API's `limit`).
+        #[arg(long, value_name = "N")]
+        page_size: Option<u64>,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Show one environment.
+    Get {
+        /// The environment's id.
+        environment_id: String,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Create an environment.
+    Create {
+        /// Its name.
+        #[arg(long)]
+        name: String,
+        /// Its description.
+        #[arg(long)]
+        description: Option<String>,
+        /// Its configuration, as JSON, or @FILE to read it from a file,
+        /// e.g. '{"type":"self_hosted"}'.
+        #[arg(long, value_name = "JSON|@FILE")]
+        config: Option<String>,
+        /// Its scope (e.g. `organization`, `workspace`).
+        #[arg(long)]
+        scope: Option<String>,
+        /// A metadata entry (repeatable).
+        #[arg(long = "metadata", value_name = "KEY=VALUE", value_parser = parse_key_value)]
+        metadata: Vec<(String, String)>,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Change an environment.
+    Update {
+        /// The environment's id.
+        environment_id: String,
+        /// A new name.
+        #[arg(long)]
+        name: Option<String>,
+        /// A new description.
+        #[arg(long)]
+        description: Option<String>,
+        /// A new configuration, as JSON or @FILE.
+        #[arg(long, value_name = "JSON|@FILE")]
+        config: Option<String>,
+        /// A new scope.
+        #[arg(long)]
+        scope: Option<String>,
+        #[command(flatten)]
+        metadata: MetadataArgs,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Archive an environment (it takes no new sessions).
+    Archive {
+        /// The environment's id.
+        environment_id: String,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Delete an environment.
+    Delete {
+        /// The environment's id.
+        environment_id: String,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+}
+
+/// Metadata changes.
+#[derive(Debug, Args)]
+pub struct MetadataArgs {
+    /// Set a metadata key (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    pub set: Vec<(String, String)>,
+    /// Delete a metadata key (repeatable).
+    #[arg(long = "unset", value_name = "KEY")]
+    pub unset: Vec<String>,
+}
+
+/// Which environment's queue.
+#[derive(Debug, Args)]
+pub struct QueueArgs {
+    /// The environment whose work queue to use.
+    #[arg(long, env = "ANTHROPIC_ENVIRONMENT_ID", value_name = "ID")]
+    pub environment_id: String,
+}
+
+const WORK_EXAMPLES: &str = "\
+Credentials: `list` and `poll` use the environment key; `get` and `update`
+an API key; `stats` and `stop` either.
+
+Examples:
+  antenv work list --environment-id env_... --output table
+  antenv work stop work_... --force
+  antenv work update work_... --set ticket=OPS-12";
+
+/// Work commands.
+#[derive(Debug, Subcommand)]
+#[command(after_long_help = WORK_EXAMPLES)]
+pub enum WorkCommand {
+    /// List an environment's work items, every page.
+    List {
+        #[command(flatten)]
+        queue: QueueArgs,
+        /// Page size (the API's `limit`).
+        #[arg(long, value_name = "N")]
+        page_size: Option<u64>,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Show one work item.
+    Get {
+        /// The work item's id.
+        work_id: String,
+        #[command(flatten)]
+        queue: QueueArgs,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Set or delete a work item's metadata.
+    Update {
+        /// The work item's id.
+        work_id: String,
+        #[command(flatten)]
+        queue: QueueArgs,
+        #[command(flatten)]
+        metadata: MetadataArgs,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Stop a work item (gracefully, or at once with --force).
+    Stop {
+        /// The work item's id.
+        work_id: String,
+        #[command(flatten)]
+        queue: QueueArgs,
+        /// Stop at once instead of asking the worker to wind down.
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Show the queue's depth, pending items and pollers.
+    Stats {
+        #[command(flatten)]
+        queue: QueueArgs,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Poll once for a work item (printed, or `null` when there is none).
+    /// The item is not acknowledged: it is served again after
+    /// --reclaim-older-than-ms elsewhere. Its secret is redacted unless
+    /// --show-secret.
+    Poll {
+        #[command(flatten)]
+        queue: QueueArgs,
+        /// Wait up to this long for an item (1-999 ms); default: answer at
+        /// once.
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=999), value_name = "MS")]
+        block_ms: Option<u64>,
+        /// Reclaim items polled but not acknowledged for this long.
+        #[arg(long, value_name = "MS")]
+        reclaim_older_than_ms: Option<u64>,
+        /// The `Anthropic-Worker-ID` to poll as.
+        #[arg(long, env = "ANTHROPIC_WORKER_ID", value_name = "ID")]
+        worker_id: Option<String>,
+        /// Print the item's secret instead of redacting it.
+        #[arg(long)]
+        show_secret: bool,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+}
+
+/// A duration such as `30s`, `5m`, `1h 30m` or `250ms`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s.trim()).map_err(|e| format!("{e} (e.g. 30s, 5m, 250ms)"))
+}
+
+/// `KEY=VALUE`, with a non-empty key.
+pub fn parse_key_value(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
+        _ => Err(format!("expected KEY=VALUE, got `{s}`")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations_and_pairs() {
+        assert_eq!(parse_duration("1m 30s"), Ok(Duration::from_secs(90)));
+        assert!(parse_duration("soon").is_err());
+        assert_eq!(
+            parse_key_value("a=b=c"),
+            Ok(("a".to_owned(), "b=c".to_owned()))
+        );
+        assert!(parse_key_value("=x").is_err());
+        assert!(parse_key_value("novalue").is_err());
+    }
+}

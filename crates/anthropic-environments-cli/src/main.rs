@@ -1,0 +1,62 @@
+//! `antenv`: a production worker for self-hosted environments (a drop-in
+//! for `ant beta:worker poll|run`, with concurrency, heartbeats for
+//! scripts, health and metrics) and an admin tool for environments and
+//! work queues. See `antenv --help`.
+
+#![forbid(unsafe_code)]
+
+mod admin;
+mod cli;
+mod connection;
+mod error;
+mod logging;
+mod output;
+mod secret;
+mod worker;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command, WorkerCommand};
+use crate::connection::Connection;
+use crate::error::{CliError, EXIT_OK};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let default_level = match cli.command {
+        Command::Worker(_) => "info",
+        _ => "warn",
+    };
+    logging::init(cli.global.log_format, default_level);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return CliError::Failed(format!("cannot start the runtime: {e}")).report(),
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => e.report(),
+    }
+}
+
+async fn run(cli: Cli) -> Result<u8, CliError> {
+    let connection = Connection::new(&cli.global)?;
+    match cli.command {
+        Command::Worker(WorkerCommand::Poll(args)) => {
+            worker::poll::run(&connection, args).await?;
+            Ok(EXIT_OK)
+        }
+        Command::Worker(WorkerCommand::Run(args)) => worker::run::run(&connection, args).await,
+        Command::Environments(command) => {
+            admin::environments::run(&connection, command).await?;
+            Ok(EXIT_OK)
+        }
+        Command::Work(command) => {
+            admin::work::run(&connection, command).await?;
+            Ok(EXIT_OK)
+        }
+    }
+}

@@ -1,0 +1,6 @@
+//! `antenv worker ...`: the poller and the single-item runner.
+
+pub mod health;
+pub mod poll;
+pub mod run;
+pub mod script;

@@ -1,0 +1,243 @@
+//! `antenv worker poll`: the `ant beta:worker poll --on-work` contract on
+//! the library's worker, with concurrency, heartbeats, health and metrics.
+
+use std::ffi::OsString;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anthropic_environments::worker::{WorkContext, Worker, WorkerTiming};
+use anthropic_environments::{Client, MetadataPatch};
+use tokio_util::sync::CancellationToken;
+
+use super::health::{self, Health, Phase};
+use super::script::{self, LaunchError, Program};
+use crate::cli::PollArgs;
+use crate::connection::{Connection, Needs};
+use crate::error::CliError;
+use crate::secret::SecretArg;
+
+/// Why a script's item counts as failed.
+#[derive(Debug, thiserror::Error)]
+enum ScriptFailed {
+    #[error(transparent)]
+    Launch(#[from] LaunchError),
+    #[error("the script exited with {0}")]
+    Exit(String),
+    #[error("the script ran past its timeout")]
+    Timeout,
+}
+
+/// What every item's handler shares.
+struct Shared {
+    program: Program,
+    environment_id: String,
+    environment_key: Option<SecretArg>,
+    forward_secret: bool,
+    timeout: Option<Duration>,
+    kill_grace: Duration,
+    /// An API-key client for `--record-exit`.
+    recorder: Option<Client>,
+    health: Arc<Health>,
+    /// Set when a script could not be started: the command ends with 1.
+    fatal: Mutex<Option<String>>,
+    shutdown: CancellationToken,
+}
+
+/// Runs `worker poll` until shut down.
+pub async fn run(connection: &Connection, args: PollArgs) -> Result<(), CliError> {
+    let program = match (&args.on_work, args.command.split_first()) {
+        (Some(script), _) => Program {
+            path: script.clone(),
+            args: Vec::new(),
+        },
+        (None, Some((cmd, rest))) => Program {
+            path: cmd.into(),
+            args: rest.to_vec(),
+        },
+        (None, None) => return Err(CliError::Usage("give --on-work SCRIPT or --exec -- CMD".into())),
+    };
+    // As exec would find it, before any item is claimed.
+    program
+        .check()
+        .map_err(|e| CliError::Failed(format!("cannot run the script: {e}")))?;
+    let client = connection.client(Needs::EnvironmentKey)?;
+    let recorder = if args.record_exit {
+        Some(connection.client(Needs::ApiKey)?)
+    } else {
+        None
+    };
+
+    let timing = WorkerTiming {
+        shutdown_grace: args.grace,
+        // A cancelled script gets its SIGTERM-to-SIGKILL grace (the worker
+        // still never lets it outlive the lease).
+        cancel_grace: args.script.kill_grace + Duration::from_secs(1),
+        ..WorkerTiming::default()
+    };
+    let mut builder = Worker::builder(client.work(&args.environment_id))
+        .concurrency(args.concurrency as usize)
+        .block_ms(args.block_ms)
+        .heartbeats(args.heartbeat)
+        .hand_off(args.hand_off)
+        .force_stop(args.force_stop)
+        .drain(args.drain)
+        .timing(timing)
+        .shutdown_on_signal();
+    if args.drain {
+        builder = builder.non_blocking();
+    }
+    if let Some(id) = &args.worker_id {
+        builder = builder.worker_id(id);
+    }
+    if let Some(ms) = args.reclaim_older_than_ms {
+        builder = builder.reclaim_older_than_ms(ms);
+    }
+    let shutdown = builder.shutdown_token();
+    let health = Health::new(builder.stats());
+    if let Some(addr) = args.health_listen {
+        let bound = health::serve(addr, health.clone())
+            .await
+            .map_err(|e| CliError::Failed(format!("cannot listen on {addr}: {e}")))?;
+        tracing::info!(address = %bound, "health and metrics listening");
+    }
+    // /healthz turns 503 as soon as a shutdown begins.
+    {
+        let (health, shutdown) = (health.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            shutdown.cancelled().await;
+            health.set_phase(Phase::ShuttingDown);
+        });
+    }
+    let worker = builder.build();
+    tracing::info!(
+        environment_id = %args.environment_id,
+        worker_id = worker.worker_id(),
+        concurrency = args.concurrency,
+        heartbeat = args.heartbeat,
+        hand_off = args.hand_off,
+        program = %program.path.display(),
+        "serving items with a script"
+    );
+    let shared = Arc::new(Shared {
+        program,
+        environment_id: args.environment_id.clone(),
+        environment_key: connection.environment_key().cloned(),
+        forward_secret: args.script.forward_secret,
+        timeout: args.script.timeout,
+        kill_grace: args.script.kill_grace,
+        recorder,
+        health: health.clone(),
+        fatal: Mutex::new(None),
+        shutdown,
+    });
+    let handler_shared = shared.clone();
+    let result = worker
+        .run(move |ctx: WorkContext| handle(handler_shared.clone(), ctx))
+        .await;
+    // (The library logs the counts when the worker stops.)
+    if let Err(e) = result {
+        health.set_phase(Phase::Failed);
+        return Err(e.into());
+    }
+    let fatal = shared.fatal.lock().unwrap_or_else(|p| p.into_inner()).take();
+    match fatal {
+        Some(message) => {
+            health.set_phase(Phase::Failed);
+            Err(CliError::Failed(message))
+        }
+        None => Ok(()),
+    }
+}
+
+/// Serves one session item: runs the script, then reports how it ended
+/// (the library stops the item, unless its lease was lost).
+async fn handle(shared: Arc<Shared>, ctx: WorkContext) -> Result<(), ScriptFailed> {
+    let work = ctx.work();
+    let work_id = work.id.clone();
+    let session_id = ctx.session_id().unwrap_or_default().to_owned();
+    let environment_id = shared.environment_id.as_str();
+    // The item as polled, without its secret.
+    let mut item = work.clone();
+    item.secret = None;
+    let mut stdin = serde_json::to_vec(&item).unwrap_or_default();
+    stdin.push(b'\n');
+    let mut env: Vec<(&'static str, OsString)> = vec![
+        ("ANTHROPIC_WORK_ID", work_id.clone().into()),
+        ("ANTHROPIC_ENVIRONMENT_ID", environment_id.into()),
+        ("ANTHROPIC_SESSION_ID", session_id.clone().into()),
+    ];
+    if let Some(key) = &shared.environment_key {
+        env.push(("ANTHROPIC_ENVIRONMENT_KEY", key.expose().into()));
+    }
+    let secret = work.secret.as_deref().filter(|s| !s.is_empty());
+    let forward = if shared.forward_secret {
+        if secret.is_none() {
+            tracing::warn!(work_id, session_id, environment_id, "the item has no secret to forward");
+        }
+        secret
+    } else {
+        None
+    };
+    tracing::info!(work_id, session_id, environment_id, "script starting");
+    let launched = script::run(script::Launch {
+        program: &shared.program,
+        env,
+        stdin: Some(stdin),
+        forward_secret: forward,
+        timeout: shared.timeout,
+        kill_grace: shared.kill_grace,
+        cancel: ctx.cancellation_token(),
+    })
+    .await;
+    let ended = match launched {
+        Ok(ended) => ended,
+        Err(error) => {
+            shared.health.script_exited("not_started");
+            tracing::error!(work_id, session_id, environment_id, %error, "the script could not be started; shutting down");
+            if matches!(error, LaunchError::CannotStart { .. }) {
+                let mut fatal = shared.fatal.lock().unwrap_or_else(|p| p.into_inner());
+                fatal.get_or_insert_with(|| error.to_string());
+                shared.shutdown.cancel();
+            }
+            return Err(error.into());
+        }
+    };
+    let label = if ended.timed_out {
+        "timeout".to_owned()
+    } else {
+        ended.label()
+    };
+    shared.health.script_exited(&label);
+    let duration_ms = u64::try_from(ended.duration.as_millis()).unwrap_or(u64::MAX);
+    tracing::info!(
+        work_id,
+        session_id,
+        environment_id,
+        exit_code = ended.code(),
+        duration_ms,
+        timed_out = ended.timed_out,
+        cancelled = ended.cancelled,
+        cancel_reason = ctx.cancel_reason().map(|r| format!("{r:?}")),
+        "script exited"
+    );
+    if let Some(recorder) = &shared.recorder {
+        let patch = MetadataPatch::new()
+            .set("antenv.exit_code", ended.code().to_string())
+            .set("antenv.duration_ms", duration_ms.to_string());
+        if let Err(error) = recorder
+            .work(environment_id)
+            .update(&work_id, patch)
+            .send()
+            .await
+        {
+            tracing::warn!(work_id, session_id, environment_id, %error, "could not record the exit status");
+        }
+    }
+    if ended.timed_out {
+        return Err(ScriptFailed::Timeout);
+    }
+    match ended.status.success() {
+        true => Ok(()),
+        false => Err(ScriptFailed::Exit(label)),
+    }
+}

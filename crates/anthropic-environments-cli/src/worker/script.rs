@@ -1,0 +1,247 @@
+//! Running one script for one work item: its environment, its standard
+//! input, the forwarded secret's file, a timeout, and the SIGTERM-then-
+//! SIGKILL ending when it must stop.
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{ExitStatus, Stdio};
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use tokio::io::AsyncWriteExt;
+use tokio::process::Command;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// The variable that names the forwarded secret's file.
+pub const SECRET_FILE_VAR: &str = "ANTHROPIC_WORK_SECRET_FILE";
+/// The variable the official workers read the secret from (never set for a
+/// script; removed from the environment it inherits).
+pub const SECRET_VAR: &str = "ANTHROPIC_WORK_SECRET";
+
+/// What to run: a program (looked up like exec) and its arguments.
+#[derive(Clone, Debug)]
+pub struct Program {
+    /// The program.
+    pub path: PathBuf,
+    /// Its arguments.
+    pub args: Vec<String>,
+}
+
+impl Program {
+    /// Checks that the program can be found and executed, as exec would
+    /// look it up (a path with a `/` as is, else each `PATH` entry).
+    pub fn check(&self) -> Result<PathBuf, String> {
+        let name = &self.path;
+        let executable = |p: &Path| {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        };
+        if name.as_os_str().is_empty() {
+            return Err("the program name is empty".into());
+        }
+        if name.to_string_lossy().contains('/') {
+            return if executable(name) {
+                Ok(name.clone())
+            } else {
+                Err(format!("{} is not an executable file", name.display()))
+            };
+        }
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        std::env::split_paths(&path)
+            .map(|dir| dir.join(name))
+            .find(|p| executable(p))
+            .ok_or_else(|| format!("{} is not on PATH", name.display()))
+    }
+}
+
+/// One run of a script.
+pub struct Launch<'a> {
+    /// What to run.
+    pub program: &'a Program,
+    /// Variables set on top of the inherited environment.
+    pub env: Vec<(&'static str, OsString)>,
+    /// Written to the script's standard input, which is then closed; `None`
+    /// lets it inherit ours.
+    pub stdin: Option<Vec<u8>>,
+    /// The item's secret, to forward in a private file.
+    pub forward_secret: Option<&'a str>,
+    /// The script's time limit.
+    pub timeout: Option<Duration>,
+    /// Between SIGTERM and SIGKILL.
+    pub kill_grace: Duration,
+    /// Cancelled when the script must stop (lease ended, item stopping,
+    /// shutdown).
+    pub cancel: CancellationToken,
+}
+
+/// How a script ended.
+#[derive(Debug)]
+pub struct Ended {
+    /// Its exit status.
+    pub status: ExitStatus,
+    /// How long it ran.
+    pub duration: Duration,
+    /// Whether it was signalled for running past its timeout.
+    pub timed_out: bool,
+    /// Whether it was signalled because it had to stop.
+    pub cancelled: bool,
+}
+
+impl Ended {
+    /// The exit code, or 128 + the signal that killed it (as shells
+    /// report it).
+    pub fn code(&self) -> i32 {
+        self.status
+            .code()
+            .or_else(|| self.status.signal().map(|s| 128 + s))
+            .unwrap_or(1)
+    }
+
+    /// A short label for metrics and logs: the code, or `signal`.
+    pub fn label(&self) -> String {
+        match self.status.code() {
+            Some(code) => code.to_string(),
+            None => "signal".to_owned(),
+        }
+    }
+}
+
+/// Why a script did not run.
+#[derive(Debug, thiserror::Error)]
+pub enum LaunchError {
+    /// It could not be started.
+    #[error("cannot start {program}: {source}")]
+    CannotStart {
+        /// The program.
+        program: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The secret's file could not be written.
+    #[error("cannot write the secret's file: {0}")]
+    SecretFile(std::io::Error),
+}
+
+/// Kills the script's process group when dropped before it was reaped (the
+/// worker gave up on it): nothing it started outlives it.
+struct GroupGuard(Option<Pid>);
+
+impl GroupGuard {
+    fn signal(&self, signal: Signal) {
+        if let Some(pgid) = self.0 {
+            // ESRCH: the group is gone already.
+            let _ = killpg(pgid, signal);
+        }
+    }
+}
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        self.signal(Signal::SIGKILL);
+    }
+}
+
+/// Writes the secret into a new private directory, in a file only this
+/// user can read; both are removed when the returned directory is dropped.
+fn secret_file(secret: &str) -> std::io::Result<(tempfile::TempDir, PathBuf)> {
+    // TempDir directories are created 0700.
+    let dir = tempfile::Builder::new().prefix("antenv-work-").tempdir()?;
+    let path = dir.path().join("secret");
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)?;
+    file.write_all(secret.as_bytes())?;
+    file.sync_all()?;
+    Ok((dir, path))
+}
+
+/// Runs the script to its end.
+pub async fn run(launch: Launch<'_>) -> Result<Ended, LaunchError> {
+    let secret = match launch.forward_secret {
+        Some(secret) => Some(secret_file(secret).map_err(LaunchError::SecretFile)?),
+        None => None,
+    };
+    let mut command = Command::new(&launch.program.path);
+    command
+        .args(&launch.program.args)
+        .env_remove(SECRET_VAR)
+        .env_remove(SECRET_FILE_VAR)
+        .envs(launch.env.iter().map(|(k, v)| (k, v)))
+        .stdin(if launch.stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::inherit()
+        })
+        // Its own process group: a terminal's Ctrl-C reaches the worker,
+        // which decides when scripts are signalled, and a signal reaches
+        // everything the script started.
+        .process_group(0)
+        .kill_on_drop(true);
+    if let Some((_, path)) = &secret {
+        command.env(SECRET_FILE_VAR, path);
+    }
+    let started = Instant::now();
+    let mut child = command.spawn().map_err(|source| LaunchError::CannotStart {
+        program: launch.program.path.display().to_string(),
+        source,
+    })?;
+    let mut guard = GroupGuard(
+        child
+            .id()
+            .and_then(|id| i32::try_from(id).ok())
+            .map(Pid::from_raw),
+    );
+    if let (Some(input), Some(mut pipe)) = (launch.stdin, child.stdin.take()) {
+        // Written beside the wait, so a script that never reads cannot
+        // block the worker; a script that exits without reading is fine.
+        tokio::spawn(async move {
+            let _ = pipe.write_all(&input).await;
+            let _ = pipe.shutdown().await;
+        });
+    }
+    let deadline = async {
+        match launch.timeout {
+            Some(t) => tokio::time::sleep(t).await,
+            None => std::future::pending().await,
+        }
+    };
+    let (mut timed_out, mut cancelled) = (false, false);
+    let waited = tokio::select! {
+        status = child.wait() => Some(status),
+        () = deadline => { timed_out = true; None }
+        () = launch.cancel.cancelled() => { cancelled = true; None }
+    };
+    let status = match waited {
+        Some(status) => status,
+        None => {
+            guard.signal(Signal::SIGTERM);
+            match tokio::time::timeout(launch.kill_grace, child.wait()).await {
+                Ok(status) => status,
+                Err(_) => {
+                    guard.signal(Signal::SIGKILL);
+                    child.wait().await
+                }
+            }
+        }
+    };
+    let status = status.map_err(|source| LaunchError::CannotStart {
+        program: launch.program.path.display().to_string(),
+        source,
+    })?;
+    // Reaped: the group id may be reused from now on.
+    guard.0 = None;
+    drop(secret);
+    Ok(Ended {
+        status,
+        duration: started.elapsed(),
+        timed_out,
+        cancelled,
+    })
+}
