@@ -174,7 +174,12 @@ pub struct PollArgs {
 
     /// Run SCRIPT for each session item (looked up like exec; no shell, no
     /// arguments), as `ant beta:worker poll --on-work`.
-    #[arg(long, value_name = "SCRIPT", required_unless_present = "exec", conflicts_with = "exec")]
+    #[arg(
+        long,
+        value_name = "SCRIPT",
+        required_unless_present = "exec",
+        conflicts_with = "exec"
+    )]
     pub on_work: Option<PathBuf>,
 
     /// Run the command given after `--` (with its arguments) for each
@@ -286,11 +291,21 @@ pub struct RunArgs {
     /// The item's secret, as polled (its sessions token is the bearer for
     /// the item's heartbeats and stop). Prefer the variable or
     /// --secret-file.
-    #[arg(long, env = "ANTHROPIC_WORK_SECRET", hide_env_values = true, value_name = "SECRET")]
+    #[arg(
+        long,
+        env = "ANTHROPIC_WORK_SECRET",
+        hide_env_values = true,
+        value_name = "SECRET"
+    )]
     pub secret: Option<SecretArg>,
 
     /// Read the item's secret from this file (must not be world-readable).
-    #[arg(long, env = "ANTHROPIC_WORK_SECRET_FILE", conflicts_with = "secret", value_name = "PATH")]
+    #[arg(
+        long,
+        env = "ANTHROPIC_WORK_SECRET_FILE",
+        conflicts_with = "secret",
+        value_name = "PATH"
+    )]
     pub secret_file: Option<PathBuf>,
 
     #[command(flatten)]

@@ -105,7 +105,11 @@ fn pretty(value: &Value) -> String {
 }
 
 /// Prints one object on stdout.
-pub fn print_one<T: Serialize>(value: &T, kind: Kind, format: OutputFormat) -> Result<(), CliError> {
+pub fn print_one<T: Serialize>(
+    value: &T,
+    kind: Kind,
+    format: OutputFormat,
+) -> Result<(), CliError> {
     write_out(&render_one(&to_json(value)?, kind, format))
 }
 
@@ -170,8 +174,14 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 3, "{text}");
         assert!(lines[0].starts_with("ID"), "{text}");
-        assert!(lines[1].contains("session_1") && lines[1].ends_with('-'), "{text}");
-        assert!(lines[2].contains("some_new_state") && lines[2].contains("future"), "{text}");
+        assert!(
+            lines[1].contains("session_1") && lines[1].ends_with('-'),
+            "{text}"
+        );
+        assert!(
+            lines[2].contains("some_new_state") && lines[2].contains("future"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -29,7 +29,11 @@ pub async fn run(connection: &Connection, command: WorkCommand) -> Result<(), Cl
             output,
         } => {
             let queue = connection.client(Needs::ApiKey)?.work(queue.environment_id);
-            print_one(&queue.retrieve(work_id).send().await?, Kind::Work, output.output)
+            print_one(
+                &queue.retrieve(work_id).send().await?,
+                Kind::Work,
+                output.output,
+            )
         }
         WorkCommand::Update {
             work_id,
@@ -59,7 +63,11 @@ pub async fn run(connection: &Connection, command: WorkCommand) -> Result<(), Cl
         }
         WorkCommand::Stats { queue, output } => {
             let queue = connection.client(Needs::Either)?.work(queue.environment_id);
-            print_one(&queue.stats().send().await?, Kind::QueueStats, output.output)
+            print_one(
+                &queue.stats().send().await?,
+                Kind::QueueStats,
+                output.output,
+            )
         }
         WorkCommand::Poll {
             queue,

@@ -54,8 +54,16 @@ impl Collector for StatsCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let s = self.0.snapshot();
         let counters: [(&str, &str, u64); 8] = [
-            ("antenv_items_claimed", "Session items claimed (polled and acknowledged).", s.claimed),
-            ("antenv_items_finished", "Items whose script exited 0.", s.succeeded),
+            (
+                "antenv_items_claimed",
+                "Session items claimed (polled and acknowledged).",
+                s.claimed,
+            ),
+            (
+                "antenv_items_finished",
+                "Items whose script exited 0.",
+                s.succeeded,
+            ),
             (
                 "antenv_items_failed",
                 "Items whose script failed: non-zero exit, killed, timed out, could not start.",
@@ -66,8 +74,16 @@ impl Collector for StatsCollector {
                 "Items of other types (healthcheck, ...) force-stopped without a script.",
                 s.non_session,
             ),
-            ("antenv_items_stopped", "Items this worker stopped.", s.stopped),
-            ("antenv_leases_lost", "Items whose lease another worker took (left alone).", s.lease_lost),
+            (
+                "antenv_items_stopped",
+                "Items this worker stopped.",
+                s.stopped,
+            ),
+            (
+                "antenv_leases_lost",
+                "Items whose lease another worker took (left alone).",
+                s.lease_lost,
+            ),
             ("antenv_poll_errors", "Polls that failed.", s.poll_errors),
             (
                 "antenv_ack_conflicts",
@@ -77,10 +93,19 @@ impl Collector for StatsCollector {
         ];
         for (name, help, value) in counters {
             let counter = ConstCounter::new(value);
-            counter.encode(encoder.encode_descriptor(name, help, None, counter.metric_type())?)?;
+            counter.encode(encoder.encode_descriptor(
+                name,
+                help,
+                None,
+                counter.metric_type(),
+            )?)?;
         }
         let gauges: [(&str, &str, u64); 2] = [
-            ("antenv_items_in_flight", "Scripts running now.", s.in_flight),
+            (
+                "antenv_items_in_flight",
+                "Scripts running now.",
+                s.in_flight,
+            ),
             (
                 "antenv_consecutive_poll_errors",
                 "Polls failed in a row (0 while polling works).",
@@ -203,8 +228,14 @@ mod tests {
         health.script_exited("0");
         health.script_exited("3");
         let text = health.metrics();
-        assert!(text.contains("antenv_script_exits_total{code=\"0\"} 2"), "{text}");
-        assert!(text.contains("antenv_script_exits_total{code=\"3\"} 1"), "{text}");
+        assert!(
+            text.contains("antenv_script_exits_total{code=\"0\"} 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("antenv_script_exits_total{code=\"3\"} 1"),
+            "{text}"
+        );
         assert!(text.contains("antenv_items_claimed_total 0"), "{text}");
         assert!(text.contains("antenv_items_in_flight 0"), "{text}");
         assert!(text.ends_with("# EOF\n"), "{text}");

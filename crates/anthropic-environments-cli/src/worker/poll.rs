@@ -54,7 +54,11 @@ pub async fn run(connection: &Connection, args: PollArgs) -> Result<(), CliError
             path: cmd.into(),
             args: rest.to_vec(),
         },
-        (None, None) => return Err(CliError::Usage("give --on-work SCRIPT or --exec -- CMD".into())),
+        (None, None) => {
+            return Err(CliError::Usage(
+                "give --on-work SCRIPT or --exec -- CMD".into(),
+            ));
+        }
     };
     // As exec would find it, before any item is claimed.
     program
@@ -139,7 +143,11 @@ pub async fn run(connection: &Connection, args: PollArgs) -> Result<(), CliError
         health.set_phase(Phase::Failed);
         return Err(e.into());
     }
-    let fatal = shared.fatal.lock().unwrap_or_else(|p| p.into_inner()).take();
+    let fatal = shared
+        .fatal
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take();
     match fatal {
         Some(message) => {
             health.set_phase(Phase::Failed);
@@ -172,7 +180,12 @@ async fn handle(shared: Arc<Shared>, ctx: WorkContext) -> Result<(), ScriptFaile
     let secret = work.secret.as_deref().filter(|s| !s.is_empty());
     let forward = if shared.forward_secret {
         if secret.is_none() {
-            tracing::warn!(work_id, session_id, environment_id, "the item has no secret to forward");
+            tracing::warn!(
+                work_id,
+                session_id,
+                environment_id,
+                "the item has no secret to forward"
+            );
         }
         secret
     } else {

@@ -88,6 +88,10 @@ pub async fn run(connection: &Connection, args: RunArgs) -> Result<u8, CliError>
         Some(Err(other)) => return Err(CliError::Failed(other.to_string())),
         // The handler never ran: the lease could not be claimed, or no
         // credential.
-        None => return Err(CliError::Failed(format!("the item was not served: {outcome:?}"))),
+        None => {
+            return Err(CliError::Failed(format!(
+                "the item was not served: {outcome:?}"
+            )));
+        }
     })
 }

@@ -66,7 +66,9 @@ impl WorkerStats {
 
 impl fmt::Debug for WorkerStats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("WorkerStats").field(&self.snapshot()).finish()
+        f.debug_tuple("WorkerStats")
+            .field(&self.snapshot())
+            .finish()
     }
 }
 

@@ -1,0 +1,213 @@
+//! Shared by the end-to-end tests: a mock server that checks credentials
+//! as the real API does, the built `antenv` binary, and scripts.
+
+#![allow(dead_code)]
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use anthropic_environments::config::SelfHostedConfig;
+use anthropic_environments::{Client, WorkState};
+use anthropic_environments_mock::{MockServer, Timing};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// The API key the tests' mock accepts.
+pub const API_KEY: &str = "sk-ant-api03-test";
+
+/// A mock (strict credentials, 2 s leases) with one self-hosted
+/// environment.
+pub struct Fixture {
+    pub server: MockServer,
+    pub environment_id: String,
+    pub environment_key: String,
+    /// An API-key client, for the test's own checks.
+    pub api: Client,
+    pub dir: tempfile::TempDir,
+}
+
+pub async fn fixture() -> Fixture {
+    let server = MockServer::builder()
+        .strict_credentials()
+        .api_key(API_KEY)
+        .timing(Timing {
+            default_ttl: Duration::from_secs(2),
+            stop_grace: Duration::from_millis(50),
+            ..Timing::default()
+        })
+        .start()
+        .await;
+    let api = Client::builder()
+        .api_key(API_KEY)
+        .base_url(server.base_url())
+        .build()
+        .unwrap();
+    let environment_id = api
+        .environments()
+        .create("fleet")
+        .config(SelfHostedConfig)
+        .send()
+        .await
+        .unwrap()
+        .id;
+    let environment_key = server.environment_key(&environment_id).unwrap();
+    Fixture {
+        server,
+        environment_id,
+        environment_key,
+        api,
+        dir: tempfile::tempdir().unwrap(),
+    }
+}
+
+impl Fixture {
+    /// `antenv ARGS` with a clean environment: PATH, the base URL and the
+    /// environment id; no credential.
+    pub fn antenv<I, S>(&self, args: I) -> Command
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_antenv"));
+        cmd.args(args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("ANTHROPIC_BASE_URL", self.server.base_url())
+            .env("ANTHROPIC_ENVIRONMENT_ID", &self.environment_id)
+            .stdin(Stdio::null())
+            .kill_on_drop(true);
+        cmd
+    }
+
+    /// `antenv ARGS` as a worker host: the environment key only.
+    pub fn worker<I, S>(&self, args: I) -> Command
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        let mut cmd = self.antenv(args);
+        cmd.env("ANTHROPIC_ENVIRONMENT_KEY", &self.environment_key);
+        cmd
+    }
+
+    /// `antenv ARGS` as an admin: the API key only.
+    pub fn admin<I, S>(&self, args: I) -> Command
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        let mut cmd = self.antenv(args);
+        cmd.env("ANTHROPIC_API_KEY", API_KEY);
+        cmd
+    }
+
+    /// An executable `#!/bin/sh` script in the test's directory.
+    pub fn script(&self, name: &str, body: &str) -> PathBuf {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn state(&self, work_id: &str) -> WorkState {
+        self.server
+            .work_items(&self.environment_id)
+            .into_iter()
+            .find(|w| w.id == work_id)
+            .map(|w| w.state)
+            .unwrap()
+    }
+
+    pub fn queue_session(&self, session_id: &str) -> String {
+        self.server
+            .queue_work(&self.environment_id, session_id)
+            .unwrap()
+            .id
+    }
+}
+
+/// Runs to the end: (exit code, stdout, stderr).
+pub async fn output(mut cmd: Command) -> (i32, String, String) {
+    let out = cmd.output().await.unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+/// A running `antenv` whose stderr (JSON logs) is collected.
+pub struct Running {
+    pub child: Child,
+    pub logs: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+pub fn spawn(mut cmd: Command) -> Running {
+    cmd.stderr(Stdio::piped()).stdout(Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    let logs = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let stderr = child.stderr.take().unwrap();
+    let sink = logs.clone();
+    tokio::spawn(async move {
+        let mut lines = BufReader::new(stderr).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            sink.lock().unwrap().push(line);
+        }
+    });
+    Running { child, logs }
+}
+
+impl Running {
+    pub fn pid(&self) -> nix::unistd::Pid {
+        nix::unistd::Pid::from_raw(self.child.id().unwrap() as i32)
+    }
+
+    pub fn signal(&self, signal: nix::sys::signal::Signal) {
+        nix::sys::signal::kill(self.pid(), signal).unwrap();
+    }
+
+    /// Waits for the process to exit (at most `timeout`).
+    pub async fn exit(&mut self, timeout: Duration) -> ExitStatus {
+        match tokio::time::timeout(timeout, self.child.wait()).await {
+            Ok(status) => status.unwrap(),
+            Err(_) => panic!("antenv did not exit; logs:\n{}", self.log_text()),
+        }
+    }
+
+    pub fn log_text(&self) -> String {
+        self.logs.lock().unwrap().join("\n")
+    }
+
+    /// The JSON log lines whose message is `message`.
+    pub fn events(&self, message: &str) -> Vec<serde_json::Value> {
+        self.logs
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|v| v["message"] == message)
+            .collect()
+    }
+}
+
+/// Waits for `done` (checked every 20 ms), failing after `timeout`: waits
+/// for the event itself, the timeout only ends a test that is stuck.
+pub async fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    let t0 = Instant::now();
+    while !done() {
+        assert!(t0.elapsed() < timeout, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Reads a file a script wrote, once it exists and is complete (scripts
+/// write to `NAME.tmp` and rename).
+pub fn read(path: &Path) -> Option<String> {
+    std::fs::read_to_string(path).ok()
+}
