@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anthropic_environments::WorkState;
 use anthropic_environments::credentials::WorkSecret;
-use anthropic_environments_mock::FaultConfig;
+use anthropic_environments_mock::{Fault, FaultConfig};
 use common::{fixture, read, spawn, wait_for};
 use nix::sys::signal::Signal;
 
@@ -515,37 +515,33 @@ exit 0"#,
             "{line} missing:\n{metrics}"
         );
     }
-    // Polls failing: 503, counted.
+    // A poll fails: 503 until one succeeds again (after a 2 s backoff).
     f.server.set_faults(FaultConfig {
-        error_rate: 1.0,
-        path_contains: Some("/poll".into()),
+        sequence: vec![Fault::Status(500)],
         ..FaultConfig::none()
     });
-    wait_for("a failed poll", LONG, || {
-        f.server
-            .requests_for("poll_work")
-            .iter()
-            .any(|r| r.status >= 500)
-    })
-    .await;
     let mut unhealthy = (0, String::new());
-    for _ in 0..250 {
+    for _ in 0..500 {
         unhealthy = scrape(&worker, "/healthz").await;
         if unhealthy.0 == 503 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert_eq!(unhealthy.0, 503, "{unhealthy:?}");
-    assert!(unhealthy.1.starts_with("polling failing"), "{unhealthy:?}");
+    assert_eq!(unhealthy, (503, "polling failing (1 in a row)\n".to_owned()));
     let metrics = scrape(&worker, "/metrics").await.1;
     assert!(
-        !metrics.contains("antenv_poll_errors_total 0\n"),
+        metrics.lines().any(|l| l == "antenv_poll_errors_total 1"),
         "{metrics}"
     );
-    // Healthy again; then a shutdown with a script in flight: 503 while
-    // it finishes.
-    f.server.set_faults(FaultConfig::none());
+    wait_for("healthy again", LONG, || {
+        f.server
+            .requests_for("poll_work")
+            .last()
+            .is_some_and(|r| r.status == 200)
+    })
+    .await;
+    // Then a shutdown with a script in flight: 503 while it finishes.
     let held = f.queue_session("session_hold");
     wait_for("the script holding", LONG, || f.path("holding").exists()).await;
     assert_eq!(

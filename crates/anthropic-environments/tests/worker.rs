@@ -581,18 +581,16 @@ async fn transient_poll_errors_back_off_and_recover() {
         stats.snapshot().consecutive_poll_errors >= 3
     })
     .await;
-    // Every error the worker counted is a failed poll in the journal.
+    // Every error the worker counted is a failed poll in the journal (the
+    // mock journals an answer before sending it). Injected errors are 429,
+    // 500 or 529.
     let counted = stats.snapshot().poll_errors;
-    assert!(counted >= 3, "{counted}");
-    wait_until("the journal to hold them", Duration::from_secs(5), || {
-        server
-            .requests_for("poll_work")
-            .iter()
-            .filter(|r| r.status >= 500)
-            .count() as u64
-            >= counted
-    })
-    .await;
+    let failed_polls = server
+        .requests_for("poll_work")
+        .iter()
+        .filter(|r| r.status >= 400)
+        .count() as u64;
+    assert!((3..=failed_polls).contains(&counted), "{counted} of {failed_polls}");
     assert_eq!(done.load(Ordering::SeqCst), 0, "every poll fails");
     server.set_faults(FaultConfig::none());
     wait_until("the item in its handler", Duration::from_secs(5), || {
