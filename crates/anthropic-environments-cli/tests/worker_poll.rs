@@ -528,7 +528,10 @@ exit 0"#,
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert_eq!(unhealthy, (503, "polling failing (1 in a row)\n".to_owned()));
+    assert_eq!(
+        unhealthy,
+        (503, "polling failing (1 in a row)\n".to_owned())
+    );
     let metrics = scrape(&worker, "/metrics").await.1;
     assert!(
         metrics.lines().any(|l| l == "antenv_poll_errors_total 1"),

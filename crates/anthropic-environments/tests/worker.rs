@@ -590,7 +590,10 @@ async fn transient_poll_errors_back_off_and_recover() {
         .iter()
         .filter(|r| r.status >= 400)
         .count() as u64;
-    assert!((3..=failed_polls).contains(&counted), "{counted} of {failed_polls}");
+    assert!(
+        (3..=failed_polls).contains(&counted),
+        "{counted} of {failed_polls}"
+    );
     assert_eq!(done.load(Ordering::SeqCst), 0, "every poll fails");
     server.set_faults(FaultConfig::none());
     wait_until("the item in its handler", Duration::from_secs(5), || {

@@ -1,0 +1,209 @@
+//! `antenv worker run -- CMD`: one claimed item, served end to end.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::time::Duration;
+
+use anthropic_environments::{Client, WorkState};
+use anthropic_environments_mock::CallerKind;
+use common::{Fixture, fixture, output, read, spawn, wait_for};
+
+const LONG: Duration = Duration::from_secs(30);
+
+/// Claims an item as a dispatcher would: polls and acknowledges it with
+/// the environment key; returns (work id, session id, raw secret).
+async fn claim(f: &Fixture, session: &str) -> (String, String) {
+    f.queue_session(session);
+    let worker = Client::builder()
+        .environment_key(&f.environment_key)
+        .base_url(f.server.base_url())
+        .build()
+        .unwrap();
+    let queue = worker.work(&f.environment_id);
+    let work = queue.poll().send().await.unwrap().unwrap();
+    queue.ack(&work.id).send().await.unwrap();
+    (work.id, work.secret.unwrap())
+}
+
+fn run_command(f: &Fixture, work_id: &str, session: &str, cmd: &[&str]) -> tokio::process::Command {
+    let mut command = f.worker(["worker", "run", "--log-format", "json", "--"]);
+    command
+        .args(cmd)
+        .env("ANTHROPIC_WORK_ID", work_id)
+        .env("ANTHROPIC_SESSION_ID", session);
+    command
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_the_command_with_the_lease_and_exits_with_its_status() {
+    let f = fixture().await;
+    let (work_id, secret) = claim(&f, "session_run").await;
+    let record = f.path("env");
+    let mut cmd = run_command(
+        &f,
+        &work_id,
+        "session_run",
+        &[
+            "sh",
+            "-c",
+            r#"env > "$0"; sleep 0.3; exit 7"#,
+            record.to_str().unwrap(),
+        ],
+    );
+    cmd.env("ANTHROPIC_WORK_SECRET", &secret);
+    let (code, _, stderr) = output(cmd).await;
+    assert_eq!(code, 7, "{stderr}");
+    assert!(
+        matches!(f.state(&work_id), WorkState::Stopped),
+        "force-stopped"
+    );
+    let env = read(&record).unwrap();
+    assert!(
+        env.contains(&format!("ANTHROPIC_WORK_ID={work_id}")),
+        "{env}"
+    );
+    assert!(
+        !env.contains("ANTHROPIC_WORK_SECRET"),
+        "not forwarded: {env}"
+    );
+    // The lease was claimed and the item stopped with the sessions token.
+    for op in ["heartbeat_work", "stop_work"] {
+        let calls = f.server.requests_for(op);
+        assert!(!calls.is_empty(), "{op}");
+        assert!(
+            calls
+                .iter()
+                .all(|r| matches!(r.caller, CallerKind::SessionsToken { .. })),
+            "{op}: {:?}",
+            calls.iter().map(|r| &r.caller).collect::<Vec<_>>()
+        );
+    }
+    assert!(!stderr.contains(&secret), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forwards_a_secret_read_from_a_private_file() {
+    let f = fixture().await;
+    let (work_id, secret) = claim(&f, "session_file").await;
+    let file = f.path("secret-in");
+    std::fs::write(&file, &secret).unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let out = f.path("seen");
+    let mut cmd = f.worker([
+        "worker",
+        "run",
+        "--forward-secret",
+        "--log-format",
+        "json",
+        "--",
+    ]);
+    cmd.args([
+        "sh",
+        "-c",
+        r#"{ stat -c %a "$ANTHROPIC_WORK_SECRET_FILE"; cat "$ANTHROPIC_WORK_SECRET_FILE"; echo; echo "$ANTHROPIC_WORK_SECRET_FILE"; } > "$0""#,
+        out.to_str().unwrap(),
+    ])
+    .env("ANTHROPIC_WORK_ID", &work_id)
+    .env("ANTHROPIC_SESSION_ID", "session_file")
+    .env("ANTHROPIC_WORK_SECRET_FILE", &file);
+    let (code, _, stderr) = output(cmd).await;
+    assert_eq!(code, 0, "{stderr}");
+    let seen = read(&out).unwrap();
+    let lines: Vec<&str> = seen.lines().collect();
+    assert_eq!(lines[0], "600");
+    assert_eq!(lines[1], secret);
+    assert_ne!(
+        lines[2],
+        file.to_str().unwrap(),
+        "a copy, not the caller's file"
+    );
+    assert!(
+        !std::path::Path::new(lines[2]).exists(),
+        "removed afterwards"
+    );
+
+    // A world-readable secret file is refused before anything runs.
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (work_id, _) = claim(&f, "session_file_2").await;
+    let mut cmd = f.worker(["worker", "run", "--", "true"]);
+    cmd.env("ANTHROPIC_WORK_ID", &work_id)
+        .env("ANTHROPIC_SESSION_ID", "session_file_2")
+        .env("ANTHROPIC_WORK_SECRET_FILE", &file);
+    let (code, _, stderr) = output(cmd).await;
+    assert_ne!(code, 0, "{stderr}");
+    assert!(stderr.contains("readable"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_lease_signals_the_command_and_exits_75() {
+    let f = fixture().await;
+    let (work_id, secret) = claim(&f, "session_lost").await;
+    let started = f.path("started");
+    let mut cmd = run_command(
+        &f,
+        &work_id,
+        "session_lost",
+        &[
+            "sh",
+            "-c",
+            r#"trap 'exit 0' TERM; touch "$0"; while :; do sleep 0.05; done"#,
+            started.to_str().unwrap(),
+        ],
+    );
+    cmd.env("ANTHROPIC_WORK_SECRET", &secret);
+    let mut run = spawn(cmd);
+    wait_for("the command started", LONG, || started.exists()).await;
+    wait_for("a heartbeat", LONG, || {
+        f.server
+            .requests_for("heartbeat_work")
+            .iter()
+            .any(|r| r.status == 200)
+    })
+    .await;
+    // Another holder takes the lease: the next heartbeat of `worker run`
+    // gets 412.
+    let current = f
+        .api
+        .work(&f.environment_id)
+        .retrieve(&work_id)
+        .send()
+        .await
+        .unwrap();
+    let other = Client::builder()
+        .environment_key(&f.environment_key)
+        .base_url(f.server.base_url())
+        .build()
+        .unwrap();
+    other
+        .work(&f.environment_id)
+        .heartbeat(&work_id)
+        .expected_last_heartbeat(current.latest_heartbeat_at.unwrap())
+        .desired_ttl_seconds(60)
+        .send()
+        .await
+        .unwrap();
+    let status = run.exit(LONG).await;
+    assert_eq!(status.code(), Some(75), "{}", run.log_text());
+    // Left to its new holder.
+    assert_eq!(f.state(&work_id), WorkState::Active);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_variables_and_commands() {
+    let f = fixture().await;
+    let (code, _, stderr) = output(f.worker(["worker", "run", "--", "true"])).await;
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("ANTHROPIC_WORK_ID") || stderr.contains("--work-id"),
+        "{stderr}"
+    );
+
+    let (work_id, secret) = claim(&f, "session_nocmd").await;
+    let mut cmd = run_command(&f, &work_id, "session_nocmd", &["/nonexistent/agent"]);
+    cmd.env("ANTHROPIC_WORK_SECRET", &secret);
+    let (code, _, stderr) = output(cmd).await;
+    assert_eq!(code, 127, "{stderr}");
+    assert!(stderr.contains("/nonexistent/agent"), "{stderr}");
+    assert_eq!(f.state(&work_id), WorkState::Stopped);
+}
