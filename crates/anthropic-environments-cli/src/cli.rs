@@ -22,7 +22,7 @@ Exit status:
 /// their work queues (Anthropic's beta Environments and Work API).
 #[derive(Debug, Parser)]
 #[command(name = "antenv", version, about, long_about = None, after_long_help = EXIT_CODES)]
-#[command(propagate_version = true, max_term_width = 100)]
+#[command(propagate_version = true, term_width = 100)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -191,9 +191,6 @@ pub struct PollArgs {
     #[arg(last = true, num_args = 1.., requires = "exec", value_name = "CMD")]
     pub command: Vec<String>,
 
-    #[command(flatten)]
-    pub script: ScriptArgs,
-
     /// How many scripts may run at once.
     #[arg(long, env = "ANTHROPIC_WORKER_CONCURRENCY", default_value_t = 1,
           value_parser = clap::value_parser!(u32).range(1..=4096))]
@@ -251,6 +248,9 @@ pub struct PollArgs {
     /// without waiting), e.g. when a webhook says work arrived.
     #[arg(long)]
     pub drain: bool,
+
+    #[command(flatten)]
+    pub script: ScriptArgs,
 }
 
 /// How scripts run: shared by `worker poll` and `worker run`.

@@ -91,10 +91,8 @@ pub async fn run(connection: &Connection, command: WorkCommand) -> Result<(), Cl
                 poll = poll.worker_id(id);
             }
             let mut work = poll.send().await?;
-            if let Some(work) = work.as_mut().filter(|_| !show_secret) {
-                if work.secret.is_some() {
-                    work.secret = Some("<redacted: --show-secret prints it>".to_owned());
-                }
+            if let Some(work) = work.as_mut().filter(|w| !show_secret && w.secret.is_some()) {
+                work.secret = Some("<redacted: --show-secret prints it>".to_owned());
             }
             match work {
                 Some(work) => print_one(&work, Kind::Work, output.output),
