@@ -1,0 +1,222 @@
+//! The deployment files (`Dockerfile`, `deploy/`): validated offline with
+//! `kubernetes-validate` and `hadolint` (installed into target/py by
+//! `cargo xtask test`), and checked for the invariants that keep a fleet
+//! safe (grace periods, probes, scripts, no secrets inline).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anthropic_environments_tests::root;
+use serde_yaml_ng::Value;
+
+/// A tool of the `target/py` environment (beside the interpreter that
+/// `cargo xtask test` names in `ANTHROPIC_ENVIRONMENTS_PYTHON`).
+fn python_tool(name: &str) -> PathBuf {
+    let python = std::env::var("ANTHROPIC_ENVIRONMENTS_PYTHON").expect(
+        "ANTHROPIC_ENVIRONMENTS_PYTHON names target/py's interpreter: run `cargo xtask test`",
+    );
+    Path::new(&python).parent().unwrap().join(name)
+}
+
+/// Every Kubernetes manifest under deploy/ (not the kustomizations).
+fn manifests() -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for dir in ["deploy/always-on", "deploy/sandbox-per-session"] {
+        for entry in std::fs::read_dir(root().join(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_str().unwrap();
+            if name.ends_with(".yaml") && name != "kustomization.yaml" {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    assert!(found.len() >= 4, "{found:?}");
+    found
+}
+
+fn documents(path: &Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(path).unwrap();
+    serde_yaml_ng::Deserializer::from_str(&text)
+        .map(|d| serde::Deserialize::deserialize(d).unwrap())
+        .collect()
+}
+
+fn validate(paths: &[PathBuf]) {
+    let output = Command::new(python_tool("kubernetes-validate"))
+        .args(["--strict", "--kubernetes-version", "1.33.0"])
+        .args(paths)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{text}");
+    assert!(!text.contains("ERROR") && !text.contains("WARN"), "{text}");
+}
+
+#[test]
+#[ignore = "needs kubernetes-validate from target/py: run `cargo xtask test`"]
+fn manifests_validate_against_kubernetes_schemas() {
+    validate(&manifests());
+}
+
+#[test]
+#[ignore = "needs kubernetes-validate from target/py: run `cargo xtask test`"]
+fn the_rendered_session_job_validates() {
+    let rendered = render_session_job("work_01AbC", "session_01XyZ", "env_01QrS").unwrap();
+    let dir = std::env::temp_dir().join(format!("antenv-deploy-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("job.yaml");
+    std::fs::write(&file, &rendered).unwrap();
+    validate(std::slice::from_ref(&file));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+#[ignore = "needs hadolint from target/py: run `cargo xtask test`"]
+fn the_dockerfile_passes_hadolint() {
+    let output = Command::new(python_tool("hadolint"))
+        .args(["--failure-threshold", "info"])
+        .arg(root().join("Dockerfile"))
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Runs the launcher script in dry-run mode: the Job it would create.
+fn render_session_job(work: &str, session: &str, environment: &str) -> Result<String, String> {
+    let output = Command::new("sh")
+        .arg(root().join("deploy/sandbox-per-session/launch-session-job.sh"))
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap())
+        .env("ANTENV_DRY_RUN", "1")
+        .env("ANTHROPIC_WORK_ID", work)
+        .env("ANTHROPIC_SESSION_ID", session)
+        .env("ANTHROPIC_ENVIRONMENT_ID", environment)
+        .output()
+        .unwrap();
+    match output.status.success() {
+        true => Ok(String::from_utf8(output.stdout).unwrap()),
+        false => Err(String::from_utf8_lossy(&output.stderr).into_owned()),
+    }
+}
+
+#[test]
+fn the_launcher_renders_one_job_per_item_and_refuses_odd_ids() {
+    let job = render_session_job("work_01AbC", "session_01XyZ", "env_01QrS").unwrap();
+    assert!(!job.contains("__"), "every placeholder replaced:\n{job}");
+    let doc: Value = serde_yaml_ng::from_str(&job).unwrap();
+    let name = doc["metadata"]["name"].as_str().unwrap();
+    assert!(name.starts_with("antenv-work-01abc-"), "{name}");
+    assert!(
+        name.len() <= 63
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'),
+        "{name}"
+    );
+    let env = &doc["spec"]["template"]["spec"]["containers"][0]["env"];
+    let var = |n: &str| {
+        env.as_sequence()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == n)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(var("ANTHROPIC_WORK_ID")["value"], "work_01AbC");
+    assert_eq!(var("ANTHROPIC_SESSION_ID")["value"], "session_01XyZ");
+    assert_eq!(var("ANTHROPIC_ENVIRONMENT_ID")["value"], "env_01QrS");
+    // The key comes from the Secret, never inline.
+    assert!(var("ANTHROPIC_ENVIRONMENT_KEY")["valueFrom"]["secretKeyRef"].is_mapping());
+    // Two renders of one item: two Jobs (an item served again).
+    let again = render_session_job("work_01AbC", "session_01XyZ", "env_01QrS").unwrap();
+    let again: Value = serde_yaml_ng::from_str(&again).unwrap();
+    assert_ne!(again["metadata"]["name"], doc["metadata"]["name"]);
+    // Anything that could escape the YAML is refused.
+    for bad in ["work\"; rm -rf /", "work\nkind: Pod", "", "work/../x"] {
+        let err = render_session_job(bad, "session_1", "env_1").unwrap_err();
+        assert!(err.contains("refusing"), "{bad:?}: {err}");
+    }
+}
+
+/// A duration flag's value in seconds (`--grace=45s`).
+fn flag_seconds(args: &[String], flag: &str) -> Option<u64> {
+    let value = args
+        .iter()
+        .find_map(|a| a.strip_prefix(&format!("{flag}=")))?;
+    Some(value.trim_end_matches('s').parse().unwrap())
+}
+
+#[test]
+fn pollers_outlast_their_grace_and_probe_their_health_port() {
+    for (file, script_dir) in [
+        ("deploy/always-on/deployment.yaml", "deploy/always-on"),
+        (
+            "deploy/sandbox-per-session/launcher.yaml",
+            "deploy/sandbox-per-session",
+        ),
+    ] {
+        let doc = &documents(&root().join(file))[0];
+        let pod = &doc["spec"]["template"]["spec"];
+        let container = &pod["containers"][0];
+        let args: Vec<String> = container["args"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(&args[..2], ["worker", "poll"], "{file}");
+        let grace = flag_seconds(&args, "--grace").expect("--grace");
+        let kill_grace = flag_seconds(&args, "--kill-grace").unwrap_or(10);
+        let termination = pod["terminationGracePeriodSeconds"].as_u64().unwrap();
+        assert!(
+            termination > grace + kill_grace,
+            "{file}: {termination} <= {grace} + {kill_grace}"
+        );
+        // The probes reach the health server.
+        let listen = args
+            .iter()
+            .find_map(|a| a.strip_prefix("--health-listen="))
+            .unwrap();
+        let port: u64 = listen.rsplit(':').next().unwrap().parse().unwrap();
+        assert_eq!(
+            container["ports"][0]["containerPort"].as_u64(),
+            Some(port),
+            "{file}"
+        );
+        for probe in ["readinessProbe", "livenessProbe"] {
+            assert_eq!(
+                container[probe]["httpGet"]["path"], "/healthz",
+                "{file} {probe}"
+            );
+            assert_eq!(
+                container[probe]["httpGet"]["port"], container["ports"][0]["name"],
+                "{file}"
+            );
+        }
+        // The key from a Secret; the script exists and is executable.
+        let env = container["env"].as_sequence().unwrap();
+        let key = env
+            .iter()
+            .find(|e| e["name"] == "ANTHROPIC_ENVIRONMENT_KEY")
+            .unwrap();
+        assert!(key["valueFrom"]["secretKeyRef"].is_mapping(), "{file}");
+        let script = args
+            .iter()
+            .find_map(|a| a.strip_prefix("--on-work="))
+            .unwrap();
+        let local = root()
+            .join(script_dir)
+            .join(Path::new(script).file_name().unwrap());
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&local).unwrap().permissions().mode();
+        assert!(mode & 0o111 != 0, "{} is not executable", local.display());
+        assert_eq!(pod["securityContext"]["runAsNonRoot"], true, "{file}");
+    }
+}
