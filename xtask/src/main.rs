@@ -291,6 +291,18 @@ fn start_mock(binary: &Path, args: &[&str]) -> Result<(std::process::Child, Stri
     Ok((mock, url))
 }
 
+/// Queues `n` session items through the mock's control route.
+fn queue_items(python: &Path, base_url: &str, env_id: &str, n: usize) -> Result<()> {
+    let script = "import sys, urllib.request\n\
+        url = f'{sys.argv[1]}/_mock/environments/{sys.argv[2]}/work'\n\
+        for i in range(int(sys.argv[3])):\n    \
+            r = urllib.request.Request(url, data=f'{{\"session_id\": \"bench_{i}\"}}'.encode(), headers={'content-type': 'application/json'})\n    \
+            urllib.request.urlopen(r).read()\n";
+    run(Command::new(python)
+        .args(["-c", script, base_url, env_id])
+        .arg(n.to_string()))
+}
+
 /// `cpu_us_per_request=<f64>` from a peer's output.
 fn cpu_us(output: std::process::Output, who: &str) -> Result<f64> {
     measured(output, who, "cpu_us_per_request=")
@@ -335,6 +347,10 @@ fn bench_peers() -> Result<ExitCode> {
         "cpu_per_request",
         "--example",
         "worker_throughput",
+        "-p",
+        "anthropic-environments-cli",
+        "--bin",
+        "antenv",
     ]))?;
     let release = root.join("target/release");
     let (mut mock, base_url) = start_mock(&release.join("anthropic-environments-mock"), &[])?;
@@ -406,6 +422,40 @@ fn bench_peers() -> Result<ExitCode> {
             )?;
             workers.push((label.to_owned(), items));
         }
+        // The CLI: `antenv worker poll --drain --on-work` with a trivial
+        // script (a process per item), as an operator runs it.
+        let script = std::env::temp_dir().join(format!("antenv-bench-{}.sh", std::process::id()));
+        std::fs::write(&script, "#!/bin/sh\nexit 0\n")?;
+        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
+        for (concurrency, n) in [("1", 1000), ("8", 3000)] {
+            let env_id = new_environment()?;
+            queue_items(&python, &base_url, &env_id, n)?;
+            let started = std::time::Instant::now();
+            let output = Command::new(release.join("antenv"))
+                .args([
+                    "worker",
+                    "poll",
+                    "--drain",
+                    "--concurrency",
+                    concurrency,
+                    "--on-work",
+                ])
+                .arg(&script)
+                .env("ANTHROPIC_BASE_URL", &base_url)
+                .env("ANTHROPIC_ENVIRONMENT_ID", &env_id)
+                .env("ANTHROPIC_ENVIRONMENT_KEY", "sk-ant-oat01-bench")
+                .env("RUST_LOG", "warn")
+                .output()?;
+            let elapsed = started.elapsed().as_secs_f64();
+            if !output.status.success() {
+                anyhow::bail!("antenv failed: {}", String::from_utf8_lossy(&output.stderr));
+            }
+            workers.push((
+                format!("antenv worker poll --on-work (sh script), concurrency {concurrency}"),
+                n as f64 / elapsed,
+            ));
+        }
+        let _ = std::fs::remove_file(&script);
         let env_id = new_environment()?;
         let python_items = measured(
             Command::new(&python)
