@@ -343,6 +343,9 @@ Examples:
 #[derive(Debug, Subcommand)]
 #[command(after_long_help = ENVIRONMENTS_EXAMPLES)]
 pub enum EnvironmentsCommand {
+    #[command(
+        after_long_help = "Examples:\n  antenv environments list --output table\n  antenv environments list --include-archived > environments.json"
+    )]
     /// List environments, every page.
     List {
         /// Include archived environments.
@@ -354,6 +357,7 @@ pub enum EnvironmentsCommand {
         #[command(flatten)]
         output: OutputArgs,
     },
+    #[command(after_long_help = "Example:\n  antenv environments get env_011CZkZ9X2dpNyB7HsEFoRfW")]
     /// Show one environment.
     Get {
         /// The environment's id.
@@ -361,6 +365,9 @@ pub enum EnvironmentsCommand {
         #[command(flatten)]
         output: OutputArgs,
     },
+    #[command(
+        after_long_help = "Examples:\n  antenv environments create --name fleet --config '{\"type\":\"self_hosted\"}'\n  antenv environments create --name sandbox --config @cloud.json --metadata team=infra"
+    )]
     /// Create an environment.
     Create {
         /// Its name.
@@ -382,6 +389,9 @@ pub enum EnvironmentsCommand {
         #[command(flatten)]
         output: OutputArgs,
     },
+    #[command(
+        after_long_help = "Example:\n  antenv environments update env_... --name fleet-2 --set owner=ops --unset team"
+    )]
     /// Change an environment.
     Update {
         /// The environment's id.
@@ -403,6 +413,7 @@ pub enum EnvironmentsCommand {
         #[command(flatten)]
         output: OutputArgs,
     },
+    #[command(after_long_help = "Example:\n  antenv environments archive env_... --output table")]
     /// Archive an environment (it takes no new sessions).
     Archive {
         /// The environment's id.
@@ -410,6 +421,7 @@ pub enum EnvironmentsCommand {
         #[command(flatten)]
         output: OutputArgs,
     },
+    #[command(after_long_help = "Example:\n  antenv environments delete env_...")]
     /// Delete an environment.
     Delete {
         /// The environment's id.
@@ -451,6 +463,9 @@ Examples:
 #[derive(Debug, Subcommand)]
 #[command(after_long_help = WORK_EXAMPLES)]
 pub enum WorkCommand {
+    #[command(
+        after_long_help = "Example (environment key):\n  antenv work list --environment-id env_... --output table"
+    )]
     /// List an environment's work items, every page.
     List {
         #[command(flatten)]
@@ -461,6 +476,9 @@ pub enum WorkCommand {
         #[command(flatten)]
         output: OutputArgs,
     },
+    #[command(
+        after_long_help = "Example (API key):\n  antenv work get work_... --environment-id env_..."
+    )]
     /// Show one work item.
     Get {
         /// The work item's id.
@@ -470,6 +488,9 @@ pub enum WorkCommand {
         #[command(flatten)]
         output: OutputArgs,
     },
+    #[command(
+        after_long_help = "Example (API key):\n  antenv work update work_... --set ticket=OPS-12 --unset owner"
+    )]
     /// Set or delete a work item's metadata.
     Update {
         /// The work item's id.
@@ -481,6 +502,9 @@ pub enum WorkCommand {
         #[command(flatten)]
         output: OutputArgs,
     },
+    #[command(
+        after_long_help = "Examples:\n  antenv work stop work_...\n  antenv work stop work_... --force --output table"
+    )]
     /// Stop a work item (gracefully, or at once with --force).
     Stop {
         /// The work item's id.
@@ -493,6 +517,9 @@ pub enum WorkCommand {
         #[command(flatten)]
         output: OutputArgs,
     },
+    #[command(
+        after_long_help = "Example:\n  antenv work stats --environment-id env_... --output table"
+    )]
     /// Show the queue's depth, pending items and pollers.
     Stats {
         #[command(flatten)]
@@ -500,6 +527,9 @@ pub enum WorkCommand {
         #[command(flatten)]
         output: OutputArgs,
     },
+    #[command(
+        after_long_help = "Example (environment key):\n  antenv work poll --block-ms 999 --worker-id debug-1"
+    )]
     /// Poll once for a work item (printed, or `null` when there is none).
     /// The item is not acknowledged: it is served again after
     /// --reclaim-older-than-ms elsewhere. Its secret is redacted unless

@@ -237,3 +237,26 @@ async fn help_snapshots() {
         expectorate::assert_contents(format!("tests/snapshots/help/{name}.txt"), &stdout);
     }
 }
+
+/// `ANTHROPIC_LOG=debug|info` turns on the client's request logging (as the
+/// official SDK's variable does); without it an admin command's stderr is
+/// quiet.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anthropic_log_turns_on_request_logging() {
+    let f = fixture().await;
+    let (code, _, quiet) = output(f.admin(["environments", "list"])).await;
+    assert_eq!((code, quiet.as_str()), (0, ""));
+    let mut cmd = f.admin(["environments", "list", "--log-format", "json"]);
+    cmd.env("ANTHROPIC_LOG", "debug");
+    let (code, _, logged) = output(cmd).await;
+    assert_eq!(code, 0, "{logged}");
+    let answered: Vec<serde_json::Value> = logged
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .filter(|v: &serde_json::Value| v["message"] == "answered")
+        .collect();
+    assert_eq!(answered.len(), 1, "{logged}");
+    assert_eq!(answered[0]["status"], 200);
+    assert_eq!(answered[0]["level"], "DEBUG");
+    assert!(!logged.contains(API_KEY), "{logged}");
+}
