@@ -399,27 +399,15 @@ fn emit_union(
 
         impl<'de> ::serde::Deserialize<'de> for #ident {
             fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error> {
-                // The object's text, then its tag alone (other fields
-                // skipped), then the variant straight from the text: no
-                // `serde_json::Value` tree for the variants this version
-                // knows.
-                #[derive(::serde::Deserialize)]
-                struct Tag {
-                    #[serde(rename = #tag, default)]
-                    tag: ::serde_json::Value,
-                }
-                let raw = <::std::boxed::Box<::serde_json::value::RawValue> as ::serde::Deserialize>::deserialize(deserializer)?;
-                let text = raw.get();
-                let tag = ::serde_json::from_str::<Tag>(text).ok().map(|t| t.tag);
-                match tag.as_ref().and_then(::serde_json::Value::as_str) {
+                let value = <::serde_json::Value as ::serde::Deserialize>::deserialize(deserializer)?;
+                let tag = value.get(#tag).and_then(::serde_json::Value::as_str);
+                match tag {
                     #(
-                        Some(#values) => ::serde_json::from_str(text)
+                        Some(#values) => ::serde_json::from_value(value)
                             .map(#ident::#variant_idents)
                             .map_err(<D::Error as ::serde::de::Error>::custom),
                     )*
-                    _ => ::serde_json::from_str(text)
-                        .map(#ident::Unknown)
-                        .map_err(<D::Error as ::serde::de::Error>::custom),
+                    _ => Ok(#ident::Unknown(value)),
                 }
             }
         }

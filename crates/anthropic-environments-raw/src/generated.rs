@@ -4931,32 +4931,22 @@ so don't match on it.*/
         fn deserialize<D: ::serde::Deserializer<'de>>(
             deserializer: D,
         ) -> ::std::result::Result<Self, D::Error> {
-            #[derive(::serde::Deserialize)]
-            struct Tag {
-                #[serde(rename = "type", default)]
-                tag: ::serde_json::Value,
-            }
-            let raw = <::std::boxed::Box<
-                ::serde_json::value::RawValue,
-            > as ::serde::Deserialize>::deserialize(deserializer)?;
-            let text = raw.get();
-            let tag = ::serde_json::from_str::<Tag>(text).ok().map(|t| t.tag);
-            match tag.as_ref().and_then(::serde_json::Value::as_str) {
+            let value = <::serde_json::Value as ::serde::Deserialize>::deserialize(
+                deserializer,
+            )?;
+            let tag = value.get("type").and_then(::serde_json::Value::as_str);
+            match tag {
                 Some("unrestricted") => {
-                    ::serde_json::from_str(text)
+                    ::serde_json::from_value(value)
                         .map(BetaNetworking::Unrestricted)
                         .map_err(<D::Error as ::serde::de::Error>::custom)
                 }
                 Some("limited") => {
-                    ::serde_json::from_str(text)
+                    ::serde_json::from_value(value)
                         .map(BetaNetworking::Limited)
                         .map_err(<D::Error as ::serde::de::Error>::custom)
                 }
-                _ => {
-                    ::serde_json::from_str(text)
-                        .map(BetaNetworking::Unknown)
-                        .map_err(<D::Error as ::serde::de::Error>::custom)
-                }
+                _ => Ok(BetaNetworking::Unknown(value)),
             }
         }
     }
@@ -5027,32 +5017,22 @@ so don't match on it.*/
         fn deserialize<D: ::serde::Deserializer<'de>>(
             deserializer: D,
         ) -> ::std::result::Result<Self, D::Error> {
-            #[derive(::serde::Deserialize)]
-            struct Tag {
-                #[serde(rename = "type", default)]
-                tag: ::serde_json::Value,
-            }
-            let raw = <::std::boxed::Box<
-                ::serde_json::value::RawValue,
-            > as ::serde::Deserialize>::deserialize(deserializer)?;
-            let text = raw.get();
-            let tag = ::serde_json::from_str::<Tag>(text).ok().map(|t| t.tag);
-            match tag.as_ref().and_then(::serde_json::Value::as_str) {
+            let value = <::serde_json::Value as ::serde::Deserialize>::deserialize(
+                deserializer,
+            )?;
+            let tag = value.get("type").and_then(::serde_json::Value::as_str);
+            match tag {
                 Some("unrestricted") => {
-                    ::serde_json::from_str(text)
+                    ::serde_json::from_value(value)
                         .map(BetaNetworkingParams::Unrestricted)
                         .map_err(<D::Error as ::serde::de::Error>::custom)
                 }
                 Some("limited") => {
-                    ::serde_json::from_str(text)
+                    ::serde_json::from_value(value)
                         .map(BetaNetworkingParams::Limited)
                         .map_err(<D::Error as ::serde::de::Error>::custom)
                 }
-                _ => {
-                    ::serde_json::from_str(text)
-                        .map(BetaNetworkingParams::Unknown)
-                        .map_err(<D::Error as ::serde::de::Error>::custom)
-                }
+                _ => Ok(BetaNetworkingParams::Unknown(value)),
             }
         }
     }
@@ -5193,32 +5173,22 @@ so don't match on it.*/
         fn deserialize<D: ::serde::Deserializer<'de>>(
             deserializer: D,
         ) -> ::std::result::Result<Self, D::Error> {
-            #[derive(::serde::Deserialize)]
-            struct Tag {
-                #[serde(rename = "type", default)]
-                tag: ::serde_json::Value,
-            }
-            let raw = <::std::boxed::Box<
-                ::serde_json::value::RawValue,
-            > as ::serde::Deserialize>::deserialize(deserializer)?;
-            let text = raw.get();
-            let tag = ::serde_json::from_str::<Tag>(text).ok().map(|t| t.tag);
-            match tag.as_ref().and_then(::serde_json::Value::as_str) {
+            let value = <::serde_json::Value as ::serde::Deserialize>::deserialize(
+                deserializer,
+            )?;
+            let tag = value.get("type").and_then(::serde_json::Value::as_str);
+            match tag {
                 Some("cloud") => {
-                    ::serde_json::from_str(text)
+                    ::serde_json::from_value(value)
                         .map(BetaEnvironmentConfig::Cloud)
                         .map_err(<D::Error as ::serde::de::Error>::custom)
                 }
                 Some("self_hosted") => {
-                    ::serde_json::from_str(text)
+                    ::serde_json::from_value(value)
                         .map(BetaEnvironmentConfig::SelfHosted)
                         .map_err(<D::Error as ::serde::de::Error>::custom)
                 }
-                _ => {
-                    ::serde_json::from_str(text)
-                        .map(BetaEnvironmentConfig::Unknown)
-                        .map_err(<D::Error as ::serde::de::Error>::custom)
-                }
+                _ => Ok(BetaEnvironmentConfig::Unknown(value)),
             }
         }
     }
@@ -5289,32 +5259,22 @@ so don't match on it.*/
         fn deserialize<D: ::serde::Deserializer<'de>>(
             deserializer: D,
         ) -> ::std::result::Result<Self, D::Error> {
-            #[derive(::serde::Deserialize)]
-            struct Tag {
-                #[serde(rename = "type", default)]
-                tag: ::serde_json::Value,
-            }
-            let raw = <::std::boxed::Box<
-                ::serde_json::value::RawValue,
-            > as ::serde::Deserialize>::deserialize(deserializer)?;
-            let text = raw.get();
-            let tag = ::serde_json::from_str::<Tag>(text).ok().map(|t| t.tag);
-            match tag.as_ref().and_then(::serde_json::Value::as_str) {
+            let value = <::serde_json::Value as ::serde::Deserialize>::deserialize(
+                deserializer,
+            )?;
+            let tag = value.get("type").and_then(::serde_json::Value::as_str);
+            match tag {
                 Some("cloud") => {
-                    ::serde_json::from_str(text)
+                    ::serde_json::from_value(value)
                         .map(BetaEnvironmentConfigParams::Cloud)
                         .map_err(<D::Error as ::serde::de::Error>::custom)
                 }
                 Some("self_hosted") => {
-                    ::serde_json::from_str(text)
+                    ::serde_json::from_value(value)
                         .map(BetaEnvironmentConfigParams::SelfHosted)
                         .map_err(<D::Error as ::serde::de::Error>::custom)
                 }
-                _ => {
-                    ::serde_json::from_str(text)
-                        .map(BetaEnvironmentConfigParams::Unknown)
-                        .map_err(<D::Error as ::serde::de::Error>::custom)
-                }
+                _ => Ok(BetaEnvironmentConfigParams::Unknown(value)),
             }
         }
     }
@@ -5559,32 +5519,22 @@ so don't match on it.*/
         fn deserialize<D: ::serde::Deserializer<'de>>(
             deserializer: D,
         ) -> ::std::result::Result<Self, D::Error> {
-            #[derive(::serde::Deserialize)]
-            struct Tag {
-                #[serde(rename = "type", default)]
-                tag: ::serde_json::Value,
-            }
-            let raw = <::std::boxed::Box<
-                ::serde_json::value::RawValue,
-            > as ::serde::Deserialize>::deserialize(deserializer)?;
-            let text = raw.get();
-            let tag = ::serde_json::from_str::<Tag>(text).ok().map(|t| t.tag);
-            match tag.as_ref().and_then(::serde_json::Value::as_str) {
+            let value = <::serde_json::Value as ::serde::Deserialize>::deserialize(
+                deserializer,
+            )?;
+            let tag = value.get("type").and_then(::serde_json::Value::as_str);
+            match tag {
                 Some("session") => {
-                    ::serde_json::from_str(text)
+                    ::serde_json::from_value(value)
                         .map(BetaWorkData::Session)
                         .map_err(<D::Error as ::serde::de::Error>::custom)
                 }
                 Some("healthcheck") => {
-                    ::serde_json::from_str(text)
+                    ::serde_json::from_value(value)
                         .map(BetaWorkData::Healthcheck)
                         .map_err(<D::Error as ::serde::de::Error>::custom)
                 }
-                _ => {
-                    ::serde_json::from_str(text)
-                        .map(BetaWorkData::Unknown)
-                        .map_err(<D::Error as ::serde::de::Error>::custom)
-                }
+                _ => Ok(BetaWorkData::Unknown(value)),
             }
         }
     }
@@ -5723,57 +5673,47 @@ so don't match on it.*/
         fn deserialize<D: ::serde::Deserializer<'de>>(
             deserializer: D,
         ) -> ::std::result::Result<Self, D::Error> {
-            #[derive(::serde::Deserialize)]
-            struct Tag {
-                #[serde(rename = "error_code", default)]
-                tag: ::serde_json::Value,
-            }
-            let raw = <::std::boxed::Box<
-                ::serde_json::value::RawValue,
-            > as ::serde::Deserialize>::deserialize(deserializer)?;
-            let text = raw.get();
-            let tag = ::serde_json::from_str::<Tag>(text).ok().map(|t| t.tag);
-            match tag.as_ref().and_then(::serde_json::Value::as_str) {
+            let value = <::serde_json::Value as ::serde::Deserialize>::deserialize(
+                deserializer,
+            )?;
+            let tag = value.get("error_code").and_then(::serde_json::Value::as_str);
+            match tag {
                 Some("heartbeat_precondition_failed") => {
-                    ::serde_json::from_str(text)
+                    ::serde_json::from_value(value)
                         .map(ErrorDetails::HeartbeatPreconditionFailed)
                         .map_err(<D::Error as ::serde::de::Error>::custom)
                 }
                 Some("environment_archived") => {
-                    ::serde_json::from_str(text)
+                    ::serde_json::from_value(value)
                         .map(ErrorDetails::EnvironmentArchived)
                         .map_err(<D::Error as ::serde::de::Error>::custom)
                 }
                 Some("environment_create_disabled") => {
-                    ::serde_json::from_str(text)
+                    ::serde_json::from_value(value)
                         .map(ErrorDetails::EnvironmentCreateDisabled)
                         .map_err(<D::Error as ::serde::de::Error>::custom)
                 }
                 Some("environment_not_found") => {
-                    ::serde_json::from_str(text)
+                    ::serde_json::from_value(value)
                         .map(ErrorDetails::EnvironmentNotFound)
                         .map_err(<D::Error as ::serde::de::Error>::custom)
                 }
                 Some("environment_update_disabled") => {
-                    ::serde_json::from_str(text)
+                    ::serde_json::from_value(value)
                         .map(ErrorDetails::EnvironmentUpdateDisabled)
                         .map_err(<D::Error as ::serde::de::Error>::custom)
                 }
                 Some("invalid_config_type_change") => {
-                    ::serde_json::from_str(text)
+                    ::serde_json::from_value(value)
                         .map(ErrorDetails::InvalidConfigTypeChange)
                         .map_err(<D::Error as ::serde::de::Error>::custom)
                 }
                 Some("invalid_metadata") => {
-                    ::serde_json::from_str(text)
+                    ::serde_json::from_value(value)
                         .map(ErrorDetails::InvalidMetadata)
                         .map_err(<D::Error as ::serde::de::Error>::custom)
                 }
-                _ => {
-                    ::serde_json::from_str(text)
-                        .map(ErrorDetails::Unknown)
-                        .map_err(<D::Error as ::serde::de::Error>::custom)
-                }
+                _ => Ok(ErrorDetails::Unknown(value)),
             }
         }
     }
