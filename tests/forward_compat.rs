@@ -35,7 +35,8 @@ fn environment(config: Value) -> Value {
 #[test]
 fn unknown_work_state_is_kept() {
     let w: BetaSelfHostedWork = serde_json::from_value(work("paused")).unwrap();
-    assert_eq!(w.state, BetaWorkState::Unknown("paused".into()));
+    assert_eq!(w.state, BetaWorkState::from("paused"));
+    assert!(matches!(&w.state, BetaWorkState::Unknown(v) if v.as_str() == "paused"));
     assert!(w.state.is_unknown());
     assert_eq!(serde_json::to_value(&w).unwrap(), work("paused"));
 }
@@ -123,9 +124,11 @@ fn unknown_scope_and_extra_fields_are_tolerated() {
     v["scope"] = json!("team");
     v["brand_new_field"] = json!({"nested": true});
     let env: BetaEnvironment = serde_json::from_value(v).unwrap();
-    assert_eq!(
-        env.scope,
-        Some(BetaEnvironmentScope::Unknown("team".into()))
+    assert_eq!(env.scope, Some(BetaEnvironmentScope::from("team")));
+    assert!(
+        env.scope
+            .as_ref()
+            .is_some_and(BetaEnvironmentScope::is_unknown)
     );
 }
 
@@ -303,4 +306,23 @@ config:
     );
     let future: BetaWorkData = serde_yaml_ng::from_str("{type: future_kind, id: x1}").unwrap();
     assert_eq!(future.tag(), Some("future_kind"));
+}
+
+/// Unknown values are opaque (only parsing makes them, so they never hold
+/// a value a variant stands for); `try_parse` refuses them.
+#[test]
+fn unknown_values_are_opaque_and_try_parse_is_strict() {
+    // A known value always parses to its variant, never to Unknown.
+    for known in BetaWorkState::KNOWN {
+        assert_eq!(BetaWorkState::from(known.as_str()), *known);
+        assert_eq!(BetaWorkState::try_parse(known.as_str()).as_ref(), Ok(known));
+    }
+    let paused = BetaWorkState::from("paused");
+    assert!(paused.is_unknown());
+    assert_eq!(paused.to_string(), "paused");
+    let err = BetaWorkState::try_parse("paused").unwrap_err();
+    assert_eq!(err.value(), "paused");
+    assert_eq!(err.to_string(), "unknown BetaWorkState value \"paused\"");
+    let scope = BetaEnvironmentScope::try_parse("account");
+    assert!(scope.is_ok_and(|s| !s.is_unknown()));
 }

@@ -117,6 +117,14 @@ pub(crate) fn types_items(file: &mut syn::File) -> Result<&mut Vec<syn::Item>> {
 /// Puts the code of the open types at the end of the generated `types` module.
 fn inject_open_types(file: &mut syn::File, open: &[open_types::OpenType]) -> Result<()> {
     let items = types_items(file)?;
+    if open
+        .iter()
+        .any(|ty| matches!(ty, open_types::OpenType::Enum { .. }))
+    {
+        let parsed: syn::File = syn::parse2(open_types::emit_unknown_value())
+            .context("emitted code of UnknownValue does not parse")?;
+        items.extend(parsed.items);
+    }
     for ty in open {
         let tokens = open_types::emit(ty)?;
         let parsed: syn::File = syn::parse2(tokens)

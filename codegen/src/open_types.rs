@@ -7,8 +7,9 @@
 //! typify does not generate them) and emits their code itself:
 //!
 //! - **open enum**: a component with `type: string` and `enum: [...]` becomes
-//!   an enum with one unit variant per value plus `Unknown(String)`, which
-//!   keeps any other string and serialises it back unchanged;
+//!   an enum with one unit variant per value plus `Unknown(UnknownValue)`,
+//!   which keeps any other string (opaque: only parsing makes one) and
+//!   serialises it back unchanged; `try_parse` refuses unknown values;
 //! - **open union**: a component with `oneOf` of `$ref`s and a
 //!   `discriminator` becomes an enum with one newtype variant per mapping
 //!   entry plus `Unknown(serde_json::Value)`. Deserialisation reads the
@@ -233,6 +234,59 @@ pub fn emit(open: &OpenType) -> Result<TokenStream> {
     }
 }
 
+/// The opaque value of an open enum's `Unknown` variant, and the error of a
+/// strict parse: emitted once when the spec has open enums.
+pub fn emit_unknown_value() -> TokenStream {
+    quote! {
+        /// A value of an open enum that this version of the client does not
+        /// know, as the server sent it.
+        ///
+        /// Opaque on purpose: it can only come from parsing (so it never holds
+        /// a value a variant stands for), and code that needs a value the
+        /// client does not know yet compares [`as_str`](Self::as_str) rather
+        /// than matching on it, which would silently stop matching once a
+        /// later version adds the variant.
+        #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct UnknownValue(::std::string::String);
+
+        impl UnknownValue {
+            /// The value as it appears on the wire.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl ::std::fmt::Display for UnknownValue {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        /// A strict parse (`try_parse`) met a value this version of the
+        /// client does not know.
+        #[derive(Clone, Debug, PartialEq, Eq)]
+        pub struct UnknownValueError {
+            type_name: &'static str,
+            value: ::std::string::String,
+        }
+
+        impl UnknownValueError {
+            /// The value that was refused.
+            pub fn value(&self) -> &str {
+                &self.value
+            }
+        }
+
+        impl ::std::fmt::Display for UnknownValueError {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                write!(f, "unknown {} value {:?}", self.type_name, self.value)
+            }
+        }
+
+        impl ::std::error::Error for UnknownValueError {}
+    }
+}
+
 fn emit_enum(name: &str, description: &Option<String>, values: &[String]) -> TokenStream {
     let ident = format_ident!("{}", name);
     let doc = doc_attr(description, name);
@@ -247,6 +301,7 @@ fn emit_enum(name: &str, description: &Option<String>, values: &[String]) -> Tok
         .collect::<Vec<_>>()
         .join(", ");
     let all_doc = format!(" Every value this version of the client knows: {value_list}.");
+    let name_str = name;
     quote! {
         #doc
         ///
@@ -257,8 +312,9 @@ fn emit_enum(name: &str, description: &Option<String>, values: &[String]) -> Tok
         #[non_exhaustive]
         pub enum #ident {
             #( #[doc = #variant_docs] #variants, )*
-            /// A value this version of the client does not know.
-            Unknown(::std::string::String),
+            /// A value this version of the client does not know (see
+            /// [`UnknownValue`]).
+            Unknown(UnknownValue),
         }
 
         impl #ident {
@@ -277,6 +333,19 @@ fn emit_enum(name: &str, description: &Option<String>, values: &[String]) -> Tok
             pub fn is_unknown(&self) -> bool {
                 matches!(self, #ident::Unknown(_))
             }
+
+            /// Parses a value this version knows, refusing any other (for
+            /// input that must be valid now, e.g. a command-line flag);
+            /// [`FromStr`](::std::str::FromStr) keeps unknown values instead.
+            pub fn try_parse(value: &str) -> ::std::result::Result<Self, UnknownValueError> {
+                match #ident::from(value) {
+                    #ident::Unknown(_) => Err(UnknownValueError {
+                        type_name: #name_str,
+                        value: value.to_owned(),
+                    }),
+                    known => Ok(known),
+                }
+            }
         }
 
         impl ::std::fmt::Display for #ident {
@@ -290,7 +359,7 @@ fn emit_enum(name: &str, description: &Option<String>, values: &[String]) -> Tok
             fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
                 Ok(match value {
                     #( #values => #ident::#variants, )*
-                    other => #ident::Unknown(other.to_owned()),
+                    other => #ident::Unknown(UnknownValue(other.to_owned())),
                 })
             }
         }

@@ -380,7 +380,8 @@ pub enum EnvironmentsCommand {
         /// e.g. '{"type":"self_hosted"}'.
         #[arg(long, value_name = "JSON|@FILE")]
         config: Option<String>,
-        /// Its scope (e.g. `organization`, `workspace`).
+        /// Its scope: `organization` or `account` (a value added to the API later
+        /// is passed on as is).
         #[arg(long)]
         scope: Option<String>,
         /// A metadata entry (repeatable).

@@ -4865,6 +4865,46 @@ so don't match on it.*/
                 .finish()
         }
     }
+    /// A value of an open enum that this version of the client does not
+    /// know, as the server sent it.
+    ///
+    /// Opaque on purpose: it can only come from parsing (so it never holds
+    /// a value a variant stands for), and code that needs a value the
+    /// client does not know yet compares [`as_str`](Self::as_str) rather
+    /// than matching on it, which would silently stop matching once a
+    /// later version adds the variant.
+    #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    pub struct UnknownValue(::std::string::String);
+    impl UnknownValue {
+        /// The value as it appears on the wire.
+        pub fn as_str(&self) -> &str {
+            &self.0
+        }
+    }
+    impl ::std::fmt::Display for UnknownValue {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(&self.0)
+        }
+    }
+    /// A strict parse (`try_parse`) met a value this version of the
+    /// client does not know.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub struct UnknownValueError {
+        type_name: &'static str,
+        value: ::std::string::String,
+    }
+    impl UnknownValueError {
+        /// The value that was refused.
+        pub fn value(&self) -> &str {
+            &self.value
+        }
+    }
+    impl ::std::fmt::Display for UnknownValueError {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            write!(f, "unknown {} value {:?}", self.type_name, self.value)
+        }
+    }
+    impl ::std::error::Error for UnknownValueError {}
     /// Network configuration policy.
     ///
     #[doc = concat!(
@@ -5046,8 +5086,9 @@ so don't match on it.*/
     pub enum BetaPackagesType {
         /// `packages`
         Packages,
-        /// A value this version of the client does not know.
-        Unknown(::std::string::String),
+        /// A value this version of the client does not know (see
+        /// [`UnknownValue`]).
+        Unknown(UnknownValue),
     }
     impl BetaPackagesType {
         /// Every value this version of the client knows: `packages`.
@@ -5063,6 +5104,20 @@ so don't match on it.*/
         pub fn is_unknown(&self) -> bool {
             matches!(self, BetaPackagesType::Unknown(_))
         }
+        /// Parses a value this version knows, refusing any other (for
+        /// input that must be valid now, e.g. a command-line flag);
+        /// [`FromStr`](::std::str::FromStr) keeps unknown values instead.
+        pub fn try_parse(value: &str) -> ::std::result::Result<Self, UnknownValueError> {
+            match BetaPackagesType::from(value) {
+                BetaPackagesType::Unknown(_) => {
+                    Err(UnknownValueError {
+                        type_name: "BetaPackagesType",
+                        value: value.to_owned(),
+                    })
+                }
+                known => Ok(known),
+            }
+        }
     }
     impl ::std::fmt::Display for BetaPackagesType {
         fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
@@ -5075,7 +5130,7 @@ so don't match on it.*/
             Ok(
                 match value {
                     "packages" => BetaPackagesType::Packages,
-                    other => BetaPackagesType::Unknown(other.to_owned()),
+                    other => BetaPackagesType::Unknown(UnknownValue(other.to_owned())),
                 },
             )
         }
@@ -5291,8 +5346,9 @@ so don't match on it.*/
         Organization,
         /// `account`
         Account,
-        /// A value this version of the client does not know.
-        Unknown(::std::string::String),
+        /// A value this version of the client does not know (see
+        /// [`UnknownValue`]).
+        Unknown(UnknownValue),
     }
     impl BetaEnvironmentScope {
         /// Every value this version of the client knows: `organization`, `account`.
@@ -5312,6 +5368,20 @@ so don't match on it.*/
         pub fn is_unknown(&self) -> bool {
             matches!(self, BetaEnvironmentScope::Unknown(_))
         }
+        /// Parses a value this version knows, refusing any other (for
+        /// input that must be valid now, e.g. a command-line flag);
+        /// [`FromStr`](::std::str::FromStr) keeps unknown values instead.
+        pub fn try_parse(value: &str) -> ::std::result::Result<Self, UnknownValueError> {
+            match BetaEnvironmentScope::from(value) {
+                BetaEnvironmentScope::Unknown(_) => {
+                    Err(UnknownValueError {
+                        type_name: "BetaEnvironmentScope",
+                        value: value.to_owned(),
+                    })
+                }
+                known => Ok(known),
+            }
+        }
     }
     impl ::std::fmt::Display for BetaEnvironmentScope {
         fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
@@ -5325,7 +5395,9 @@ so don't match on it.*/
                 match value {
                     "organization" => BetaEnvironmentScope::Organization,
                     "account" => BetaEnvironmentScope::Account,
-                    other => BetaEnvironmentScope::Unknown(other.to_owned()),
+                    other => {
+                        BetaEnvironmentScope::Unknown(UnknownValue(other.to_owned()))
+                    }
                 },
             )
         }
@@ -5375,8 +5447,9 @@ so don't match on it.*/
         Stopping,
         /// `stopped`
         Stopped,
-        /// A value this version of the client does not know.
-        Unknown(::std::string::String),
+        /// A value this version of the client does not know (see
+        /// [`UnknownValue`]).
+        Unknown(UnknownValue),
     }
     impl BetaWorkState {
         /// Every value this version of the client knows: `queued`, `starting`, `active`, `stopping`, `stopped`.
@@ -5402,6 +5475,20 @@ so don't match on it.*/
         pub fn is_unknown(&self) -> bool {
             matches!(self, BetaWorkState::Unknown(_))
         }
+        /// Parses a value this version knows, refusing any other (for
+        /// input that must be valid now, e.g. a command-line flag);
+        /// [`FromStr`](::std::str::FromStr) keeps unknown values instead.
+        pub fn try_parse(value: &str) -> ::std::result::Result<Self, UnknownValueError> {
+            match BetaWorkState::from(value) {
+                BetaWorkState::Unknown(_) => {
+                    Err(UnknownValueError {
+                        type_name: "BetaWorkState",
+                        value: value.to_owned(),
+                    })
+                }
+                known => Ok(known),
+            }
+        }
     }
     impl ::std::fmt::Display for BetaWorkState {
         fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
@@ -5418,7 +5505,7 @@ so don't match on it.*/
                     "active" => BetaWorkState::Active,
                     "stopping" => BetaWorkState::Stopping,
                     "stopped" => BetaWorkState::Stopped,
-                    other => BetaWorkState::Unknown(other.to_owned()),
+                    other => BetaWorkState::Unknown(UnknownValue(other.to_owned())),
                 },
             )
         }
@@ -5750,8 +5837,9 @@ so don't match on it.*/
         MemoryPathConflictError,
         /// `conflict_error`
         ConflictError,
-        /// A value this version of the client does not know.
-        Unknown(::std::string::String),
+        /// A value this version of the client does not know (see
+        /// [`UnknownValue`]).
+        Unknown(UnknownValue),
     }
     impl ErrorType {
         /// Every value this version of the client knows: `invalid_request_error`, `authentication_error`, `billing_error`, `permission_error`, `not_found_error`, `rate_limit_error`, `timeout_error`, `api_error`, `overloaded_error`, `memory_precondition_failed_error`, `memory_path_conflict_error`, `conflict_error`.
@@ -5793,6 +5881,20 @@ so don't match on it.*/
         pub fn is_unknown(&self) -> bool {
             matches!(self, ErrorType::Unknown(_))
         }
+        /// Parses a value this version knows, refusing any other (for
+        /// input that must be valid now, e.g. a command-line flag);
+        /// [`FromStr`](::std::str::FromStr) keeps unknown values instead.
+        pub fn try_parse(value: &str) -> ::std::result::Result<Self, UnknownValueError> {
+            match ErrorType::from(value) {
+                ErrorType::Unknown(_) => {
+                    Err(UnknownValueError {
+                        type_name: "ErrorType",
+                        value: value.to_owned(),
+                    })
+                }
+                known => Ok(known),
+            }
+        }
     }
     impl ::std::fmt::Display for ErrorType {
         fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
@@ -5818,7 +5920,7 @@ so don't match on it.*/
                     }
                     "memory_path_conflict_error" => ErrorType::MemoryPathConflictError,
                     "conflict_error" => ErrorType::ConflictError,
-                    other => ErrorType::Unknown(other.to_owned()),
+                    other => ErrorType::Unknown(UnknownValue(other.to_owned())),
                 },
             )
         }

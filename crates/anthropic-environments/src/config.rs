@@ -507,7 +507,7 @@ mod tests {
         assert!(BetaWorkState::Stopping.is_stopping_or_stopped());
         assert!(BetaWorkState::Active.is_running() && BetaWorkState::Starting.is_running());
         assert!(BetaWorkState::Queued.is_queued());
-        let unknown = BetaWorkState::Unknown("paused".into());
+        let unknown = BetaWorkState::from("paused");
         assert!(!unknown.is_terminal() && !unknown.is_running() && !unknown.is_queued());
     }
 }
