@@ -4,7 +4,7 @@
 mod common;
 
 use anthropic_environments::Error;
-use anthropic_environments::types::{BetaWorkState, ErrorType};
+use anthropic_environments::types::BetaWorkState;
 use common::*;
 
 #[tokio::test]
