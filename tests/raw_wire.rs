@@ -44,17 +44,22 @@ async fn environment_operations_with_every_input() {
         .create_environment()
         .anthropic_beta(BETA)
         .anthropic_workspace_id("wrkspc_1")
-        .body(types::EnvironmentCreateParams {
-            name: "n".into(),
-            config: Some(types::BetaEnvironmentConfigParams::SelfHosted(
-                types::BetaSelfHostedConfigParams {
-                    type_: types::BetaSelfHostedConfigParamsType::SelfHosted,
-                },
-            )),
-            description: Some("d".into()),
-            metadata: [("k".to_owned(), "v".to_owned())].into(),
-            scope: Some(types::BetaEnvironmentScope::Account),
-        })
+        .body(
+            types::EnvironmentCreateParams::builder()
+                .name("n")
+                .config(Some(types::BetaEnvironmentConfigParams::SelfHosted(
+                    types::BetaSelfHostedConfigParams::builder()
+                        .type_(types::BetaSelfHostedConfigParamsType::SelfHosted)
+                        .try_into()
+                        .unwrap(),
+                )))
+                .description(Some("d".to_owned()))
+                .metadata(std::collections::HashMap::from([(
+                    "k".to_owned(),
+                    "v".to_owned(),
+                )]))
+                .scope(Some(types::BetaEnvironmentScope::Account)),
+        )
         .send()
         .await
         .unwrap();
@@ -85,14 +90,12 @@ async fn environment_operations_with_every_input() {
     c.update_environment()
         .environment_id("env_1")
         .anthropic_beta(BETA)
-        .body(types::EnvironmentUpdateParams {
-            metadata: [
+        .body(
+            types::EnvironmentUpdateParams::builder().metadata(std::collections::HashMap::from([
                 ("gone".to_owned(), None),
                 ("kept".to_owned(), Some("x".to_owned())),
-            ]
-            .into(),
-            ..Default::default()
-        })
+            ])),
+        )
         .send()
         .await
         .unwrap();
@@ -225,7 +228,7 @@ async fn work_operations_with_every_input() {
         .environment_id("env_1")
         .work_id("work_1")
         .anthropic_beta(BETA)
-        .body(types::BetaSelfHostedWorkStopRequest { force: Some(true) })
+        .body(types::BetaSelfHostedWorkStopRequest::builder().force(Some(true)))
         .send()
         .await
         .unwrap();
@@ -251,13 +254,12 @@ async fn work_operations_with_every_input() {
         .environment_id("env_1")
         .work_id("work_1")
         .anthropic_workspace_id("wrkspc_1")
-        .body(types::BetaSelfHostedWorkUpdateRequest {
-            metadata: [
+        .body(types::BetaSelfHostedWorkUpdateRequest::builder().metadata(
+            std::collections::HashMap::from([
                 ("a".to_owned(), Some("1".to_owned())),
                 ("b".to_owned(), None),
-            ]
-            .into(),
-        })
+            ]),
+        ))
         .send()
         .await
         .unwrap();

@@ -84,6 +84,7 @@ pub fn generate_from(spec: &OpenAPI, origin: &str) -> Result<String> {
     absent_nulls::tolerate_absent_nulls(&mut file)?;
     sensitive::redact(&mut file, &sensitive::find(spec))?;
     inject_open_types(&mut file, &open)?;
+    non_exhaustive_structs(&mut file)?;
     let body = prettyplease::unparse(&file);
     Ok(format!("{}{body}", header(origin, &spec.info.version)))
 }
@@ -112,6 +113,22 @@ pub(crate) fn types_items(file: &mut syn::File) -> Result<&mut Vec<syn::Item>> {
         .as_mut()
         .context("the `types` module has no body")?;
     Ok(items)
+}
+
+/// Marks every generated struct `#[non_exhaustive]`: a field added to the
+/// spec later (a response field, an optional request field) is then not a
+/// breaking change; other crates build them with their builders
+/// (`BetaEnvironment::builder()`) or by deserialising.
+fn non_exhaustive_structs(file: &mut syn::File) -> Result<()> {
+    for item in types_items(file)? {
+        if let syn::Item::Struct(s) = item
+            && matches!(s.vis, syn::Visibility::Public(_))
+            && !s.attrs.iter().any(|a| a.path().is_ident("non_exhaustive"))
+        {
+            s.attrs.push(syn::parse_quote!(#[non_exhaustive]));
+        }
+    }
+    Ok(())
 }
 
 /// Puts the code of the open types at the end of the generated `types` module.

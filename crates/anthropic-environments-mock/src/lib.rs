@@ -423,10 +423,11 @@ impl MockServer {
     ) -> Result<BetaSelfHostedWork, Refusal> {
         self.queue_work_data(
             environment_id,
-            BetaWorkData::Healthcheck(BetaHealthCheckWorkData {
-                id: healthcheck_id.to_owned(),
-                type_: BetaHealthCheckWorkDataType::Healthcheck,
-            }),
+            BetaWorkData::Healthcheck(built(
+                BetaHealthCheckWorkData::builder()
+                    .id(healthcheck_id.to_owned())
+                    .type_(BetaHealthCheckWorkDataType::Healthcheck),
+            )),
         )
     }
 
@@ -519,5 +520,19 @@ impl Drop for MockServer {
         for task in &self.tasks {
             task.abort();
         }
+    }
+}
+
+/// A generated struct from its builder (generated structs are
+/// `#[non_exhaustive]`). The mock sets every required field, so the
+/// conversion cannot fail; a failure is a bug in the mock, not bad input.
+pub(crate) fn built<T, B>(builder: B) -> T
+where
+    B: TryInto<T>,
+    B::Error: std::fmt::Display,
+{
+    match builder.try_into() {
+        Ok(value) => value,
+        Err(e) => unreachable!("the mock left a required field unset: {e}"),
     }
 }

@@ -129,21 +129,23 @@ fn not_found(kind: &str, id: &str) -> Refusal {
 }
 
 fn empty_packages() -> BetaPackages {
-    BetaPackages {
-        apt: vec![],
-        cargo: vec![],
-        gem: vec![],
-        go: vec![],
-        npm: vec![],
-        pip: vec![],
-        type_: Some(BetaPackagesType::Packages),
-    }
+    let none = Vec::<String>::new;
+    crate::built(
+        BetaPackages::builder()
+            .apt(none())
+            .cargo(none())
+            .gem(none())
+            .go(none())
+            .npm(none())
+            .pip(none())
+            .type_(Some(BetaPackagesType::Packages)),
+    )
 }
 
 fn unrestricted() -> BetaNetworking {
-    BetaNetworking::Unrestricted(BetaUnrestrictedNetwork {
-        type_: BetaUnrestrictedNetworkType::Unrestricted,
-    })
+    BetaNetworking::Unrestricted(crate::built(
+        BetaUnrestrictedNetwork::builder().type_(BetaUnrestrictedNetworkType::Unrestricted),
+    ))
 }
 
 /// Applies networking params over an existing policy (omitted fields of a
@@ -157,21 +159,24 @@ fn apply_networking(
         BetaNetworkingParams::Limited(p) => {
             let base = match current {
                 Some(BetaNetworking::Limited(l)) => l.clone(),
-                _ => BetaLimitedNetwork {
-                    allow_mcp_servers: false,
-                    allow_package_managers: false,
-                    allowed_hosts: vec![],
-                    type_: BetaLimitedNetworkType::Limited,
-                },
+                _ => crate::built(
+                    BetaLimitedNetwork::builder()
+                        .allow_mcp_servers(false)
+                        .allow_package_managers(false)
+                        .allowed_hosts(Vec::<String>::new())
+                        .type_(BetaLimitedNetworkType::Limited),
+                ),
             };
-            BetaNetworking::Limited(BetaLimitedNetwork {
-                allow_mcp_servers: p.allow_mcp_servers.unwrap_or(base.allow_mcp_servers),
-                allow_package_managers: p
-                    .allow_package_managers
-                    .unwrap_or(base.allow_package_managers),
-                allowed_hosts: p.allowed_hosts.clone().unwrap_or(base.allowed_hosts),
-                type_: BetaLimitedNetworkType::Limited,
-            })
+            BetaNetworking::Limited(crate::built(
+                BetaLimitedNetwork::builder()
+                    .allow_mcp_servers(p.allow_mcp_servers.unwrap_or(base.allow_mcp_servers))
+                    .allow_package_managers(
+                        p.allow_package_managers
+                            .unwrap_or(base.allow_package_managers),
+                    )
+                    .allowed_hosts(p.allowed_hosts.clone().unwrap_or(base.allowed_hosts))
+                    .type_(BetaLimitedNetworkType::Limited),
+            ))
         }
         other => {
             return Err(Refusal::Invalid(format!(
@@ -183,15 +188,16 @@ fn apply_networking(
 }
 
 fn apply_packages(current: BetaPackages, p: &BetaPackagesParams) -> BetaPackages {
-    BetaPackages {
-        apt: p.apt.clone().unwrap_or(current.apt),
-        cargo: p.cargo.clone().unwrap_or(current.cargo),
-        gem: p.gem.clone().unwrap_or(current.gem),
-        go: p.go.clone().unwrap_or(current.go),
-        npm: p.npm.clone().unwrap_or(current.npm),
-        pip: p.pip.clone().unwrap_or(current.pip),
-        type_: Some(BetaPackagesType::Packages),
-    }
+    crate::built(
+        BetaPackages::builder()
+            .apt(p.apt.clone().unwrap_or(current.apt))
+            .cargo(p.cargo.clone().unwrap_or(current.cargo))
+            .gem(p.gem.clone().unwrap_or(current.gem))
+            .go(p.go.clone().unwrap_or(current.go))
+            .npm(p.npm.clone().unwrap_or(current.npm))
+            .pip(p.pip.clone().unwrap_or(current.pip))
+            .type_(Some(BetaPackagesType::Packages)),
+    )
 }
 
 /// Applies config params over an existing configuration.
@@ -201,9 +207,9 @@ fn apply_config(
 ) -> Outcome<BetaEnvironmentConfig> {
     let config = match params {
         BetaEnvironmentConfigParams::SelfHosted(_) => {
-            BetaEnvironmentConfig::SelfHosted(BetaSelfHostedConfig {
-                type_: BetaSelfHostedConfigType::SelfHosted,
-            })
+            BetaEnvironmentConfig::SelfHosted(crate::built(
+                BetaSelfHostedConfig::builder().type_(BetaSelfHostedConfigType::SelfHosted),
+            ))
         }
         BetaEnvironmentConfigParams::Cloud(BetaCloudConfigParams {
             networking,
@@ -224,11 +230,12 @@ fn apply_config(
                 Some(p) => apply_packages(cur_pkg, p),
                 None => cur_pkg,
             };
-            BetaEnvironmentConfig::Cloud(BetaCloudConfig {
-                networking,
-                packages,
-                type_: BetaCloudConfigType::Cloud,
-            })
+            BetaEnvironmentConfig::Cloud(crate::built(
+                BetaCloudConfig::builder()
+                    .networking(networking)
+                    .packages(packages)
+                    .type_(BetaCloudConfigType::Cloud),
+            ))
         }
         other => {
             return Err(Refusal::Invalid(format!(
@@ -324,26 +331,26 @@ impl Model {
             return Err(Refusal::Invalid("name: must not be empty".into()));
         }
         check_scope(&p.scope)?;
-        let default = BetaEnvironmentConfigParams::Cloud(BetaCloudConfigParams {
-            type_: anthropic_environments_raw::types::BetaCloudConfigParamsType::Cloud,
-            networking: None,
-            packages: None,
-        });
+        let default = BetaEnvironmentConfigParams::Cloud(crate::built(
+            BetaCloudConfigParams::builder()
+                .type_(anthropic_environments_raw::types::BetaCloudConfigParamsType::Cloud),
+        ));
         let config = apply_config(None, p.config.as_ref().unwrap_or(&default))?;
         let now = self.clock.now();
         let (seq, id) = self.next_id("env");
-        let env = BetaEnvironment {
-            id: id.clone(),
-            archived_at: None,
-            config,
-            created_at: now.clone(),
-            description: p.description,
-            metadata: p.metadata,
-            name: p.name,
-            scope: Some(p.scope.unwrap_or(BetaEnvironmentScope::Organization)),
-            type_: BetaEnvironmentType::Environment,
-            updated_at: now,
-        };
+        let env: BetaEnvironment = crate::built(
+            BetaEnvironment::builder()
+                .id(id.clone())
+                .archived_at(None::<String>)
+                .config(config)
+                .created_at(now.clone())
+                .description(p.description)
+                .metadata(p.metadata)
+                .name(p.name)
+                .scope(Some(p.scope.unwrap_or(BetaEnvironmentScope::Organization)))
+                .type_(BetaEnvironmentType::Environment)
+                .updated_at(now),
+        );
         self.envs.insert(seq, env.clone());
         self.credentials.new_environment(&id);
         self.env_seq.insert(id, seq);
@@ -465,10 +472,11 @@ impl Model {
                 self.work_seq.remove(&w.work.id);
             }
         }
-        Ok(BetaEnvironmentDeleteResponse {
-            id: id.to_owned(),
-            type_: BetaEnvironmentDeleteResponseType::EnvironmentDeleted,
-        })
+        Ok(crate::built(
+            BetaEnvironmentDeleteResponse::builder()
+                .id(id.to_owned())
+                .type_(BetaEnvironmentDeleteResponseType::EnvironmentDeleted),
+        ))
     }
 
     // ---- work ---------------------------------------------------------
@@ -483,10 +491,11 @@ impl Model {
         if session_id.is_empty() {
             return Err(Refusal::Invalid("session_id: must not be empty".into()));
         }
-        let data = BetaWorkData::Session(BetaSessionWorkData {
-            id: session_id.to_owned(),
-            type_: BetaSessionWorkDataType::Session,
-        });
+        let data = BetaWorkData::Session(crate::built(
+            BetaSessionWorkData::builder()
+                .id(session_id.to_owned())
+                .type_(BetaSessionWorkDataType::Session),
+        ));
         self.queue_work_data(environment_id, data, metadata)
     }
 
@@ -506,21 +515,23 @@ impl Model {
         }
         let now = self.clock.now();
         let (seq, id) = self.next_id("work");
-        let work = BetaSelfHostedWork {
-            id: id.clone(),
-            acknowledged_at: None,
-            created_at: now,
-            data,
-            environment_id: environment_id.to_owned(),
-            latest_heartbeat_at: None,
-            metadata,
-            secret: None,
-            started_at: None,
-            state: BetaWorkState::Queued,
-            stop_requested_at: None,
-            stopped_at: None,
-            type_: BetaSelfHostedWorkType::Work,
-        };
+        let none = || None::<String>;
+        let work: BetaSelfHostedWork = crate::built(
+            BetaSelfHostedWork::builder()
+                .id(id.clone())
+                .acknowledged_at(none())
+                .created_at(now)
+                .data(data)
+                .environment_id(environment_id.to_owned())
+                .latest_heartbeat_at(none())
+                .metadata(metadata)
+                .secret(none())
+                .started_at(none())
+                .state(BetaWorkState::Queued)
+                .stop_requested_at(none())
+                .stopped_at(none())
+                .type_(BetaSelfHostedWorkType::Work),
+        );
         self.work.insert(
             seq,
             WorkEntry {
@@ -657,12 +668,13 @@ impl Model {
     }
 
     fn lease_state(entry: &WorkEntry) -> BetaWorkLeaseState {
-        BetaWorkLeaseState {
-            last_heartbeat: entry.work.latest_heartbeat_at.clone(),
-            lease_extended: false,
-            state: entry.work.state.clone(),
-            ttl_seconds: entry.ttl_seconds,
-        }
+        crate::built(
+            BetaWorkLeaseState::builder()
+                .last_heartbeat(entry.work.latest_heartbeat_at.clone())
+                .lease_extended(false)
+                .state(entry.work.state.clone())
+                .ttl_seconds(entry.ttl_seconds),
+        )
     }
 
     /// Records a heartbeat. With `expected` given and the item neither
@@ -701,13 +713,14 @@ impl Model {
         if !held {
             // Queued (never acknowledged, or re-queued), stopping, stopped:
             // nothing to extend.
-            return Ok(BetaSelfHostedWorkHeartbeatResponse {
-                last_heartbeat: entry.work.latest_heartbeat_at.clone().unwrap_or_default(),
-                lease_extended: false,
-                state: entry.work.state.clone(),
-                ttl_seconds: entry.ttl_seconds,
-                type_: BetaSelfHostedWorkHeartbeatResponseType::WorkHeartbeat,
-            });
+            return Ok(crate::built(
+                BetaSelfHostedWorkHeartbeatResponse::builder()
+                    .last_heartbeat(entry.work.latest_heartbeat_at.clone().unwrap_or_default())
+                    .lease_extended(false)
+                    .state(entry.work.state.clone())
+                    .ttl_seconds(entry.ttl_seconds)
+                    .type_(BetaSelfHostedWorkHeartbeatResponseType::WorkHeartbeat),
+            ));
         }
         // Any ask is taken: none (or one below 1) gets the default, a larger
         // one than the mock grants is clamped.
@@ -724,13 +737,14 @@ impl Model {
         let expires = now + Duration::from_secs(ttl);
         entry.lease_expires = Some(expires);
         let seq = entry.seq;
-        let response = BetaSelfHostedWorkHeartbeatResponse {
-            last_heartbeat: stamp,
-            lease_extended: true,
-            state: entry.work.state.clone(),
-            ttl_seconds: ttl as i64,
-            type_: BetaSelfHostedWorkHeartbeatResponseType::WorkHeartbeat,
-        };
+        let response: BetaSelfHostedWorkHeartbeatResponse = crate::built(
+            BetaSelfHostedWorkHeartbeatResponse::builder()
+                .last_heartbeat(stamp)
+                .lease_extended(true)
+                .state(entry.work.state.clone())
+                .ttl_seconds(ttl as i64)
+                .type_(BetaSelfHostedWorkHeartbeatResponseType::WorkHeartbeat),
+        );
         self.set_deadline(seq, expires, DeadlineKind::LeaseExpiry);
         Ok(response)
     }
@@ -823,13 +837,14 @@ impl Model {
                 oldest = Some(entry.work.created_at.clone());
             }
         }
-        Ok(BetaSelfHostedWorkQueueStats {
-            depth,
-            oldest_queued_at: oldest,
-            pending,
-            type_: BetaSelfHostedWorkQueueStatsType::WorkQueueStats,
-            workers_polling: Some(workers_polling),
-        })
+        Ok(crate::built(
+            BetaSelfHostedWorkQueueStats::builder()
+                .depth(depth)
+                .oldest_queued_at(oldest)
+                .pending(pending)
+                .type_(BetaSelfHostedWorkQueueStatsType::WorkQueueStats)
+                .workers_polling(Some(workers_polling)),
+        ))
     }
 
     /// Applies every deadline due at `now`: expired leases re-queue their
@@ -899,13 +914,7 @@ mod tests {
     fn model() -> (Model, String) {
         let mut m = Model::new(Timing::default());
         let env = m
-            .create_environment(EnvironmentCreateParams {
-                name: "e".into(),
-                config: None,
-                description: None,
-                metadata: Default::default(),
-                scope: None,
-            })
+            .create_environment(crate::built(EnvironmentCreateParams::builder().name("e")))
             .unwrap();
         (m, env.id)
     }
@@ -1009,13 +1018,9 @@ mod tests {
     fn cursors_page_in_creation_order() {
         let (mut m, _) = model();
         for i in 0..4 {
-            m.create_environment(EnvironmentCreateParams {
-                name: format!("e{i}"),
-                config: None,
-                description: None,
-                metadata: Default::default(),
-                scope: None,
-            })
+            m.create_environment(crate::built(
+                EnvironmentCreateParams::builder().name(format!("e{i}")),
+            ))
             .unwrap();
         }
         let (p1, c1) = m.list_environments(false, None, 2).unwrap();

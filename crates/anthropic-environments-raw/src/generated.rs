@@ -10,6 +10,7 @@ use progenitor_client::{encode_path, ClientHooks, OperationInfo, RequestBuilderE
 pub mod types {
     ///`cloud` environment configuration.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
     pub struct BetaCloudConfig {
         pub networking: crate::types::BetaNetworking,
         pub packages: BetaPackages,
@@ -27,6 +28,7 @@ pub mod types {
 Fields default to null; on update, omitted fields preserve the
 existing value.*/
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
     pub struct BetaCloudConfigParams {
         /**Network configuration policy. Omit on update to preserve the
 existing value.*/
@@ -150,6 +152,7 @@ preserve the existing value.*/
     }
     ///Unified Environment resource for both cloud and self-hosted environments.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
     pub struct BetaEnvironment {
         ///RFC 3339 timestamp when environment was archived, or null if not archived
         #[serde(default)]
@@ -186,6 +189,7 @@ says "null when unset", so this document accepts `null` too.*/
     }
     ///The environment is archived, so it cannot be updated (400).
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
     pub struct BetaEnvironmentArchivedErrorDetails {
         ///Machine-readable code of this error
         pub error_code: BetaEnvironmentArchivedErrorDetailsErrorCode,
@@ -250,6 +254,7 @@ says "null when unset", so this document accepts `null` too.*/
     /**Anthropic has turned off creating environments for this organization
 (403). Existing environments still work.*/
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
     pub struct BetaEnvironmentCreateDisabledErrorDetails {
         ///Machine-readable code of this error
         pub error_code: BetaEnvironmentCreateDisabledErrorDetailsErrorCode,
@@ -316,6 +321,7 @@ says "null when unset", so this document accepts `null` too.*/
     }
     ///Response after deleting an environment.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
     pub struct BetaEnvironmentDeleteResponse {
         ///Environment identifier
         pub id: ::std::string::String,
@@ -382,6 +388,7 @@ says "null when unset", so this document accepts `null` too.*/
     }
     ///One page of environments.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
     pub struct BetaEnvironmentListResponse {
         ///List of environments
         pub data: ::std::vec::Vec<BetaEnvironment>,
@@ -399,6 +406,7 @@ in the next request.*/
     /**`settings.environment_id` names no environment within the
 organization's reach (404).*/
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
     pub struct BetaEnvironmentNotFoundErrorDetails {
         ///Machine-readable code of this error
         pub error_code: BetaEnvironmentNotFoundErrorDetailsErrorCode,
@@ -514,6 +522,7 @@ organization's reach (404).*/
     /**Anthropic has turned off updating environments for this organization
 (403). Existing environments still work as they are.*/
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
     pub struct BetaEnvironmentUpdateDisabledErrorDetails {
         ///Machine-readable code of this error
         pub error_code: BetaEnvironmentUpdateDisabledErrorDetailsErrorCode,
@@ -587,6 +596,7 @@ The TypeScript SDK 1.10.0 marks `type` optional; this document
 requires it, since an item without it cannot be told apart (such an
 item decodes as the union's unknown variant).*/
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
     pub struct BetaHealthCheckWorkData {
         ///Health check identifier
         pub id: ::std::string::String,
@@ -653,6 +663,7 @@ item decodes as the union's unknown variant).*/
     /**`expected_last_heartbeat` does not match the stored heartbeat, so
 another worker may hold the lease.*/
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
     pub struct BetaHeartbeatPreconditionFailedErrorDetails {
         pub current_state: BetaWorkLeaseState,
         ///Machine-readable code of this error
@@ -721,6 +732,7 @@ another worker may hold the lease.*/
     /**`config.type` differs from the environment's stored type, which cannot
 change after creation (400).*/
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
     pub struct BetaInvalidConfigTypeChangeErrorDetails {
         ///Machine-readable code of this error
         pub error_code: BetaInvalidConfigTypeChangeErrorDetailsErrorCode,
@@ -788,6 +800,7 @@ change after creation (400).*/
     /**`metadata` has too many keys, a key or value that is too long, or a
 reserved key (400). The message names each problem.*/
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
     pub struct BetaInvalidMetadataErrorDetails {
         ///Machine-readable code of this error
         pub error_code: BetaInvalidMetadataErrorDetailsErrorCode,
@@ -851,6 +864,7 @@ reserved key (400). The message names each problem.*/
     }
     ///Limited network access.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
     pub struct BetaLimitedNetwork {
         /**Permits outbound access to MCP server endpoints configured on the
 agent, beyond those listed in the `allowed_hosts` array.*/
@@ -874,6 +888,7 @@ etc.) beyond those listed in the `allowed_hosts` array.*/
 Fields default to null; on update, omitted fields preserve the
 existing value.*/
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
     pub struct BetaLimitedNetworkParams {
         /**Permits outbound access to MCP server endpoints configured on the
 agent, beyond those listed in the `allowed_hosts` array. Defaults
@@ -1002,6 +1017,7 @@ etc.) beyond those listed in the `allowed_hosts` array. Defaults to
     }
     ///Packages (and their versions) available in this environment.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
     pub struct BetaPackages {
         ///Ubuntu/Debian packages to install
         pub apt: ::std::vec::Vec<::std::string::String>,
@@ -1032,6 +1048,7 @@ validating the package and version exist. Unversioned installs the
 latest. Under `limited` networking, requires
 `networking.allow_package_managers` to be `true`.*/
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[non_exhaustive]
     pub struct BetaPackagesParams {
         ///Ubuntu/Debian packages to install
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -1061,6 +1078,7 @@ latest. Under `limited` networking, requires
     }
     ///Configuration for self-hosted environments.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
     pub struct BetaSelfHostedConfig {
         ///Environment type
         #[serde(rename = "type")]
@@ -1073,6 +1091,7 @@ latest. Under `limited` networking, requires
     }
     ///Request params for `self_hosted` environment configuration.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
     pub struct BetaSelfHostedConfigParams {
         ///Environment type
         #[serde(rename = "type")]
@@ -1192,6 +1211,7 @@ Work items are queued when sessions are created or when long-dormant
 sessions receive new messages. The environment worker polls for work
 to execute in a self-hosted sandbox.*/
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, PartialEq)]
+    #[non_exhaustive]
     pub struct BetaSelfHostedWork {
         /**RFC 3339 timestamp when the work item was acknowledged and assigned
 to a self-hosted sandbox*/
@@ -1242,6 +1262,7 @@ read. Never log it.*/
     }
     ///Response after recording a heartbeat for a work item.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
     pub struct BetaSelfHostedWorkHeartbeatResponse {
         /**RFC 3339 timestamp of the most recent heartbeat recorded for this
 work item, or an empty string if none has been recorded*/
@@ -1314,6 +1335,7 @@ work item, or an empty string if none has been recorded*/
     }
     ///Response when listing work items with cursor-based pagination.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
     pub struct BetaSelfHostedWorkListResponse {
         ///List of work items
         pub data: ::std::vec::Vec<BetaSelfHostedWork>,
@@ -1328,6 +1350,7 @@ work item, or an empty string if none has been recorded*/
     }
     ///Statistics about the work queue for an environment.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
     pub struct BetaSelfHostedWorkQueueStats {
         ///Number of work items waiting to be picked up (lag from consumer group)
         pub depth: i64,
@@ -1404,6 +1427,7 @@ seconds. Requires worker_id to be sent with poll requests.*/
     }
     ///Request to stop a work item. An empty object asks for a graceful stop.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[non_exhaustive]
     pub struct BetaSelfHostedWorkStopRequest {
         ///If true, immediately stop work without graceful shutdown
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -1467,6 +1491,7 @@ seconds. Requires worker_id to be sent with poll requests.*/
     }
     ///Request to update work item metadata.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
     pub struct BetaSelfHostedWorkUpdateRequest {
         /**Metadata patch. Set a key to a string to upsert it, or to null to
 delete it. Omit the field to preserve existing metadata.*/
@@ -1485,6 +1510,7 @@ delete it. Omit the field to preserve existing metadata.*/
 This resource type is used when work represents a session that needs
 to be executed in a self-hosted environment.*/
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
     pub struct BetaSessionWorkData {
         ///Session identifier (e.g., 'session_...')
         pub id: ::std::string::String,
@@ -1550,6 +1576,7 @@ to be executed in a self-hosted environment.*/
     }
     ///Unrestricted network access.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
     pub struct BetaUnrestrictedNetwork {
         ///Network policy type
         #[serde(rename = "type")]
@@ -1613,6 +1640,7 @@ to be executed in a self-hosted environment.*/
     }
     ///A work item's lease as the server holds it.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
     pub struct BetaWorkLeaseState {
         ///RFC 3339 timestamp of the stored heartbeat, or null if there has been none
         #[serde(default)]
@@ -1634,6 +1662,7 @@ padding optional, of this JSON object. No operation returns it
 directly. Other fields the payload may carry (ingress or source
 tokens) are ignored by the official workers.*/
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, PartialEq)]
+    #[non_exhaustive]
     pub struct BetaWorkSecret {
         /**API base URL for this item's per-session calls. When absent, the
 worker uses its own base URL.*/
@@ -1650,6 +1679,7 @@ stop, session events). Format `sk-ant-req-...`. Never log it.*/
     }
     ///Body of Create Environment.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
     pub struct EnvironmentCreateParams {
         ///Environment configuration
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -1683,6 +1713,7 @@ type.*/
     }
     ///Body of Update Environment. Omitted fields keep their value.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[non_exhaustive]
     pub struct EnvironmentUpdateParams {
         ///Updated environment configuration
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -1716,6 +1747,7 @@ to the owning account only.*/
     }
     ///The error inside the envelope.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
     pub struct ErrorObject {
         ///Structured details, when the error has them.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -1733,6 +1765,7 @@ so don't match on it.*/
     }
     ///The error envelope: `{"type":"error","error":{...}}`.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
     pub struct ErrorResponse {
         pub error: ErrorObject,
         /**Identifier of the request, when the body carries it (the
@@ -4874,6 +4907,7 @@ so don't match on it.*/
     /// than matching on it, which would silently stop matching once a
     /// later version adds the variant.
     #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    #[non_exhaustive]
     pub struct UnknownValue(::std::string::String);
     impl UnknownValue {
         /// The value as it appears on the wire.
@@ -4889,6 +4923,7 @@ so don't match on it.*/
     /// A strict parse (`try_parse`) met a value this version of the
     /// client does not know.
     #[derive(Clone, Debug, PartialEq, Eq)]
+    #[non_exhaustive]
     pub struct UnknownValueError {
         type_name: &'static str,
         value: ::std::string::String,

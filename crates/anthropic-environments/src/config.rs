@@ -166,12 +166,13 @@ impl LimitedNetwork {
 
 impl From<LimitedNetwork> for BetaNetworkingParams {
     fn from(n: LimitedNetwork) -> Self {
-        BetaNetworkingParams::Limited(BetaLimitedNetworkParams {
-            type_: BetaLimitedNetworkParamsType::Limited,
-            allowed_hosts: n.allowed_hosts,
-            allow_mcp_servers: n.allow_mcp_servers,
-            allow_package_managers: n.allow_package_managers,
-        })
+        BetaNetworkingParams::Limited(crate::built(
+            BetaLimitedNetworkParams::builder()
+                .type_(BetaLimitedNetworkParamsType::Limited)
+                .allowed_hosts(n.allowed_hosts)
+                .allow_mcp_servers(n.allow_mcp_servers)
+                .allow_package_managers(n.allow_package_managers),
+        ))
     }
 }
 
@@ -191,11 +192,9 @@ impl CloudConfig {
 
     /// Unrestricted network access.
     pub fn unrestricted() -> Self {
-        Self::new().networking(BetaNetworkingParams::Unrestricted(
-            BetaUnrestrictedNetwork {
-                type_: BetaUnrestrictedNetworkType::Unrestricted,
-            },
-        ))
+        Self::new().networking(BetaNetworkingParams::Unrestricted(crate::built(
+            BetaUnrestrictedNetwork::builder().type_(BetaUnrestrictedNetworkType::Unrestricted),
+        )))
     }
 
     /// Limited network access.
@@ -218,11 +217,12 @@ impl CloudConfig {
 
 impl From<CloudConfig> for BetaEnvironmentConfigParams {
     fn from(c: CloudConfig) -> Self {
-        BetaEnvironmentConfigParams::Cloud(BetaCloudConfigParams {
-            type_: BetaCloudConfigParamsType::Cloud,
-            networking: c.networking,
-            packages: c.packages,
-        })
+        BetaEnvironmentConfigParams::Cloud(crate::built(
+            BetaCloudConfigParams::builder()
+                .type_(BetaCloudConfigParamsType::Cloud)
+                .networking(c.networking)
+                .packages(c.packages),
+        ))
     }
 }
 
@@ -232,9 +232,9 @@ pub struct SelfHostedConfig;
 
 impl From<SelfHostedConfig> for BetaEnvironmentConfigParams {
     fn from(_: SelfHostedConfig) -> Self {
-        BetaEnvironmentConfigParams::SelfHosted(BetaSelfHostedConfigParams {
-            type_: BetaSelfHostedConfigParamsType::SelfHosted,
-        })
+        BetaEnvironmentConfigParams::SelfHosted(crate::built(
+            BetaSelfHostedConfigParams::builder().type_(BetaSelfHostedConfigParamsType::SelfHosted),
+        ))
     }
 }
 

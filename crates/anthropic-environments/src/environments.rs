@@ -45,13 +45,7 @@ impl Environments {
     pub fn create(&self, name: impl Into<String>) -> CreateEnvironment {
         CreateEnvironment {
             client: self.client.clone(),
-            params: EnvironmentCreateParams {
-                name: name.into(),
-                config: None,
-                description: None,
-                metadata: Default::default(),
-                scope: None,
-            },
+            params: crate::built(EnvironmentCreateParams::builder().name(name.into())),
             options: RequestOptions::default(),
         }
     }

@@ -144,3 +144,17 @@ pub mod prelude {
     };
     pub use crate::{Client, Environment, MetadataPatch, Page, Scope, Work, WorkData, WorkState};
 }
+
+/// A generated struct from its builder (generated structs are
+/// `#[non_exhaustive]`). The facade sets every required field, so the
+/// conversion cannot fail; a failure is a bug in the facade, not bad input.
+pub(crate) fn built<T, B>(builder: B) -> T
+where
+    B: TryInto<T>,
+    B::Error: std::fmt::Display,
+{
+    match builder.try_into() {
+        Ok(value) => value,
+        Err(e) => unreachable!("the facade left a required field unset: {e}"),
+    }
+}

@@ -344,7 +344,7 @@ impl StopWork {
             .environment_id(self.environment_id)
             .work_id(self.work_id)
             .anthropic_beta(call.beta.clone())
-            .body(BetaSelfHostedWorkStopRequest { force: self.force })
+            .body(BetaSelfHostedWorkStopRequest::builder().force(self.force))
             .send()
             .await;
         call.finish(result).await
@@ -452,9 +452,7 @@ impl UpdateWork {
             .environment_id(self.environment_id)
             .work_id(self.work_id)
             .anthropic_beta(call.beta.clone())
-            .body(BetaSelfHostedWorkUpdateRequest {
-                metadata: self.patch.into_wire(),
-            })
+            .body(BetaSelfHostedWorkUpdateRequest::builder().metadata(self.patch.into_wire()))
             .send()
             .await;
         call.finish(result).await
