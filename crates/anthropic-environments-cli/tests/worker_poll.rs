@@ -460,6 +460,15 @@ async fn scrape(worker: &common::Running, path: &str) -> (u16, String) {
     (response.status().as_u16(), response.text().await.unwrap())
 }
 
+/// Waits for `/healthz` to answer 503; its body.
+async fn healthz_503(worker: &common::Running) -> String {
+    common::poll_until("/healthz to answer 503", LONG, || async {
+        let (status, body) = scrape(worker, "/healthz").await;
+        (status == 503).then_some(body)
+    })
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_and_metrics() {
     let f = fixture().await;
@@ -520,18 +529,7 @@ exit 0"#,
         sequence: vec![Fault::Status(500)],
         ..FaultConfig::none()
     });
-    let mut unhealthy = (0, String::new());
-    for _ in 0..500 {
-        unhealthy = scrape(&worker, "/healthz").await;
-        if unhealthy.0 == 503 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert_eq!(
-        unhealthy,
-        (503, "polling failing (1 in a row)\n".to_owned())
-    );
+    assert_eq!(healthz_503(&worker).await, "polling failing (1 in a row)\n");
     let metrics = scrape(&worker, "/metrics").await.1;
     assert!(
         metrics.lines().any(|l| l == "antenv_poll_errors_total 1"),
@@ -556,15 +554,7 @@ exit 0"#,
         Some("antenv_items_in_flight 1")
     );
     worker.signal(Signal::SIGTERM);
-    let mut shutting = (0, String::new());
-    for _ in 0..250 {
-        shutting = scrape(&worker, "/healthz").await;
-        if shutting.0 == 503 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert_eq!(shutting, (503, "shutting down\n".to_owned()));
+    assert_eq!(healthz_503(&worker).await, "shutting down\n");
     // A second signal forces: the held script is signalled, its item stopped.
     worker.signal(Signal::SIGTERM);
     assert!(worker.exit(LONG).await.success());

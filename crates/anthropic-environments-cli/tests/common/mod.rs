@@ -199,8 +199,21 @@ impl Running {
 /// Waits for `done` (checked every 20 ms), failing after `timeout`: waits
 /// for the event itself, the timeout only ends a test that is stuck.
 pub async fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    poll_until(what, timeout, || std::future::ready(done().then_some(()))).await
+}
+
+/// Waits until `check` gives a value (checked every 20 ms; the check may
+/// itself be a request), failing after `timeout`.
+pub async fn poll_until<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
     let t0 = Instant::now();
-    while !done() {
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
         assert!(t0.elapsed() < timeout, "timed out waiting for {what}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
