@@ -182,7 +182,8 @@ fn walk(path: &str, file: &Path, items: &[syn::Item], out: &mut Vec<String>) {
             }
             // Private modules: their `pub` items matter only when
             // re-exported, which the `pub use` lines show; their impls of
-            // public types matter, so they are walked for impls only.
+            // public types matter, so they are walked for impls (and their
+            // own modules) only.
             syn::Item::Mod(m) if m.content.is_none() => {
                 if let Some(sub) = module_file(file, &m.ident.to_string()) {
                     let parsed = parse(&sub);
@@ -196,6 +197,7 @@ fn walk(path: &str, file: &Path, items: &[syn::Item], out: &mut Vec<String>) {
                                     | syn::Item::Struct(_)
                                     | syn::Item::Enum(_)
                                     | syn::Item::Trait(_)
+                                    | syn::Item::Mod(_)
                             )
                         })
                         .collect();

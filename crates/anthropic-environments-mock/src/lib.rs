@@ -55,7 +55,7 @@
 //! # async fn main() {
 //! use std::time::Duration;
 //! use anthropic_environments::Client;
-//! use anthropic_environments::config::SelfHostedConfig;
+//! use anthropic_environments::params::SelfHostedConfig;
 //! use anthropic_environments_mock::{Fault, FaultConfig, FaultRule, MockServer};
 //!
 //! let server = MockServer::start().await;

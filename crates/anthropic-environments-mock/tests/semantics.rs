@@ -4,7 +4,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anthropic_environments::config::{CloudConfig, LimitedNetwork, Packages, SelfHostedConfig};
+use anthropic_environments::params::{CloudConfig, LimitedNetwork, Packages, SelfHostedConfig};
 use anthropic_environments::prelude::*;
 use anthropic_environments::types::{BetaEnvironmentConfig, BetaNetworking, BetaWorkData};
 use anthropic_environments_mock::{MockServer, Timing};

@@ -16,7 +16,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anthropic_environments::config::{CloudConfig, LimitedNetwork, Packages, SelfHostedConfig};
+use anthropic_environments::params::{CloudConfig, LimitedNetwork, Packages, SelfHostedConfig};
 use anthropic_environments::{Client, MetadataPatch, Scope};
 
 const BETA: &str = "files-api-2025-04-14";

@@ -17,8 +17,8 @@
 
 use std::time::Duration;
 
-use anthropic_environments::config::SelfHostedConfig;
 use anthropic_environments::credentials::{Credential, CredentialKind};
+use anthropic_environments::params::SelfHostedConfig;
 use anthropic_environments::worker::{WorkContext, Worker, WorkerTiming};
 use anthropic_environments::{Client, prelude::WorkStateExt};
 use anthropic_environments_mock::{MockServer, Timing};

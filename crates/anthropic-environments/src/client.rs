@@ -283,7 +283,7 @@ fn checked_base_url(base_url: &str) -> Result<String> {
 }
 
 /// The betas of a comma-separated `anthropic-beta` value.
-fn split_betas(value: &str) -> impl Iterator<Item = String> + '_ {
+pub(crate) fn split_betas(value: &str) -> impl Iterator<Item = String> + '_ {
     value
         .split(',')
         .map(str::trim)
@@ -296,7 +296,7 @@ fn header_value(what: &str, value: &str) -> Result<HeaderValue> {
         .map_err(|_| Error::Config(format!("{what}: {value:?} is not a valid header value")))
 }
 
-fn check_beta(beta: &str) -> Result<()> {
+pub(crate) fn check_beta(beta: &str) -> Result<()> {
     if beta.is_empty() || beta.contains(',') || HeaderValue::from_str(beta).is_err() {
         return Err(Error::invalid(
             "beta",
@@ -408,14 +408,14 @@ impl Client {
     }
 
     /// Environments: create, list, retrieve, update, delete, archive.
-    pub fn environments(&self) -> crate::environments::Environments {
-        crate::environments::Environments::new(self.clone())
+    pub fn environments(&self) -> crate::resources::environments::Environments {
+        crate::resources::environments::Environments::new(self.clone())
     }
 
     /// The work queue of one environment; the same as
     /// `client.environments().work(environment_id)`.
-    pub fn work(&self, environment_id: impl Into<String>) -> crate::work::WorkQueue {
-        crate::work::WorkQueue::new(self.clone(), environment_id.into())
+    pub fn work(&self, environment_id: impl Into<String>) -> crate::resources::work::WorkQueue {
+        crate::resources::work::WorkQueue::new(self.clone(), environment_id.into())
     }
 
     /// The `anthropic-beta` value of a request: the client's betas, then the
@@ -431,95 +431,3 @@ impl Client {
         seen.join(",")
     }
 }
-
-/// Options of one request, set through the request builders
-/// (`.beta(..)`, `.workspace_id(..)`, `.max_retries(..)`, `.timeout(..)`,
-/// `.header(..)`); unset values fall back to the client's.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct RequestOptions {
-    pub(crate) betas: Vec<String>,
-    pub(crate) workspace_id: Option<String>,
-    pub(crate) max_retries: Option<u32>,
-    pub(crate) timeout: Option<Duration>,
-    pub(crate) headers: Vec<(String, String)>,
-}
-
-impl RequestOptions {
-    /// Checks the options and turns the headers into a `HeaderMap`; betas
-    /// given as an `anthropic-beta` header join [`betas`](Self::betas).
-    pub(crate) fn resolve(&self) -> Result<(HeaderMap, Vec<String>)> {
-        let mut betas = self.betas.clone();
-        for (name, value) in &self.headers {
-            if name.eq_ignore_ascii_case("anthropic-beta") {
-                betas.extend(split_betas(value));
-            }
-        }
-        for beta in &betas {
-            check_beta(beta)?;
-        }
-        let mut headers = HeaderMap::new();
-        if let Some(ws) = &self.workspace_id {
-            let value = HeaderValue::from_str(ws)
-                .map_err(|_| Error::invalid("workspace_id", "not a valid header value"))?;
-            headers.insert("anthropic-workspace-id", value);
-        }
-        for (name, value) in &self.headers {
-            let name = HeaderName::from_bytes(name.as_bytes())
-                .map_err(|_| Error::invalid("header", format!("invalid header name {name:?}")))?;
-            if name == "anthropic-beta" {
-                continue;
-            }
-            if name == reqwest::header::AUTHORIZATION || name == "x-api-key" {
-                return Err(Error::invalid(
-                    "header",
-                    format!("{name}: use Client::with_credential for another credential"),
-                ));
-            }
-            let value = HeaderValue::from_str(value).map_err(|_| {
-                Error::invalid("header", format!("invalid value for header {name}"))
-            })?;
-            headers.insert(name, value);
-        }
-        Ok((headers, betas))
-    }
-}
-
-/// The per-request option setters every request builder has.
-macro_rules! request_options {
-    ($builder:ident) => {
-        impl $builder {
-            /// Adds a beta to this request's `anthropic-beta` (after the
-            /// client's, before `managed-agents-2026-04-01`).
-            pub fn beta(mut self, beta: impl Into<String>) -> Self {
-                self.options.betas.push(beta.into());
-                self
-            }
-
-            /// Sends this request for this workspace (`anthropic-workspace-id`).
-            pub fn workspace_id(mut self, id: impl Into<String>) -> Self {
-                self.options.workspace_id = Some(id.into());
-                self
-            }
-
-            /// Retries of this request after the first attempt.
-            pub fn max_retries(mut self, retries: u32) -> Self {
-                self.options.max_retries = Some(retries);
-                self
-            }
-
-            /// Timeout of each attempt of this request.
-            pub fn timeout(mut self, timeout: std::time::Duration) -> Self {
-                self.options.timeout = Some(timeout);
-                self
-            }
-
-            /// An extra header on this request. An `anthropic-beta` header
-            /// joins the request's betas instead (see `beta`).
-            pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-                self.options.headers.push((name.into(), value.into()));
-                self
-            }
-        }
-    };
-}
-pub(crate) use request_options;

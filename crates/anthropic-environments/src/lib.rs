@@ -7,7 +7,7 @@
 //!
 //! ```no_run
 //! use anthropic_environments::prelude::*;
-//! use anthropic_environments::config::SelfHostedConfig;
+//! use anthropic_environments::params::SelfHostedConfig;
 //! use futures::TryStreamExt;
 //!
 //! # async fn run() -> anthropic_environments::Result<()> {
@@ -76,34 +76,35 @@
 
 #![forbid(unsafe_code)]
 
-pub mod config;
 pub mod credentials;
 pub mod error;
+pub mod ext;
 pub mod metadata;
 pub mod pagination;
+pub mod params;
 pub mod retry;
 pub mod telemetry;
 pub mod worker;
 
 mod client;
-mod environments;
+mod request;
+mod resources;
 mod transport;
 mod validate;
-mod work;
 
 pub use client::{
     API_VERSION, Client, ClientBuilder, DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT,
     MANAGED_AGENTS_BETA, USER_AGENT,
 };
-pub use environments::{
-    ArchiveEnvironment, CreateEnvironment, DeleteEnvironment, Environments, ListEnvironments,
-    RetrieveEnvironment, UpdateEnvironment,
-};
 pub use error::{ApiError, Error, Result};
 pub use metadata::MetadataPatch;
 pub use pagination::Page;
-pub use transport::Response;
-pub use work::{
+pub use request::Response;
+pub use resources::environments::{
+    ArchiveEnvironment, CreateEnvironment, DeleteEnvironment, Environments, ListEnvironments,
+    RetrieveEnvironment, UpdateEnvironment,
+};
+pub use resources::work::{
     AckWork, HeartbeatWork, ListWork, NO_HEARTBEAT, PollWork, RetrieveWork, RetrieveWorkStats,
     StopWork, UpdateWork, WorkQueue,
 };
@@ -139,7 +140,7 @@ pub type Scope = types::BetaEnvironmentScope;
 /// `Error` and `Result`, which would shadow `std`'s in a glob import: name
 /// them `anthropic_environments::Result`.
 pub mod prelude {
-    pub use crate::config::{
+    pub use crate::ext::{
         ConfigExt, EnvironmentExt, NetworkingExt, PackagesExt, WorkDataExt, WorkStateExt,
     };
     pub use crate::{Client, Environment, MetadataPatch, Page, Scope, Work, WorkData, WorkState};

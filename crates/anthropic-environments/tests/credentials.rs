@@ -8,8 +8,8 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anthropic_environments::config::SelfHostedConfig;
 use anthropic_environments::credentials::{Credential, CredentialKind};
+use anthropic_environments::params::SelfHostedConfig;
 use anthropic_environments::prelude::*;
 use anthropic_environments::types::BetaWorkData;
 use anthropic_environments::worker::{ItemOutcome, ServeOne, WorkContext, Worker, WorkerTiming};

@@ -2,7 +2,7 @@
 
 mod common;
 
-use anthropic_environments::config::SelfHostedConfig;
+use anthropic_environments::params::SelfHostedConfig;
 use anthropic_environments::{API_VERSION, Client, USER_AGENT};
 use anthropic_environments_mock::{CallerKind, MockServer};
 use common::*;

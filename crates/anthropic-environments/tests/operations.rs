@@ -3,7 +3,7 @@
 
 mod common;
 
-use anthropic_environments::config::{CloudConfig, LimitedNetwork, Packages, SelfHostedConfig};
+use anthropic_environments::params::{CloudConfig, LimitedNetwork, Packages, SelfHostedConfig};
 use anthropic_environments::prelude::*;
 use anthropic_environments::types::BetaEnvironmentConfig;
 use common::*;

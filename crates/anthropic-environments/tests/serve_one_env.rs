@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use anthropic_environments::Client;
-use anthropic_environments::config::SelfHostedConfig;
 use anthropic_environments::credentials::CredentialKind;
+use anthropic_environments::params::SelfHostedConfig;
 use anthropic_environments::worker::{ItemOutcome, ServeOne, WorkContext, WorkerTiming};
 use anthropic_environments_mock::{CallerKind, MockServer};
 

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anthropic_environments::config::SelfHostedConfig;
+use anthropic_environments::params::SelfHostedConfig;
 use anthropic_environments::retry::{Sleep, SleepFuture};
 use anthropic_environments::worker::{CancelReason, WorkContext, Worker, WorkerTiming};
 use anthropic_environments::{Client, WorkState};

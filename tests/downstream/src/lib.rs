@@ -1,7 +1,7 @@
 //! The README's quick start, written as a downstream crate would: every
 //! name comes from `anthropic_environments`.
 
-use anthropic_environments::config::{CloudConfig, LimitedNetwork, Packages, SelfHostedConfig};
+use anthropic_environments::params::{CloudConfig, LimitedNetwork, Packages, SelfHostedConfig};
 use anthropic_environments::prelude::*;
 use anthropic_environments::types::{BetaEnvironmentConfig, ErrorDetails};
 use anthropic_environments::{Error, Heartbeat, LeaseState, NO_HEARTBEAT, QueueStats, Result};

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use anthropic_environments::config::SelfHostedConfig;
+use anthropic_environments::params::SelfHostedConfig;
 use anthropic_environments::{Client, WorkState};
 use anthropic_environments_mock::{MockServer, Timing};
 use tokio::io::{AsyncBufReadExt, BufReader};

@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use anthropic_environments::Client;
-use anthropic_environments::config::SelfHostedConfig;
+use anthropic_environments::params::SelfHostedConfig;
 use anthropic_environments_mock::MockServer;
 
 /// A facade client of `server` that does not retry (each request is one

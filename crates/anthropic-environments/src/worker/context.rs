@@ -11,7 +11,7 @@ use crate::client::Client;
 use crate::credentials::WorkSecret;
 use crate::error::Result;
 use crate::metadata::MetadataPatch;
-use crate::work::WorkQueue;
+use crate::resources::work::WorkQueue;
 
 /// Why a handler was asked to stop.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -96,7 +96,7 @@ impl WorkContext {
     /// The session this item runs (`None` never happens for the items a
     /// worker hands to its handler: only session items reach it).
     pub fn session_id(&self) -> Option<&str> {
-        crate::config::WorkDataExt::session_id(&*self.work)
+        crate::ext::WorkDataExt::session_id(&*self.work)
     }
 
     /// The item's decoded `secret`, when the poll carried one that decodes.

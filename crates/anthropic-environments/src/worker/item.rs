@@ -13,11 +13,11 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::Work;
-use crate::config::WorkDataExt;
 use crate::credentials::WorkSecret;
 use crate::error::Error;
+use crate::ext::WorkDataExt;
+use crate::resources::work::WorkQueue;
 use crate::types::BetaWorkData;
-use crate::work::WorkQueue;
 use crate::worker::context::{CancelReason, WorkContext};
 use crate::worker::lease::{BeatOutcome, Lease};
 use crate::worker::report::{Counters, bump};

@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::config::WorkStateExt;
+use crate::ext::WorkStateExt;
 use crate::types::BetaWorkState;
 use crate::worker::context::CancelReason;
 use crate::worker::timing::WorkerTiming;
@@ -33,7 +33,7 @@ use crate::worker::timing::WorkerTiming;
 pub const MAX_TTL: Duration = Duration::from_secs(86_400);
 
 /// The `expected_last_heartbeat` of the first heartbeat of a lease.
-pub(crate) use crate::work::NO_HEARTBEAT;
+pub(crate) use crate::resources::work::NO_HEARTBEAT;
 
 /// What one heartbeat came back with.
 #[derive(Clone, Debug, PartialEq)]

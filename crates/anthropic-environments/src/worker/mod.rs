@@ -100,9 +100,9 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::WorkDataExt;
 use crate::error::{Error, Result};
-use crate::work::WorkQueue;
+use crate::ext::WorkDataExt;
+use crate::resources::work::WorkQueue;
 
 pub use context::{CancelReason, WorkContext};
 pub use item::ItemOutcome;
@@ -531,7 +531,7 @@ impl Worker {
 
     /// An ack as the worker sends it: no client retries (the poll loop is
     /// the retry), bounded by the request timeout.
-    fn ack(&self, work_id: &str) -> crate::work::AckWork {
+    fn ack(&self, work_id: &str) -> crate::resources::work::AckWork {
         self.queue
             .ack(work_id)
             .max_retries(0)

@@ -193,7 +193,7 @@ impl ServeOne {
         let span = crate::telemetry::work_item_span(
             &self.work.environment_id,
             &self.work.id,
-            crate::config::WorkDataExt::session_id(&self.work),
+            crate::ext::WorkDataExt::session_id(&self.work),
         );
         let outcome = tracing::Instrument::instrument(
             self.server

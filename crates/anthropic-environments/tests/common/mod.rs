@@ -110,7 +110,7 @@ pub async fn mock_environment(
     let env = client
         .environments()
         .create(name)
-        .config(anthropic_environments::config::SelfHostedConfig)
+        .config(anthropic_environments::params::SelfHostedConfig)
         .send()
         .await
         .unwrap()

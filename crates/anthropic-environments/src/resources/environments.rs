@@ -4,17 +4,18 @@ use anthropic_environments_raw::prelude::ClientEnvironmentsExt;
 use futures::stream::BoxStream;
 
 use crate::Environment;
-use crate::client::{Client, RequestOptions, request_options};
+use crate::client::Client;
 use crate::error::Result;
 use crate::metadata::MetadataPatch;
 use crate::pagination::{self, Page, PagedRequest};
-use crate::transport::Response;
+use crate::request::Response;
+use crate::request::{Call, RequestOptions, request_options, sends};
+use crate::resources::work::WorkQueue;
 use crate::types::{
     BetaEnvironmentConfigParams, BetaEnvironmentDeleteResponse, BetaEnvironmentScope,
     EnvironmentCreateParams, EnvironmentUpdateParams,
 };
 use crate::validate;
-use crate::work::WorkQueue;
 
 /// The environments of the account: `client.environments()`.
 #[derive(Clone, Debug)]
@@ -31,7 +32,7 @@ impl Environments {
     ///
     /// ```no_run
     /// # async fn run(client: anthropic_environments::Client) -> anthropic_environments::Result<()> {
-    /// use anthropic_environments::config::SelfHostedConfig;
+    /// use anthropic_environments::params::SelfHostedConfig;
     /// let env = client
     ///     .environments()
     ///     .create("ci-runners")
@@ -104,19 +105,6 @@ impl Environments {
     }
 }
 
-/// `send()` and `send_with_meta()` of a request builder.
-macro_rules! sends {
-    ($builder:ident, $output:ty) => {
-        impl $builder {
-            /// Sends the request; the response body.
-            pub async fn send(self) -> Result<$output> {
-                self.send_with_meta().await.map(Response::into_inner)
-            }
-        }
-    };
-}
-pub(crate) use sends;
-
 /// A request to create an environment; see [`Environments::create`].
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until sent"]
@@ -130,7 +118,7 @@ request_options!(CreateEnvironment);
 sends!(CreateEnvironment, Environment);
 
 impl CreateEnvironment {
-    /// The configuration (see [`crate::config`]); default: the server's.
+    /// The configuration (see [`crate::params`]); default: the server's.
     pub fn config(mut self, config: impl Into<BetaEnvironmentConfigParams>) -> Self {
         self.params.config = Some(config.into());
         self
@@ -159,7 +147,7 @@ impl CreateEnvironment {
         if self.params.name.is_empty() {
             return Err(crate::Error::invalid("name", "must not be empty"));
         }
-        let call = self.client.call("create_environment", &self.options)?;
+        let call = Call::new(&self.client, "create_environment", &self.options)?;
         let result = call
             .raw
             .create_environment()
@@ -254,7 +242,7 @@ impl ListEnvironments {
             .limit
             .map(|l| validate::positive("limit", l))
             .transpose()?;
-        let call = self.client.call("list_environments", &self.options)?;
+        let call = Call::new(&self.client, "list_environments", &self.options)?;
         let mut request = call
             .raw
             .list_environments()
@@ -295,7 +283,7 @@ impl RetrieveEnvironment {
     /// Sends the request; the body with the response's status and request id.
     pub async fn send_with_meta(self) -> Result<Response<Environment>> {
         validate::path_id("environment_id", &self.environment_id)?;
-        let call = self.client.call("retrieve_environment", &self.options)?;
+        let call = Call::new(&self.client, "retrieve_environment", &self.options)?;
         let result = call
             .raw
             .retrieve_environment()
@@ -354,7 +342,7 @@ impl UpdateEnvironment {
     /// Sends the request; the body with the response's status and request id.
     pub async fn send_with_meta(self) -> Result<Response<Environment>> {
         validate::path_id("environment_id", &self.environment_id)?;
-        let call = self.client.call("update_environment", &self.options)?;
+        let call = Call::new(&self.client, "update_environment", &self.options)?;
         let result = call
             .raw
             .update_environment()
@@ -383,7 +371,7 @@ impl DeleteEnvironment {
     /// Sends the request; the body with the response's status and request id.
     pub async fn send_with_meta(self) -> Result<Response<BetaEnvironmentDeleteResponse>> {
         validate::path_id("environment_id", &self.environment_id)?;
-        let call = self.client.call("delete_environment", &self.options)?;
+        let call = Call::new(&self.client, "delete_environment", &self.options)?;
         let result = call
             .raw
             .delete_environment()
@@ -411,7 +399,7 @@ impl ArchiveEnvironment {
     /// Sends the request; the body with the response's status and request id.
     pub async fn send_with_meta(self) -> Result<Response<Environment>> {
         validate::path_id("environment_id", &self.environment_id)?;
-        let call = self.client.call("archive_environment", &self.options)?;
+        let call = Call::new(&self.client, "archive_environment", &self.options)?;
         let result = call
             .raw
             .archive_environment()

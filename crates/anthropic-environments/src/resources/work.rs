@@ -4,12 +4,12 @@
 use anthropic_environments_raw::prelude::ClientWorkExt;
 use futures::stream::BoxStream;
 
-use crate::client::{Client, RequestOptions, request_options};
-use crate::environments::sends;
+use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::metadata::MetadataPatch;
 use crate::pagination::{self, Page, PagedRequest};
-use crate::transport::Response;
+use crate::request::Response;
+use crate::request::{Call, RequestOptions, request_options, sends};
 use crate::types::{BetaSelfHostedWorkStopRequest, BetaSelfHostedWorkUpdateRequest};
 use crate::validate;
 use crate::{Heartbeat, QueueStats, Work};
@@ -165,7 +165,7 @@ impl RetrieveWork {
     pub async fn send_with_meta(self) -> Result<Response<Work>> {
         validate::path_id("environment_id", &self.environment_id)?;
         validate::path_id("work_id", &self.work_id)?;
-        let call = self.client.call("retrieve_work", &self.options)?;
+        let call = Call::new(&self.client, "retrieve_work", &self.options)?;
         let result = call
             .raw
             .retrieve_work()
@@ -220,7 +220,7 @@ impl PollWork {
                 i64::try_from(ms).map_err(|_| Error::invalid("reclaim_older_than_ms", "too large"))
             })
             .transpose()?;
-        let call = self.client.call("poll_work", &self.options)?;
+        let call = Call::new(&self.client, "poll_work", &self.options)?;
         let mut request = call
             .raw
             .poll_work()
@@ -251,7 +251,7 @@ impl AckWork {
     pub async fn send_with_meta(self) -> Result<Response<Work>> {
         validate::path_id("environment_id", &self.environment_id)?;
         validate::path_id("work_id", &self.work_id)?;
-        let call = self.client.call("ack_work", &self.options)?;
+        let call = Call::new(&self.client, "ack_work", &self.options)?;
         let result = call
             .raw
             .ack_work()
@@ -302,7 +302,7 @@ impl HeartbeatWork {
             .desired_ttl_seconds
             .map(|s| validate::positive("desired_ttl_seconds", s))
             .transpose()?;
-        let call = self.client.call("heartbeat_work", &self.options)?;
+        let call = Call::new(&self.client, "heartbeat_work", &self.options)?;
         let mut request = call
             .raw
             .heartbeat_work()
@@ -337,7 +337,7 @@ impl StopWork {
     pub async fn send_with_meta(self) -> Result<Response<Work>> {
         validate::path_id("environment_id", &self.environment_id)?;
         validate::path_id("work_id", &self.work_id)?;
-        let call = self.client.call("stop_work", &self.options)?;
+        let call = Call::new(&self.client, "stop_work", &self.options)?;
         let result = call
             .raw
             .stop_work()
@@ -411,7 +411,7 @@ impl ListWork {
             .limit
             .map(|l| validate::positive("limit", l))
             .transpose()?;
-        let call = self.client.call("list_work", &self.options)?;
+        let call = Call::new(&self.client, "list_work", &self.options)?;
         let mut request = call
             .raw
             .list_work()
@@ -445,7 +445,7 @@ impl UpdateWork {
     pub async fn send_with_meta(self) -> Result<Response<Work>> {
         validate::path_id("environment_id", &self.environment_id)?;
         validate::path_id("work_id", &self.work_id)?;
-        let call = self.client.call("update_work", &self.options)?;
+        let call = Call::new(&self.client, "update_work", &self.options)?;
         let result = call
             .raw
             .update_work()
@@ -469,7 +469,7 @@ impl RetrieveWorkStats {
     /// Sends the request; the body with the response's status and request id.
     pub async fn send_with_meta(self) -> Result<Response<QueueStats>> {
         validate::path_id("environment_id", &self.environment_id)?;
-        let call = self.client.call("work_stats", &self.options)?;
+        let call = Call::new(&self.client, "work_stats", &self.options)?;
         let result = call
             .raw
             .work_stats()
