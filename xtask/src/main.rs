@@ -12,6 +12,9 @@
 //! - `cargo xtask spec-diff`: classify the changes between two specs.
 //! - `cargo xtask spec-diff-compare`: the spec-diff corpus through two npm
 //!   OpenAPI diff tools as well (see `compare.rs`).
+//! - `cargo xtask spec-diff-prove [NAME...]`: every corpus mutation that
+//!   spec-diff calls compatible, regenerated and compiled with the facade
+//!   and a downstream user (see `prove.rs`).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -19,6 +22,7 @@ use std::process::{Command, ExitCode};
 use anyhow::{Context, Result};
 
 mod compare;
+mod prove;
 
 /// The spec, relative to the workspace root.
 const SPEC: &str = "openapi/environments.yaml";
@@ -38,6 +42,7 @@ fn main() -> ExitCode {
         Some("bench-peers") => bench_peers(),
         Some("spec-diff") => spec_diff(&args[1..]),
         Some("spec-diff-compare") => compare::spec_diff_compare(&args[1..]),
+        Some("spec-diff-prove") => prove::spec_diff_prove(&workspace_root(), &args[1..]),
         Some("help") | Some("--help") | None => {
             println!("{}", usage());
             return ExitCode::SUCCESS;
