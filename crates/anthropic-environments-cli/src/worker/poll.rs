@@ -206,11 +206,13 @@ async fn handle(shared: Arc<Shared>, ctx: WorkContext) -> Result<(), ScriptFaile
         Ok(ended) => ended,
         Err(error) => {
             shared.health.script_exited("not_started");
-            tracing::error!(work_id, session_id, environment_id, %error, "the script could not be started; shutting down");
             if matches!(error, LaunchError::CannotStart { .. }) {
+                tracing::error!(work_id, session_id, environment_id, %error, "the script could not be started; shutting down");
                 let mut fatal = shared.fatal.lock().unwrap_or_else(|p| p.into_inner());
                 fatal.get_or_insert_with(|| error.to_string());
                 shared.shutdown.cancel();
+            } else {
+                tracing::error!(work_id, session_id, environment_id, %error, "the script could not run");
             }
             return Err(error.into());
         }

@@ -35,7 +35,7 @@ pub struct Program {
 impl Program {
     /// Checks that the program can be found and executed, as exec would
     /// look it up (a path with a `/` as is, else each `PATH` entry).
-    pub fn check(&self) -> Result<PathBuf, String> {
+    pub fn check(&self) -> Result<(), String> {
         let name = &self.path;
         let executable = |p: &Path| {
             use std::os::unix::fs::PermissionsExt;
@@ -46,16 +46,16 @@ impl Program {
         }
         if name.to_string_lossy().contains('/') {
             return if executable(name) {
-                Ok(name.clone())
+                Ok(())
             } else {
                 Err(format!("{} is not an executable file", name.display()))
             };
         }
         let path = std::env::var_os("PATH").unwrap_or_default();
-        std::env::split_paths(&path)
-            .map(|dir| dir.join(name))
-            .find(|p| executable(p))
-            .ok_or_else(|| format!("{} is not on PATH", name.display()))
+        match std::env::split_paths(&path).any(|dir| executable(&dir.join(name))) {
+            true => Ok(()),
+            false => Err(format!("{} is not on PATH", name.display())),
+        }
     }
 }
 
@@ -125,6 +125,15 @@ pub enum LaunchError {
     /// The secret's file could not be written.
     #[error("cannot write the secret's file: {0}")]
     SecretFile(std::io::Error),
+    /// Waiting for the script failed (the operating system lost track of
+    /// it); it was sent SIGKILL.
+    #[error("cannot wait for {program}: {source}")]
+    Wait {
+        /// The program.
+        program: String,
+        /// Why.
+        source: std::io::Error,
+    },
 }
 
 /// Kills the script's process group when dropped before it was reaped (the
@@ -231,7 +240,7 @@ pub async fn run(launch: Launch<'_>) -> Result<Ended, LaunchError> {
             }
         }
     };
-    let status = status.map_err(|source| LaunchError::CannotStart {
+    let status = status.map_err(|source| LaunchError::Wait {
         program: launch.program.path.display().to_string(),
         source,
     })?;
