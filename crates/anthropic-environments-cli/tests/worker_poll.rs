@@ -310,11 +310,7 @@ while :; do sleep 0.05; done"#,
     assert!(status.success(), "{status:?}\n{}", worker.log_text());
     // Every item stopped (a graceful stop passes through `stopping`).
     for id in &items {
-        assert!(
-            matches!(f.state(id), WorkState::Stopping | WorkState::Stopped),
-            "{id}"
-        );
-        wait_for("stopped", LONG, || f.state(id) == WorkState::Stopped).await;
+        f.stop_reached(id).await;
     }
     let exited = worker.events("script exited");
     assert_eq!(exited.len(), 2, "{}", worker.log_text());
@@ -400,11 +396,7 @@ async fn a_script_that_cannot_start_ends_the_worker_with_1() {
     let work = f.queue_session("session_doomed");
     let status = worker.exit(LONG).await;
     assert_eq!(status.code(), Some(1), "{}", worker.log_text());
-    assert!(matches!(
-        f.state(&work),
-        WorkState::Stopping | WorkState::Stopped
-    ));
-    wait_for("stopped", LONG, || f.state(&work) == WorkState::Stopped).await;
+    f.stop_reached(&work).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -558,11 +550,7 @@ exit 0"#,
     // A second signal forces: the held script is signalled, its item stopped.
     worker.signal(Signal::SIGTERM);
     assert!(worker.exit(LONG).await.success());
-    assert!(matches!(
-        f.state(&held),
-        WorkState::Stopping | WorkState::Stopped
-    ));
-    wait_for("stopped", LONG, || f.state(&held) == WorkState::Stopped).await;
+    f.stop_reached(&held).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

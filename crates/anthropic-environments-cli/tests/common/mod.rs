@@ -124,6 +124,20 @@ impl Fixture {
             .unwrap()
     }
 
+    /// Asserts the item was stopped (a graceful stop passes through
+    /// `stopping`), then waits until the mock moves it to `stopped`.
+    pub async fn stop_reached(&self, work_id: &str) {
+        let state = self.state(work_id);
+        assert!(
+            matches!(state, WorkState::Stopping | WorkState::Stopped),
+            "{work_id}: {state:?}"
+        );
+        wait_for("stopped", Duration::from_secs(30), || {
+            self.state(work_id) == WorkState::Stopped
+        })
+        .await;
+    }
+
     pub fn queue_session(&self, session_id: &str) -> String {
         self.server
             .queue_work(&self.environment_id, session_id)
