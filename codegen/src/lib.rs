@@ -4,7 +4,8 @@
 //! ```text
 //! openapi/environments.yaml --parse_spec--> openapiv3::OpenAPI
 //!     --progenitor + typify (settings::generation_settings)--> TokenStream
-//!     --open_types (forward-compatible enums and unions)--> syn::File
+//!     --request_headers, request_urls, absent_nulls, sensitive, open_types,
+//!       non-exhaustive structs--> syn::File
 //!     --prettyplease + header--> crates/anthropic-environments-raw/src/generated.rs
 //! ```
 //!
@@ -30,6 +31,14 @@
 //! secret's `sessions_token`) is printed as `<redacted>` by the generated
 //! `Debug` ([`sensitive`]).
 //!
+//! # Headers
+//!
+//! progenitor's `api-version` header, which this API does not have, is
+//! removed from every generated request, and the per-request header map
+//! allocates only once a header is set ([`request_headers`]). Request URLs
+//! are built from a base URL parsed once, not formatted and parsed whole
+//! ([`request_urls`]).
+//!
 //! # Example
 //!
 //! ```no_run
@@ -42,6 +51,8 @@
 
 pub mod absent_nulls;
 pub mod open_types;
+pub mod request_headers;
+pub mod request_urls;
 pub mod sensitive;
 pub mod settings;
 pub mod surface;
@@ -81,6 +92,8 @@ pub fn generate_from(spec: &OpenAPI, origin: &str) -> Result<String> {
         .map_err(|e| anyhow::anyhow!("progenitor: {e}"))?;
     let mut file: syn::File =
         syn::parse2(tokens).context("progenitor produced code that does not parse")?;
+    request_headers::rewrite(&mut file, spec.operations().count())?;
+    request_urls::rewrite(&mut file, spec.operations().count())?;
     absent_nulls::tolerate_absent_nulls(&mut file)?;
     sensitive::redact(&mut file, &sensitive::find(spec))?;
     inject_open_types(&mut file, &open)?;

@@ -24,9 +24,9 @@ pub const DEFAULT_TIMEOUT_SECS: u64 = 600;
 ///   `Client*Ext` trait per tag (`ClientEnvironmentsExt`, `ClientWorkExt`),
 ///   re-exported from `prelude`;
 /// - hooks **expected**: the raw crate must implement `ClientHooks` for
-///   `Client` (it strips progenitor's `api-version` header, adds
-///   `content-length: 0` to body-less POSTs and routes requests through an
-///   optional transport), and forgetting it is a compile error;
+///   `Client` (it adds `content-length: 0` to body-less POSTs and routes
+///   requests through an optional transport), and forgetting it is a
+///   compile error;
 /// - an `inner` value of type [`INNER_TYPE`] on the client;
 /// - `PartialEq` on every type, so responses can be compared in tests;
 /// - every open type (see [`crate::open_types`]) replaces what typify would

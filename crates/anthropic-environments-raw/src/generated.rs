@@ -6711,15 +6711,10 @@ pub mod builder {
             let anthropic_beta = anthropic_beta.map_err(Error::InvalidRequest)?;
             let anthropic_workspace_id = anthropic_workspace_id
                 .map_err(Error::InvalidRequest)?;
-            let url = format!("{}/v1/environments", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(3usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
+            let url = client
+                .request_url(&["v1", "environments"])
+                .map_err(Error::InvalidRequest)?;
+            let mut header_map = ::reqwest::header::HeaderMap::new();
             if let Some(value) = anthropic_beta {
                 header_map.append("anthropic-beta", value.to_string().try_into()?);
             }
@@ -6857,15 +6852,10 @@ pub mod builder {
                         .map_err(|e| e.to_string())
                 })
                 .map_err(Error::InvalidRequest)?;
-            let url = format!("{}/v1/environments", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(3usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
+            let url = client
+                .request_url(&["v1", "environments"])
+                .map_err(Error::InvalidRequest)?;
+            let mut header_map = ::reqwest::header::HeaderMap::new();
             if let Some(value) = anthropic_beta {
                 header_map.append("anthropic-beta", value.to_string().try_into()?);
             }
@@ -6982,18 +6972,12 @@ pub mod builder {
             let anthropic_beta = anthropic_beta.map_err(Error::InvalidRequest)?;
             let anthropic_workspace_id = anthropic_workspace_id
                 .map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1/environments/{}", client.baseurl, encode_path(& environment_id
-                .to_string()),
-            );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(3usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
+            let url = client
+                .request_url(
+                    &["v1", "environments", (environment_id.to_string()).as_str()],
+                )
+                .map_err(Error::InvalidRequest)?;
+            let mut header_map = ::reqwest::header::HeaderMap::new();
             if let Some(value) = anthropic_beta {
                 header_map.append("anthropic-beta", value.to_string().try_into()?);
             }
@@ -7144,18 +7128,12 @@ pub mod builder {
                         .map_err(|e| e.to_string())
                 })
                 .map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1/environments/{}", client.baseurl, encode_path(& environment_id
-                .to_string()),
-            );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(3usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
+            let url = client
+                .request_url(
+                    &["v1", "environments", (environment_id.to_string()).as_str()],
+                )
+                .map_err(Error::InvalidRequest)?;
+            let mut header_map = ::reqwest::header::HeaderMap::new();
             if let Some(value) = anthropic_beta {
                 header_map.append("anthropic-beta", value.to_string().try_into()?);
             }
@@ -7275,18 +7253,12 @@ pub mod builder {
             let anthropic_beta = anthropic_beta.map_err(Error::InvalidRequest)?;
             let anthropic_workspace_id = anthropic_workspace_id
                 .map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1/environments/{}", client.baseurl, encode_path(& environment_id
-                .to_string()),
-            );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(3usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
+            let url = client
+                .request_url(
+                    &["v1", "environments", (environment_id.to_string()).as_str()],
+                )
+                .map_err(Error::InvalidRequest)?;
+            let mut header_map = ::reqwest::header::HeaderMap::new();
             if let Some(value) = anthropic_beta {
                 header_map.append("anthropic-beta", value.to_string().try_into()?);
             }
@@ -7402,18 +7374,17 @@ pub mod builder {
             let anthropic_beta = anthropic_beta.map_err(Error::InvalidRequest)?;
             let anthropic_workspace_id = anthropic_workspace_id
                 .map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1/environments/{}/archive", client.baseurl, encode_path(&
-                environment_id.to_string()),
-            );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(3usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
+            let url = client
+                .request_url(
+                    &[
+                        "v1",
+                        "environments",
+                        (environment_id.to_string()).as_str(),
+                        "archive",
+                    ],
+                )
+                .map_err(Error::InvalidRequest)?;
+            let mut header_map = ::reqwest::header::HeaderMap::new();
             if let Some(value) = anthropic_beta {
                 header_map.append("anthropic-beta", value.to_string().try_into()?);
             }
@@ -7539,18 +7510,17 @@ pub mod builder {
             let limit = limit.map_err(Error::InvalidRequest)?;
             let page = page.map_err(Error::InvalidRequest)?;
             let anthropic_beta = anthropic_beta.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1/environments/{}/work", client.baseurl, encode_path(&
-                environment_id.to_string()),
-            );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
+            let url = client
+                .request_url(
+                    &[
+                        "v1",
+                        "environments",
+                        (environment_id.to_string()).as_str(),
+                        "work",
+                    ],
+                )
+                .map_err(Error::InvalidRequest)?;
+            let mut header_map = ::reqwest::header::HeaderMap::new();
             if let Some(value) = anthropic_beta {
                 header_map.append("anthropic-beta", value.to_string().try_into()?);
             }
@@ -7701,18 +7671,18 @@ pub mod builder {
             let anthropic_worker_id = anthropic_worker_id
                 .map_err(Error::InvalidRequest)?;
             let anthropic_beta = anthropic_beta.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1/environments/{}/work/poll", client.baseurl, encode_path(&
-                environment_id.to_string()),
-            );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(3usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
+            let url = client
+                .request_url(
+                    &[
+                        "v1",
+                        "environments",
+                        (environment_id.to_string()).as_str(),
+                        "work",
+                        "poll",
+                    ],
+                )
+                .map_err(Error::InvalidRequest)?;
+            let mut header_map = ::reqwest::header::HeaderMap::new();
             if let Some(value) = anthropic_worker_id {
                 header_map.append("Anthropic-Worker-ID", value.to_string().try_into()?);
             }
@@ -7837,18 +7807,18 @@ pub mod builder {
             let anthropic_beta = anthropic_beta.map_err(Error::InvalidRequest)?;
             let anthropic_workspace_id = anthropic_workspace_id
                 .map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1/environments/{}/work/stats", client.baseurl, encode_path(&
-                environment_id.to_string()),
-            );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(3usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
+            let url = client
+                .request_url(
+                    &[
+                        "v1",
+                        "environments",
+                        (environment_id.to_string()).as_str(),
+                        "work",
+                        "stats",
+                    ],
+                )
+                .map_err(Error::InvalidRequest)?;
+            let mut header_map = ::reqwest::header::HeaderMap::new();
             if let Some(value) = anthropic_beta {
                 header_map.append("anthropic-beta", value.to_string().try_into()?);
             }
@@ -7983,18 +7953,18 @@ pub mod builder {
             let anthropic_beta = anthropic_beta.map_err(Error::InvalidRequest)?;
             let anthropic_workspace_id = anthropic_workspace_id
                 .map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1/environments/{}/work/{}", client.baseurl, encode_path(&
-                environment_id.to_string()), encode_path(& work_id.to_string()),
-            );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(3usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
+            let url = client
+                .request_url(
+                    &[
+                        "v1",
+                        "environments",
+                        (environment_id.to_string()).as_str(),
+                        "work",
+                        (work_id.to_string()).as_str(),
+                    ],
+                )
+                .map_err(Error::InvalidRequest)?;
+            let mut header_map = ::reqwest::header::HeaderMap::new();
             if let Some(value) = anthropic_beta {
                 header_map.append("anthropic-beta", value.to_string().try_into()?);
             }
@@ -8165,18 +8135,18 @@ pub mod builder {
                         .map_err(|e| e.to_string())
                 })
                 .map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1/environments/{}/work/{}", client.baseurl, encode_path(&
-                environment_id.to_string()), encode_path(& work_id.to_string()),
-            );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(3usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
+            let url = client
+                .request_url(
+                    &[
+                        "v1",
+                        "environments",
+                        (environment_id.to_string()).as_str(),
+                        "work",
+                        (work_id.to_string()).as_str(),
+                    ],
+                )
+                .map_err(Error::InvalidRequest)?;
+            let mut header_map = ::reqwest::header::HeaderMap::new();
             if let Some(value) = anthropic_beta {
                 header_map.append("anthropic-beta", value.to_string().try_into()?);
             }
@@ -8289,18 +8259,19 @@ pub mod builder {
             let environment_id = environment_id.map_err(Error::InvalidRequest)?;
             let work_id = work_id.map_err(Error::InvalidRequest)?;
             let anthropic_beta = anthropic_beta.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1/environments/{}/work/{}/ack", client.baseurl, encode_path(&
-                environment_id.to_string()), encode_path(& work_id.to_string()),
-            );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
+            let url = client
+                .request_url(
+                    &[
+                        "v1",
+                        "environments",
+                        (environment_id.to_string()).as_str(),
+                        "work",
+                        (work_id.to_string()).as_str(),
+                        "ack",
+                    ],
+                )
+                .map_err(Error::InvalidRequest)?;
+            let mut header_map = ::reqwest::header::HeaderMap::new();
             if let Some(value) = anthropic_beta {
                 header_map.append("anthropic-beta", value.to_string().try_into()?);
             }
@@ -8448,18 +8419,19 @@ pub mod builder {
             let expected_last_heartbeat = expected_last_heartbeat
                 .map_err(Error::InvalidRequest)?;
             let anthropic_beta = anthropic_beta.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1/environments/{}/work/{}/heartbeat", client.baseurl, encode_path(&
-                environment_id.to_string()), encode_path(& work_id.to_string()),
-            );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
+            let url = client
+                .request_url(
+                    &[
+                        "v1",
+                        "environments",
+                        (environment_id.to_string()).as_str(),
+                        "work",
+                        (work_id.to_string()).as_str(),
+                        "heartbeat",
+                    ],
+                )
+                .map_err(Error::InvalidRequest)?;
+            let mut header_map = ::reqwest::header::HeaderMap::new();
             if let Some(value) = anthropic_beta {
                 header_map.append("anthropic-beta", value.to_string().try_into()?);
             }
@@ -8645,18 +8617,19 @@ pub mod builder {
                         .map_err(|e| e.to_string())
                 })
                 .map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1/environments/{}/work/{}/stop", client.baseurl, encode_path(&
-                environment_id.to_string()), encode_path(& work_id.to_string()),
-            );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(3usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
+            let url = client
+                .request_url(
+                    &[
+                        "v1",
+                        "environments",
+                        (environment_id.to_string()).as_str(),
+                        "work",
+                        (work_id.to_string()).as_str(),
+                        "stop",
+                    ],
+                )
+                .map_err(Error::InvalidRequest)?;
+            let mut header_map = ::reqwest::header::HeaderMap::new();
             if let Some(value) = anthropic_beta {
                 header_map.append("anthropic-beta", value.to_string().try_into()?);
             }

@@ -1,11 +1,8 @@
-//! Hand-written hooks of the generated client (the one hand-written part of
-//! this crate besides `lib.rs`).
+//! Hand-written hooks of the generated client.
 //!
 //! progenitor requires the `ClientHooks` implementation to live in the crate
-//! that defines `Client`. It does three things to every request:
+//! that defines `Client`. It does two things to every request:
 //!
-//! - removes the `api-version` header progenitor adds (this API versions with
-//!   `anthropic-version`, a default header of the `reqwest::Client`);
 //! - adds `content-length: 0` to a POST without a body (ack, archive,
 //!   heartbeat), as the official SDK sends it;
 //! - sends the request through the client's [`Transport`] when one is set
@@ -40,12 +37,14 @@ pub trait Transport: Send + Sync + 'static {
     ) -> TransportFuture<'a>;
 }
 
-/// The `inner` value of every [`Client`]: an optional [`Transport`].
+/// The `inner` value of every [`Client`]: an optional [`Transport`], and
+/// optionally the client's base URL already parsed.
 ///
 /// `Inner::default()` sends requests directly.
 #[derive(Clone, Default)]
 pub struct Inner {
     transport: Option<Arc<dyn Transport>>,
+    pub(crate) base_url: Option<Arc<reqwest::Url>>,
 }
 
 impl Inner {
@@ -53,7 +52,17 @@ impl Inner {
     pub fn with_transport(transport: Arc<dyn Transport>) -> Self {
         Self {
             transport: Some(transport),
+            base_url: None,
         }
+    }
+
+    /// The client's base URL, parsed once by the caller (a client that
+    /// makes a `Client` per call shares it), so that request URLs are built
+    /// without parsing it again. Ignored unless it is the URL the `Client`
+    /// is created with.
+    pub fn with_base_url(mut self, base_url: Arc<reqwest::Url>) -> Self {
+        self.base_url = Some(base_url);
+        self
     }
 }
 
@@ -61,6 +70,10 @@ impl fmt::Debug for Inner {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Inner")
             .field("transport", &self.transport.as_ref().map(|_| "custom"))
+            .field(
+                "base_url",
+                &self.base_url.as_deref().map(reqwest::Url::as_str),
+            )
             .finish()
     }
 }
@@ -71,7 +84,6 @@ impl ClientHooks<Inner> for Client {
         request: &mut reqwest::Request,
         _info: &OperationInfo,
     ) -> Result<(), Error<E>> {
-        request.headers_mut().remove("api-version");
         if request.method() == reqwest::Method::POST && request.body().is_none() {
             request
                 .headers_mut()

@@ -5,7 +5,8 @@
 //! one with configuration, authentication, retries, pagination streams and
 //! typed errors. This crate is what [progenitor] generates from
 //! `openapi/environments.yaml`; it is regenerated with `cargo xtask generate`
-//! and never edited by hand (only `lib.rs` and [`hooks`] are hand-written).
+//! and never edited by hand (only `lib.rs`, [`hooks`] and the request-URL
+//! builder `urls.rs` are hand-written).
 //!
 //! # Surface
 //!
@@ -58,6 +59,7 @@
 mod generated;
 
 pub mod hooks;
+mod urls;
 
 pub use generated::*;
 
