@@ -57,7 +57,8 @@ fn main() {
     });
 }
 
-/// The same retrieve through the facade, and through reqwest and
+/// The same retrieve through the facade (as configured by default: with
+/// retries, a timeout, the tracing span), and through reqwest and
 /// serde_json alone (the headers the API needs, the status check, the
 /// decode into the same type).
 struct Requests<'a> {
@@ -73,7 +74,6 @@ impl<'a> Requests<'a> {
             client: anthropic_environments::Client::builder()
                 .api_key("sk-ant-bench")
                 .base_url(base_url)
-                .max_retries(0)
                 .build()
                 .unwrap(),
             http: reqwest::Client::new(),

@@ -202,7 +202,7 @@ impl ClientBuilder {
                     .filter(|u| !u.is_empty())
             })
             .unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
-        let base_url = checked_base_url(&base_url)?;
+        let (base_url, parsed_base_url) = checked_base_url(&base_url)?;
 
         let mut headers = HeaderMap::new();
         let version = self.api_version.as_deref().unwrap_or(API_VERSION);
@@ -235,23 +235,36 @@ impl ClientBuilder {
         for beta in &betas {
             check_beta(beta).map_err(|e| Error::Config(e.to_string()))?;
         }
-        let http = match self.http {
-            Some(http) => http,
-            None => reqwest::Client::builder()
-                .connect_timeout(self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT))
-                .build()
-                .map_err(|e| Error::Config(format!("building the HTTP client: {e}")))?,
+        let timeout = self.timeout.unwrap_or(DEFAULT_TIMEOUT);
+        // The HTTP client this crate builds has the client's timeout as its
+        // own, so that a request with that timeout needs no per-request
+        // setting (reqwest keeps one in a map it allocates per request).
+        let (http, http_timeout) = match self.http {
+            Some(http) => (http, None),
+            None => {
+                let http = reqwest::Client::builder()
+                    .connect_timeout(self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT))
+                    .timeout(timeout)
+                    .build()
+                    .map_err(|e| Error::Config(format!("building the HTTP client: {e}")))?;
+                (http, Some(timeout))
+            }
         };
+        let default_beta = HeaderValue::from_str(&beta_header(&betas, &[]))
+            .map_err(|_| Error::Config("the betas are not a valid header value".into()))?;
         let shared = Arc::new(Shared {
             base_url,
+            parsed_base_url,
             http,
+            http_timeout,
             authorization: authorization(&credential)?,
             credential,
             headers,
             betas,
+            default_beta,
             max_retries: self.max_retries.unwrap_or(DEFAULT_MAX_RETRIES),
             max_retry_after: self.max_retry_after.unwrap_or(DEFAULT_MAX_RETRY_AFTER),
-            timeout: self.timeout.unwrap_or(DEFAULT_TIMEOUT),
+            timeout,
             sleep: self.sleep.unwrap_or_else(|| Arc::new(TokioSleep)),
         });
         Ok(Client { shared })
@@ -269,8 +282,9 @@ fn authorization(credential: &Credential) -> Result<HeaderValue> {
     Ok(value)
 }
 
-/// A base URL without its trailing slash, checked to be http(s).
-fn checked_base_url(base_url: &str) -> Result<String> {
+/// A base URL without its trailing slash, checked to be http(s) with no
+/// query or fragment (the request paths go after it), and parsed.
+fn checked_base_url(base_url: &str) -> Result<(String, Arc<reqwest::Url>)> {
     let base_url = base_url.trim_end_matches('/').to_owned();
     let parsed = reqwest::Url::parse(&base_url)
         .map_err(|e| Error::Config(format!("invalid base URL {base_url:?}: {e}")))?;
@@ -279,7 +293,12 @@ fn checked_base_url(base_url: &str) -> Result<String> {
             "invalid base URL {base_url:?}: the scheme must be http or https"
         )));
     }
-    Ok(base_url)
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err(Error::Config(format!(
+            "invalid base URL {base_url:?}: it must not have a query or fragment"
+        )));
+    }
+    Ok((base_url, Arc::new(parsed)))
 }
 
 /// The betas of a comma-separated `anthropic-beta` value.
@@ -309,7 +328,12 @@ pub(crate) fn check_beta(beta: &str) -> Result<()> {
 #[derive(Clone)]
 pub(crate) struct Shared {
     pub(crate) base_url: String,
+    /// `base_url` parsed, for the generated client's request URLs.
+    pub(crate) parsed_base_url: Arc<reqwest::Url>,
     pub(crate) http: reqwest::Client,
+    /// The timeout `http` applies to a request without one of its own:
+    /// `Some` when this crate built `http`.
+    pub(crate) http_timeout: Option<Duration>,
     credential: Credential,
     /// `Bearer <credential>`, sensitive.
     pub(crate) authorization: HeaderValue,
@@ -317,6 +341,8 @@ pub(crate) struct Shared {
     /// headers.
     pub(crate) headers: HeaderMap,
     pub(crate) betas: Vec<String>,
+    /// The `anthropic-beta` value of a request without betas of its own.
+    pub(crate) default_beta: HeaderValue,
     pub(crate) max_retries: u32,
     pub(crate) max_retry_after: Duration,
     pub(crate) timeout: Duration,
@@ -401,7 +427,7 @@ impl Client {
     /// `api_base_url` of a work item's secret), sharing the connection pool.
     pub fn with_base_url(&self, base_url: &str) -> Result<Client> {
         let mut shared = (*self.shared).clone();
-        shared.base_url = checked_base_url(base_url)?;
+        (shared.base_url, shared.parsed_base_url) = checked_base_url(base_url)?;
         Ok(Client {
             shared: Arc::new(shared),
         })
@@ -418,16 +444,26 @@ impl Client {
         crate::resources::work::WorkQueue::new(self.clone(), environment_id.into())
     }
 
-    /// The `anthropic-beta` value of a request: the client's betas, then the
-    /// request's, then [`MANAGED_AGENTS_BETA`], without duplicates.
-    pub(crate) fn beta_header(&self, extra: &[String]) -> String {
-        let mut seen: Vec<&str> = Vec::with_capacity(self.shared.betas.len() + extra.len() + 1);
-        for beta in self.shared.betas.iter().chain(extra).map(String::as_str) {
-            if beta != MANAGED_AGENTS_BETA && !seen.contains(&beta) {
-                seen.push(beta);
-            }
+    /// The `anthropic-beta` value of a request with the betas `extra` of
+    /// its own (see [`beta_header`]).
+    pub(crate) fn beta_value(&self, extra: &[String]) -> Result<HeaderValue> {
+        if extra.is_empty() {
+            return Ok(self.shared.default_beta.clone());
         }
-        seen.push(MANAGED_AGENTS_BETA);
-        seen.join(",")
+        HeaderValue::from_str(&beta_header(&self.shared.betas, extra))
+            .map_err(|_| Error::invalid("beta", "not a valid header value"))
     }
+}
+
+/// The `anthropic-beta` value of a request: the client's betas, then the
+/// request's, then [`MANAGED_AGENTS_BETA`], without duplicates.
+fn beta_header(client: &[String], extra: &[String]) -> String {
+    let mut seen: Vec<&str> = Vec::with_capacity(client.len() + extra.len() + 1);
+    for beta in client.iter().chain(extra).map(String::as_str) {
+        if beta != MANAGED_AGENTS_BETA && !seen.contains(&beta) {
+            seen.push(beta);
+        }
+    }
+    seen.push(MANAGED_AGENTS_BETA);
+    seen.join(",")
 }

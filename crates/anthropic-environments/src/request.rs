@@ -18,41 +18,63 @@ use crate::transport::{CallTransport, request_id};
 /// A successful response: the decoded body with the status and headers.
 ///
 /// Derefs to the body; [`into_inner`](Response::into_inner) takes it.
-#[derive(Debug, Clone)]
 pub struct Response<T> {
-    data: T,
-    status: StatusCode,
-    headers: HeaderMap,
+    // The generated client's value as it is: its headers are not copied
+    // again for a caller who only wants the body.
+    value: ResponseValue<T>,
 }
 
 impl<T> Response<T> {
+    pub(crate) fn new(data: T, status: StatusCode, headers: HeaderMap) -> Self {
+        Response {
+            value: ResponseValue::new(data, status, headers),
+        }
+    }
+
     /// The decoded body.
     pub fn into_inner(self) -> T {
-        self.data
+        self.value.into_inner()
     }
 
     /// The `request-id` header of the response.
     pub fn request_id(&self) -> Option<&str> {
-        self.headers.get("request-id").and_then(|v| v.to_str().ok())
+        self.headers()
+            .get(crate::transport::REQUEST_ID)
+            .and_then(|v| v.to_str().ok())
     }
 
     /// The HTTP status.
     pub fn status(&self) -> StatusCode {
-        self.status
+        self.value.status()
     }
 
     /// The response headers.
     pub fn headers(&self) -> &HeaderMap {
-        &self.headers
+        self.value.headers()
     }
 
     /// The same response with its body mapped.
-    pub(crate) fn map<U>(self, f: impl FnOnce(T) -> U) -> Response<U> {
+    pub(crate) fn map<U: std::fmt::Debug>(self, f: impl FnOnce(T) -> U) -> Response<U> {
+        let value = self.value.map::<U, _, std::convert::Infallible>(f);
         Response {
-            data: f(self.data),
-            status: self.status,
-            headers: self.headers,
+            value: value.unwrap_or_else(|never| match never {}),
         }
+    }
+}
+
+impl<T: Clone> Clone for Response<T> {
+    fn clone(&self) -> Self {
+        Response::new((*self.value).clone(), self.status(), self.headers().clone())
+    }
+}
+
+impl<T: std::fmt::Debug> std::fmt::Debug for Response<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Response")
+            .field("data", &*self.value)
+            .field("status", &self.status())
+            .field("headers", self.headers())
+            .finish()
     }
 }
 
@@ -60,14 +82,14 @@ impl<T: PartialEq> PartialEq for Response<T> {
     /// Equal bodies and statuses (the headers, with their request ids, are
     /// not compared).
     fn eq(&self, other: &Self) -> bool {
-        self.data == other.data && self.status == other.status
+        *self.value == *other.value && self.status() == other.status()
     }
 }
 
 impl<T> std::ops::Deref for Response<T> {
     type Target = T;
     fn deref(&self) -> &T {
-        &self.data
+        &self.value
     }
 }
 
@@ -179,8 +201,6 @@ pub(crate) use sends;
 /// One call: a generated client wired to this call's transport.
 pub(crate) struct Call {
     pub(crate) raw: RawClient,
-    /// The `anthropic-beta` header value of this call.
-    pub(crate) beta: String,
     operation: &'static str,
     transport: Arc<CallTransport>,
 }
@@ -198,19 +218,23 @@ impl Call {
         let (headers, betas) = options.resolve()?;
         let transport = Arc::new(CallTransport {
             client: client.clone(),
+            beta: client.beta_value(&betas)?,
             headers,
             max_retries: options.max_retries.unwrap_or(client.shared.max_retries),
-            timeout: options.timeout.unwrap_or(client.shared.timeout),
+            timeout: {
+                let timeout = options.timeout.unwrap_or(client.shared.timeout);
+                (client.shared.http_timeout != Some(timeout)).then_some(timeout)
+            },
             last: Mutex::default(),
         });
         let raw = RawClient::new_with_client(
             &client.shared.base_url,
             client.shared.http.clone(),
-            Inner::with_transport(transport.clone()),
+            Inner::with_transport(transport.clone())
+                .with_base_url(client.shared.parsed_base_url.clone()),
         );
         Ok(Call {
             raw,
-            beta: client.beta_header(&betas),
             operation,
             transport,
         })
@@ -219,12 +243,10 @@ impl Call {
     /// Maps the generated client's result to this crate's.
     pub(crate) async fn finish<T>(self, result: RawResult<T>) -> Result<Response<T>> {
         match result {
-            Ok(value) => Ok(Response {
-                status: value.status(),
-                headers: value.headers().clone(),
-                data: value.into_inner(),
-            }),
-            Err(error) => Err(self.error(error).await),
+            Ok(value) => Ok(Response { value }),
+            // Boxed: the error path's future is large, and only an error
+            // pays for it.
+            Err(error) => Err(Box::pin(self.error(error)).await),
         }
     }
 
@@ -237,11 +259,7 @@ impl Call {
             Err(progenitor_client::Error::UnexpectedResponse(r))
                 if r.status() == StatusCode::NO_CONTENT =>
             {
-                Ok(Response {
-                    status: r.status(),
-                    headers: r.headers().clone(),
-                    data: None,
-                })
+                Ok(Response::new(None, r.status(), r.headers().clone()))
             }
             other => self.finish(other).await,
         }
@@ -292,13 +310,13 @@ impl Call {
                         error_type: None,
                         message: excerpt(&bytes, 200),
                         details: None,
-                        request_id: last.request_id,
+                        request_id: last.request_id(),
                     }))
                 } else {
                     Error::Decode {
                         operation,
                         status,
-                        request_id: last.request_id,
+                        request_id: last.request_id(),
                         message: e.to_string(),
                         excerpt: excerpt(&bytes, 200),
                         object_id: object_id(&bytes),

@@ -15,7 +15,10 @@ use std::pin::Pin;
 use std::time::{Duration, SystemTime};
 
 use reqwest::StatusCode;
-use reqwest::header::HeaderMap;
+use reqwest::header::{HeaderMap, HeaderName};
+
+/// `x-should-retry`, named once.
+const X_SHOULD_RETRY: HeaderName = HeaderName::from_static("x-should-retry");
 
 /// Retries after the first attempt, by default.
 pub const DEFAULT_MAX_RETRIES: u32 = 2;
@@ -38,7 +41,7 @@ pub fn status_is_retryable(status: StatusCode) -> bool {
 
 /// Whether a response should be retried (its status and `x-should-retry`).
 pub fn should_retry(status: StatusCode, headers: &HeaderMap) -> bool {
-    match headers.get("x-should-retry").map(|v| v.as_bytes()) {
+    match headers.get(X_SHOULD_RETRY).map(|v| v.as_bytes()) {
         Some(b"true") => true,
         Some(b"false") => false,
         _ => status_is_retryable(status),

@@ -6,15 +6,22 @@ use std::time::Duration;
 
 use anthropic_environments_raw::hooks::{Transport, TransportFuture};
 use reqwest::StatusCode;
-use reqwest::header::HeaderMap;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use tracing::Instrument;
 
 use crate::client::Client;
 use crate::retry;
 
+/// `request-id`, named once (a name given as a string is parsed and hashed
+/// at every use).
+pub(crate) const REQUEST_ID: HeaderName = HeaderName::from_static("request-id");
+
+/// `anthropic-beta`.
+pub(crate) const ANTHROPIC_BETA: HeaderName = HeaderName::from_static("anthropic-beta");
+
 pub(crate) fn request_id(headers: &HeaderMap) -> Option<String> {
     headers
-        .get("request-id")
+        .get(REQUEST_ID)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned)
 }
@@ -23,15 +30,33 @@ pub(crate) fn request_id(headers: &HeaderMap) -> Option<String> {
 #[derive(Default)]
 pub(crate) struct Last {
     pub(crate) status: Option<StatusCode>,
-    pub(crate) request_id: Option<String>,
+    request_id: Option<HeaderValue>,
+}
+
+impl Last {
+    fn record(&mut self, response: &reqwest::Response) {
+        self.status = Some(response.status());
+        self.request_id = response.headers().get(REQUEST_ID).cloned();
+    }
+
+    /// The `request-id` of the response, if it had a readable one.
+    pub(crate) fn request_id(&self) -> Option<String> {
+        let value = self.request_id.as_ref()?;
+        value.to_str().ok().map(str::to_owned)
+    }
 }
 
 /// Sends the attempts of one call.
 pub(crate) struct CallTransport {
     pub(crate) client: Client,
+    /// The call's `anthropic-beta` value.
+    pub(crate) beta: HeaderValue,
+    /// The call's own headers (workspace, the caller's extra headers).
     pub(crate) headers: HeaderMap,
     pub(crate) max_retries: u32,
-    pub(crate) timeout: Duration,
+    /// The timeout of each attempt, when the HTTP client does not already
+    /// apply it.
+    pub(crate) timeout: Option<Duration>,
     pub(crate) last: Mutex<Last>,
 }
 
@@ -65,12 +90,17 @@ impl CallTransport {
             // one (or the body cannot be cloned, which never happens for the
             // JSON bodies of this API).
             let original = request.take().expect("a request for every attempt");
-            let mut attempt = match (last_attempt, original.try_clone()) {
-                (false, Some(copy)) => {
+            let copy = if last_attempt {
+                None
+            } else {
+                copy_of(&original)
+            };
+            let mut attempt = match copy {
+                Some(copy) => {
                     request = Some(original);
                     copy
                 }
-                _ => original,
+                None => original,
             };
             let headers = attempt.headers_mut();
             for (name, value) in self.client.shared.headers.iter().chain(self.headers.iter()) {
@@ -80,9 +110,12 @@ impl CallTransport {
                 reqwest::header::AUTHORIZATION,
                 self.client.shared.authorization.clone(),
             );
+            headers.insert(ANTHROPIC_BETA, self.beta.clone());
             #[cfg(feature = "opentelemetry")]
             crate::telemetry::inject_trace_context(&tracing::Span::current(), headers);
-            *attempt.timeout_mut() = Some(self.timeout);
+            if let Some(timeout) = self.timeout {
+                *attempt.timeout_mut() = Some(timeout);
+            }
             let span = tracing::Span::current();
             if retries_made > 0 {
                 span.record("http.request.resend_count", retries_made);
@@ -94,7 +127,7 @@ impl CallTransport {
                     span.record("http.response.status_code", status.as_u16());
                     if let Some(id) = response
                         .headers()
-                        .get("request-id")
+                        .get(REQUEST_ID)
                         .and_then(|v| v.to_str().ok())
                     {
                         span.record("anthropic.request.id", id);
@@ -127,8 +160,7 @@ impl CallTransport {
                     // generated client reads it.
                     if !can_retry {
                         let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
-                        last.status = Some(status);
-                        last.request_id = request_id(response.headers());
+                        last.record(&response);
                         return Ok(response);
                     }
                     let response = match buffered(response).await {
@@ -151,8 +183,7 @@ impl CallTransport {
                         }
                     };
                     let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
-                    last.status = Some(status);
-                    last.request_id = request_id(response.headers());
+                    last.record(&response);
                     return Ok(response);
                 }
                 Err(error) => {
@@ -183,15 +214,106 @@ impl CallTransport {
     }
 }
 
-/// The same response with its body read into memory.
-async fn buffered(response: reqwest::Response) -> reqwest::Result<reqwest::Response> {
+/// A copy of `request` for another attempt, or `None` when its body is a
+/// stream (which cannot be sent twice). Like `reqwest::Request::try_clone`
+/// without the per-request timeout setting that one allocates on every copy
+/// (the timeout is the one extension a request built through reqwest's
+/// public API can carry, and it is copied when set).
+fn copy_of(request: &reqwest::Request) -> Option<reqwest::Request> {
+    let body = match request.body() {
+        Some(body) => Some(reqwest::Body::from(body.as_bytes()?.to_vec())),
+        None => None,
+    };
+    let mut copy = reqwest::Request::new(request.method().clone(), request.url().clone());
+    *copy.headers_mut() = request.headers().clone();
+    *copy.version_mut() = request.version();
+    if let Some(timeout) = request.timeout() {
+        *copy.timeout_mut() = Some(*timeout);
+    }
+    *copy.body_mut() = body;
+    Some(copy)
+}
+
+/// The same response with its body read into memory (its status, version,
+/// headers and URL kept; the headers are moved, not copied).
+async fn buffered(mut response: reqwest::Response) -> reqwest::Result<reqwest::Response> {
+    use reqwest::ResponseBuilderExt;
     let status = response.status();
     let version = response.version();
-    let headers = response.headers().clone();
+    let url = response.url().clone();
+    let headers = std::mem::take(response.headers_mut());
     let body = response.bytes().await?;
-    let mut rebuilt = http::Response::new(body);
+    // A builder given nothing fallible (only the URL, which reqwest keeps
+    // in the extensions) cannot fail; the status and version are set
+    // directly.
+    let Ok(mut rebuilt) = http::Response::builder().url(url).body(body) else {
+        unreachable!("a response builder with only an extension set");
+    };
     *rebuilt.status_mut() = status;
     *rebuilt.version_mut() = version;
     *rebuilt.headers_mut() = headers;
     Ok(reqwest::Response::from(rebuilt))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_copy_is_the_same_request() {
+        let http = reqwest::Client::new();
+        let mut request = http
+            .post("http://127.0.0.1:1/v1/environments?x=1")
+            .header("content-type", "application/json")
+            .body(r#"{"name":"a"}"#)
+            .version(reqwest::Version::HTTP_11)
+            .build()
+            .unwrap();
+        *request.timeout_mut() = Some(Duration::from_secs(3));
+        let copy = copy_of(&request).unwrap();
+        assert_eq!(copy.method(), request.method());
+        assert_eq!(copy.url(), request.url());
+        assert_eq!(copy.headers(), request.headers());
+        assert_eq!(copy.version(), request.version());
+        assert_eq!(copy.timeout(), Some(&Duration::from_secs(3)));
+        assert_eq!(
+            copy.body().and_then(reqwest::Body::as_bytes),
+            Some(&br#"{"name":"a"}"#[..])
+        );
+
+        let bodiless = http.get("http://127.0.0.1:1/").build().unwrap();
+        let copy = copy_of(&bodiless).unwrap();
+        assert!(copy.body().is_none());
+        assert_eq!(copy.timeout(), None);
+    }
+
+    #[test]
+    fn a_streamed_body_is_not_copied() {
+        let stream = futures::stream::iter([Ok::<_, std::io::Error>("chunk")]);
+        let request = reqwest::Client::new()
+            .post("http://127.0.0.1:1/")
+            .body(reqwest::Body::wrap_stream(stream))
+            .build()
+            .unwrap();
+        assert!(copy_of(&request).is_none());
+    }
+
+    #[tokio::test]
+    async fn a_buffered_response_keeps_its_parts() {
+        use reqwest::ResponseBuilderExt;
+        let url = reqwest::Url::parse("http://127.0.0.1:1/v1/x").unwrap();
+        let response = http::Response::builder()
+            .status(409)
+            .version(reqwest::Version::HTTP_11)
+            .header("request-id", "req_1")
+            .url(url.clone())
+            .body("body")
+            .unwrap();
+        let buffered = buffered(reqwest::Response::from(response)).await.unwrap();
+        assert_eq!(buffered.status(), 409);
+        assert_eq!(buffered.version(), reqwest::Version::HTTP_11);
+        assert_eq!(buffered.url(), &url);
+        assert_eq!(buffered.headers()["request-id"], "req_1");
+        assert_eq!(buffered.bytes().await.unwrap(), "body");
+    }
 }

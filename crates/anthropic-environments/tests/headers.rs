@@ -124,6 +124,22 @@ async fn workspace_per_client_and_per_request_and_extra_headers() {
 }
 
 #[tokio::test]
+async fn a_base_url_with_a_path_keeps_it_before_the_api_path() {
+    let (server, env) = mock_with_environment().await;
+    let client = Client::builder()
+        .api_key(KEY)
+        .base_url(format!("{}/gateway/anthropic/", server.base_url()))
+        .max_retries(0)
+        .build()
+        .unwrap();
+    // The mock serves the API at the root, so the prefixed path is not
+    // found; the journal shows where the request went.
+    let _ = client.environments().retrieve(&env).send().await;
+    let r = &server.requests()[0];
+    assert_eq!(r.path, format!("/gateway/anthropic/v1/environments/{env}"));
+}
+
+#[tokio::test]
 async fn a_caller_supplied_reqwest_client_still_gets_the_api_headers() {
     let (server, env) = mock_with_environment().await;
     let http = reqwest::Client::builder().build().unwrap();
@@ -164,6 +180,14 @@ fn configuration_errors() {
         .build()
         .unwrap_err();
     assert!(err.to_string().contains("scheme"), "{err}");
+    for with_query in ["http://127.0.0.1:1/?x=1", "http://127.0.0.1:1/#top"] {
+        let err = Client::builder()
+            .api_key(KEY)
+            .base_url(with_query)
+            .build()
+            .unwrap_err();
+        assert!(err.to_string().contains("query or fragment"), "{err}");
+    }
     let err = Client::builder()
         .api_key(KEY)
         .beta("a,b")

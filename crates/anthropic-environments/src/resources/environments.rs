@@ -148,13 +148,7 @@ impl CreateEnvironment {
             return Err(crate::Error::invalid("name", "must not be empty"));
         }
         let call = Call::new(&self.client, "create_environment", &self.options)?;
-        let result = call
-            .raw
-            .create_environment()
-            .anthropic_beta(call.beta.clone())
-            .body(self.params)
-            .send()
-            .await;
+        let result = call.raw.create_environment().body(self.params).send().await;
         call.finish(result).await
     }
 }
@@ -243,10 +237,7 @@ impl ListEnvironments {
             .map(|l| validate::positive("limit", l))
             .transpose()?;
         let call = Call::new(&self.client, "list_environments", &self.options)?;
-        let mut request = call
-            .raw
-            .list_environments()
-            .anthropic_beta(call.beta.clone());
+        let mut request = call.raw.list_environments();
         if let Some(include) = self.include_archived {
             request = request.include_archived(include);
         }
@@ -288,7 +279,6 @@ impl RetrieveEnvironment {
             .raw
             .retrieve_environment()
             .environment_id(self.environment_id)
-            .anthropic_beta(call.beta.clone())
             .send()
             .await;
         call.finish(result).await
@@ -347,7 +337,6 @@ impl UpdateEnvironment {
             .raw
             .update_environment()
             .environment_id(self.environment_id)
-            .anthropic_beta(call.beta.clone())
             .body(self.params)
             .send()
             .await;
@@ -376,7 +365,6 @@ impl DeleteEnvironment {
             .raw
             .delete_environment()
             .environment_id(self.environment_id)
-            .anthropic_beta(call.beta.clone())
             .send()
             .await;
         call.finish(result).await
@@ -404,7 +392,6 @@ impl ArchiveEnvironment {
             .raw
             .archive_environment()
             .environment_id(self.environment_id)
-            .anthropic_beta(call.beta.clone())
             .send()
             .await;
         call.finish(result).await

@@ -171,7 +171,6 @@ impl RetrieveWork {
             .retrieve_work()
             .environment_id(self.environment_id)
             .work_id(self.work_id)
-            .anthropic_beta(call.beta.clone())
             .send()
             .await;
         call.finish(result).await
@@ -221,11 +220,7 @@ impl PollWork {
             })
             .transpose()?;
         let call = Call::new(&self.client, "poll_work", &self.options)?;
-        let mut request = call
-            .raw
-            .poll_work()
-            .environment_id(self.environment_id)
-            .anthropic_beta(call.beta.clone());
+        let mut request = call.raw.poll_work().environment_id(self.environment_id);
         if let Some(ms) = block_ms {
             request = request.block_ms(ms);
         }
@@ -257,7 +252,6 @@ impl AckWork {
             .ack_work()
             .environment_id(self.environment_id)
             .work_id(self.work_id)
-            .anthropic_beta(call.beta.clone())
             .send()
             .await;
         call.finish(result).await
@@ -307,8 +301,7 @@ impl HeartbeatWork {
             .raw
             .heartbeat_work()
             .environment_id(self.environment_id)
-            .work_id(self.work_id)
-            .anthropic_beta(call.beta.clone());
+            .work_id(self.work_id);
         if let Some(ttl) = ttl {
             request = request.desired_ttl_seconds(ttl);
         }
@@ -343,7 +336,6 @@ impl StopWork {
             .stop_work()
             .environment_id(self.environment_id)
             .work_id(self.work_id)
-            .anthropic_beta(call.beta.clone())
             .body(BetaSelfHostedWorkStopRequest::builder().force(self.force))
             .send()
             .await;
@@ -415,8 +407,7 @@ impl ListWork {
         let mut request = call
             .raw
             .list_work()
-            .environment_id(self.environment_id.clone())
-            .anthropic_beta(call.beta.clone());
+            .environment_id(self.environment_id.clone());
         if let Some(limit) = limit {
             request = request.limit(limit);
         }
@@ -451,7 +442,6 @@ impl UpdateWork {
             .update_work()
             .environment_id(self.environment_id)
             .work_id(self.work_id)
-            .anthropic_beta(call.beta.clone())
             .body(BetaSelfHostedWorkUpdateRequest::builder().metadata(self.patch.into_wire()))
             .send()
             .await;
@@ -474,7 +464,6 @@ impl RetrieveWorkStats {
             .raw
             .work_stats()
             .environment_id(self.environment_id)
-            .anthropic_beta(call.beta.clone())
             .send()
             .await;
         call.finish(result).await
