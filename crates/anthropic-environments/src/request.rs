@@ -3,7 +3,9 @@
 //! generated client wired to the call's transport, and the mapping of its
 //! result to this crate's [`Response`] and [`Error`]).
 
-use std::sync::{Arc, Mutex};
+use std::future::Future;
+use std::sync::atomic::AtomicU32;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use anthropic_environments_raw::hooks::Inner;
@@ -226,6 +228,8 @@ impl Call {
                 (client.shared.http_timeout != Some(timeout)).then_some(timeout)
             },
             last: Mutex::default(),
+            retries_made: AtomicU32::new(0),
+            span: OnceLock::new(),
         });
         let raw = RawClient::new_with_client(
             &client.shared.base_url,
@@ -240,8 +244,53 @@ impl Call {
         })
     }
 
+    /// Sends the call: `send` sends the generated request and decodes its
+    /// answer. The transport retries what fails before an answer's body
+    /// (connection errors, timeouts, retryable statuses); an answer whose
+    /// body breaks off while the generated client reads it is retried
+    /// here, by sending the request again, while the call has retries left
+    /// (as the official SDKs retry it, reading the body before returning).
+    pub(crate) async fn run<'a, T, F, Fut>(&'a self, send: F) -> Result<Response<T>>
+    where
+        F: Fn(&'a RawClient) -> Fut,
+        Fut: Future<Output = RawResult<T>>,
+    {
+        let result = self.resend_cut_answers(send).await;
+        self.finish(result).await
+    }
+
+    /// [`run`](Call::run) for poll: a `204 No Content` is no work.
+    pub(crate) async fn run_optional<'a, T, F, Fut>(
+        &'a self,
+        send: F,
+    ) -> Result<Response<Option<T>>>
+    where
+        F: Fn(&'a RawClient) -> Fut,
+        Fut: Future<Output = RawResult<Option<T>>>,
+    {
+        let result = self.resend_cut_answers(send).await;
+        self.finish_optional(result).await
+    }
+
+    async fn resend_cut_answers<'a, T, F, Fut>(&'a self, send: F) -> RawResult<T>
+    where
+        F: Fn(&'a RawClient) -> Fut,
+        Fut: Future<Output = RawResult<T>>,
+    {
+        loop {
+            let result = send(&self.raw).await;
+            if let Err(progenitor_client::Error::ResponseBodyError(error)) = &result
+                && let Some(delay) = self.transport.retry_after_cut_answer(error)
+            {
+                self.transport.client.shared.sleep.sleep(delay).await;
+                continue;
+            }
+            return result;
+        }
+    }
+
     /// Maps the generated client's result to this crate's.
-    pub(crate) async fn finish<T>(self, result: RawResult<T>) -> Result<Response<T>> {
+    async fn finish<T>(&self, result: RawResult<T>) -> Result<Response<T>> {
         match result {
             Ok(value) => Ok(Response { value }),
             // Boxed: the error path's future is large, and only an error
@@ -251,8 +300,8 @@ impl Call {
     }
 
     /// Like [`finish`](Call::finish) for poll: a `204 No Content` is no work.
-    pub(crate) async fn finish_optional<T>(
-        self,
+    async fn finish_optional<T>(
+        &self,
         result: RawResult<Option<T>>,
     ) -> Result<Response<Option<T>>> {
         match result {
@@ -265,7 +314,7 @@ impl Call {
         }
     }
 
-    async fn error(self, error: progenitor_client::Error<types::ErrorResponse>) -> Error {
+    async fn error(&self, error: progenitor_client::Error<types::ErrorResponse>) -> Error {
         use progenitor_client::Error as E;
         let operation = self.operation;
         match error {

@@ -1,7 +1,8 @@
 //! How one call goes over the wire: the generated client's transport hook
 //! with this crate's headers, attempts, retries and tracing span.
 
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use anthropic_environments_raw::hooks::{Transport, TransportFuture};
@@ -58,6 +59,11 @@ pub(crate) struct CallTransport {
     /// apply it.
     pub(crate) timeout: Option<Duration>,
     pub(crate) last: Mutex<Last>,
+    /// Retries made so far, by this transport and by the call (which sends
+    /// the request again when an answer's body breaks off).
+    pub(crate) retries_made: AtomicU32,
+    /// The call's span: one for all its attempts, created at the first.
+    pub(crate) span: OnceLock<tracing::Span>,
 }
 
 impl Transport for CallTransport {
@@ -67,23 +73,48 @@ impl Transport for CallTransport {
         request: reqwest::Request,
         operation_id: &'static str,
     ) -> TransportFuture<'a> {
-        let span = crate::telemetry::api_call_span(
-            operation_id,
-            request.method().as_str(),
-            request.url().host_str().unwrap_or(""),
-        );
-        Box::pin(self.attempts(http, request).instrument(span))
+        let span = self.span.get_or_init(|| {
+            crate::telemetry::api_call_span(
+                operation_id,
+                request.method().as_str(),
+                request.url().host_str().unwrap_or(""),
+            )
+        });
+        Box::pin(self.attempts(http, request).instrument(span.clone()))
     }
 }
 
 impl CallTransport {
+    /// The wait before sending the call again after its answer's body broke
+    /// off with `error`, or `None` when no retry is left (the span then
+    /// records the error).
+    pub(crate) fn retry_after_cut_answer(&self, error: &reqwest::Error) -> Option<Duration> {
+        let retries_made = self.retries_made.load(Ordering::Relaxed);
+        if retries_made >= self.max_retries {
+            if let Some(span) = self.span.get() {
+                let kind = if error.is_timeout() {
+                    "timeout"
+                } else {
+                    "connection"
+                };
+                span.record("error.type", kind);
+                span.record("otel.status_code", "ERROR");
+            }
+            return None;
+        }
+        self.retries_made.store(retries_made + 1, Ordering::Relaxed);
+        let delay = retry::retry_delay(retries_made, None, self.client.shared.max_retry_after);
+        tracing::debug!(%error, ?delay, "retrying after a broken answer");
+        Some(delay)
+    }
+
     async fn attempts(
         &self,
         http: &reqwest::Client,
         request: reqwest::Request,
     ) -> reqwest::Result<reqwest::Response> {
         let mut request = Some(request);
-        let mut retries_made = 0u32;
+        let mut retries_made = self.retries_made.load(Ordering::Relaxed);
         loop {
             let last_attempt = retries_made >= self.max_retries;
             // Keep the original for a later attempt unless this is the last
@@ -146,6 +177,7 @@ impl CallTransport {
                         drop(response);
                         self.client.shared.sleep.sleep(delay).await;
                         retries_made += 1;
+                        self.retries_made.store(retries_made, Ordering::Relaxed);
                         continue;
                     }
                     tracing::debug!(
@@ -154,34 +186,8 @@ impl CallTransport {
                         retries = retries_made,
                         "answered"
                     );
-                    // Read the body here, so that a connection that breaks
-                    // mid-answer is retried like one that never answered. On
-                    // the last attempt there is nothing to retry: the
-                    // generated client reads it.
-                    if !can_retry {
-                        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
-                        last.record(&response);
-                        return Ok(response);
-                    }
-                    let response = match buffered(response).await {
-                        Ok(response) => response,
-                        Err(error) if can_retry => {
-                            let delay = retry::retry_delay(
-                                retries_made,
-                                None,
-                                self.client.shared.max_retry_after,
-                            );
-                            tracing::debug!(%error, ?delay, "retrying after a broken answer");
-                            self.client.shared.sleep.sleep(delay).await;
-                            retries_made += 1;
-                            continue;
-                        }
-                        Err(error) => {
-                            span.record("error.type", "connection");
-                            span.record("otel.status_code", "ERROR");
-                            return Err(error);
-                        }
-                    };
+                    // The generated client reads the body; if it breaks off,
+                    // the call sends the request again (Call::run).
                     let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
                     last.record(&response);
                     return Ok(response);
@@ -197,6 +203,7 @@ impl CallTransport {
                         tracing::debug!(%error, ?delay, "retrying after a transport error");
                         self.client.shared.sleep.sleep(delay).await;
                         retries_made += 1;
+                        self.retries_made.store(retries_made, Ordering::Relaxed);
                         continue;
                     }
                     tracing::debug!(%error, "request failed");
@@ -232,27 +239,6 @@ fn copy_of(request: &reqwest::Request) -> Option<reqwest::Request> {
     }
     *copy.body_mut() = body;
     Some(copy)
-}
-
-/// The same response with its body read into memory (its status, version,
-/// headers and URL kept; the headers are moved, not copied).
-async fn buffered(mut response: reqwest::Response) -> reqwest::Result<reqwest::Response> {
-    use reqwest::ResponseBuilderExt;
-    let status = response.status();
-    let version = response.version();
-    let url = response.url().clone();
-    let headers = std::mem::take(response.headers_mut());
-    let body = response.bytes().await?;
-    // A builder given nothing fallible (only the URL, which reqwest keeps
-    // in the extensions) cannot fail; the status and version are set
-    // directly.
-    let Ok(mut rebuilt) = http::Response::builder().url(url).body(body) else {
-        unreachable!("a response builder with only an extension set");
-    };
-    *rebuilt.status_mut() = status;
-    *rebuilt.version_mut() = version;
-    *rebuilt.headers_mut() = headers;
-    Ok(reqwest::Response::from(rebuilt))
 }
 
 #[cfg(test)]
@@ -296,24 +282,5 @@ mod tests {
             .build()
             .unwrap();
         assert!(copy_of(&request).is_none());
-    }
-
-    #[tokio::test]
-    async fn a_buffered_response_keeps_its_parts() {
-        use reqwest::ResponseBuilderExt;
-        let url = reqwest::Url::parse("http://127.0.0.1:1/v1/x").unwrap();
-        let response = http::Response::builder()
-            .status(409)
-            .version(reqwest::Version::HTTP_11)
-            .header("request-id", "req_1")
-            .url(url.clone())
-            .body("body")
-            .unwrap();
-        let buffered = buffered(reqwest::Response::from(response)).await.unwrap();
-        assert_eq!(buffered.status(), 409);
-        assert_eq!(buffered.version(), reqwest::Version::HTTP_11);
-        assert_eq!(buffered.url(), &url);
-        assert_eq!(buffered.headers()["request-id"], "req_1");
-        assert_eq!(buffered.bytes().await.unwrap(), "body");
     }
 }

@@ -153,3 +153,48 @@ async fn api_calls_and_work_items_have_the_official_spans() {
     assert_eq!(failed["error.type"], "404");
     assert_eq!(failed["otel.status_code"], "ERROR");
 }
+
+#[tokio::test]
+async fn a_call_sent_again_after_a_cut_answer_is_one_span() {
+    let capture = Capture::default();
+    let subscriber = tracing_subscriber::registry().with(capture.clone());
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    // The first answer breaks off; the call sends the request again.
+    let (base_url, _) = common::breaks_mid_answer(1).await;
+    let client = anthropic_environments::Client::builder()
+        .api_key(common::KEY)
+        .base_url(&base_url)
+        .sleep_impl(Arc::new(common::RecordingSleep::default()))
+        .build()
+        .unwrap();
+    client
+        .environments()
+        .retrieve("env_1")
+        .send()
+        .await
+        .unwrap();
+    // Every answer breaks off: the call gives up and its span says why.
+    let (base_url, _) = common::breaks_mid_answer(usize::MAX).await;
+    let client = anthropic_environments::Client::builder()
+        .api_key(common::KEY)
+        .base_url(&base_url)
+        .max_retries(1)
+        .sleep_impl(Arc::new(common::RecordingSleep::default()))
+        .build()
+        .unwrap();
+    let err = client.environments().retrieve("env_1").send().await;
+    assert!(err.is_err());
+
+    let spans = capture.spans.lock().unwrap().clone();
+    let retrieves: Vec<_> = spans
+        .iter()
+        .filter(|s| s.name == "anthropic.environments.retrieve")
+        .collect();
+    assert_eq!(retrieves.len(), 2, "one span per call: {retrieves:?}");
+    assert_eq!(retrieves[0].fields["http.request.resend_count"], "1");
+    assert!(!retrieves[0].fields.contains_key("error.type"));
+    assert_eq!(retrieves[1].fields["http.request.resend_count"], "1");
+    assert_eq!(retrieves[1].fields["error.type"], "connection");
+    assert_eq!(retrieves[1].fields["otel.status_code"], "ERROR");
+}

@@ -148,8 +148,8 @@ impl CreateEnvironment {
             return Err(crate::Error::invalid("name", "must not be empty"));
         }
         let call = Call::new(&self.client, "create_environment", &self.options)?;
-        let result = call.raw.create_environment().body(self.params).send().await;
-        call.finish(result).await
+        call.run(|raw| raw.create_environment().body(self.params.clone()).send())
+            .await
     }
 }
 
@@ -237,18 +237,21 @@ impl ListEnvironments {
             .map(|l| validate::positive("limit", l))
             .transpose()?;
         let call = Call::new(&self.client, "list_environments", &self.options)?;
-        let mut request = call.raw.list_environments();
-        if let Some(include) = self.include_archived {
-            request = request.include_archived(include);
-        }
-        if let Some(limit) = limit {
-            request = request.limit(limit);
-        }
-        if let Some(cursor) = cursor {
-            request = request.page(cursor);
-        }
-        let result = request.send().await;
-        let response = call.finish(result).await?;
+        let response = call
+            .run(|raw| {
+                let mut request = raw.list_environments();
+                if let Some(include) = self.include_archived {
+                    request = request.include_archived(include);
+                }
+                if let Some(limit) = limit {
+                    request = request.limit(limit);
+                }
+                if let Some(cursor) = &cursor {
+                    request = request.page(cursor);
+                }
+                request.send()
+            })
+            .await?;
         let request_id = response.request_id().map(str::to_owned);
         Ok(response.map(|body| Page {
             data: body.data,
@@ -275,13 +278,12 @@ impl RetrieveEnvironment {
     pub async fn send_with_meta(self) -> Result<Response<Environment>> {
         validate::path_id("environment_id", &self.environment_id)?;
         let call = Call::new(&self.client, "retrieve_environment", &self.options)?;
-        let result = call
-            .raw
-            .retrieve_environment()
-            .environment_id(self.environment_id)
-            .send()
-            .await;
-        call.finish(result).await
+        call.run(|raw| {
+            raw.retrieve_environment()
+                .environment_id(&self.environment_id)
+                .send()
+        })
+        .await
     }
 }
 
@@ -333,14 +335,13 @@ impl UpdateEnvironment {
     pub async fn send_with_meta(self) -> Result<Response<Environment>> {
         validate::path_id("environment_id", &self.environment_id)?;
         let call = Call::new(&self.client, "update_environment", &self.options)?;
-        let result = call
-            .raw
-            .update_environment()
-            .environment_id(self.environment_id)
-            .body(self.params)
-            .send()
-            .await;
-        call.finish(result).await
+        call.run(|raw| {
+            raw.update_environment()
+                .environment_id(&self.environment_id)
+                .body(self.params.clone())
+                .send()
+        })
+        .await
     }
 }
 
@@ -361,13 +362,12 @@ impl DeleteEnvironment {
     pub async fn send_with_meta(self) -> Result<Response<BetaEnvironmentDeleteResponse>> {
         validate::path_id("environment_id", &self.environment_id)?;
         let call = Call::new(&self.client, "delete_environment", &self.options)?;
-        let result = call
-            .raw
-            .delete_environment()
-            .environment_id(self.environment_id)
-            .send()
-            .await;
-        call.finish(result).await
+        call.run(|raw| {
+            raw.delete_environment()
+                .environment_id(&self.environment_id)
+                .send()
+        })
+        .await
     }
 }
 
@@ -388,12 +388,11 @@ impl ArchiveEnvironment {
     pub async fn send_with_meta(self) -> Result<Response<Environment>> {
         validate::path_id("environment_id", &self.environment_id)?;
         let call = Call::new(&self.client, "archive_environment", &self.options)?;
-        let result = call
-            .raw
-            .archive_environment()
-            .environment_id(self.environment_id)
-            .send()
-            .await;
-        call.finish(result).await
+        call.run(|raw| {
+            raw.archive_environment()
+                .environment_id(&self.environment_id)
+                .send()
+        })
+        .await
     }
 }

@@ -166,14 +166,13 @@ impl RetrieveWork {
         validate::path_id("environment_id", &self.environment_id)?;
         validate::path_id("work_id", &self.work_id)?;
         let call = Call::new(&self.client, "retrieve_work", &self.options)?;
-        let result = call
-            .raw
-            .retrieve_work()
-            .environment_id(self.environment_id)
-            .work_id(self.work_id)
-            .send()
-            .await;
-        call.finish(result).await
+        call.run(|raw| {
+            raw.retrieve_work()
+                .environment_id(&self.environment_id)
+                .work_id(&self.work_id)
+                .send()
+        })
+        .await
     }
 }
 
@@ -220,18 +219,20 @@ impl PollWork {
             })
             .transpose()?;
         let call = Call::new(&self.client, "poll_work", &self.options)?;
-        let mut request = call.raw.poll_work().environment_id(self.environment_id);
-        if let Some(ms) = block_ms {
-            request = request.block_ms(ms);
-        }
-        if let Some(ms) = reclaim {
-            request = request.reclaim_older_than_ms(ms);
-        }
-        if let Some(id) = self.worker_id {
-            request = request.anthropic_worker_id(id);
-        }
-        let result = request.send().await;
-        call.finish_optional(result).await
+        call.run_optional(|raw| {
+            let mut request = raw.poll_work().environment_id(&self.environment_id);
+            if let Some(ms) = block_ms {
+                request = request.block_ms(ms);
+            }
+            if let Some(ms) = reclaim {
+                request = request.reclaim_older_than_ms(ms);
+            }
+            if let Some(id) = &self.worker_id {
+                request = request.anthropic_worker_id(id);
+            }
+            request.send()
+        })
+        .await
     }
 }
 
@@ -247,14 +248,13 @@ impl AckWork {
         validate::path_id("environment_id", &self.environment_id)?;
         validate::path_id("work_id", &self.work_id)?;
         let call = Call::new(&self.client, "ack_work", &self.options)?;
-        let result = call
-            .raw
-            .ack_work()
-            .environment_id(self.environment_id)
-            .work_id(self.work_id)
-            .send()
-            .await;
-        call.finish(result).await
+        call.run(|raw| {
+            raw.ack_work()
+                .environment_id(&self.environment_id)
+                .work_id(&self.work_id)
+                .send()
+        })
+        .await
     }
 }
 
@@ -297,19 +297,20 @@ impl HeartbeatWork {
             .map(|s| validate::positive("desired_ttl_seconds", s))
             .transpose()?;
         let call = Call::new(&self.client, "heartbeat_work", &self.options)?;
-        let mut request = call
-            .raw
-            .heartbeat_work()
-            .environment_id(self.environment_id)
-            .work_id(self.work_id);
-        if let Some(ttl) = ttl {
-            request = request.desired_ttl_seconds(ttl);
-        }
-        if let Some(last) = self.expected_last_heartbeat {
-            request = request.expected_last_heartbeat(last);
-        }
-        let result = request.send().await;
-        call.finish(result).await
+        call.run(|raw| {
+            let mut request = raw
+                .heartbeat_work()
+                .environment_id(&self.environment_id)
+                .work_id(&self.work_id);
+            if let Some(ttl) = ttl {
+                request = request.desired_ttl_seconds(ttl);
+            }
+            if let Some(last) = &self.expected_last_heartbeat {
+                request = request.expected_last_heartbeat(last);
+            }
+            request.send()
+        })
+        .await
     }
 }
 
@@ -331,15 +332,14 @@ impl StopWork {
         validate::path_id("environment_id", &self.environment_id)?;
         validate::path_id("work_id", &self.work_id)?;
         let call = Call::new(&self.client, "stop_work", &self.options)?;
-        let result = call
-            .raw
-            .stop_work()
-            .environment_id(self.environment_id)
-            .work_id(self.work_id)
-            .body(BetaSelfHostedWorkStopRequest::builder().force(self.force))
-            .send()
-            .await;
-        call.finish(result).await
+        call.run(|raw| {
+            raw.stop_work()
+                .environment_id(&self.environment_id)
+                .work_id(&self.work_id)
+                .body(BetaSelfHostedWorkStopRequest::builder().force(self.force))
+                .send()
+        })
+        .await
     }
 }
 
@@ -404,18 +404,18 @@ impl ListWork {
             .map(|l| validate::positive("limit", l))
             .transpose()?;
         let call = Call::new(&self.client, "list_work", &self.options)?;
-        let mut request = call
-            .raw
-            .list_work()
-            .environment_id(self.environment_id.clone());
-        if let Some(limit) = limit {
-            request = request.limit(limit);
-        }
-        if let Some(cursor) = cursor {
-            request = request.page(cursor);
-        }
-        let result = request.send().await;
-        let response = call.finish(result).await?;
+        let response = call
+            .run(|raw| {
+                let mut request = raw.list_work().environment_id(&self.environment_id);
+                if let Some(limit) = limit {
+                    request = request.limit(limit);
+                }
+                if let Some(cursor) = &cursor {
+                    request = request.page(cursor);
+                }
+                request.send()
+            })
+            .await?;
         let request_id = response.request_id().map(str::to_owned);
         Ok(response.map(|body| Page {
             data: body.data,
@@ -437,15 +437,15 @@ impl UpdateWork {
         validate::path_id("environment_id", &self.environment_id)?;
         validate::path_id("work_id", &self.work_id)?;
         let call = Call::new(&self.client, "update_work", &self.options)?;
-        let result = call
-            .raw
-            .update_work()
-            .environment_id(self.environment_id)
-            .work_id(self.work_id)
-            .body(BetaSelfHostedWorkUpdateRequest::builder().metadata(self.patch.into_wire()))
-            .send()
-            .await;
-        call.finish(result).await
+        let metadata = self.patch.into_wire();
+        call.run(|raw| {
+            raw.update_work()
+                .environment_id(&self.environment_id)
+                .work_id(&self.work_id)
+                .body(BetaSelfHostedWorkUpdateRequest::builder().metadata(metadata.clone()))
+                .send()
+        })
+        .await
     }
 }
 
@@ -460,12 +460,7 @@ impl RetrieveWorkStats {
     pub async fn send_with_meta(self) -> Result<Response<QueueStats>> {
         validate::path_id("environment_id", &self.environment_id)?;
         let call = Call::new(&self.client, "work_stats", &self.options)?;
-        let result = call
-            .raw
-            .work_stats()
-            .environment_id(self.environment_id)
-            .send()
-            .await;
-        call.finish(result).await
+        call.run(|raw| raw.work_stats().environment_id(&self.environment_id).send())
+            .await
     }
 }

@@ -1,6 +1,7 @@
 //! Shared helpers of the facade's tests.
 #![allow(dead_code, unused_imports)]
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -139,4 +140,50 @@ pub fn env_json(id: &str) -> Value {
         "name": "n", "type": "environment", "updated_at": "2026-03-15T10:00:00Z",
         "scope": "organization"
     })
+}
+
+/// A server on a raw socket whose first `broken` answers announce a body
+/// and close the connection after a part of it; later answers are whole.
+/// Returns its base URL and the count of connections it accepted.
+pub async fn breaks_mid_answer(broken: usize) -> (String, Arc<AtomicUsize>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let n = count.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                // Read the request head (these requests have no body).
+                let mut head = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match socket.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(k) => head.extend_from_slice(&buf[..k]),
+                    }
+                }
+                let body = env_json("env_1").to_string();
+                let answer = if n < broken {
+                    // Announce the whole body, send a tenth, hang up.
+                    format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
+                         content-length: {}\r\n\r\n{}",
+                        body.len(),
+                        &body[..body.len() / 10]
+                    )
+                } else {
+                    format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
+                         content-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    )
+                };
+                let _ = socket.write_all(answer.as_bytes()).await;
+                let _ = socket.shutdown().await;
+            });
+        }
+    });
+    (format!("http://{addr}"), accepted)
 }
