@@ -35,9 +35,9 @@ pub(crate) struct Last {
 }
 
 impl Last {
-    fn record(&mut self, response: &reqwest::Response) {
-        self.status = Some(response.status());
-        self.request_id = response.headers().get(REQUEST_ID).cloned();
+    fn record(&mut self, status: StatusCode, request_id: Option<&HeaderValue>) {
+        self.status = Some(status);
+        self.request_id = request_id.cloned();
     }
 
     /// The `request-id` of the response, if it had a readable one.
@@ -108,117 +108,138 @@ impl CallTransport {
         Some(delay)
     }
 
+    /// Sends `request` until an answer or an error is final. The future is
+    /// kept small (the work between awaits is in plain functions), since
+    /// each call boxes it.
     async fn attempts(
         &self,
         http: &reqwest::Client,
         request: reqwest::Request,
     ) -> reqwest::Result<reqwest::Response> {
-        let mut request = Some(request);
+        let mut retained = Some(request);
         let mut retries_made = self.retries_made.load(Ordering::Relaxed);
         loop {
-            let last_attempt = retries_made >= self.max_retries;
-            // Keep the original for a later attempt unless this is the last
-            // one (or the body cannot be cloned, which never happens for the
-            // JSON bodies of this API).
-            let original = request.take().expect("a request for every attempt");
-            let copy = if last_attempt {
-                None
-            } else {
-                copy_of(&original)
+            let (attempt, can_retry) = self.next_attempt(&mut retained, retries_made);
+            let outcome = http.execute(attempt).await;
+            let delay = match self.judge(outcome, can_retry, retries_made) {
+                Verdict::Final(result) => return result,
+                Verdict::Retry(delay) => delay,
             };
-            let mut attempt = match copy {
-                Some(copy) => {
-                    request = Some(original);
-                    copy
+            self.client.shared.sleep.sleep(delay).await;
+            retries_made += 1;
+            self.retries_made.store(retries_made, Ordering::Relaxed);
+        }
+    }
+
+    /// The request to send now, with this call's headers; a copy stays in
+    /// `retained` unless this is the last attempt (or the body is a stream,
+    /// which never happens for the JSON bodies of this API). Also whether
+    /// a retry can follow it.
+    fn next_attempt(
+        &self,
+        retained: &mut Option<reqwest::Request>,
+        retries_made: u32,
+    ) -> (reqwest::Request, bool) {
+        let original = retained.take().expect("a request for every attempt");
+        let copy = if retries_made >= self.max_retries {
+            None
+        } else {
+            copy_of(&original)
+        };
+        let mut attempt = match copy {
+            Some(copy) => {
+                *retained = Some(original);
+                copy
+            }
+            None => original,
+        };
+        let headers = attempt.headers_mut();
+        for (name, value) in self.client.shared.headers.iter().chain(self.headers.iter()) {
+            headers.insert(name.clone(), value.clone());
+        }
+        headers.insert(
+            reqwest::header::AUTHORIZATION,
+            self.client.shared.authorization.clone(),
+        );
+        headers.insert(ANTHROPIC_BETA, self.beta.clone());
+        #[cfg(feature = "opentelemetry")]
+        crate::telemetry::inject_trace_context(&tracing::Span::current(), headers);
+        if let Some(timeout) = self.timeout {
+            *attempt.timeout_mut() = Some(timeout);
+        }
+        if retries_made > 0 {
+            tracing::Span::current().record("http.request.resend_count", retries_made);
+        }
+        (attempt, retained.is_some())
+    }
+
+    /// What to do with the outcome of an attempt: return it, or wait and
+    /// send the request again. Records it on the call's span.
+    fn judge(
+        &self,
+        outcome: reqwest::Result<reqwest::Response>,
+        can_retry: bool,
+        retries_made: u32,
+    ) -> Verdict {
+        let span = tracing::Span::current();
+        let max_retry_after = self.client.shared.max_retry_after;
+        match outcome {
+            Ok(response) => {
+                let status = response.status();
+                span.record("http.response.status_code", status.as_u16());
+                let request_id = response.headers().get(REQUEST_ID);
+                if let Some(id) = request_id.and_then(|v| v.to_str().ok()) {
+                    span.record("anthropic.request.id", id);
                 }
-                None => original,
-            };
-            let headers = attempt.headers_mut();
-            for (name, value) in self.client.shared.headers.iter().chain(self.headers.iter()) {
-                headers.insert(name.clone(), value.clone());
-            }
-            headers.insert(
-                reqwest::header::AUTHORIZATION,
-                self.client.shared.authorization.clone(),
-            );
-            headers.insert(ANTHROPIC_BETA, self.beta.clone());
-            #[cfg(feature = "opentelemetry")]
-            crate::telemetry::inject_trace_context(&tracing::Span::current(), headers);
-            if let Some(timeout) = self.timeout {
-                *attempt.timeout_mut() = Some(timeout);
-            }
-            let span = tracing::Span::current();
-            if retries_made > 0 {
-                span.record("http.request.resend_count", retries_made);
-            }
-            let can_retry = request.is_some();
-            match http.execute(attempt).await {
-                Ok(response) => {
-                    let status = response.status();
-                    span.record("http.response.status_code", status.as_u16());
-                    if let Some(id) = response
-                        .headers()
-                        .get(REQUEST_ID)
-                        .and_then(|v| v.to_str().ok())
-                    {
-                        span.record("anthropic.request.id", id);
-                    }
-                    if status.is_client_error() || status.is_server_error() {
-                        span.record("error.type", status.as_str());
-                        span.record("otel.status_code", "ERROR");
-                    }
-                    if can_retry && retry::should_retry(status, response.headers()) {
-                        let delay = retry::retry_delay(
-                            retries_made,
-                            Some(response.headers()),
-                            self.client.shared.max_retry_after,
-                        );
-                        tracing::debug!(%status, ?delay, "retrying");
-                        drop(response);
-                        self.client.shared.sleep.sleep(delay).await;
-                        retries_made += 1;
-                        self.retries_made.store(retries_made, Ordering::Relaxed);
-                        continue;
-                    }
-                    tracing::debug!(
-                        path = %response.url().path(),
-                        status = status.as_u16(),
-                        retries = retries_made,
-                        "answered"
-                    );
-                    // The generated client reads the body; if it breaks off,
-                    // the call sends the request again (Call::run).
-                    let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
-                    last.record(&response);
-                    return Ok(response);
-                }
-                Err(error) => {
-                    if can_retry && (error.is_connect() || error.is_timeout() || error.is_request())
-                    {
-                        let delay = retry::retry_delay(
-                            retries_made,
-                            None,
-                            self.client.shared.max_retry_after,
-                        );
-                        tracing::debug!(%error, ?delay, "retrying after a transport error");
-                        self.client.shared.sleep.sleep(delay).await;
-                        retries_made += 1;
-                        self.retries_made.store(retries_made, Ordering::Relaxed);
-                        continue;
-                    }
-                    tracing::debug!(%error, "request failed");
-                    let kind = if error.is_timeout() {
-                        "timeout"
-                    } else {
-                        "connection"
-                    };
-                    span.record("error.type", kind);
+                if status.is_client_error() || status.is_server_error() {
+                    span.record("error.type", status.as_str());
                     span.record("otel.status_code", "ERROR");
-                    return Err(error);
                 }
+                if can_retry && retry::should_retry(status, response.headers()) {
+                    let delay =
+                        retry::retry_delay(retries_made, Some(response.headers()), max_retry_after);
+                    tracing::debug!(%status, ?delay, "retrying");
+                    return Verdict::Retry(delay);
+                }
+                tracing::debug!(
+                    path = %response.url().path(),
+                    status = status.as_u16(),
+                    retries = retries_made,
+                    "answered"
+                );
+                // The generated client reads the body; if it breaks off,
+                // the call sends the request again (Call::run).
+                let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+                last.record(status, request_id);
+                drop(last);
+                Verdict::Final(Ok(response))
+            }
+            Err(error) => {
+                if can_retry && (error.is_connect() || error.is_timeout() || error.is_request()) {
+                    let delay = retry::retry_delay(retries_made, None, max_retry_after);
+                    tracing::debug!(%error, ?delay, "retrying after a transport error");
+                    return Verdict::Retry(delay);
+                }
+                tracing::debug!(%error, "request failed");
+                let kind = if error.is_timeout() {
+                    "timeout"
+                } else {
+                    "connection"
+                };
+                span.record("error.type", kind);
+                span.record("otel.status_code", "ERROR");
+                Verdict::Final(Err(error))
             }
         }
     }
+}
+
+/// The outcome of one attempt, judged.
+enum Verdict {
+    /// Return this to the generated client.
+    Final(reqwest::Result<reqwest::Response>),
+    /// Send the request again after this wait.
+    Retry(Duration),
 }
 
 /// A copy of `request` for another attempt, or `None` when its body is a
