@@ -291,13 +291,7 @@ async fn the_cap_on_server_asked_waits_is_configurable() {
 #[tokio::test]
 async fn an_answer_cut_mid_body_is_retried_like_a_connection_error() {
     let (base_url, accepted) = breaks_mid_answer(1).await;
-    let sleep = Arc::new(RecordingSleep::default());
-    let client = Client::builder()
-        .api_key(KEY)
-        .base_url(&base_url)
-        .sleep_impl(sleep.clone())
-        .build()
-        .unwrap();
+    let (client, sleep) = client_at(&base_url);
     let env = client
         .environments()
         .retrieve("env_1")
@@ -312,13 +306,7 @@ async fn an_answer_cut_mid_body_is_retried_like_a_connection_error() {
 #[tokio::test]
 async fn a_cut_answer_on_the_last_attempt_is_a_connection_error() {
     let (base_url, accepted) = breaks_mid_answer(usize::MAX).await;
-    let sleep = Arc::new(RecordingSleep::default());
-    let client = Client::builder()
-        .api_key(KEY)
-        .base_url(&base_url)
-        .sleep_impl(sleep.clone())
-        .build()
-        .unwrap();
+    let (client, sleep) = client_at(&base_url);
     let err = client
         .environments()
         .retrieve("env_1")

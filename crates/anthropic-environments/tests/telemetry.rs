@@ -162,12 +162,7 @@ async fn a_call_sent_again_after_a_cut_answer_is_one_span() {
 
     // The first answer breaks off; the call sends the request again.
     let (base_url, _) = common::breaks_mid_answer(1).await;
-    let client = anthropic_environments::Client::builder()
-        .api_key(common::KEY)
-        .base_url(&base_url)
-        .sleep_impl(Arc::new(common::RecordingSleep::default()))
-        .build()
-        .unwrap();
+    let (client, _) = common::client_at(&base_url);
     client
         .environments()
         .retrieve("env_1")

@@ -87,10 +87,15 @@ pub async fn server(f: impl Fn(&Recorded) -> Reply + Send + Sync + 'static) -> R
 
 /// A client of `server` whose retries do not really sleep.
 pub fn client(server: &RecordingServer) -> (Client, Arc<RecordingSleep>) {
+    client_at(&server.base_url)
+}
+
+/// A client of the server at `base_url` whose retries do not really sleep.
+pub fn client_at(base_url: &str) -> (Client, Arc<RecordingSleep>) {
     let sleep = Arc::new(RecordingSleep::default());
     let client = Client::builder()
         .api_key(KEY)
-        .base_url(&server.base_url)
+        .base_url(base_url)
         .sleep_impl(sleep.clone())
         .build()
         .unwrap();
