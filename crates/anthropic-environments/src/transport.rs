@@ -191,15 +191,17 @@ impl CallTransport {
                 if let Some(id) = request_id.and_then(|v| v.to_str().ok()) {
                     span.record("anthropic.request.id", id);
                 }
-                if status.is_client_error() || status.is_server_error() {
-                    span.record("error.type", status.as_str());
-                    span.record("otel.status_code", "ERROR");
-                }
                 if can_retry && retry::should_retry(status, response.headers()) {
                     let delay =
                         retry::retry_delay(retries_made, Some(response.headers()), max_retry_after);
                     tracing::debug!(%status, ?delay, "retrying");
                     return Verdict::Retry(delay);
+                }
+                // The call's outcome is its last answer's: an error status
+                // that a retry got past is not the call's error.
+                if status.is_client_error() || status.is_server_error() {
+                    span.record("error.type", status.as_str());
+                    span.record("otel.status_code", "ERROR");
                 }
                 tracing::debug!(
                     path = %response.url().path(),

@@ -193,3 +193,54 @@ async fn a_call_sent_again_after_a_cut_answer_is_one_span() {
     assert_eq!(retrieves[1].fields["error.type"], "connection");
     assert_eq!(retrieves[1].fields["otel.status_code"], "ERROR");
 }
+
+#[tokio::test]
+async fn a_call_retried_past_an_error_status_ends_as_its_last_answer() {
+    let capture = Capture::default();
+    let subscriber = tracing_subscriber::registry().with(capture.clone());
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let answered = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = answered.clone();
+    let server = common::server(move |_| {
+        if count.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+            common::api_error(503, "overloaded_error", "try again")
+        } else {
+            common::ok(common::env_json("env_1"))
+        }
+    })
+    .await;
+    let (client, _) = common::client(&server);
+    client
+        .environments()
+        .retrieve("env_1")
+        .send()
+        .await
+        .unwrap();
+    // Every answer is an error: the call's span says so.
+    let server = common::server(|_| common::api_error(503, "overloaded_error", "no")).await;
+    let (client, _) = common::client(&server);
+    let err = client
+        .environments()
+        .retrieve("env_1")
+        .max_retries(1)
+        .send()
+        .await;
+    assert!(err.is_err());
+
+    let spans = capture.spans.lock().unwrap().clone();
+    let retrieves: Vec<_> = spans
+        .iter()
+        .filter(|s| s.name == "anthropic.environments.retrieve")
+        .collect();
+    assert_eq!(retrieves.len(), 2, "one span per call: {retrieves:?}");
+    let recovered = &retrieves[0].fields;
+    assert_eq!(recovered["http.request.resend_count"], "1");
+    assert_eq!(recovered["http.response.status_code"], "200");
+    assert!(!recovered.contains_key("error.type"), "{recovered:?}");
+    assert!(!recovered.contains_key("otel.status_code"), "{recovered:?}");
+    let failed = &retrieves[1].fields;
+    assert_eq!(failed["http.response.status_code"], "503");
+    assert_eq!(failed["error.type"], "503");
+    assert_eq!(failed["otel.status_code"], "ERROR");
+}
