@@ -92,13 +92,7 @@ impl CallTransport {
         let retries_made = self.retries_made.load(Ordering::Relaxed);
         if retries_made >= self.max_retries {
             if let Some(span) = self.span.get() {
-                let kind = if error.is_timeout() {
-                    "timeout"
-                } else {
-                    "connection"
-                };
-                span.record("error.type", kind);
-                span.record("otel.status_code", "ERROR");
+                record_transport_failure(span, error);
             }
             return None;
         }
@@ -223,17 +217,23 @@ impl CallTransport {
                     return Verdict::Retry(delay);
                 }
                 tracing::debug!(%error, "request failed");
-                let kind = if error.is_timeout() {
-                    "timeout"
-                } else {
-                    "connection"
-                };
-                span.record("error.type", kind);
-                span.record("otel.status_code", "ERROR");
+                record_transport_failure(&span, &error);
                 Verdict::Final(Err(error))
             }
         }
     }
+}
+
+/// Marks a call's span failed by `error`, which ended it without an answer
+/// (or with a broken one).
+fn record_transport_failure(span: &tracing::Span, error: &reqwest::Error) {
+    let kind = if error.is_timeout() {
+        "timeout"
+    } else {
+        "connection"
+    };
+    span.record("error.type", kind);
+    span.record("otel.status_code", "ERROR");
 }
 
 /// The outcome of one attempt, judged.
