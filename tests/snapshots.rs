@@ -1,7 +1,8 @@
 //! Snapshots that make a change of the spec or of codegen reviewable.
 //!
 //! Update them with `EXPECTORATE=overwrite cargo test -p anthropic-environments-tests --test snapshots`
-//! and review the diff. `facade-api.txt` is the facade's public API.
+//! and review the diff. `facade-api.txt` is the facade's public API, `worker-api.txt` the
+//! worker crate's.
 
 use anthropic_environments_tests::{GENERATED, read, root};
 
@@ -24,13 +25,28 @@ fn facade_public_api() {
     );
     for expected in [
         "anthropic_environments: pub use client::",
-        "anthropic_environments::worker: pub use serve_one::{ServeOne, ServeOneBuilder}",
         "impl Client: pub fn with_credential(&self, _: Credential) -> Result<Client>",
         "pub struct Page<T> #[non_exhaustive]",
     ] {
         assert!(surface.contains(expected), "{expected}\n{surface}");
     }
     expectorate::assert_contents(root().join("tests/snapshots/facade-api.txt"), &surface);
+}
+
+/// The public API of the worker crate.
+#[test]
+fn worker_public_api() {
+    let surface = anthropic_environments_tests::api_surface::crate_surface(
+        "anthropic_environments_worker",
+        &root().join("crates/anthropic-environments-worker/src/lib.rs"),
+    );
+    for expected in [
+        "anthropic_environments_worker: pub use serve_one::{ServeOne, ServeOneBuilder}",
+        "impl Worker: pub fn builder(",
+    ] {
+        assert!(surface.contains(expected), "{expected}\n{surface}");
+    }
+    expectorate::assert_contents(root().join("tests/snapshots/worker-api.txt"), &surface);
 }
 
 /// codegen's output for each small fixture spec of a hard shape.

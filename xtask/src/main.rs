@@ -206,13 +206,14 @@ fn test(extra: &[String]) -> Result<ExitCode> {
     if !status.success() {
         return Ok(ExitCode::from(1));
     }
-    // The facade's optional OpenTelemetry export, with the feature on.
+    // The optional OpenTelemetry export (the facade's feature, through the
+    // worker's), with the feature on.
     let status = Command::new(&cargo)
         .current_dir(&root)
         .args([
             "test",
             "-p",
-            "anthropic-environments",
+            "anthropic-environments-worker",
             "--features",
             "opentelemetry",
             "--test",
@@ -350,6 +351,8 @@ fn bench_peers() -> Result<ExitCode> {
         "anthropic-environments",
         "--example",
         "cpu_per_request",
+        "-p",
+        "anthropic-environments-worker",
         "--example",
         "worker_throughput",
         "-p",

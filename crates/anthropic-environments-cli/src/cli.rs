@@ -203,10 +203,11 @@ pub struct PollArgs {
     #[arg(long, conflicts_with = "hand_off")]
     pub heartbeat: bool,
 
-    /// Hand each item to the script and leave it there: no heartbeat, and
-    /// no stop when the script exits. For scripts that start a sandbox (a
-    /// container, a Kubernetes Job) running `antenv worker run`, which then
-    /// owns the lease and the stop.
+    /// Take each item's lease (ack, first heartbeat), then hand it to the
+    /// script with its ANTHROPIC_WORK_LAST_HEARTBEAT and leave it there: no
+    /// more heartbeats, and no stop when the script exits. For scripts that
+    /// start a sandbox (a container, a Kubernetes Job) running `antenv
+    /// worker run`, which continues the live lease and owns the stop.
     #[arg(long)]
     pub hand_off: bool,
 
@@ -271,6 +272,25 @@ pub struct ScriptArgs {
     /// How long a signalled script has between SIGTERM and SIGKILL.
     #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
     pub kill_grace: Duration,
+
+    /// On shutdown, once scripts are signalled and their --kill-grace is
+    /// over: how long stopping the items may take. Items still unstopped
+    /// then are logged and left to their leases (the queue serves them
+    /// again); a second signal ends it at once.
+    #[arg(long, env = "ANTHROPIC_WORKER_STOP_TIMEOUT", default_value = "10s",
+          value_parser = parse_positive_duration, value_name = "DURATION")]
+    pub stop_timeout: Duration,
+
+    /// Every duration of the worker's timing (leases, backoff, grace, stop
+    /// phase) times this factor; for the end-to-end tests, against a mock
+    /// whose leases last seconds.
+    #[arg(
+        long,
+        env = "ANTHROPIC_WORKER_TIMING_SCALE",
+        hide = true,
+        default_value_t = 1.0
+    )]
+    pub timing_scale: f64,
 }
 
 /// `worker run`.
@@ -307,6 +327,11 @@ pub struct RunArgs {
         value_name = "PATH"
     )]
     pub secret_file: Option<PathBuf>,
+
+    /// Continue the live lease whose `last_heartbeat` this is (as
+    /// `worker poll --hand-off` passes it), instead of claiming a fresh one.
+    #[arg(long, env = "ANTHROPIC_WORK_LAST_HEARTBEAT", value_name = "TIMESTAMP")]
+    pub last_heartbeat: Option<String>,
 
     #[command(flatten)]
     pub script: ScriptArgs,
@@ -559,6 +584,14 @@ pub enum WorkCommand {
 /// A duration such as `30s`, `5m`, `1h 30m` or `250ms`.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s.trim()).map_err(|e| format!("{e} (e.g. 30s, 5m, 250ms)"))
+}
+
+/// A duration above zero.
+pub fn parse_positive_duration(s: &str) -> Result<Duration, String> {
+    match parse_duration(s)? {
+        d if d.is_zero() => Err("must be above zero".into()),
+        d => Ok(d),
+    }
 }
 
 /// `KEY=VALUE`, with a non-empty key.

@@ -62,10 +62,10 @@
 //!   type and message, and the `request-id`.
 //! - Tolerates what the server adds later: unknown enum values and union
 //!   variants deserialise into `Unknown` variants, unknown fields are ignored.
-//! - Runs fleets of self-hosted workers: [`worker::Worker`] polls and acks
-//!   with the environment key, heartbeats each item's lease with its own
-//!   sessions token while your handler runs, and stops it;
-//!   [`worker::ServeOne`] serves one item something else claimed.
+//! - Is the ground of the worker: the `anthropic-environments-worker` crate
+//!   runs fleets of self-hosted workers on this crate's public API (poll and
+//!   ack with the environment key, each item's lease with its own sessions
+//!   token, see [`credentials::WorkSecret`]).
 //! - Emits `tracing` spans named as the official SDK's (see [`telemetry`]),
 //!   exportable through OpenTelemetry with the `opentelemetry` feature; never
 //!   a credential or a work item's secret (their `Debug` is redacted).
@@ -84,7 +84,6 @@ pub mod pagination;
 pub mod params;
 pub mod retry;
 pub mod telemetry;
-pub mod worker;
 
 mod client;
 mod request;

@@ -8,7 +8,8 @@
 //!   [`attribute::SERVER_ADDRESS`], and once answered
 //!   [`attribute::HTTP_STATUS`], [`attribute::RESEND_COUNT`] (on a retry),
 //!   [`attribute::REQUEST_ID`] and, on failure, [`attribute::ERROR_TYPE`].
-//! - One span per work item a worker serves ([`WORK_ITEM_SPAN`], kind
+//! - One span per work item a worker (the `anthropic-environments-worker`
+//!   crate) serves ([`WORK_ITEM_SPAN`], kind
 //!   INTERNAL), with [`attribute::ENVIRONMENT_ID`], [`attribute::WORK_ID`]
 //!   and [`attribute::SESSION_ID`]; its status is OK when the handler
 //!   finished, ERROR (with `error.type`) when it failed, and unset when it
@@ -195,24 +196,6 @@ pub(crate) fn api_call_span(operation_id: &str, method: &str, host: &str) -> tra
         "stop_work" => call_span!("anthropic.environments.work.stop", method, route, host),
         _ => call_span!("anthropic.environments.call", method, route, host),
     }
-}
-
-/// The span of one work item.
-pub(crate) fn work_item_span(
-    environment_id: &str,
-    work_id: &str,
-    session_id: Option<&str>,
-) -> tracing::Span {
-    tracing::info_span!(
-        target: "anthropic_environments",
-        "anthropic.environment.work",
-        "otel.kind" = "internal",
-        "anthropic.environment.id" = environment_id,
-        "anthropic.environment.work.id" = work_id,
-        "anthropic.session.id" = session_id,
-        "otel.status_code" = Empty,
-        "error.type" = Empty,
-    )
 }
 
 /// The `tracing-subscriber` filter directive that `ANTHROPIC_LOG` asks for

@@ -1,108 +1,34 @@
-//! Spans with the official SDK's names and attributes: one per API call,
-//! one per work item, the item's calls its children.
+//! Spans with the official SDK's names and attributes, one per API call.
+//! (The work item's span and its children: the worker crate's tests.)
 
 mod common;
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
 
-use anthropic_environments::worker::{WorkContext, Worker, WorkerTiming};
 use anthropic_environments_mock::MockServer;
-use tracing::field::{Field, Visit};
-use tracing::span::{Attributes, Id, Record};
-use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
-use tracing_subscriber::registry::LookupSpan;
-
-#[derive(Clone, Debug)]
-struct SpanRecord {
-    name: &'static str,
-    parent: Option<usize>,
-    fields: BTreeMap<String, String>,
-}
-
-/// Records every span: its name, its parent (an index in the list) and its
-/// fields as they are set.
-#[derive(Clone, Default)]
-struct Capture {
-    spans: Arc<Mutex<Vec<SpanRecord>>>,
-    index: Arc<Mutex<HashMap<u64, usize>>>,
-}
-
-struct Fields<'a>(&'a mut BTreeMap<String, String>);
-
-impl Visit for Fields<'_> {
-    fn record_str(&mut self, field: &Field, value: &str) {
-        self.0.insert(field.name().to_owned(), value.to_owned());
-    }
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        self.0.insert(field.name().to_owned(), format!("{value:?}"));
-    }
-}
-
-impl<S: tracing::Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Capture {
-    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
-        let mut fields = BTreeMap::new();
-        attrs.record(&mut Fields(&mut fields));
-        let index = self.index.lock().unwrap();
-        let parent = ctx
-            .span(id)
-            .and_then(|s| s.parent())
-            .and_then(|p| index.get(&p.id().into_u64()).copied());
-        drop(index);
-        let mut spans = self.spans.lock().unwrap();
-        spans.push(SpanRecord {
-            name: attrs.metadata().name(),
-            parent,
-            fields,
-        });
-        self.index
-            .lock()
-            .unwrap()
-            .insert(id.into_u64(), spans.len() - 1);
-    }
-
-    fn on_record(&self, id: &Id, values: &Record<'_>, _ctx: Context<'_, S>) {
-        if let Some(&i) = self.index.lock().unwrap().get(&id.into_u64()) {
-            values.record(&mut Fields(&mut self.spans.lock().unwrap()[i].fields));
-        }
-    }
-}
+use anthropic_environments_test_support::{SpanCapture, SpanRecord};
+use tracing_subscriber::layer::SubscriberExt;
 
 #[tokio::test]
-async fn api_calls_and_work_items_have_the_official_spans() {
-    let capture = Capture::default();
+async fn api_calls_have_the_official_spans() {
+    let capture = SpanCapture::default();
     let subscriber = tracing_subscriber::registry().with(capture.clone());
     let _guard = tracing::subscriber::set_default(subscriber);
 
     let server = MockServer::start().await;
     let (client, env) = common::mock_environment(&server, "spans").await;
-    let item = server.queue_work(&env, "session_traced").unwrap();
-    server.queue_healthcheck(&env, "hc").unwrap();
-    Worker::builder(client.work(&env))
-        .drain(true)
-        .timing(WorkerTiming {
-            idle_sleep: (Duration::from_millis(1), Duration::from_millis(2)),
-            ..WorkerTiming::default()
-        })
-        .build()
-        .run(|_ctx: WorkContext| async { Ok::<(), std::io::Error>(()) })
-        .await
-        .unwrap();
+    server.queue_work(&env, "session_traced").unwrap();
+    let polled = client.work(&env).poll().send().await.unwrap();
+    assert!(polled.is_some());
     let missing = client.environments().retrieve("env_missing").send().await;
     assert!(missing.is_err());
 
-    let spans = capture.spans.lock().unwrap().clone();
-    let named = |name: &str| -> Vec<(usize, &SpanRecord)> {
-        spans
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| s.name == name)
-            .collect()
-    };
+    let spans = capture.spans();
+    let named =
+        |name: &str| -> Vec<&SpanRecord> { spans.iter().filter(|s| s.name == name).collect() };
     let create = named("anthropic.environments.create");
     assert_eq!(create.len(), 1);
-    let create = &create[0].1.fields;
+    let create = &create[0].fields;
     assert_eq!(create["otel.kind"], "client");
     assert_eq!(create["http.request.method"], "POST");
     assert_eq!(create["http.route"], "/v1/environments");
@@ -110,45 +36,14 @@ async fn api_calls_and_work_items_have_the_official_spans() {
     assert_eq!(create["http.response.status_code"], "200");
     assert!(create["anthropic.request.id"].starts_with("req_mock_"));
     assert!(!create.contains_key("error.type"));
-
-    let items = named("anthropic.environment.work");
-    assert_eq!(items.len(), 2, "one span per item");
-    let (session_index, session_span) = items
-        .iter()
-        .find(|(_, s)| {
-            s.fields.get("anthropic.session.id").map(String::as_str) == Some("session_traced")
-        })
-        .copied()
-        .expect("the session item's span");
-    assert_eq!(session_span.fields["anthropic.environment.id"], env);
-    assert_eq!(
-        session_span.fields["anthropic.environment.work.id"],
-        item.id
-    );
-    assert_eq!(session_span.fields["otel.kind"], "internal");
-    assert_eq!(session_span.fields["otel.status_code"], "OK");
-    for name in [
-        "anthropic.environments.work.heartbeat",
-        "anthropic.environments.work.stop",
-    ] {
-        let calls = named(name);
-        assert!(
-            calls.iter().any(|(_, s)| s.parent == Some(session_index)),
-            "{name} is a child of the item's span: {calls:?}"
-        );
-    }
     let polls = named("anthropic.environments.work.poll");
-    assert!(!polls.is_empty());
-    assert!(
-        polls.iter().all(|(_, s)| s.parent != Some(session_index)),
-        "polls are not the item's"
-    );
+    assert_eq!(polls.len(), 1);
     assert_eq!(
-        polls[0].1.fields["http.route"],
+        polls[0].fields["http.route"],
         "/v1/environments/{environment_id}/work/poll"
     );
     let failed = named("anthropic.environments.retrieve");
-    let failed = &failed.last().unwrap().1.fields;
+    let failed = &failed.last().unwrap().fields;
     assert_eq!(failed["http.response.status_code"], "404");
     assert_eq!(failed["error.type"], "404");
     assert_eq!(failed["otel.status_code"], "ERROR");
@@ -156,7 +51,7 @@ async fn api_calls_and_work_items_have_the_official_spans() {
 
 #[tokio::test]
 async fn a_call_sent_again_after_a_cut_answer_is_one_span() {
-    let capture = Capture::default();
+    let capture = SpanCapture::default();
     let subscriber = tracing_subscriber::registry().with(capture.clone());
     let _guard = tracing::subscriber::set_default(subscriber);
 
@@ -181,7 +76,7 @@ async fn a_call_sent_again_after_a_cut_answer_is_one_span() {
     let err = client.environments().retrieve("env_1").send().await;
     assert!(err.is_err());
 
-    let spans = capture.spans.lock().unwrap().clone();
+    let spans = capture.spans();
     let retrieves: Vec<_> = spans
         .iter()
         .filter(|s| s.name == "anthropic.environments.retrieve")
@@ -196,7 +91,7 @@ async fn a_call_sent_again_after_a_cut_answer_is_one_span() {
 
 #[tokio::test]
 async fn a_call_retried_past_an_error_status_ends_as_its_last_answer() {
-    let capture = Capture::default();
+    let capture = SpanCapture::default();
     let subscriber = tracing_subscriber::registry().with(capture.clone());
     let _guard = tracing::subscriber::set_default(subscriber);
 
@@ -228,7 +123,7 @@ async fn a_call_retried_past_an_error_status_ends_as_its_last_answer() {
         .await;
     assert!(err.is_err());
 
-    let spans = capture.spans.lock().unwrap().clone();
+    let spans = capture.spans();
     let retrieves: Vec<_> = spans
         .iter()
         .filter(|s| s.name == "anthropic.environments.retrieve")

@@ -1,7 +1,10 @@
 //! Test helpers without the code generator: a loopback HTTP server that
 //! records every request and answers through a closure, for the tests that
 //! need scripted answers the mock server does not give (hostile bodies,
-//! scripted errors and retries).
+//! scripted errors and retries); and captures of what `tracing` records.
+
+mod tracing_capture;
+pub use tracing_capture::{CapturedLogs, SpanCapture, SpanRecord};
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 
-use anthropic_environments::worker::WorkerStats;
+use anthropic_environments_worker::{ItemReport, WorkerStats};
 use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -16,6 +16,7 @@ use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetri
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 /// The worker's state as `/healthz` reports it.
@@ -37,12 +38,26 @@ pub struct ExitLabels {
     pub code: String,
 }
 
+/// The label of the item duration histogram.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabels {
+    /// How the item ended (`succeeded`, `failed`, `cancelled`, ...).
+    pub outcome: String,
+}
+
+/// Buckets of the item duration histogram, in seconds: from a quick script
+/// to a long session.
+const DURATION_BUCKETS: [f64; 12] = [
+    0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 14400.0,
+];
+
 /// What the health server reads, shared with the worker.
 #[derive(Debug)]
 pub struct Health {
     phase: AtomicU8,
     stats: WorkerStats,
     script_exits: Family<ExitLabels, Counter>,
+    item_durations: Family<OutcomeLabels, Histogram>,
     registry: Registry,
 }
 
@@ -53,7 +68,7 @@ struct StatsCollector(WorkerStats);
 impl Collector for StatsCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let s = self.0.snapshot();
-        let counters: [(&str, &str, u64); 8] = [
+        let counters: [(&str, &str, u64); 9] = [
             (
                 "antenv_items_claimed",
                 "Session items claimed (polled and acknowledged).",
@@ -78,6 +93,11 @@ impl Collector for StatsCollector {
                 "antenv_items_stopped",
                 "Items this worker stopped.",
                 s.stopped,
+            ),
+            (
+                "antenv_items_unstopped",
+                "Items this worker meant to stop and could not (left to their leases).",
+                s.unstopped,
             ),
             (
                 "antenv_leases_lost",
@@ -130,11 +150,20 @@ impl Health {
             "Scripts ended, by exit code (`signal`: killed by a signal; `timeout`: past --timeout).",
             script_exits.clone(),
         );
+        let item_durations = Family::<OutcomeLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(DURATION_BUCKETS)
+        });
+        registry.register(
+            "antenv_item_duration_seconds",
+            "How long items took, from the ack to the end (stop included), by outcome.",
+            item_durations.clone(),
+        );
         registry.register_collector(Box::new(StatsCollector(stats.clone())));
         Arc::new(Health {
             phase: AtomicU8::new(Phase::Running as u8),
             stats,
             script_exits,
+            item_durations,
             registry,
         })
     }
@@ -159,6 +188,15 @@ impl Health {
                 code: code.to_owned(),
             })
             .inc();
+    }
+
+    /// Observes how an item ended (the worker's `on_item_end`).
+    pub fn item_ended(&self, report: &ItemReport) {
+        self.item_durations
+            .get_or_create(&OutcomeLabels {
+                outcome: report.outcome.as_str().to_owned(),
+            })
+            .observe(report.duration.as_secs_f64());
     }
 
     /// The `/healthz` answer.

@@ -4,3 +4,23 @@ pub mod health;
 pub mod poll;
 pub mod run;
 pub mod script;
+
+use std::time::Duration;
+
+use anthropic_environments_worker::WorkerTiming;
+
+use crate::cli::ScriptArgs;
+
+impl ScriptArgs {
+    /// The worker's timing for these flags: the official defaults (times
+    /// the hidden test scale), a signalled script's SIGTERM-to-SIGKILL
+    /// grace as the handler's cancel grace (the worker still never lets it
+    /// outlive the lease), and the stop phase's deadline.
+    pub fn timing(&self) -> WorkerTiming {
+        WorkerTiming {
+            cancel_grace: self.kill_grace + Duration::from_secs(1),
+            stop_timeout: self.stop_timeout,
+            ..WorkerTiming::default().scaled(self.timing_scale)
+        }
+    }
+}

@@ -5,8 +5,8 @@ use std::ffi::OsString;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anthropic_environments::worker::{WorkContext, Worker, WorkerTiming};
 use anthropic_environments::{Client, MetadataPatch};
+use anthropic_environments_worker::{ServeMode, WorkContext, Worker, WorkerTiming};
 use tokio_util::sync::CancellationToken;
 
 use super::health::{self, Health, Phase};
@@ -73,16 +73,22 @@ pub async fn run(connection: &Connection, args: PollArgs) -> Result<(), CliError
 
     let timing = WorkerTiming {
         shutdown_grace: args.grace,
-        // A cancelled script gets its SIGTERM-to-SIGKILL grace (the worker
-        // still never lets it outlive the lease).
-        cancel_grace: args.script.kill_grace + Duration::from_secs(1),
-        ..WorkerTiming::default()
+        ..args.script.timing()
+    };
+    // --hand-off takes the lease for the script's sandbox to continue;
+    // --heartbeat keeps it while the script runs; else (as `ant`) the
+    // script owns it.
+    let mode = if args.hand_off {
+        ServeMode::HandOffLease
+    } else if args.heartbeat {
+        ServeMode::Leased
+    } else {
+        ServeMode::Unleased
     };
     let mut builder = Worker::builder(client.work(&args.environment_id))
         .concurrency(args.concurrency as usize)
         .block_ms(args.block_ms)
-        .heartbeats(args.heartbeat)
-        .hand_off(args.hand_off)
+        .mode(mode)
         .force_stop(args.force_stop)
         .drain(args.drain)
         .timing(timing)
@@ -112,7 +118,13 @@ pub async fn run(connection: &Connection, args: PollArgs) -> Result<(), CliError
             health.set_phase(Phase::ShuttingDown);
         });
     }
-    let worker = builder.build();
+    let worker = builder
+        .on_item_end({
+            let health = health.clone();
+            move |report| health.item_ended(report)
+        })
+        .build()
+        .map_err(|e| CliError::Usage(e.to_string()))?;
     tracing::info!(
         environment_id = %args.environment_id,
         worker_id = worker.worker_id(),
@@ -176,6 +188,10 @@ async fn handle(shared: Arc<Shared>, ctx: WorkContext) -> Result<(), ScriptFaile
     ];
     if let Some(key) = &shared.environment_key {
         env.push(("ANTHROPIC_ENVIRONMENT_KEY", key.expose().into()));
+    }
+    // --hand-off: the live lease the script's sandbox continues.
+    if let Some(last) = ctx.last_heartbeat() {
+        env.push(("ANTHROPIC_WORK_LAST_HEARTBEAT", last.into()));
     }
     let secret = work.secret.as_deref().filter(|s| !s.is_empty());
     let forward = if shared.forward_secret {

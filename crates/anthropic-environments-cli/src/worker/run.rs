@@ -2,7 +2,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use anthropic_environments::worker::{ItemOutcome, ServeOne, WorkContext};
+use anthropic_environments_worker::{ItemOutcome, ServeOne, WorkContext};
 
 use super::script::{self, Ended, LaunchError, Program};
 use crate::cli::RunArgs;
@@ -22,7 +22,11 @@ pub async fn run(connection: &Connection, args: RunArgs) -> Result<u8, CliError>
     };
     let mut builder = ServeOne::builder(&args.environment_id, &args.work_id, &args.session_id)
         .client_builder(connection.builder())
+        .timing(args.script.timing())
         .shutdown_on_signal();
+    if let Some(last) = &args.last_heartbeat {
+        builder = builder.last_heartbeat(last);
+    }
     if let Some(key) = connection.environment_key() {
         builder = builder.environment_key(key.expose());
     }
@@ -45,7 +49,7 @@ pub async fn run(connection: &Connection, args: RunArgs) -> Result<u8, CliError>
         args.script.timeout,
         args.script.kill_grace,
     );
-    let outcome = serve
+    let report = serve
         .run(move |ctx: WorkContext| {
             let slot = slot.clone();
             let program = program.clone();
@@ -75,8 +79,9 @@ pub async fn run(connection: &Connection, args: RunArgs) -> Result<u8, CliError>
         })
         .await;
     let ended = ended.lock().unwrap_or_else(|p| p.into_inner()).take();
-    tracing::info!(work_id = %args.work_id, session_id = %args.session_id, environment_id = %args.environment_id, ?outcome, "item served");
-    if matches!(outcome, ItemOutcome::LeaseLost) {
+    let outcome = &report.outcome;
+    tracing::info!(work_id = %args.work_id, session_id = %args.session_id, environment_id = %args.environment_id, outcome = outcome.as_str(), stop = report.stop.as_str(), "item served");
+    if matches!(outcome, ItemOutcome::LeaseLost(_)) {
         return Ok(EXIT_LEASE_LOST);
     }
     Ok(match ended {

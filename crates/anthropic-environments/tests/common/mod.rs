@@ -7,44 +7,11 @@ use std::time::Duration;
 
 use anthropic_environments::Client;
 use anthropic_environments::retry::{Sleep, SleepFuture};
-pub use anthropic_environments_test_support::{Recorded, RecordingServer};
+pub use anthropic_environments_test_support::{CapturedLogs, Recorded, RecordingServer};
 pub use axum::http::{Method, StatusCode};
 pub use serde_json::{Value, json};
 
 pub const KEY: &str = "sk-ant-test-SECRET-0123456789";
-
-/// Everything the tracing subscriber it installs writes, at every level.
-#[derive(Clone, Default)]
-pub struct CapturedLogs(Arc<Mutex<Vec<u8>>>);
-
-impl CapturedLogs {
-    /// Captures this thread's TRACE logs until the guard is dropped.
-    pub fn install() -> (Self, tracing::subscriber::DefaultGuard) {
-        let logs = CapturedLogs::default();
-        let writer = logs.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_writer(move || writer.clone())
-            .with_ansi(false)
-            .finish();
-        (logs, tracing::subscriber::set_default(subscriber))
-    }
-
-    /// The text written so far.
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
-
-impl std::io::Write for CapturedLogs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 /// Records the delays it is asked for and returns at once.
 #[derive(Debug, Default)]

@@ -12,67 +12,21 @@ use futures::FutureExt;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::Work;
-use crate::credentials::WorkSecret;
-use crate::error::Error;
-use crate::ext::WorkDataExt;
-use crate::resources::work::WorkQueue;
-use crate::types::BetaWorkData;
-use crate::worker::context::{CancelReason, WorkContext};
-use crate::worker::lease::{BeatOutcome, Lease};
-use crate::worker::report::{Counters, bump};
-use crate::worker::timing::WorkerTiming;
+use crate::config::{ItemConfig, ServeMode};
+use crate::context::{CancelReason, WorkContext};
+use crate::lease::{BeatOutcome, Lease};
+use crate::outcome::{ItemOutcome, ItemReport, StopResult};
+use crate::report::{Counters, bump};
+use crate::timing::WorkerTiming;
+use anthropic_environments::Error;
+use anthropic_environments::Work;
+use anthropic_environments::WorkQueue;
+use anthropic_environments::credentials::WorkSecret;
+use anthropic_environments::ext::WorkDataExt;
+use anthropic_environments::types::BetaWorkData;
 
 /// The error type handlers may return.
 pub(crate) type BoxError = Box<dyn StdError + Send + Sync>;
-
-/// How one item ended, from the worker's point of view.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ItemOutcome {
-    /// The handler returned `Ok`.
-    Succeeded,
-    /// The handler returned an error, panicked, or ignored its cancellation.
-    Failed,
-    /// The lease was lost (412, or no heartbeat in time): the item was left
-    /// alone for its next holder.
-    LeaseLost,
-    /// Not a session (`healthcheck` or a type this version does not know):
-    /// force-stopped without calling the handler.
-    NotASession,
-    /// No credential for the item's calls (no usable secret and no
-    /// environment key).
-    NoCredential,
-    /// Handed to the handler without heartbeats or stop (hand-off mode).
-    HandedOff,
-    /// The handler was asked to stop (the server stopping the item, a lease
-    /// not extended, a shutdown) and ended, or was dropped after its grace;
-    /// the item was stopped.
-    Cancelled,
-}
-
-impl ItemOutcome {
-    /// Sets the OpenTelemetry status of the item's span: OK when the
-    /// handler finished, ERROR with `error.type` when it failed, unset when
-    /// the lease was lost (as the official workers do).
-    pub(crate) fn record_on(&self, span: &tracing::Span) {
-        let error = match self {
-            ItemOutcome::Succeeded | ItemOutcome::HandedOff | ItemOutcome::NotASession => None,
-            ItemOutcome::LeaseLost | ItemOutcome::Cancelled => return,
-            ItemOutcome::Failed => Some("handler_failed"),
-            ItemOutcome::NoCredential => Some("no_credential"),
-        };
-        match error {
-            None => {
-                span.record("otel.status_code", "OK");
-            }
-            Some(kind) => {
-                span.record("otel.status_code", "ERROR");
-                span.record("error.type", kind);
-            }
-        }
-    }
-}
 
 /// What every item task of a worker shares.
 pub(crate) struct ItemServer {
@@ -82,16 +36,20 @@ pub(crate) struct ItemServer {
     /// Whether the worker's credential may serve an item whose secret gives
     /// no sessions token.
     pub(crate) fallback: bool,
-    pub(crate) timing: WorkerTiming,
-    pub(crate) desired_ttl_seconds: Option<u64>,
-    pub(crate) heartbeat_timeout: Option<Duration>,
-    pub(crate) hand_off: bool,
-    pub(crate) heartbeats: bool,
-    pub(crate) force_stop: bool,
+    pub(crate) config: ItemConfig,
+    pub(crate) mode: ServeMode,
     pub(crate) counters: std::sync::Arc<Counters>,
     /// Cancels every handler: the shutdown grace period is over.
     pub(crate) hard_cancel: CancellationToken,
+    /// Ends every handler's grace and gives up every stop and claim: the
+    /// shutdown's stop phase is over (or a second signal ended it).
+    pub(crate) abandon: CancellationToken,
+    /// Told how each item ended.
+    pub(crate) observer: Option<Observer>,
 }
+
+/// A hook told how each item ended.
+pub(crate) type Observer = std::sync::Arc<dyn Fn(&ItemReport) + Send + Sync>;
 
 /// The latest instant by which a handler of the item must be gone, as the
 /// heartbeat loop last computed it (`None`: no lease is kept).
@@ -138,18 +96,64 @@ impl ItemServer {
                 }
             }
         }
-        let queue = WorkQueue::new(item_client, environment_id.to_owned());
+        let queue = item_client.work(environment_id);
         Some((Some(secret), queue))
     }
 
-    /// Serves one acknowledged item. `lease_started`: when the ack was sent
-    /// (or, for an item claimed elsewhere, when serving began).
+    /// Serves one acknowledged item and tells the observer how it ended.
+    /// `lease_started`: when the ack was sent (or, for an item claimed
+    /// elsewhere, when serving began). `continuing`: the `last_heartbeat`
+    /// of a live lease another process holds, to continue instead of
+    /// claiming a fresh one.
     pub(crate) async fn serve<H, Fut, E>(
         &self,
         work: Work,
         lease_started: Instant,
+        continuing: Option<String>,
         handler: &H,
-    ) -> ItemOutcome
+    ) -> ItemReport
+    where
+        H: Fn(WorkContext) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), E>> + Send + 'static,
+        E: Into<BoxError> + Send + 'static,
+    {
+        let work_id = work.id.clone();
+        let session_id = work.session_id().map(str::to_owned);
+        let (outcome, stop) = self
+            .serve_item(work, lease_started, continuing, handler)
+            .await;
+        match stop {
+            StopResult::Stopped => bump(&self.counters.stopped),
+            StopResult::Failed | StopResult::Abandoned => bump(&self.counters.unstopped),
+            StopResult::NotAttempted => {}
+        }
+        let report = ItemReport {
+            work_id,
+            session_id,
+            outcome,
+            stop,
+            duration: lease_started.elapsed(),
+        };
+        tracing::debug!(
+            work_id = %report.work_id,
+            outcome = report.outcome.as_str(),
+            stop = report.stop.as_str(),
+            duration_ms = report.duration.as_millis() as u64,
+            "item ended"
+        );
+        if let Some(observe) = &self.observer {
+            observe(&report);
+        }
+        report
+    }
+
+    async fn serve_item<H, Fut, E>(
+        &self,
+        work: Work,
+        lease_started: Instant,
+        continuing: Option<String>,
+        handler: &H,
+    ) -> (ItemOutcome, StopResult)
     where
         H: Fn(WorkContext) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), E>> + Send + 'static,
@@ -159,30 +163,26 @@ impl ItemServer {
         let Some((secret, item_queue)) = self.item_queue(&work) else {
             bump(&self.counters.no_credential);
             tracing::error!(work_id = %work_id, "no credential for the item: its secret has no sessions token and there is no environment key");
-            return ItemOutcome::NoCredential;
+            return (ItemOutcome::NoCredential, StopResult::NotAttempted);
         };
         if !matches!(work.data, BetaWorkData::Session(_)) {
             bump(&self.counters.non_session);
             tracing::info!(work_id = %work_id, data_type = ?work.data_type(), "not a session item; force-stopping it without running anything");
-            if stop(&item_queue, &work_id, true, &self.timing).await {
-                bump(&self.counters.stopped);
-            }
-            return ItemOutcome::NotASession;
+            let stopped = self.stop(&item_queue, &work_id, true).await;
+            return (ItemOutcome::NotASession, stopped);
         }
         bump(&self.counters.claimed);
         let ctx = WorkContext::new(work, secret, self.worker_queue.clone(), item_queue);
-        if self.hand_off {
-            let result = AssertUnwindSafe(handler(ctx.clone())).catch_unwind().await;
-            self.record(&work_id, Some(result));
-            return ItemOutcome::HandedOff;
-        }
         let hard_stop: HardStop = Mutex::new(None);
-        let handler_done = CancellationToken::new();
         // Claim the lease (the first heartbeat) before the handler runs: an
-        // item whose lease can't be claimed is someone else's.
+        // item whose lease can't be claimed is someone else's, or over.
         let mut lease = None;
-        if self.heartbeats {
-            let mut claimed = Lease::new(&self.timing, lease_started);
+        if self.mode.claims_lease() {
+            let timing = &self.config.timing;
+            let mut claimed = match continuing {
+                Some(last) => Lease::continuing(timing, lease_started, last),
+                None => Lease::new(timing, lease_started),
+            };
             match self.claim(&ctx, &mut claimed).await {
                 None => {
                     *hard_stop.lock().unwrap_or_else(|p| p.into_inner()) =
@@ -190,20 +190,28 @@ impl ItemServer {
                     lease = Some(claimed);
                 }
                 Some(reason) => {
-                    // Whatever the reason (412, not extended, stopping,
-                    // rejected), the lease is not this worker's: leave the
-                    // item to the server and its next holder.
                     ctx.end(reason.clone());
-                    tracing::warn!(work_id = %work_id, ?reason, "could not claim the lease; leaving the item alone");
                     if reason.lease_lost() {
+                        // Another holder's: leave the item alone.
                         bump(&self.counters.lease_lost);
-                        return ItemOutcome::LeaseLost;
+                        tracing::warn!(work_id = %work_id, ?reason, "the lease is lost; released without stopping the item");
+                        return (ItemOutcome::LeaseLost(reason), StopResult::NotAttempted);
                     }
+                    // Stopping, not extended, rejected, shut down: the
+                    // item's run is over; stop it (the official workers do).
                     bump(&self.counters.failed);
-                    return ItemOutcome::Failed;
+                    tracing::warn!(work_id = %work_id, ?reason, "could not claim the lease; force-stopping the item");
+                    let stopped = self.stop(ctx.item_queue(), &work_id, true).await;
+                    return (ItemOutcome::NotClaimed(reason), stopped);
                 }
             }
         }
+        if self.mode.hands_off() {
+            let result = AssertUnwindSafe(handler(ctx.clone())).catch_unwind().await;
+            self.record(&work_id, Some(result));
+            return (ItemOutcome::HandedOff, StopResult::NotAttempted);
+        }
+        let handler_done = CancellationToken::new();
         let heartbeats = async {
             if let Some(lease) = lease {
                 self.keep(&ctx, lease, &hard_stop, &handler_done).await;
@@ -226,18 +234,24 @@ impl ItemServer {
         };
         let ((), result) = tokio::join!(heartbeats, run);
         let outcome = self.record(&work_id, result);
-        if ctx.cancel_reason().is_some_and(|r| r.lease_lost()) {
+        if let Some(reason) = ctx.cancel_reason().filter(CancelReason::lease_lost) {
             bump(&self.counters.lease_lost);
-            tracing::warn!(work_id = %work_id, reason = ?ctx.cancel_reason(), "lease lost; leaving the item alone");
-            return ItemOutcome::LeaseLost;
+            tracing::warn!(work_id = %work_id, ?reason, "lease lost; leaving the item alone");
+            return (ItemOutcome::LeaseLost(reason), StopResult::NotAttempted);
         }
-        if stop(ctx.item_queue(), &work_id, self.force_stop, &self.timing).await {
-            bump(&self.counters.stopped);
+        let stopped = self
+            .stop(ctx.item_queue(), &work_id, self.config.force_stop)
+            .await;
+        match ctx.cancel_reason() {
+            Some(reason) => (ItemOutcome::Cancelled(reason), stopped),
+            None => (outcome, stopped),
         }
-        if ctx.is_cancelled() {
-            return ItemOutcome::Cancelled;
-        }
-        outcome
+    }
+
+    /// Stops an item with the worker's loop of retries, given up when the
+    /// stop phase is over.
+    pub(crate) async fn stop(&self, queue: &WorkQueue, work_id: &str, force: bool) -> StopResult {
+        stop(queue, work_id, force, &self.config.timing, &self.abandon).await
     }
 
     /// Completes when the handler has been cancelled and its grace is over:
@@ -250,14 +264,18 @@ impl ItemServer {
         }
         let cancelled_at = Instant::now();
         loop {
-            let mut stop_at = cancelled_at + self.timing.cancel_grace;
+            let mut stop_at = cancelled_at + self.config.timing.cancel_grace;
             if let Some(at) = *hard_stop.lock().unwrap_or_else(|p| p.into_inner()) {
                 stop_at = stop_at.min(at);
             }
             if Instant::now() >= stop_at {
                 return;
             }
-            tokio::time::sleep_until(stop_at).await;
+            tokio::select! {
+                _ = tokio::time::sleep_until(stop_at) => {}
+                // A second signal: no more grace.
+                _ = self.abandon.cancelled() => return,
+            }
         }
     }
 
@@ -267,7 +285,7 @@ impl ItemServer {
         work_id: &str,
         result: Option<std::thread::Result<std::result::Result<(), E>>>,
     ) -> ItemOutcome {
-        match result {
+        let failure = match result {
             Some(Ok(Ok(()))) => {
                 bump(&self.counters.succeeded);
                 return ItemOutcome::Succeeded;
@@ -275,14 +293,20 @@ impl ItemServer {
             Some(Ok(Err(e))) => {
                 let e: BoxError = e.into();
                 tracing::error!(work_id, error = %e, "handler failed");
+                e.to_string()
             }
             Some(Err(panic)) => {
-                tracing::error!(work_id, panic = %panic_message(&*panic), "handler panicked");
+                let message = panic_message(&*panic);
+                tracing::error!(work_id, panic = %message, "handler panicked");
+                format!("the handler panicked: {message}")
             }
-            None => tracing::error!(work_id, "handler ignored its cancellation; dropped"),
-        }
+            None => {
+                tracing::error!(work_id, "handler ignored its cancellation; dropped");
+                "the handler ignored its cancellation and was dropped".to_owned()
+            }
+        };
         bump(&self.counters.failed);
-        ItemOutcome::Failed
+        ItemOutcome::Failed(failure)
     }
 
     /// Sends one heartbeat, bounded by a timeout and by the lease's
@@ -294,10 +318,10 @@ impl ItemServer {
             .heartbeat(&ctx.work.id)
             .expected_last_heartbeat(lease.expected())
             .max_retries(0);
-        if let Some(ttl) = self.desired_ttl_seconds {
+        if let Some(ttl) = self.config.desired_ttl_seconds {
             request = request.desired_ttl_seconds(ttl);
         }
-        let bound = self.heartbeat_timeout.unwrap_or(lease.interval());
+        let bound = self.config.heartbeat_timeout.unwrap_or(lease.interval());
         let until = (sent + bound).min(lease.deadline().max(sent));
         let outcome = match tokio::time::timeout_at(until, request.send()).await {
             Ok(Ok(beat)) => BeatOutcome::Answered {
@@ -331,7 +355,10 @@ impl ItemServer {
                 Beat::Ended(reason)
             }
             None if failed => Beat::Failed,
-            None => Beat::Extended,
+            None => {
+                ctx.lease_extended(lease.expected(), lease.ttl());
+                Beat::Extended
+            }
         }
     }
 
@@ -425,7 +452,8 @@ pub(crate) fn succeeded_undecoded(e: &Error) -> bool {
 pub(crate) fn is_fatal(e: &Error) -> bool {
     match e {
         Error::Api(api) => {
-            api.status.is_client_error() && !crate::retry::status_is_retryable(api.status)
+            api.status.is_client_error()
+                && !anthropic_environments::retry::status_is_retryable(api.status)
         }
         Error::InvalidInput { .. } | Error::Config(_) => true,
         _ => false,
@@ -434,35 +462,51 @@ pub(crate) fn is_fatal(e: &Error) -> bool {
 
 /// Stops an item, without client retries (this loop is the retry): a 409
 /// (already stopped) counts as stopped at once; transient failures are
-/// tried again a few times. Returns whether the item is stopped.
+/// tried again a few times. Given up at once when `abandon` is cancelled
+/// (the shutdown's stop phase is over).
 pub(crate) async fn stop(
     queue: &WorkQueue,
     work_id: &str,
     force: bool,
     timing: &WorkerTiming,
-) -> bool {
+    abandon: &CancellationToken,
+) -> StopResult {
+    let abandoned = || {
+        tracing::warn!(
+            work_id,
+            "left unstopped: the shutdown's stop phase is over; its lease runs out and the queue serves it again"
+        );
+        StopResult::Abandoned
+    };
     for attempt in 1..=5u32 {
         let request = queue
             .stop(work_id)
             .force(force)
             .max_retries(0)
             .timeout(timing.request_timeout);
-        match request.send().await {
-            Ok(_) => return true,
-            Err(e) if e.is_conflict() || succeeded_undecoded(&e) => return true,
+        let answer = tokio::select! {
+            answer = request.send() => answer,
+            _ = abandon.cancelled() => return abandoned(),
+        };
+        match answer {
+            Ok(_) => return StopResult::Stopped,
+            Err(e) if e.is_conflict() || succeeded_undecoded(&e) => return StopResult::Stopped,
             Err(e) if is_fatal(&e) => {
                 tracing::warn!(work_id, error = %e, "stop failed");
-                return false;
+                return StopResult::Failed;
             }
             Err(e) => {
                 let wait = timing.backoff(attempt).min(Duration::from_secs(10));
                 tracing::warn!(work_id, attempt, error = %e, "stop failed; retrying");
-                tokio::time::sleep(wait).await;
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = abandon.cancelled() => return abandoned(),
+                }
             }
         }
     }
     tracing::error!(work_id, "could not stop the item");
-    false
+    StopResult::Failed
 }
 
 /// The message of a panic payload.

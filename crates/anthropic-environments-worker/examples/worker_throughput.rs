@@ -9,7 +9,7 @@
 use std::time::Instant;
 
 use anthropic_environments::Client;
-use anthropic_environments::worker::{WorkContext, Worker};
+use anthropic_environments_worker::{ServeMode, WorkContext, Worker};
 
 #[tokio::main]
 async fn main() {
@@ -50,8 +50,13 @@ async fn main() {
         .concurrency(concurrency)
         .block_ms(1)
         .drain(true)
-        .heartbeats(heartbeats)
+        .mode(if heartbeats {
+            ServeMode::Leased
+        } else {
+            ServeMode::Unleased
+        })
         .build()
+        .unwrap()
         .run(|_ctx: WorkContext| async { Ok::<(), std::io::Error>(()) })
         .await
         .unwrap();

@@ -24,16 +24,16 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::ext::WorkStateExt;
-use crate::types::BetaWorkState;
-use crate::worker::context::CancelReason;
-use crate::worker::timing::WorkerTiming;
+use crate::context::CancelReason;
+use crate::timing::WorkerTiming;
+use anthropic_environments::ext::WorkStateExt;
+use anthropic_environments::types::BetaWorkState;
 
 /// The longest TTL the worker believes (a day).
 pub const MAX_TTL: Duration = Duration::from_secs(86_400);
 
 /// The `expected_last_heartbeat` of the first heartbeat of a lease.
-pub(crate) use crate::resources::work::NO_HEARTBEAT;
+pub(crate) use anthropic_environments::NO_HEARTBEAT;
 
 /// What one heartbeat came back with.
 #[derive(Clone, Debug, PartialEq)]
@@ -76,6 +76,20 @@ impl Lease {
             interval_cap: timing.heartbeat_interval_cap,
             interval_min: timing.heartbeat_interval_min,
             cancel_grace: timing.cancel_grace,
+        }
+    }
+
+    /// A lease another process holds, continued from its `last_heartbeat`
+    /// (the first heartbeat echoes it instead of `NO_HEARTBEAT`). Its clock
+    /// starts at `started`, when serving began.
+    pub(crate) fn continuing(
+        timing: &WorkerTiming,
+        started: Instant,
+        last_heartbeat: String,
+    ) -> Self {
+        Lease {
+            last: last_heartbeat,
+            ..Lease::new(timing, started)
         }
     }
 

@@ -8,8 +8,8 @@ mod common;
 
 use std::time::Duration;
 
-use anthropic_environments::worker::{WorkContext, Worker, WorkerTiming};
 use anthropic_environments_mock::MockServer;
+use anthropic_environments_worker::{WorkContext, Worker, WorkerTiming};
 use opentelemetry::trace::{SpanKind, Status, TracerProvider as _};
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
 use tracing_subscriber::layer::SubscriberExt;
@@ -41,6 +41,7 @@ async fn spans_export_with_their_parents_and_requests_carry_traceparent() {
             ..WorkerTiming::default()
         })
         .build()
+        .unwrap()
         .run(|_ctx: WorkContext| async { Ok::<(), std::io::Error>(()) })
         .await
         .unwrap();

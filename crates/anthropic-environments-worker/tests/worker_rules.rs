@@ -9,8 +9,8 @@ use std::time::Duration;
 use anthropic_environments::Client;
 use anthropic_environments::prelude::*;
 use anthropic_environments::types::BetaWorkData;
-use anthropic_environments::worker::{WorkContext, Worker, WorkerTiming};
 use anthropic_environments_mock::{Fault, FaultConfig, MockServer, Timing};
+use anthropic_environments_worker::{WorkContext, Worker, WorkerTiming};
 
 fn timing() -> WorkerTiming {
     WorkerTiming {
@@ -61,6 +61,7 @@ async fn an_item_that_does_not_decode_is_taken_out_of_the_queue() {
         .reclaim_older_than_ms(0)
         .timing(timing())
         .build()
+        .unwrap()
         .run(|_ctx: WorkContext| async { Ok::<(), std::io::Error>(()) })
         .await
         .unwrap();
@@ -88,6 +89,7 @@ async fn an_ack_conflict_goes_straight_back_to_polling() {
         .reclaim_older_than_ms(0)
         .timing(timing())
         .build()
+        .unwrap()
         .run(|_ctx: WorkContext| async { Ok::<(), std::io::Error>(()) })
         .await
         .unwrap();
@@ -122,6 +124,7 @@ async fn a_failed_ack_and_stop_are_retried_by_the_worker_alone() {
     let run = tokio::spawn(
         builder
             .build()
+            .unwrap()
             .run(|_ctx: WorkContext| async { Ok::<(), std::io::Error>(()) }),
     );
     let report = run.await.unwrap().unwrap();
@@ -141,6 +144,7 @@ async fn a_non_blocking_worker_polls_without_block_ms() {
         .non_blocking()
         .timing(timing())
         .build()
+        .unwrap()
         .run(|_ctx: WorkContext| async { Ok::<(), std::io::Error>(()) })
         .await
         .unwrap();
@@ -186,6 +190,7 @@ async fn a_server_that_never_answers_holds_a_poll_for_the_request_timeout_only()
     let run = tokio::spawn(
         builder
             .build()
+            .unwrap()
             .run(|_ctx: WorkContext| async { Ok::<(), std::io::Error>(()) }),
     );
     let first = accepts.recv().await.unwrap();

@@ -19,9 +19,9 @@ use std::time::Duration;
 
 use anthropic_environments::credentials::{Credential, CredentialKind};
 use anthropic_environments::params::SelfHostedConfig;
-use anthropic_environments::worker::{WorkContext, Worker, WorkerTiming};
 use anthropic_environments::{Client, prelude::WorkStateExt};
 use anthropic_environments_mock::{MockServer, Timing};
+use anthropic_environments_worker::{WorkContext, Worker, WorkerTiming};
 
 /// What the worker does with each session: here, pretend to run it.
 async fn handle(ctx: WorkContext) -> Result<(), anthropic_environments::Error> {
@@ -70,6 +70,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .concurrency(4)
             .shutdown_on_signal()
             .build()
+            .unwrap()
             .run(handle)
             .await?;
         println!("{report:?}");
@@ -122,6 +123,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
         .shutdown_on_signal()
         .build()
+        .unwrap()
         .run(handle)
         .await?;
     println!("worker finished: {report:?}");

@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 
 use anthropic_environments::params::SelfHostedConfig;
 use anthropic_environments::retry::{Sleep, SleepFuture};
-use anthropic_environments::worker::{CancelReason, WorkContext, Worker, WorkerTiming};
 use anthropic_environments::{Client, WorkState};
 use anthropic_environments_mock::{CallerKind, FaultConfig, MockServer, Timing};
+use anthropic_environments_worker::{CancelReason, ServeMode, WorkContext, Worker, WorkerTiming};
 
 /// Sleeps a twentieth of what the retry policy asks, so fault-heavy tests
 /// stay quick while the waits stay real.
@@ -161,7 +161,7 @@ async fn fleet_through_faults(credentials: Credentials, timing: WorkerTiming) {
         tokens.push(builder.shutdown_token());
         let log = log.clone();
         let name = format!("worker-{w}");
-        workers.push(tokio::spawn(builder.build().run(
+        workers.push(tokio::spawn(builder.build().unwrap().run(
             move |ctx: WorkContext| {
                 let held = Held {
                     log: log.clone(),
@@ -239,7 +239,7 @@ async fn a_lease_taken_over_cancels_the_handler_and_leaves_the_item_alone() {
         .timing(fast_timing());
     let token = builder.shutdown_token();
     let seen = reason.clone();
-    let run = tokio::spawn(builder.build().run(move |ctx: WorkContext| {
+    let run = tokio::spawn(builder.build().unwrap().run(move |ctx: WorkContext| {
         let seen = seen.clone();
         async move {
             ctx.cancelled().await;
@@ -308,7 +308,7 @@ async fn silence_for_a_whole_ttl_means_the_lease_is_assumed_lost() {
     let srv2 = srv.clone();
     let cancelled_after: Arc<Mutex<Option<Duration>>> = Arc::default();
     let waited_log = cancelled_after.clone();
-    let run = tokio::spawn(builder.build().run(move |ctx: WorkContext| {
+    let run = tokio::spawn(builder.build().unwrap().run(move |ctx: WorkContext| {
         let (seen, srv, waited) = (seen.clone(), srv2.clone(), waited_log.clone());
         async move {
             // From now on every heartbeat is lost.
@@ -360,7 +360,7 @@ async fn a_server_side_stop_cancels_the_handler() {
     let token = builder.shutdown_token();
     let reason: Arc<Mutex<Option<CancelReason>>> = Arc::default();
     let seen = reason.clone();
-    let run = tokio::spawn(builder.build().run(move |ctx: WorkContext| {
+    let run = tokio::spawn(builder.build().unwrap().run(move |ctx: WorkContext| {
         let seen = seen.clone();
         async move {
             ctx.cancelled().await;
@@ -402,7 +402,7 @@ async fn shutdown_mid_run_leaves_no_item_active() {
         .timing(fast_timing());
     let token = builder.shutdown_token();
     let counter = started.clone();
-    let run = tokio::spawn(builder.build().run(move |ctx: WorkContext| {
+    let run = tokio::spawn(builder.build().unwrap().run(move |ctx: WorkContext| {
         counter.fetch_add(1, Ordering::SeqCst);
         async move {
             // Ignores cancellation on purpose: the worker must drop it.
@@ -440,6 +440,7 @@ async fn handler_errors_and_panics_are_reported_and_their_items_stopped() {
         .block_ms(50)
         .timing(fast_timing())
         .build()
+        .unwrap()
         .run(|ctx: WorkContext| async move {
             match ctx.session_id().unwrap_or_default() {
                 "err" => Err(std::io::Error::other("boom")),
@@ -475,6 +476,7 @@ async fn drain_returns_when_empty_and_hand_off_leaves_items_to_the_handler() {
         .drain(true)
         .timing(fast_timing())
         .build()
+        .unwrap()
         .run(|_ctx: WorkContext| async { Ok::<(), std::io::Error>(()) })
         .await
         .unwrap();
@@ -486,9 +488,10 @@ async fn drain_returns_when_empty_and_hand_off_leaves_items_to_the_handler() {
     let h = handed.clone();
     let report = Worker::builder(c.work(&env))
         .drain(true)
-        .hand_off(true)
+        .mode(ServeMode::HandOff)
         .timing(fast_timing())
         .build()
+        .unwrap()
         .run(move |ctx: WorkContext| {
             let h = h.clone();
             async move {
@@ -514,6 +517,7 @@ async fn a_poll_error_retrying_cannot_fix_ends_the_worker() {
     let err = Worker::builder(c.work("env_missing"))
         .timing(fast_timing())
         .build()
+        .unwrap()
         .run(|_ctx: WorkContext| async { Ok::<(), std::io::Error>(()) })
         .await
         .unwrap_err();
@@ -537,6 +541,7 @@ async fn an_item_whose_ack_fails_for_good_is_force_stopped() {
         .block_ms(50)
         .timing(fast_timing())
         .build()
+        .unwrap()
         .run(|_ctx: WorkContext| async { Ok::<(), std::io::Error>(()) })
         .await
         .unwrap();
@@ -568,7 +573,7 @@ async fn transient_poll_errors_back_off_and_recover() {
     let done = Arc::new(AtomicUsize::new(0));
     let release = tokio_util::sync::CancellationToken::new();
     let (d, r) = (done.clone(), release.clone());
-    let run = tokio::spawn(builder.build().run(move |_ctx: WorkContext| {
+    let run = tokio::spawn(builder.build().unwrap().run(move |_ctx: WorkContext| {
         d.fetch_add(1, Ordering::SeqCst);
         let r = r.clone();
         async move {

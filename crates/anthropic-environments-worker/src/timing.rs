@@ -27,6 +27,14 @@ pub struct WorkerTiming {
     pub cancel_grace: Duration,
     /// How long in-flight handlers may finish after a shutdown signal.
     pub shutdown_grace: Duration,
+    /// How long the stop phase of a shutdown may last once the grace
+    /// period is over: cancelled handlers get their `cancel_grace`, then
+    /// items are stopped, all within `cancel_grace + stop_timeout`. Items
+    /// still unstopped then are logged by id, counted
+    /// ([`WorkerReport::unstopped`](crate::WorkerReport::unstopped)) and
+    /// left: their leases run out and the queue serves them again. Not in
+    /// the official workers, whose stops can take minutes.
+    pub stop_timeout: Duration,
     /// Bound of each poll (on top of its `block_ms`), ack and stop request,
     /// so that a server that stops answering holds a poll loop for this
     /// long, not for the client's 10-minute timeout. Not in the official
@@ -46,6 +54,7 @@ impl Default for WorkerTiming {
             initial_ttl: Duration::from_secs(90),
             cancel_grace: Duration::from_secs(5),
             shutdown_grace: Duration::from_secs(30),
+            stop_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(60),
         }
     }
@@ -59,7 +68,7 @@ impl WorkerTiming {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use anthropic_environments::worker::WorkerTiming;
+    /// use anthropic_environments_worker::WorkerTiming;
     /// let fast = WorkerTiming::default().scaled(0.1);
     /// assert_eq!(fast.initial_ttl, Duration::from_secs(9));
     /// assert_eq!(fast.heartbeat_interval_cap, Duration::from_secs(3));
@@ -79,7 +88,39 @@ impl WorkerTiming {
             initial_ttl: s(self.initial_ttl),
             cancel_grace: s(self.cancel_grace),
             shutdown_grace: s(self.shutdown_grace),
+            stop_timeout: s(self.stop_timeout),
             request_timeout: s(self.request_timeout),
+        }
+    }
+
+    /// Refuses a timing that cannot work.
+    pub(crate) fn validate(&self) -> Result<(), crate::ConfigError> {
+        use crate::ConfigError::Timing;
+        let checks = [
+            (
+                self.idle_sleep.0 <= self.idle_sleep.1,
+                "idle_sleep's low end is above its high end",
+            ),
+            (!self.backoff_base.is_zero(), "backoff_base is zero"),
+            (
+                self.backoff_base <= self.backoff_cap,
+                "backoff_base is above backoff_cap",
+            ),
+            (
+                !self.heartbeat_interval_cap.is_zero(),
+                "heartbeat_interval_cap is zero",
+            ),
+            (
+                self.heartbeat_interval_min <= self.heartbeat_interval_cap,
+                "heartbeat_interval_min is above heartbeat_interval_cap",
+            ),
+            (!self.initial_ttl.is_zero(), "initial_ttl is zero"),
+            (!self.request_timeout.is_zero(), "request_timeout is zero"),
+            (!self.stop_timeout.is_zero(), "stop_timeout is zero"),
+        ];
+        match checks.into_iter().find(|(ok, _)| !ok) {
+            Some((_, why)) => Err(Timing(why)),
+            None => Ok(()),
         }
     }
 
@@ -125,5 +166,32 @@ mod tests {
         assert_eq!(fast.backoff(1), Duration::from_millis(10));
         assert_eq!(fast.backoff(2), Duration::from_millis(20));
         assert_eq!(fast.backoff(9), Duration::from_millis(100));
+    }
+
+    #[test]
+    fn a_timing_that_cannot_work_is_refused() {
+        assert_eq!(WorkerTiming::default().validate(), Ok(()));
+        let inverted = WorkerTiming {
+            idle_sleep: (Duration::from_secs(3), Duration::from_secs(1)),
+            ..WorkerTiming::default()
+        };
+        assert!(
+            inverted
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .contains("idle_sleep")
+        );
+        let no_stop = WorkerTiming {
+            stop_timeout: Duration::ZERO,
+            ..WorkerTiming::default()
+        };
+        assert!(
+            no_stop
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .contains("stop_timeout")
+        );
     }
 }

@@ -1,93 +1,4 @@
-//! A self-hosted environment worker: poll, ack, heartbeat the lease while a
-//! handler runs, stop — for any number of items at once — with the
-//! credentials the official workers use.
-//!
-//! ```no_run
-//! use anthropic_environments::Client;
-//! use anthropic_environments::worker::{WorkContext, Worker};
-//!
-//! # async fn run() -> anthropic_environments::Result<()> {
-//! // The environment key (ANTHROPIC_ENVIRONMENT_KEY) is a worker's credential.
-//! let client = Client::builder().environment_key("sk-ant-oat01-...").build()?;
-//! let report = Worker::builder(client.work("env_011CZkZ9X2dpNyB7HsEFoRfW"))
-//!     .concurrency(4)
-//!     .shutdown_on_signal()
-//!     .build()
-//!     .run(|ctx: WorkContext| async move {
-//!         println!("serving session {:?}", ctx.session_id());
-//!         // ctx.client() carries the item's sessions token.
-//!         tokio::select! {
-//!             _ = ctx.cancelled() => println!("cancelled: {:?}", ctx.cancel_reason()),
-//!             _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
-//!         }
-//!         Ok::<(), std::io::Error>(())
-//!     })
-//!     .await?;
-//! println!("{report:?}");
-//! # Ok(()) }
-//! ```
-//!
-//! # Credentials
-//!
-//! As the official workers: the worker's client (normally built with the
-//! **environment key**) polls and acknowledges. Each polled item carries a
-//! `secret` whose **sessions token** is the bearer for that item's heartbeat
-//! and stop (and, through [`WorkContext::client`], the handler's
-//! session-level calls; the secret's `api_base_url`, when present, is their
-//! base URL). An item whose secret is missing or does not decode is served
-//! with the worker's own credential, with a warning. Neither the secret nor
-//! any token is logged, and `Debug` redacts them.
-//!
-//! # What it does
-//!
-//! - Polls with `block_ms` (default 999; [`non_blocking`](WorkerBuilder::non_blocking)
-//!   omits it) and its worker id; on an empty poll it sleeps 1-3 s (jittered);
-//!   on a poll error it backs off exponentially (2^n s, capped at 60 s, plus up
-//!   to 1 s of jitter), resetting on success. Poll and ack have separate
-//!   counters. A 4xx that retrying can't fix (anything but 408, 409, 429)
-//!   ends the worker with that error. The worker's loops are the retries:
-//!   poll, ack and stop go out without client retries, each bounded by
-//!   [`WorkerTiming::request_timeout`] (60 s; polls get their `block_ms` on
-//!   top), so a server that stops answering cannot hold a loop for the
-//!   client's 10-minute timeout.
-//! - Acknowledges every item before anything else (the lease clock starts
-//!   before the ack is sent). A 409 on ack (another worker won) goes
-//!   straight back to polling; an ack that fails for good (another 4xx)
-//!   force-stops the item. A polled item that does not decode is
-//!   acknowledged and force-stopped, so it cannot wedge the loop.
-//! - Items that are not sessions (`healthcheck`, types this version does
-//!   not know) are force-stopped without calling the handler.
-//! - Claims each session item's lease (a `NO_HEARTBEAT` heartbeat) before
-//!   its handler runs; then heartbeats every `max(min(ttl / 2, 30 s), 1 s)`,
-//!   each bounded by a timeout and the lease's deadline. The handler's
-//!   [`WorkContext::cancelled`] fires when the server says
-//!   `stopping`/`stopped` or `lease_extended: false`, when a heartbeat gets
-//!   412 (another worker holds the lease), or when no heartbeat has
-//!   succeeded in time. A handler that ignores its cancellation is dropped
-//!   after a grace that always ends before the lease can run out, so it can
-//!   never overlap the next holder.
-//! - After the handler returns, errs or panics, force-stops the item (a 409
-//!   "already stopped" is fine) — unless the lease was lost: an item another
-//!   worker holds is never stopped.
-//! - Modes: run until shut down (default), [`drain`](WorkerBuilder::drain)
-//!   (return when the queue is empty), [`hand_off`](WorkerBuilder::hand_off)
-//!   (ack and hand each item to the handler, no heartbeat and no stop).
-//! - Shutdown ([`shutdown_on_signal`](WorkerBuilder::shutdown_on_signal),
-//!   [`shutdown_signal`](WorkerBuilder::shutdown_signal) or
-//!   [`WorkerBuilder::shutdown_token`], in any combination): stops polling,
-//!   lets in-flight handlers finish within the grace period, then cancels
-//!   them and stops their items. A second SIGINT/SIGTERM skips the grace.
-//!
-//! [`ServeOne`] serves a single item that something else claimed (the
-//! `handle_item` / `ant beta:worker run` pattern).
-
-mod context;
-mod item;
-mod lease;
-mod report;
-mod serve_one;
-mod signals;
-mod timing;
+//! The polling worker: its builder, its poll loops and its shutdown.
 
 use std::fmt;
 use std::future::Future;
@@ -100,50 +11,44 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::error::{Error, Result};
-use crate::ext::WorkDataExt;
-use crate::resources::work::WorkQueue;
+use anthropic_environments::WorkQueue;
+use anthropic_environments::ext::WorkDataExt;
+use anthropic_environments::{Error, Result};
 
-pub use context::{CancelReason, WorkContext};
-pub use item::ItemOutcome;
-pub use lease::MAX_TTL;
-pub use report::{WorkerReport, WorkerStats};
-pub use serve_one::{ServeOne, ServeOneBuilder};
-pub use timing::WorkerTiming;
-
-use item::{BoxError, ItemServer, is_fatal, panic_message, stop, succeeded_undecoded};
-use report::{Counters, InFlight, bump};
+use crate::config::{ConfigError, ServeMode, WorkerConfig};
+use crate::context::WorkContext;
+use crate::item::{BoxError, ItemServer, Observer, is_fatal, panic_message, succeeded_undecoded};
+use crate::outcome::{ItemReport, StopResult};
+use crate::report::{Counters, InFlight, WorkerReport, WorkerStats, bump};
+use crate::signals;
+use crate::timing::WorkerTiming;
 
 type ShutdownFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
 
-/// Configures a [`Worker`].
+/// Configures a [`Worker`]: fills its [`WorkerConfig`], which
+/// [`build`](Self::build) checks.
 #[must_use]
 pub struct WorkerBuilder {
     queue: WorkQueue,
-    worker_id: Option<String>,
-    concurrency: usize,
-    pollers: Option<usize>,
-    block_ms: Option<u64>,
-    reclaim_older_than_ms: Option<u64>,
-    desired_ttl_seconds: Option<u64>,
-    heartbeat_timeout: Option<Duration>,
-    drain: bool,
-    hand_off: bool,
-    heartbeats: bool,
-    force_stop: bool,
-    on_os_signals: bool,
-    timing: WorkerTiming,
-    shutdown: CancellationToken,
-    shutdown_signal: Option<ShutdownFuture>,
+    config: WorkerConfig,
+    shutdown: Shutdown,
     stats: WorkerStats,
+    observer: Option<Observer>,
+}
+
+/// What shuts a worker down: any of them.
+#[derive(Default)]
+struct Shutdown {
+    token: CancellationToken,
+    futures: Vec<ShutdownFuture>,
+    on_os_signals: bool,
 }
 
 impl fmt::Debug for WorkerBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WorkerBuilder")
             .field("environment_id", &self.queue.environment_id())
-            .field("worker_id", &self.worker_id)
-            .field("concurrency", &self.concurrency)
+            .field("config", &self.config)
             .finish_non_exhaustive()
     }
 }
@@ -152,27 +57,29 @@ impl WorkerBuilder {
     /// This worker's id (`Anthropic-Worker-ID`); default: the host name and
     /// a random suffix.
     pub fn worker_id(mut self, id: impl Into<String>) -> Self {
-        self.worker_id = Some(id.into());
+        self.config.worker_id = id.into();
         self
     }
 
-    /// How many items may be in flight at once (default 1).
+    /// How many items may be in flight at once (default 1; 0 is refused by
+    /// [`build`](Self::build)).
     pub fn concurrency(mut self, n: usize) -> Self {
-        self.concurrency = n.max(1);
+        self.config.concurrency = n;
         self
     }
 
     /// How many poll loops share the concurrency (default: `concurrency`,
-    /// at most 4). One loop polls and acks one item at a time; more keep a
-    /// busy worker from waiting on those round trips.
+    /// at most 4; at most `concurrency`). One loop polls and acks one item
+    /// at a time; more keep a busy worker from waiting on those round
+    /// trips.
     pub fn pollers(mut self, n: usize) -> Self {
-        self.pollers = Some(n.max(1));
+        self.config.pollers = Some(n);
         self
     }
 
     /// How long each poll waits for work, 1-999 ms (default 999).
     pub fn block_ms(mut self, ms: u64) -> Self {
-        self.block_ms = Some(ms);
+        self.config.block_ms = Some(ms);
         self
     }
 
@@ -180,85 +87,90 @@ impl WorkerBuilder {
     /// [`drain`](Self::drain), for emptying a queue quickly (e.g. when a
     /// webhook says work arrived).
     pub fn non_blocking(mut self) -> Self {
-        self.block_ms = None;
+        self.config.block_ms = None;
         self
     }
 
     /// Reclaim items polled but not acknowledged for this long.
     pub fn reclaim_older_than_ms(mut self, ms: u64) -> Self {
-        self.reclaim_older_than_ms = Some(ms);
+        self.config.reclaim_older_than_ms = Some(ms);
         self
     }
 
     /// The lease TTL to ask for in heartbeats (default: the server's).
     pub fn desired_ttl_seconds(mut self, seconds: u64) -> Self {
-        self.desired_ttl_seconds = Some(seconds);
+        self.config.item.desired_ttl_seconds = Some(seconds);
         self
     }
 
     /// Bound of each heartbeat request (default: the heartbeat interval);
     /// never past the lease's deadline.
     pub fn heartbeat_timeout(mut self, timeout: Duration) -> Self {
-        self.heartbeat_timeout = Some(timeout);
+        self.config.item.heartbeat_timeout = Some(timeout);
         self
     }
 
     /// Return once a poll finds the queue empty (and in-flight items are
     /// done) instead of polling forever.
     pub fn drain(mut self, drain: bool) -> Self {
-        self.drain = drain;
+        self.config.drain = drain;
         self
     }
 
-    /// Hand each acknowledged session item to the handler and do nothing
-    /// more: no heartbeat, no stop. For dispatching items to another
-    /// process, which then owns the lease and the stop.
-    pub fn hand_off(mut self, hand_off: bool) -> Self {
-        self.hand_off = hand_off;
-        self
-    }
-
-    /// Whether to hold each item's lease with heartbeats while its handler
-    /// runs (default true). Without them (like the official SDK's
-    /// `iter_work`), the item keeps only the lease its ack starts: for
-    /// handlers that finish well within it.
-    pub fn heartbeats(mut self, heartbeats: bool) -> Self {
-        self.heartbeats = heartbeats;
+    /// How each claimed session item is served (default
+    /// [`ServeMode::Leased`]).
+    pub fn mode(mut self, mode: ServeMode) -> Self {
+        self.config.mode = mode;
         self
     }
 
     /// Stop finished items with `force` (default true: the handler is done,
     /// there is nothing left to shut down gracefully).
     pub fn force_stop(mut self, force: bool) -> Self {
-        self.force_stop = force;
+        self.config.item.force_stop = force;
         self
     }
 
-    /// Timing of the loops (defaults: the official SDK's).
+    /// Timing of the loops, the lease and the shutdown (defaults: the
+    /// official SDK's, plus a 10 s stop phase).
     pub fn timing(mut self, timing: WorkerTiming) -> Self {
-        self.timing = timing;
+        self.config.item.timing = timing;
         self
     }
 
-    /// Shut down when this future completes (e.g. a custom signal).
+    /// Shut down when this future completes (e.g. a custom signal). Each
+    /// call adds one: the first to complete shuts the worker down.
     pub fn shutdown_signal(mut self, signal: impl Future<Output = ()> + Send + 'static) -> Self {
-        self.shutdown_signal = Some(Box::pin(signal));
+        self.shutdown.futures.push(Box::pin(signal));
         self
     }
 
-    /// Shut down on SIGINT or SIGTERM (Ctrl-C elsewhere than Unix); a second
-    /// signal forces the shutdown: in-flight handlers are cancelled at once
-    /// instead of after the grace period. Works with a
-    /// [`shutdown_signal`](Self::shutdown_signal) and a
-    /// [`shutdown_token`](Self::shutdown_token): whichever comes first.
+    /// Shut down when `token` is cancelled: your application's own token.
+    /// Adds up with the other shutdown sources.
+    pub fn shutdown_on(self, token: CancellationToken) -> Self {
+        self.shutdown_signal(token.cancelled_owned())
+    }
+
+    /// Shut down on SIGINT or SIGTERM (Ctrl-C elsewhere than Unix). A second
+    /// signal ends the shutdown at once: no more grace for handlers, and
+    /// stops still in flight are given up (their items' leases run out and
+    /// the queue serves them again).
     pub fn shutdown_on_signal(mut self) -> Self {
-        self.on_os_signals = true;
+        self.shutdown.on_os_signals = true;
         self
     }
 
-    /// A token whose cancellation shuts the worker down.
+    /// The worker's own shutdown token: cancel it to shut the worker down.
     pub fn shutdown_token(&self) -> CancellationToken {
-        self.shutdown.clone()
+        self.shutdown.token.clone()
+    }
+
+    /// Calls `observe` as each item ends, with its outcome, whether it was
+    /// stopped, and how long it took (for metrics, audits, alerts). Keep it
+    /// quick: it runs on the item's task.
+    pub fn on_item_end(mut self, observe: impl Fn(&ItemReport) + Send + Sync + 'static) -> Self {
+        self.observer = Some(Arc::new(observe));
+        self
     }
 
     /// A live view of the worker's counts, readable while it runs (for
@@ -267,27 +179,30 @@ impl WorkerBuilder {
         self.stats.clone()
     }
 
-    /// Builds the worker.
-    pub fn build(self) -> Worker {
-        Worker {
-            worker_id: self.worker_id.unwrap_or_else(default_worker_id),
+    /// The configuration as filled so far.
+    pub fn config(&self) -> &WorkerConfig {
+        &self.config
+    }
+
+    /// Checks the configuration and builds the worker.
+    ///
+    /// ```
+    /// # use anthropic_environments::Client;
+    /// # use anthropic_environments_worker::{ConfigError, Worker};
+    /// # fn f(client: Client) {
+    /// let refused = Worker::builder(client.work("env_...")).block_ms(1000).build();
+    /// assert_eq!(refused.unwrap_err(), ConfigError::BlockMs(1000));
+    /// # }
+    /// ```
+    pub fn build(self) -> std::result::Result<Worker, ConfigError> {
+        self.config.validate()?;
+        Ok(Worker {
             queue: self.queue,
-            concurrency: self.concurrency,
-            pollers: self.pollers.unwrap_or_else(|| self.concurrency.min(4)),
-            block_ms: self.block_ms,
-            reclaim_older_than_ms: self.reclaim_older_than_ms,
-            desired_ttl_seconds: self.desired_ttl_seconds,
-            heartbeat_timeout: self.heartbeat_timeout,
-            drain: self.drain,
-            hand_off: self.hand_off,
-            heartbeats: self.heartbeats,
-            force_stop: self.force_stop,
-            on_os_signals: self.on_os_signals,
-            timing: self.timing,
-            shutdown: self.shutdown,
-            shutdown_signal: Mutex::new(self.shutdown_signal),
+            config: self.config,
+            shutdown: Mutex::new(self.shutdown),
             stats: self.stats,
-        }
+            observer: self.observer,
+        })
     }
 }
 
@@ -302,36 +217,21 @@ fn default_worker_id() -> String {
     format!("{host}-{:012x}", fastrand::u64(..) & 0xffff_ffff_ffff)
 }
 
-/// A worker for one environment's queue; see the [module docs](self).
+/// A worker for one environment's queue; see the [crate docs](crate).
 pub struct Worker {
     queue: WorkQueue,
-    worker_id: String,
-    concurrency: usize,
-    pollers: usize,
-    block_ms: Option<u64>,
-    reclaim_older_than_ms: Option<u64>,
-    desired_ttl_seconds: Option<u64>,
-    heartbeat_timeout: Option<Duration>,
-    drain: bool,
-    hand_off: bool,
-    heartbeats: bool,
-    force_stop: bool,
-    on_os_signals: bool,
-    timing: WorkerTiming,
-    shutdown: CancellationToken,
-    /// In a mutex so that `&Worker` is `Send` (the future is not `Sync`).
-    shutdown_signal: Mutex<Option<ShutdownFuture>>,
+    config: WorkerConfig,
+    /// In a mutex so that `&Worker` is `Send` (the futures are not `Sync`).
+    shutdown: Mutex<Shutdown>,
     stats: WorkerStats,
+    observer: Option<Observer>,
 }
 
 impl fmt::Debug for Worker {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Worker")
             .field("environment_id", &self.queue.environment_id())
-            .field("worker_id", &self.worker_id)
-            .field("concurrency", &self.concurrency)
-            .field("drain", &self.drain)
-            .field("hand_off", &self.hand_off)
+            .field("config", &self.config)
             .finish_non_exhaustive()
     }
 }
@@ -400,28 +300,21 @@ impl Worker {
     pub fn builder(queue: WorkQueue) -> WorkerBuilder {
         WorkerBuilder {
             queue,
-            worker_id: None,
-            concurrency: 1,
-            pollers: None,
-            block_ms: Some(999),
-            reclaim_older_than_ms: None,
-            desired_ttl_seconds: None,
-            heartbeat_timeout: None,
-            drain: false,
-            hand_off: false,
-            heartbeats: true,
-            force_stop: true,
-            on_os_signals: false,
-            timing: WorkerTiming::default(),
-            shutdown: CancellationToken::new(),
-            shutdown_signal: None,
+            config: WorkerConfig::new(default_worker_id()),
+            shutdown: Shutdown::default(),
             stats: WorkerStats::default(),
+            observer: None,
         }
     }
 
     /// This worker's id.
     pub fn worker_id(&self) -> &str {
-        &self.worker_id
+        &self.config.worker_id
+    }
+
+    /// The worker's configuration.
+    pub fn config(&self) -> &WorkerConfig {
+        &self.config
     }
 
     /// A live view of the worker's counts, readable while it runs.
@@ -429,60 +322,72 @@ impl Worker {
         self.stats.clone()
     }
 
+    fn timing(&self) -> &WorkerTiming {
+        &self.config.item.timing
+    }
+
     /// Runs until shut down (or, draining, until the queue is empty), calling
     /// `handler` once per claimed session item. Ends with an error only for a
     /// poll error that retrying can't fix; handler errors are reported
-    /// (tracing, and the counts of the [`WorkerReport`]) and do not end the
+    /// (tracing, the counts of the [`WorkerReport`], and
+    /// [`on_item_end`](WorkerBuilder::on_item_end)) and do not end the
     /// worker.
+    ///
+    /// A shutdown stops polling, lets in-flight handlers finish within
+    /// [`WorkerTiming::shutdown_grace`], then cancels them: each gets its
+    /// [`cancel_grace`](WorkerTiming::cancel_grace), and the whole stop
+    /// phase ends [`stop_timeout`](WorkerTiming::stop_timeout) after that.
+    /// Items still unstopped then are logged by id, counted
+    /// ([`WorkerReport::unstopped`]) and left to their leases. So `run`
+    /// returns within `shutdown_grace + cancel_grace + stop_timeout` of the
+    /// shutdown, and at once after a second signal.
     pub async fn run<H, Fut, E>(self, handler: H) -> Result<WorkerReport>
     where
         H: Fn(WorkContext) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = std::result::Result<(), E>> + Send + 'static,
         E: Into<BoxError> + Send + 'static,
     {
-        // Cancelled by a second OS signal: skip the grace period.
+        let Shutdown {
+            token: shutdown,
+            futures,
+            on_os_signals,
+        } = std::mem::take(&mut *self.shutdown.lock().unwrap_or_else(|p| p.into_inner()));
+        // Cancelled by a second OS signal: end the shutdown at once.
         let force = CancellationToken::new();
         let mut listeners = Vec::new();
-        let signal = self
-            .shutdown_signal
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
-        if let Some(signal) = signal {
-            let token = self.shutdown.clone();
+        if !futures.is_empty() {
+            let token = shutdown.clone();
             listeners.push(tokio::spawn(async move {
                 tokio::select! {
-                    _ = signal => token.cancel(),
+                    _ = futures::future::select_all(futures) => token.cancel(),
                     _ = token.cancelled() => {}
                 }
             }));
         }
-        if self.on_os_signals {
-            listeners.extend(signals::listen(self.shutdown.clone(), force.clone()));
+        if on_os_signals {
+            listeners.extend(signals::listen(shutdown.clone(), force.clone()));
         }
         let handler = Arc::new(handler);
         let shared = Arc::new(ItemServer {
             worker_queue: self.queue.clone(),
             fallback: true,
-            timing: self.timing.clone(),
-            desired_ttl_seconds: self.desired_ttl_seconds,
-            heartbeat_timeout: self.heartbeat_timeout,
-            hand_off: self.hand_off,
-            heartbeats: self.heartbeats && !self.hand_off,
-            force_stop: self.force_stop,
+            config: self.config.item.clone(),
+            mode: self.config.mode,
             counters: self.stats.0.clone(),
             hard_cancel: CancellationToken::new(),
+            abandon: CancellationToken::new(),
+            observer: self.observer.clone(),
         });
         let span = tracing::info_span!(
             "anthropic_environments.worker",
             environment_id = self.queue.environment_id(),
-            worker_id = %self.worker_id,
+            worker_id = %self.config.worker_id,
         );
         tracing::info!(
             parent: &span,
-            drain = self.drain,
-            hand_off = self.hand_off,
-            concurrency = self.concurrency,
+            drain = self.config.drain,
+            mode = ?self.config.mode,
+            concurrency = self.config.concurrency,
             credential = ?self.queue.client().credential_kind(),
             "worker starting"
         );
@@ -490,9 +395,9 @@ impl Worker {
         // Several poll loops share the permits, so that a busy worker is not
         // held to one poll-and-ack round trip at a time. Any of them ending
         // (shutdown, drained queue, fatal error) ends them all.
-        let stop_polling = self.shutdown.child_token();
-        let permits = Arc::new(Semaphore::new(self.concurrency));
-        let loops = (0..self.pollers.clamp(1, self.concurrency))
+        let stop_polling = shutdown.child_token();
+        let permits = Arc::new(Semaphore::new(self.config.concurrency));
+        let loops = (0..self.config.poll_loops())
             .map(|_| self.poll_loop(&shared, &handler, &span, &permits, &stop_polling));
         let mut fatal = None;
         let mut in_flight = Vec::new();
@@ -502,9 +407,9 @@ impl Worker {
         }
         // Let in-flight handlers finish: all of them when draining, within
         // the grace period on shutdown (none after a second signal); then
-        // cancel the rest.
-        let grace = if self.shutdown.is_cancelled() || fatal.is_some() {
-            self.timing.shutdown_grace
+        // the stop phase.
+        let grace = if shutdown.is_cancelled() || fatal.is_some() {
+            self.timing().shutdown_grace
         } else {
             Duration::MAX
         };
@@ -513,10 +418,8 @@ impl Worker {
             _ = force.cancelled() => false,
         };
         if !finished {
-            let left: usize = in_flight.iter().map(JoinSet::len).sum();
-            tracing::warn!(parent: &span, in_flight = left, "grace period over; cancelling handlers");
-            shared.hard_cancel.cancel();
-            join_all_sets(&mut in_flight, &shared.counters).await;
+            self.stop_phase(&shared, &mut in_flight, &force, &span)
+                .await;
         }
         for listener in listeners {
             listener.abort();
@@ -529,13 +432,40 @@ impl Worker {
         }
     }
 
+    /// After the grace period: cancels the handlers, and gives up whatever
+    /// is still unfinished `cancel_grace + stop_timeout` later (or at once
+    /// on a second signal).
+    async fn stop_phase(
+        &self,
+        shared: &ItemServer,
+        in_flight: &mut [JoinSet<()>],
+        force: &CancellationToken,
+        span: &tracing::Span,
+    ) {
+        let left: usize = in_flight.iter().map(JoinSet::len).sum();
+        tracing::warn!(parent: span, in_flight = left, "grace period over; cancelling handlers");
+        shared.hard_cancel.cancel();
+        let timing = self.timing();
+        let deadline = Instant::now() + timing.cancel_grace + timing.stop_timeout;
+        let joined = tokio::select! {
+            _ = join_all_sets(in_flight, &shared.counters) => true,
+            _ = tokio::time::sleep_until(deadline) => false,
+            _ = force.cancelled() => false,
+        };
+        if !joined {
+            tracing::warn!(parent: span, "stop phase over; giving up the stops left");
+            shared.abandon.cancel();
+            join_all_sets(in_flight, &shared.counters).await;
+        }
+    }
+
     /// An ack as the worker sends it: no client retries (the poll loop is
     /// the retry), bounded by the request timeout.
-    fn ack(&self, work_id: &str) -> crate::resources::work::AckWork {
+    fn ack(&self, work_id: &str) -> anthropic_environments::AckWork {
         self.queue
             .ack(work_id)
             .max_retries(0)
-            .timeout(self.timing.request_timeout)
+            .timeout(self.timing().request_timeout)
     }
 
     async fn sleep_or_stop(stop: &CancellationToken, wait: Duration) -> bool {
@@ -577,17 +507,17 @@ impl Worker {
                     Err(_) => return (None, tasks),
                 },
             };
-            let block = Duration::from_millis(self.block_ms.unwrap_or(0));
+            let block = Duration::from_millis(self.config.block_ms.unwrap_or(0));
             let mut poll = self
                 .queue
                 .poll()
-                .worker_id(&self.worker_id)
+                .worker_id(&self.config.worker_id)
                 .max_retries(0)
-                .timeout(block + self.timing.request_timeout);
-            if let Some(ms) = self.block_ms {
+                .timeout(block + self.timing().request_timeout);
+            if let Some(ms) = self.config.block_ms {
                 poll = poll.block_ms(ms);
             }
-            if let Some(ms) = self.reclaim_older_than_ms {
+            if let Some(ms) = self.config.reclaim_older_than_ms {
                 poll = poll.reclaim_older_than_ms(ms);
             }
             let polled = tokio::select! {
@@ -617,8 +547,8 @@ impl Worker {
                         Ok(_) => true,
                         Err(e) => succeeded_undecoded(&e),
                     };
-                    if acked && stop_item(&self.queue, &id, &self.timing).await {
-                        bump(&shared.counters.stopped);
+                    if acked {
+                        spawn_stop(&mut tasks, shared, self.queue.clone(), id);
                     }
                     continue;
                 }
@@ -633,7 +563,7 @@ impl Worker {
                     bump(&shared.counters.poll_errors);
                     bump(&shared.counters.consecutive_poll_errors);
                     poll_attempt += 1;
-                    let wait = self.timing.backoff(poll_attempt);
+                    let wait = self.timing().backoff(poll_attempt);
                     tracing::warn!(parent: span, attempt = poll_attempt, ?wait, error = %e, "poll failed");
                     if Self::sleep_or_stop(stop, wait).await {
                         return (None, tasks);
@@ -642,13 +572,13 @@ impl Worker {
                 }
                 Ok(None) => {
                     poll_attempt = 0;
-                    if self.drain {
+                    if self.config.drain {
                         tracing::info!(parent: span, "queue drained");
                         stop.cancel();
                         return (None, tasks);
                     }
                     idle.on_empty_poll(&env);
-                    if Self::sleep_or_stop(stop, self.timing.idle()).await {
+                    if Self::sleep_or_stop(stop, self.timing().idle()).await {
                         return (None, tasks);
                     }
                     continue;
@@ -676,13 +606,11 @@ impl Worker {
                     let queue = shared
                         .item_queue(&work)
                         .map_or_else(|| self.queue.clone(), |(_, q)| q);
-                    if stop_item(&queue, &work.id, &self.timing).await {
-                        bump(&shared.counters.stopped);
-                    }
+                    spawn_stop(&mut tasks, shared, queue, work.id);
                 }
                 Err(e) => {
                     ack_attempt += 1;
-                    let wait = self.timing.backoff(ack_attempt);
+                    let wait = self.timing().backoff(ack_attempt);
                     tracing::warn!(parent: span, work_id = %work.id, attempt = ack_attempt, ?wait, error = %e, "ack failed");
                     if Self::sleep_or_stop(stop, wait).await {
                         return (None, tasks);
@@ -692,16 +620,15 @@ impl Worker {
                     ack_attempt = 0;
                     let shared = shared.clone();
                     let handler = handler.clone();
-                    let item_span =
-                        crate::telemetry::work_item_span(&env, &work.id, work.session_id());
+                    let item_span = crate::span::work_item_span(&env, &work.id, work.session_id());
                     let recorded = item_span.clone();
                     let in_flight = InFlight::enter(&shared.counters);
                     tasks.spawn(tracing::Instrument::instrument(
                         async move {
                             // The polled item, with the secret it carried (the
                             // ack's answer has none).
-                            let outcome = shared.serve(work, lease_started, &*handler).await;
-                            outcome.record_on(&recorded);
+                            let report = shared.serve(work, lease_started, None, &*handler).await;
+                            report.outcome.record_on(&recorded);
                             drop(in_flight);
                             drop(permit);
                         },
@@ -713,9 +640,23 @@ impl Worker {
     }
 }
 
-/// Force-stops an item with the worker's own loop of retries.
-async fn stop_item(queue: &WorkQueue, work_id: &str, timing: &WorkerTiming) -> bool {
-    stop(queue, work_id, true, timing).await
+/// Force-stops an item the worker will not serve (it does not decode, or
+/// its ack failed for good) on a task of the poll loop's set, so that a
+/// shutdown bounds it like the items being served.
+fn spawn_stop(
+    tasks: &mut JoinSet<()>,
+    shared: &Arc<ItemServer>,
+    queue: WorkQueue,
+    work_id: String,
+) {
+    let shared = shared.clone();
+    tasks.spawn(async move {
+        match shared.stop(&queue, &work_id, true).await {
+            StopResult::Stopped => bump(&shared.counters.stopped),
+            StopResult::NotAttempted => {}
+            StopResult::Failed | StopResult::Abandoned => bump(&shared.counters.unstopped),
+        }
+    });
 }
 
 #[cfg(test)]
@@ -727,13 +668,5 @@ mod tests {
         let (a, b) = (default_worker_id(), default_worker_id());
         assert_ne!(a, b);
         assert!(a.len() > 13, "{a}");
-    }
-
-    #[test]
-    fn lease_lost_reasons() {
-        assert!(CancelReason::LeaseLost.lease_lost());
-        assert!(CancelReason::LeaseAssumedLost.lease_lost());
-        assert!(!CancelReason::ServerStopping.lease_lost());
-        assert!(!CancelReason::Shutdown.lease_lost());
     }
 }

@@ -20,6 +20,11 @@ pub struct WorkerReport {
     pub lease_lost: u64,
     /// Items this worker stopped.
     pub stopped: u64,
+    /// Items this worker meant to stop and could not: the stop was refused
+    /// or failed every attempt, or the shutdown's stop phase ran out. Each
+    /// is logged by id; their leases run out and the queue serves them
+    /// again.
+    pub unstopped: u64,
     /// Items force-stopped because their ack failed for good.
     pub ack_rejected: u64,
     /// Items whose ack got 409 (another worker acknowledged them first).
@@ -46,7 +51,8 @@ pub struct WorkerReport {
 /// or [`Worker::stats`](super::Worker::stats).
 ///
 /// ```
-/// # use anthropic_environments::{Client, worker::Worker};
+/// # use anthropic_environments::Client;
+/// # use anthropic_environments_worker::Worker;
 /// # fn f(client: Client) {
 /// let builder = Worker::builder(client.work("env_..."));
 /// let stats = builder.stats();
@@ -79,6 +85,7 @@ pub(crate) struct Counters {
     pub(crate) failed: AtomicU64,
     pub(crate) lease_lost: AtomicU64,
     pub(crate) stopped: AtomicU64,
+    pub(crate) unstopped: AtomicU64,
     pub(crate) ack_rejected: AtomicU64,
     pub(crate) ack_conflicts: AtomicU64,
     pub(crate) non_session: AtomicU64,
@@ -98,6 +105,7 @@ impl Counters {
             failed: get(&self.failed),
             lease_lost: get(&self.lease_lost),
             stopped: get(&self.stopped),
+            unstopped: get(&self.unstopped),
             ack_rejected: get(&self.ack_rejected),
             ack_conflicts: get(&self.ack_conflicts),
             non_session: get(&self.non_session),

@@ -3,15 +3,16 @@
 
 use std::fmt;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::Work;
-use crate::client::Client;
-use crate::credentials::WorkSecret;
-use crate::error::Result;
-use crate::metadata::MetadataPatch;
-use crate::resources::work::WorkQueue;
+use anthropic_environments::Client;
+use anthropic_environments::MetadataPatch;
+use anthropic_environments::Result;
+use anthropic_environments::Work;
+use anthropic_environments::WorkQueue;
+use anthropic_environments::credentials::WorkSecret;
 
 /// Why a handler was asked to stop.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -58,6 +59,8 @@ pub struct WorkContext {
     pub(crate) item_queue: WorkQueue,
     pub(crate) cancel: CancellationToken,
     pub(crate) reason: Arc<Mutex<Option<CancelReason>>>,
+    /// The lease as the last extending heartbeat left it.
+    pub(crate) lease: Arc<Mutex<Option<(String, Duration)>>>,
 }
 
 impl fmt::Debug for WorkContext {
@@ -85,6 +88,7 @@ impl WorkContext {
             item_queue,
             cancel: CancellationToken::new(),
             reason: Arc::default(),
+            lease: Arc::default(),
         }
     }
 
@@ -96,7 +100,7 @@ impl WorkContext {
     /// The session this item runs (`None` never happens for the items a
     /// worker hands to its handler: only session items reach it).
     pub fn session_id(&self) -> Option<&str> {
-        crate::ext::WorkDataExt::session_id(&*self.work)
+        anthropic_environments::ext::WorkDataExt::session_id(&*self.work)
     }
 
     /// The item's decoded `secret`, when the poll carried one that decodes.
@@ -139,6 +143,32 @@ impl WorkContext {
     /// polls with an environment key gets a permission error.
     pub async fn update_metadata(&self, patch: MetadataPatch) -> Result<Work> {
         self.worker_queue.update(&self.work.id, patch).send().await
+    }
+
+    /// The `last_heartbeat` of the item's lease, as the last heartbeat
+    /// that extended it said; `None` before the lease is claimed or when
+    /// the worker keeps none. In
+    /// [`ServeMode::HandOffLease`](crate::ServeMode::HandOffLease), what the
+    /// receiver continues from
+    /// ([`ServeOneBuilder::last_heartbeat`](crate::ServeOneBuilder::last_heartbeat),
+    /// `ANTHROPIC_WORK_LAST_HEARTBEAT`).
+    pub fn last_heartbeat(&self) -> Option<String> {
+        let lease = self.lease.lock().unwrap_or_else(|p| p.into_inner());
+        lease.as_ref().map(|(last, _)| last.clone())
+    }
+
+    /// The lease's TTL as the server last reported it; `None` before the
+    /// lease is claimed or when the worker keeps none. Work bound to the
+    /// lease (e.g. retrying a result's post) should end within it.
+    pub fn lease_ttl(&self) -> Option<Duration> {
+        let lease = self.lease.lock().unwrap_or_else(|p| p.into_inner());
+        lease.as_ref().map(|(_, ttl)| *ttl)
+    }
+
+    /// Records a heartbeat that extended the lease.
+    pub(crate) fn lease_extended(&self, last_heartbeat: &str, ttl: Duration) {
+        *self.lease.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some((last_heartbeat.to_owned(), ttl));
     }
 
     /// Asks the handler to stop for `reason` (the first reason wins).

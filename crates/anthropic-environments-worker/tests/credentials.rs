@@ -12,9 +12,9 @@ use anthropic_environments::credentials::{Credential, CredentialKind};
 use anthropic_environments::params::SelfHostedConfig;
 use anthropic_environments::prelude::*;
 use anthropic_environments::types::BetaWorkData;
-use anthropic_environments::worker::{ItemOutcome, ServeOne, WorkContext, Worker, WorkerTiming};
 use anthropic_environments::{Client, MetadataPatch};
 use anthropic_environments_mock::{CallerKind, MockServer, RecordedRequest, Timing};
+use anthropic_environments_worker::{ItemOutcome, ServeOne, WorkContext, Worker, WorkerTiming};
 
 fn timing() -> WorkerTiming {
     WorkerTiming {
@@ -100,6 +100,7 @@ async fn a_worker_with_only_the_environment_key_uses_each_items_token() {
         .drain(true)
         .timing(timing())
         .build()
+        .unwrap()
         .run(move |ctx: WorkContext| {
             log.lock().unwrap().push((
                 ctx.session_id().unwrap().to_owned(),
@@ -333,7 +334,7 @@ async fn serving_one_item_uses_its_token_or_falls_back_to_the_environment_key() 
             Ok::<(), std::io::Error>(())
         })
         .await;
-    assert_eq!(outcome, ItemOutcome::Succeeded);
+    assert_eq!(outcome.outcome, ItemOutcome::Succeeded);
 
     // A secret that does not decode: the environment key, with a warning.
     let outcome = ServeOne::builder(&env, &bad.id, "bad_secret")
@@ -345,7 +346,7 @@ async fn serving_one_item_uses_its_token_or_falls_back_to_the_environment_key() 
         .unwrap()
         .run(|_ctx: WorkContext| async move { Ok::<(), std::io::Error>(()) })
         .await;
-    assert_eq!(outcome, ItemOutcome::Succeeded);
+    assert_eq!(outcome.outcome, ItemOutcome::Succeeded);
 
     for request in server.requests() {
         let work_id = path_work_id(&request).unwrap().to_owned();
@@ -387,6 +388,7 @@ async fn no_log_line_shows_a_key_a_token_or_a_secret() {
         .drain(true)
         .timing(timing())
         .build()
+        .unwrap()
         .run(move |ctx: WorkContext| {
             let secret = ctx.secret().unwrap();
             seen.lock().unwrap().extend([

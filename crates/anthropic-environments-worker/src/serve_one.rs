@@ -8,14 +8,16 @@ use std::path::Path;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::Work;
-use crate::client::{Client, ClientBuilder};
-use crate::credentials::{Credential, WorkSecret};
-use crate::error::{Error, Result};
-use crate::worker::context::WorkContext;
-use crate::worker::item::{BoxError, ItemOutcome, ItemServer};
-use crate::worker::signals;
-use crate::worker::timing::WorkerTiming;
+use crate::config::{ItemConfig, ServeMode};
+use crate::context::WorkContext;
+use crate::item::{BoxError, ItemServer};
+use crate::outcome::ItemReport;
+use crate::signals;
+use crate::timing::WorkerTiming;
+use anthropic_environments::Work;
+use anthropic_environments::credentials::{Credential, WorkSecret};
+use anthropic_environments::{Client, ClientBuilder};
+use anthropic_environments::{Error, Result};
 
 /// Configures a [`ServeOne`]. Secrets given to it never show in `Debug`.
 #[must_use]
@@ -25,9 +27,9 @@ pub struct ServeOneBuilder {
     session_id: String,
     environment_key: Option<Credential>,
     secret: Option<String>,
+    last_heartbeat: Option<String>,
     client: ClientBuilder,
-    timing: WorkerTiming,
-    desired_ttl_seconds: Option<u64>,
+    item: ItemConfig,
     on_os_signals: bool,
     shutdown: CancellationToken,
 }
@@ -47,12 +49,12 @@ impl fmt::Debug for ServeOneBuilder {
 /// Serves one work item that something else claimed.
 ///
 /// ```no_run
-/// use anthropic_environments::worker::{ItemOutcome, ServeOne, WorkContext};
+/// use anthropic_environments_worker::{ItemOutcome, ServeOne, WorkContext};
 ///
 /// # async fn run() -> anthropic_environments::Result<()> {
 /// // ANTHROPIC_WORK_ID, ANTHROPIC_ENVIRONMENT_ID, ANTHROPIC_SESSION_ID, and
 /// // ANTHROPIC_ENVIRONMENT_KEY and/or ANTHROPIC_WORK_SECRET(_FILE).
-/// let outcome = ServeOne::from_env()?
+/// let report = ServeOne::from_env()?
 ///     .shutdown_on_signal()
 ///     .build()?
 ///     .run(|ctx: WorkContext| async move {
@@ -60,17 +62,22 @@ impl fmt::Debug for ServeOneBuilder {
 ///         Ok::<(), std::io::Error>(())
 ///     })
 ///     .await;
-/// assert_ne!(outcome, ItemOutcome::LeaseLost);
+/// println!("{}: {}", report.work_id, report.outcome.as_str());
 /// # Ok(()) }
 /// ```
 ///
-/// It claims the item's lease (`NO_HEARTBEAT`), heartbeats while the handler
-/// runs, and force-stops the item after, unless the lease was lost. The
+/// It claims the item's lease (`NO_HEARTBEAT`), or continues a live one
+/// from its [`last_heartbeat`](ServeOneBuilder::last_heartbeat),
+/// heartbeats while the handler runs, and force-stops the item after,
+/// unless the lease was lost. A shutdown cancels the handler at once; it
+/// gets its `cancel_grace`, and the stop is given up `stop_timeout` after
+/// that (or at once on a second signal). The
 /// item's calls use the sessions token of its secret when there is one that
 /// decodes, else the environment key; with neither, building fails.
 pub struct ServeOne {
     server: ItemServer,
     work: Work,
+    last_heartbeat: Option<String>,
     on_os_signals: bool,
     shutdown: CancellationToken,
 }
@@ -140,9 +147,9 @@ impl ServeOne {
             session_id: session_id.into(),
             environment_key: None,
             secret: None,
+            last_heartbeat: None,
             client: Client::builder(),
-            timing: WorkerTiming::default(),
-            desired_ttl_seconds: None,
+            item: ItemConfig::default(),
             on_os_signals: false,
             shutdown: CancellationToken::new(),
         }
@@ -150,9 +157,11 @@ impl ServeOne {
 
     /// A builder from the variables the official workers read:
     /// `ANTHROPIC_WORK_ID`, `ANTHROPIC_ENVIRONMENT_ID`,
-    /// `ANTHROPIC_SESSION_ID` (required), `ANTHROPIC_ENVIRONMENT_KEY`, and
-    /// the secret from `ANTHROPIC_WORK_SECRET` or from the file named by
-    /// `ANTHROPIC_WORK_SECRET_FILE` (which must not be world-readable).
+    /// `ANTHROPIC_SESSION_ID` (required), `ANTHROPIC_ENVIRONMENT_KEY`, the
+    /// secret from `ANTHROPIC_WORK_SECRET` or from the file named by
+    /// `ANTHROPIC_WORK_SECRET_FILE` (which must not be world-readable), and
+    /// `ANTHROPIC_WORK_LAST_HEARTBEAT` (a live lease to continue, as the
+    /// official Go SDK's `HandleItem` reads it).
     pub fn from_env() -> Result<ServeOneBuilder> {
         let mut builder = Self::builder(
             required_var("ANTHROPIC_ENVIRONMENT_ID")?,
@@ -167,12 +176,15 @@ impl ServeOne {
         } else if let Some(path) = optional_var("ANTHROPIC_WORK_SECRET_FILE") {
             builder = builder.secret(read_secret_file(Path::new(&path))?);
         }
+        if let Some(last) = optional_var("ANTHROPIC_WORK_LAST_HEARTBEAT") {
+            builder = builder.last_heartbeat(last);
+        }
         Ok(builder)
     }
 
     /// Serves the item until its handler returns (or the lease ends, or a
     /// shutdown); then force-stops it unless the lease was lost.
-    pub async fn run<H, Fut, E>(self, handler: H) -> ItemOutcome
+    pub async fn run<H, Fut, E>(self, handler: H) -> ItemReport
     where
         H: Fn(WorkContext) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = std::result::Result<(), E>> + Send + 'static,
@@ -183,30 +195,42 @@ impl ServeOne {
             .on_os_signals
             .then(|| signals::listen(self.shutdown.clone(), force.clone()))
             .flatten();
-        // A shutdown cancels the handler at once (it gets its grace).
-        let hard_cancel = self.server.hard_cancel.clone();
+        // A shutdown cancels the handler at once (it gets its grace); the
+        // stop is given up `stop_timeout` after that grace, or at once on a
+        // second signal.
+        let (hard_cancel, abandon) = (self.server.hard_cancel.clone(), self.server.abandon.clone());
+        let timing = self.server.config.timing.clone();
         let shutdown = self.shutdown.clone();
         let relay = tokio::spawn(async move {
             shutdown.cancelled().await;
             hard_cancel.cancel();
+            tokio::select! {
+                _ = tokio::time::sleep(timing.cancel_grace + timing.stop_timeout) => {}
+                _ = force.cancelled() => {}
+            }
+            abandon.cancel();
         });
-        let span = crate::telemetry::work_item_span(
+        let span = crate::span::work_item_span(
             &self.work.environment_id,
             &self.work.id,
-            crate::ext::WorkDataExt::session_id(&self.work),
+            anthropic_environments::ext::WorkDataExt::session_id(&self.work),
         );
-        let outcome = tracing::Instrument::instrument(
-            self.server
-                .serve(self.work, tokio::time::Instant::now(), &handler),
+        let report = tracing::Instrument::instrument(
+            self.server.serve(
+                self.work,
+                tokio::time::Instant::now(),
+                self.last_heartbeat,
+                &handler,
+            ),
             span.clone(),
         )
         .await;
-        outcome.record_on(&span);
+        report.outcome.record_on(&span);
         relay.abort();
         if let Some(listener) = listener {
             listener.abort();
         }
-        outcome
+        report
     }
 }
 
@@ -222,6 +246,18 @@ impl ServeOneBuilder {
     /// `BetaWorkSecret`).
     pub fn secret(mut self, secret: impl Into<String>) -> Self {
         self.secret = Some(secret.into());
+        self
+    }
+
+    /// Continue the live lease another process holds (e.g. a poller that
+    /// acknowledged the item and sent its first heartbeat before handing it
+    /// over) instead of claiming a fresh one: the first heartbeat echoes
+    /// this `last_heartbeat` instead of `NO_HEARTBEAT`. A 412 then means the
+    /// lease is gone (released, not stopped); an answer that the item is
+    /// stopping or stopped, or a lease not extended, means it lapsed (the
+    /// item is force-stopped).
+    pub fn last_heartbeat(mut self, last_heartbeat: impl Into<String>) -> Self {
+        self.last_heartbeat = Some(last_heartbeat.into());
         self
     }
 
@@ -241,13 +277,20 @@ impl ServeOneBuilder {
     /// Timing of the lease and the cancellation (defaults: the official
     /// SDK's).
     pub fn timing(mut self, timing: WorkerTiming) -> Self {
-        self.timing = timing;
+        self.item.timing = timing;
         self
     }
 
     /// The lease TTL to ask for in heartbeats (default: the server's).
     pub fn desired_ttl_seconds(mut self, seconds: u64) -> Self {
-        self.desired_ttl_seconds = Some(seconds);
+        self.item.desired_ttl_seconds = Some(seconds);
+        self
+    }
+
+    /// How the item is served (timing, TTL, heartbeat bound, force): the
+    /// same settings as a worker's [`ItemConfig`].
+    pub fn item_config(mut self, item: ItemConfig) -> Self {
+        self.item = item;
         self
     }
 
@@ -264,9 +307,20 @@ impl ServeOneBuilder {
     }
 
     /// Checks the inputs and builds the client. Fails with
-    /// [`Error::Config`] when there is no credential for the item: no secret
-    /// that yields a sessions token and no environment key.
+    /// [`Error::Config`] when there is no credential for the item (no secret
+    /// that yields a sessions token and no environment key), or when a
+    /// setting cannot work.
     pub fn build(self) -> Result<ServeOne> {
+        self.item
+            .validate()
+            .map_err(|e| Error::Config(e.to_string()))?;
+        if self
+            .last_heartbeat
+            .as_ref()
+            .is_some_and(|l| l.trim().is_empty())
+        {
+            return Err(Error::Config("last_heartbeat is empty".into()));
+        }
         for (name, value) in [
             ("environment_id", &self.environment_id),
             ("work_id", &self.work_id),
@@ -320,16 +374,15 @@ impl ServeOneBuilder {
             server: ItemServer {
                 worker_queue: client.work(&work.environment_id),
                 fallback: self.environment_key.is_some(),
-                timing: self.timing,
-                desired_ttl_seconds: self.desired_ttl_seconds,
-                heartbeat_timeout: None,
-                hand_off: false,
-                heartbeats: true,
-                force_stop: true,
+                config: self.item,
+                mode: ServeMode::Leased,
                 counters: Default::default(),
                 hard_cancel: CancellationToken::new(),
+                abandon: CancellationToken::new(),
+                observer: None,
             },
             work,
+            last_heartbeat: self.last_heartbeat,
             on_os_signals: self.on_os_signals,
             shutdown: self.shutdown,
         })

@@ -6,8 +6,8 @@ use std::time::Duration;
 use anthropic_environments::Client;
 use anthropic_environments::credentials::CredentialKind;
 use anthropic_environments::params::SelfHostedConfig;
-use anthropic_environments::worker::{ItemOutcome, ServeOne, WorkContext, WorkerTiming};
 use anthropic_environments_mock::{CallerKind, MockServer};
+use anthropic_environments_worker::{ItemOutcome, ServeOne, WorkContext, WorkerTiming};
 
 #[test]
 fn serves_the_item_the_variables_name_with_the_secret_from_a_private_file() {
@@ -84,7 +84,7 @@ fn serves_the_item_the_variables_name_with_the_secret_from_a_private_file() {
             })
             .await
     });
-    assert_eq!(outcome, ItemOutcome::Succeeded);
+    assert_eq!(outcome.outcome, ItemOutcome::Succeeded);
     let requests = server.requests();
     let ops: Vec<_> = requests
         .iter()
