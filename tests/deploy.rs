@@ -90,6 +90,16 @@ fn the_dockerfile_passes_hadolint() {
 
 /// Runs the launcher script in dry-run mode: the Job it would create.
 fn render_session_job(work: &str, session: &str, environment: &str) -> Result<String, String> {
+    render_session_job_with(work, session, environment, "2026-12-01T23:59:59.123456Z")
+}
+
+/// The same, with the lease's last heartbeat the poller passes.
+fn render_session_job_with(
+    work: &str,
+    session: &str,
+    environment: &str,
+    last_heartbeat: &str,
+) -> Result<String, String> {
     let output = Command::new("sh")
         .arg(root().join("deploy/sandbox-per-session/launch-session-job.sh"))
         .env_clear()
@@ -98,6 +108,7 @@ fn render_session_job(work: &str, session: &str, environment: &str) -> Result<St
         .env("ANTHROPIC_WORK_ID", work)
         .env("ANTHROPIC_SESSION_ID", session)
         .env("ANTHROPIC_ENVIRONMENT_ID", environment)
+        .env("ANTHROPIC_WORK_LAST_HEARTBEAT", last_heartbeat)
         .output()
         .unwrap();
     match output.status.success() {
@@ -132,6 +143,11 @@ fn the_launcher_renders_one_job_per_item_and_refuses_odd_ids() {
     assert_eq!(var("ANTHROPIC_WORK_ID")["value"], "work_01AbC");
     assert_eq!(var("ANTHROPIC_SESSION_ID")["value"], "session_01XyZ");
     assert_eq!(var("ANTHROPIC_ENVIRONMENT_ID")["value"], "env_01QrS");
+    assert_eq!(
+        var("ANTHROPIC_WORK_LAST_HEARTBEAT")["value"],
+        "2026-12-01T23:59:59.123456Z",
+        "the sandbox continues the launcher's lease"
+    );
     // The key comes from the Secret, never inline.
     assert!(var("ANTHROPIC_ENVIRONMENT_KEY")["valueFrom"]["secretKeyRef"].is_mapping());
     // Two renders of one item: two Jobs (an item served again).
@@ -141,6 +157,10 @@ fn the_launcher_renders_one_job_per_item_and_refuses_odd_ids() {
     // Anything that could escape the YAML is refused.
     for bad in ["work\"; rm -rf /", "work\nkind: Pod", "", "work/../x"] {
         let err = render_session_job(bad, "session_1", "env_1").unwrap_err();
+        assert!(err.contains("refusing"), "{bad:?}: {err}");
+    }
+    for bad in ["", "2026-12-01\"; x", "now\nkind: Pod"] {
+        let err = render_session_job_with("work_1", "session_1", "env_1", bad).unwrap_err();
         assert!(err.contains("refusing"), "{bad:?}: {err}");
     }
 }
@@ -172,12 +192,17 @@ fn pollers_outlast_their_grace_and_probe_their_health_port() {
             .map(|a| a.as_str().unwrap().to_owned())
             .collect();
         assert_eq!(&args[..2], ["worker", "poll"], "{file}");
+        // The shutdown's bound (see `antenv worker poll --help`): the
+        // grace, a signalled script's kill grace plus the worker's 1 s, and
+        // the stop phase; the kubelet must wait longer, with a margin.
         let grace = flag_seconds(&args, "--grace").expect("--grace");
         let kill_grace = flag_seconds(&args, "--kill-grace").unwrap_or(10);
+        let stop_timeout = flag_seconds(&args, "--stop-timeout").unwrap_or(10);
+        let bound = grace + kill_grace + 1 + stop_timeout;
         let termination = pod["terminationGracePeriodSeconds"].as_u64().unwrap();
         assert!(
-            termination > grace + kill_grace,
-            "{file}: {termination} <= {grace} + {kill_grace}"
+            termination >= bound + 5,
+            "{file}: terminationGracePeriodSeconds {termination} < {bound} + 5 s of margin"
         );
         // The probes reach the health server.
         let listen = args

@@ -11,6 +11,10 @@ for id in "$ANTHROPIC_WORK_ID" "$ANTHROPIC_SESSION_ID" "$ANTHROPIC_ENVIRONMENT_I
     '' | *[!A-Za-z0-9_-]*) echo "refusing an unexpected id: '$id'" >&2; exit 1 ;;
   esac
 done
+# The lease the poller took: a timestamp, passed on to `worker run`.
+case "${ANTHROPIC_WORK_LAST_HEARTBEAT:-}" in
+  '' | *[!0-9A-Za-z:.+-]*) echo "refusing an unexpected last heartbeat: '${ANTHROPIC_WORK_LAST_HEARTBEAT:-}'" >&2; exit 1 ;;
+esac
 # A DNS name: the work id lowercased, and a random suffix (an item served
 # again gets a new Job while the old one is kept for its logs).
 suffix=$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
@@ -19,6 +23,7 @@ manifest=$(sed -e "s/__JOB_NAME__/$job_name/g" \
   -e "s/__WORK_ID__/$ANTHROPIC_WORK_ID/g" \
   -e "s/__SESSION_ID__/$ANTHROPIC_SESSION_ID/g" \
   -e "s/__ENVIRONMENT_ID__/$ANTHROPIC_ENVIRONMENT_ID/g" \
+  -e "s/__LAST_HEARTBEAT__/$ANTHROPIC_WORK_LAST_HEARTBEAT/g" \
   "${SESSION_JOB_TEMPLATE:-$here/session-job.yaml}")
 if [ -n "${ANTENV_DRY_RUN:-}" ]; then
   printf '%s\n' "$manifest"

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anthropic_environments::WorkState;
 use anthropic_environments::credentials::WorkSecret;
-use anthropic_environments_mock::{Fault, FaultConfig};
+use anthropic_environments_mock::{Fault, FaultConfig, FaultRule};
 use common::{fixture, read, spawn, wait_for};
 use nix::sys::signal::Signal;
 
@@ -569,4 +569,60 @@ async fn a_rejected_key_ends_the_worker_with_1() {
     assert_eq!(code, 3, "{stderr}");
     assert!(stderr.contains("authentication_error"), "{stderr}");
     assert!(!stderr.contains("sk-ant-oat01-wrong"), "{stderr}");
+}
+
+/// SIGTERM with a script in flight and every stop black-holed: the worker
+/// is gone within --grace + the script's cancel grace (--kill-grace + 1 s)
+/// + --stop-timeout, and leaves the item to its lease (logged by id).
+/// Without the stop phase's deadline each stop would be tried five times
+/// with a 60 s timeout: minutes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shutdown_with_every_stop_black_holed_ends_within_its_bound() {
+    let f = fixture().await;
+    let held = f.queue_session("session_hold");
+    let script = f.script(
+        "hold.sh",
+        r#"trap 'exit 0' TERM; touch "$RECORD_DIR/holding"; while :; do sleep 0.05; done"#,
+    );
+    let mut cmd = f.worker([
+        "worker",
+        "poll",
+        "--log-format",
+        "json",
+        "--heartbeat",
+        "--grace",
+        "1s",
+        "--kill-grace",
+        "1s",
+        "--stop-timeout",
+        "1s",
+        "--on-work",
+    ]);
+    cmd.arg(&script).env("RECORD_DIR", f.dir.path());
+    let mut worker = spawn(cmd);
+    wait_for("the script holding", LONG, || f.path("holding").exists()).await;
+    f.server.set_faults(FaultConfig {
+        rules: vec![FaultRule::on_operation("stop_work", Fault::Hang)],
+        ..FaultConfig::none()
+    });
+    let signalled = std::time::Instant::now();
+    worker.signal(Signal::SIGTERM);
+    let bound = Duration::from_secs(1 + 2 + 1);
+    // The margin covers process start-up and exit, not another stop try.
+    assert!(worker.exit(bound + Duration::from_secs(5)).await.success());
+    assert!(
+        signalled.elapsed() < bound + Duration::from_secs(5),
+        "{:?}",
+        signalled.elapsed()
+    );
+    let left = worker.events(
+        "left unstopped: the shutdown's stop phase is over; its lease runs out and the queue serves it again",
+    );
+    assert_eq!(left.len(), 1, "{}", worker.log_text());
+    assert_eq!(left[0]["work_id"], held.as_str());
+    let state = f.state(&held);
+    assert!(
+        !matches!(state, WorkState::Stopping | WorkState::Stopped),
+        "{state:?}"
+    );
 }

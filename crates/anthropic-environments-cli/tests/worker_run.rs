@@ -207,3 +207,84 @@ async fn missing_variables_and_commands() {
     assert!(stderr.contains("/nonexistent/agent"), "{stderr}");
     assert_eq!(f.state(&work_id), WorkState::Stopped);
 }
+
+/// The expected_last_heartbeat of a heartbeat request.
+fn expected_last_heartbeat(request: &anthropic_environments_mock::RecordedRequest) -> String {
+    let query = request.query.clone().unwrap_or_default();
+    query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("expected_last_heartbeat="))
+        .map(|v| v.replace("%3A", ":"))
+        .unwrap_or_default()
+}
+
+/// `worker poll --hand-off` takes the lease (ack, first heartbeat) and
+/// hands it to its script; the script's `worker run` continues that live
+/// lease (its first heartbeat echoes the poller's) and stops the item: no
+/// stop in between, no second claim.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handed_off_lease_is_continued_by_worker_run() {
+    let f = fixture().await;
+    let work_id = f.queue_session("session_handed");
+    let script = f.script(
+        "sandbox.sh",
+        r#"echo "$ANTHROPIC_WORK_LAST_HEARTBEAT" > "$RECORD_DIR/last.tmp" && mv "$RECORD_DIR/last.tmp" "$RECORD_DIR/last"
+exec "$ANTENV" worker run --log-format json -- true"#,
+    );
+    let mut poller = f.worker([
+        "worker",
+        "poll",
+        "--hand-off",
+        "--drain",
+        "--forward-secret",
+        "--log-format",
+        "json",
+        "--on-work",
+    ]);
+    poller
+        .arg(&script)
+        .env("RECORD_DIR", f.dir.path())
+        .env("ANTENV", env!("CARGO_BIN_EXE_antenv"));
+    let (code, _, stderr) = output(poller).await;
+    assert_eq!(code, 0, "{stderr}");
+    let handed = read(&f.path("last")).expect("the script got the lease");
+    let handed = handed.trim();
+    assert!(!handed.is_empty() && handed != "NO_HEARTBEAT", "{handed}");
+
+    let calls: Vec<_> = f
+        .server
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.contains(&work_id))
+        .collect();
+    let ops: Vec<&str> = calls
+        .iter()
+        .filter_map(|r| r.operation.as_deref())
+        .collect();
+    let first_stop = ops.iter().position(|&op| op == "stop_work");
+    let beats: Vec<_> = calls
+        .iter()
+        .filter(|r| r.operation.as_deref() == Some("heartbeat_work"))
+        .collect();
+    assert_eq!(ops.first(), Some(&"ack_work"), "{ops:?}");
+    assert!(beats.len() >= 2, "{ops:?}");
+    // The poller claims with NO_HEARTBEAT; the sandbox echoes its answer.
+    assert_eq!(expected_last_heartbeat(beats[0]), "NO_HEARTBEAT");
+    assert_eq!(expected_last_heartbeat(beats[1]), handed);
+    assert!(
+        beats
+            .iter()
+            .skip(1)
+            .all(|b| expected_last_heartbeat(b) != "NO_HEARTBEAT"),
+        "nobody claimed a fresh lease: {ops:?}"
+    );
+    assert!(beats.iter().all(|b| b.status == 200), "{ops:?}");
+    // One stop, by the sandbox, after its heartbeat.
+    assert_eq!(
+        ops.iter().filter(|&&op| op == "stop_work").count(),
+        1,
+        "{ops:?}"
+    );
+    assert_eq!(first_stop, Some(ops.len() - 1), "{ops:?}");
+    assert_eq!(f.state(&work_id), WorkState::Stopped);
+}

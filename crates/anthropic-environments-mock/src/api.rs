@@ -486,6 +486,7 @@ async fn faults(State(s): State<Arc<Shared>>, request: Request, next: Next) -> R
                 .body(Body::from_stream(failing))
                 .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
         }
+        Decision::Hang => std::future::pending().await,
         Decision::CloseConnection => {
             // The connection loop closes the connection instead of writing
             // this response: no status line at all.

@@ -26,6 +26,9 @@ pub enum Fault {
     /// Close the connection before any status line: the client sees the
     /// connection closed with no answer at all.
     CloseConnection,
+    /// Never answer: the request is read and the connection held open
+    /// until the client gives up (a black-holed server).
+    Hang,
     /// Handle the request normally.
     Pass,
 }
@@ -296,6 +299,7 @@ pub(crate) enum Decision {
     },
     BreakBody,
     CloseConnection,
+    Hang,
 }
 
 impl Decision {
@@ -309,6 +313,7 @@ impl Decision {
             },
             Fault::BreakBody => Decision::BreakBody,
             Fault::CloseConnection => Decision::CloseConnection,
+            Fault::Hang => Decision::Hang,
             Fault::Pass => Decision::Pass,
         }
     }
@@ -502,7 +507,7 @@ mod tests {
     #[test]
     fn json_form_and_validation() {
         let c: FaultConfig = serde_json::from_str(
-            r#"{"seed": 7, "error_rate": 0.2, "sequence": [{"status": 429}, "drop", "close_connection", "pass"], "drop_rate": 0.1}"#,
+            r#"{"seed": 7, "error_rate": 0.2, "sequence": [{"status": 429}, "drop", "close_connection", "hang", "pass"], "drop_rate": 0.1}"#,
         )
         .unwrap();
         assert_eq!(
@@ -511,6 +516,7 @@ mod tests {
                 Fault::Status(429),
                 Fault::BreakBody,
                 Fault::CloseConnection,
+                Fault::Hang,
                 Fault::Pass
             ]
         );

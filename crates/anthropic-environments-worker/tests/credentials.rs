@@ -70,7 +70,7 @@ fn path_work_id(request: &RecordedRequest) -> Option<&str> {
     request.path.split('/').nth(5)
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_worker_with_only_the_environment_key_uses_each_items_token() {
     let server = strict_server().await;
     let admin = admin(&server);
@@ -165,7 +165,7 @@ async fn a_worker_with_only_the_environment_key_uses_each_items_token() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_wrong_credential_is_refused_on_every_endpoint_with_a_typed_error() {
     let server = strict_server().await;
     let admin = admin(&server);
@@ -303,7 +303,7 @@ async fn a_wrong_credential_is_refused_on_every_endpoint_with_a_typed_error() {
     assert!(env_client.work(&env).stats().send().await.is_ok());
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn serving_one_item_uses_its_token_or_falls_back_to_the_environment_key() {
     let server = strict_server().await;
     let admin = admin(&server);
@@ -371,7 +371,7 @@ async fn serving_one_item_uses_its_token_or_falls_back_to_the_environment_key() 
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn no_log_line_shows_a_key_a_token_or_a_secret() {
     let (logs, _guard) = common::CapturedLogs::install();
 

@@ -21,7 +21,7 @@ fn attribute(span: &SpanData, key: &str) -> Option<String> {
         .map(|kv| kv.value.to_string())
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn spans_export_with_their_parents_and_requests_carry_traceparent() {
     let exporter = InMemorySpanExporter::default();
     let provider = SdkTracerProvider::builder()

@@ -1,19 +1,19 @@
 //! `ServeOne::from_env`: the variables an `--on-work` poller hands to the
 //! process it starts. Alone in its test binary: it sets process variables.
 
-use std::time::Duration;
-
 use anthropic_environments::Client;
 use anthropic_environments::credentials::CredentialKind;
 use anthropic_environments::params::SelfHostedConfig;
 use anthropic_environments_mock::{CallerKind, MockServer};
-use anthropic_environments_worker::{ItemOutcome, ServeOne, WorkContext, WorkerTiming};
+use anthropic_environments_worker::{ItemOutcome, ServeOne, WorkContext};
 
 #[test]
 fn serves_the_item_the_variables_name_with_the_secret_from_a_private_file() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // One thread (nothing else reads the environment while the test sets
+    // it), on paused time.
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
+        .start_paused(true)
         .build()
         .unwrap();
     let server = runtime.block_on(MockServer::builder().strict_credentials().start());
@@ -68,10 +68,6 @@ fn serves_the_item_the_variables_name_with_the_secret_from_a_private_file() {
     let outcome = runtime.block_on(async {
         ServeOne::from_env()
             .unwrap()
-            .timing(WorkerTiming {
-                initial_ttl: Duration::from_secs(30),
-                ..WorkerTiming::default()
-            })
             .build()
             .unwrap()
             .run(|ctx: WorkContext| async move {

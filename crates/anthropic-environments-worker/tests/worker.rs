@@ -1,26 +1,18 @@
-//! The worker against the mock server, with injected faults.
+//! The worker against the mock server, with injected faults, on paused
+//! time: the mock's clock, the client's retry sleeps and the worker's
+//! timers are all tokio's, so minutes of leases and backoffs pass at once.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use anthropic_environments::params::SelfHostedConfig;
-use anthropic_environments::retry::{Sleep, SleepFuture};
 use anthropic_environments::{Client, WorkState};
 use anthropic_environments_mock::{CallerKind, FaultConfig, MockServer, Timing};
 use anthropic_environments_worker::{CancelReason, ServeMode, WorkContext, Worker, WorkerTiming};
-
-/// Sleeps a twentieth of what the retry policy asks, so fault-heavy tests
-/// stay quick while the waits stay real.
-#[derive(Debug)]
-struct ScaledSleep;
-
-impl Sleep for ScaledSleep {
-    fn sleep(&self, duration: Duration) -> SleepFuture {
-        Box::pin(tokio::time::sleep(duration / 20))
-    }
-}
 
 fn fast_timing() -> WorkerTiming {
     WorkerTiming {
@@ -48,7 +40,6 @@ fn client(server: &MockServer) -> Client {
     Client::builder()
         .api_key("k")
         .base_url(server.base_url())
-        .sleep_impl(Arc::new(ScaledSleep))
         .build()
         .unwrap()
 }
@@ -95,7 +86,7 @@ async fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> boo
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn a_fleet_handles_every_item_once_at_a_time_through_faults() {
     fleet_through_faults(Credentials::AnyKey, fast_timing()).await;
 }
@@ -104,7 +95,7 @@ async fn a_fleet_handles_every_item_once_at_a_time_through_faults() {
 /// credentials as the real API does, the fleet holds only the environment
 /// key, and the timing keeps the official defaults' ratios (a thirtieth of
 /// each).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn a_fleet_with_the_environment_key_and_default_timing_ratios() {
     fleet_through_faults(
         Credentials::EnvironmentKey,
@@ -132,7 +123,6 @@ async fn fleet_through_faults(credentials: Credentials, timing: WorkerTiming) {
         Credentials::EnvironmentKey => Client::builder()
             .environment_key(server.environment_key(&env).unwrap())
             .base_url(server.base_url())
-            .sleep_impl(Arc::new(ScaledSleep))
             .build()
             .unwrap(),
     };
@@ -226,7 +216,7 @@ async fn fleet_through_faults(credentials: Credentials, timing: WorkerTiming) {
     }
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_lease_taken_over_cancels_the_handler_and_leaves_the_item_alone() {
     let server = MockServer::builder().timing(mock_timing()).start().await;
     let c = client(&server);
@@ -291,7 +281,7 @@ async fn a_lease_taken_over_cancels_the_handler_and_leaves_the_item_alone() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn silence_for_a_whole_ttl_means_the_lease_is_assumed_lost() {
     let server = MockServer::builder().timing(mock_timing()).start().await;
     let c = client(&server);
@@ -347,7 +337,7 @@ async fn silence_for_a_whole_ttl_means_the_lease_is_assumed_lost() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_server_side_stop_cancels_the_handler() {
     let server = MockServer::builder().timing(mock_timing()).start().await;
     let c = client(&server);
@@ -386,7 +376,7 @@ async fn a_server_side_stop_cancels_the_handler() {
     .await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn shutdown_mid_run_leaves_no_item_active() {
     let server = MockServer::builder().timing(mock_timing()).start().await;
     let c = client(&server);
@@ -427,7 +417,7 @@ async fn shutdown_mid_run_leaves_no_item_active() {
     assert_eq!(count(WorkState::Active) + count(WorkState::Starting), 0);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn handler_errors_and_panics_are_reported_and_their_items_stopped() {
     let server = MockServer::builder().timing(mock_timing()).start().await;
     let c = client(&server);
@@ -467,7 +457,7 @@ async fn handler_errors_and_panics_are_reported_and_their_items_stopped() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn drain_returns_when_empty_and_hand_off_leaves_items_to_the_handler() {
     let server = MockServer::builder().timing(mock_timing()).start().await;
     let c = client(&server);
@@ -510,7 +500,7 @@ async fn drain_returns_when_empty_and_hand_off_leaves_items_to_the_handler() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_poll_error_retrying_cannot_fix_ends_the_worker() {
     let server = MockServer::start().await;
     let c = client(&server);
@@ -524,7 +514,7 @@ async fn a_poll_error_retrying_cannot_fix_ends_the_worker() {
     assert!(err.is_not_found(), "{err}");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn an_item_whose_ack_fails_for_good_is_force_stopped() {
     let server = MockServer::builder().timing(mock_timing()).start().await;
     let c = client(&server);
@@ -549,7 +539,7 @@ async fn an_item_whose_ack_fails_for_good_is_force_stopped() {
     assert_eq!(server.work_items(&env)[0].state, WorkState::Stopped);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn transient_poll_errors_back_off_and_recover() {
     let server = MockServer::builder().timing(mock_timing()).start().await;
     let c = Client::builder()

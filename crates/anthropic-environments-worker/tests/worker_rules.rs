@@ -35,7 +35,7 @@ async fn setup() -> (MockServer, Client, String) {
     (server, client, env)
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn an_item_that_does_not_decode_is_taken_out_of_the_queue() {
     let (server, client, env) = setup().await;
     // A known tag with a malformed body: the client cannot decode the item.
@@ -74,7 +74,7 @@ async fn an_item_that_does_not_decode_is_taken_out_of_the_queue() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn an_ack_conflict_goes_straight_back_to_polling() {
     let (server, client, env) = setup().await;
     server.queue_work(&env, "contested").unwrap();
@@ -108,7 +108,7 @@ async fn an_ack_conflict_goes_straight_back_to_polling() {
     assert_eq!(ops[conflict + 1].0, "poll", "{ops:?}");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_failed_ack_and_stop_are_retried_by_the_worker_alone() {
     let (server, client, env) = setup().await;
     server.queue_work(&env, "s").unwrap();
@@ -135,7 +135,7 @@ async fn a_failed_ack_and_stop_are_retried_by_the_worker_alone() {
     assert_eq!(server.requests_for("ack_work").len(), 1);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_non_blocking_worker_polls_without_block_ms() {
     let (server, client, env) = setup().await;
     server.queue_work(&env, "s").unwrap();

@@ -14,6 +14,9 @@ use anthropic_environments_mock::{MockServer, Timing};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
+/// The hidden timing scale of the worker under test.
+pub const TIMING_SCALE: &str = "0.0333";
+
 /// The API key the tests' mock accepts.
 pub const API_KEY: &str = "sk-ant-api03-test";
 
@@ -64,7 +67,10 @@ pub async fn fixture() -> Fixture {
 
 impl Fixture {
     /// `antenv ARGS` with a clean environment: PATH, the base URL and the
-    /// environment id; no credential.
+    /// environment id, and the worker's hidden timing scale (the official
+    /// timing at a thirtieth: backoffs, idle sleeps and heartbeat intervals
+    /// in fractions of a second against the mock's 2 s leases; flags given
+    /// on the command line are not scaled); no credential.
     pub fn antenv<I, S>(&self, args: I) -> Command
     where
         I: IntoIterator<Item = S>,
@@ -76,6 +82,7 @@ impl Fixture {
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("ANTHROPIC_BASE_URL", self.server.base_url())
             .env("ANTHROPIC_ENVIRONMENT_ID", &self.environment_id)
+            .env("ANTHROPIC_WORKER_TIMING_SCALE", TIMING_SCALE)
             .stdin(Stdio::null())
             .kill_on_drop(true);
         cmd
