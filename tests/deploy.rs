@@ -245,3 +245,24 @@ fn pollers_outlast_their_grace_and_probe_their_health_port() {
         assert_eq!(pod["securityContext"]["runAsNonRoot"], true, "{file}");
     }
 }
+
+/// The per-session Job runs `worker run`, whose shutdown ends within the
+/// script's kill grace (plus the worker's 1 s) and the stop phase; the
+/// kubelet waits longer, with a margin.
+#[test]
+fn the_session_job_outlasts_worker_runs_shutdown() {
+    let doc = &documents(&root().join("deploy/sandbox-per-session/session-job.yaml"))[0];
+    let pod = &doc["spec"]["template"]["spec"];
+    let command: Vec<String> = pod["containers"][0]["command"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(&command[1..3], ["worker", "run"]);
+    let kill_grace = flag_seconds(&command, "--kill-grace").unwrap_or(10);
+    let stop_timeout = flag_seconds(&command, "--stop-timeout").unwrap_or(10);
+    let bound = kill_grace + 1 + stop_timeout;
+    let termination = pod["terminationGracePeriodSeconds"].as_u64().unwrap();
+    assert!(termination >= bound + 5, "{termination} < {bound} + 5");
+}

@@ -574,8 +574,9 @@ async fn a_rejected_key_ends_the_worker_with_1() {
 /// SIGTERM with a script in flight and every stop black-holed: the worker
 /// is gone within --grace + the script's cancel grace (--kill-grace + 1 s)
 /// + --stop-timeout, and leaves the item to its lease (logged by id).
-/// Without the stop phase's deadline each stop would be tried five times
-/// with a 60 s timeout: minutes.
+/// Without the stop phase's deadline the stop would be tried five times,
+/// each bounded by the request timeout (60 s; 2 s at the tests' timing
+/// scale): over 11 s here, past the 9 s this test allows.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shutdown_with_every_stop_black_holed_ends_within_its_bound() {
     let f = fixture().await;
@@ -611,7 +612,7 @@ async fn a_shutdown_with_every_stop_black_holed_ends_within_its_bound() {
     // The margin covers process start-up and exit, not another stop try.
     assert!(worker.exit(bound + Duration::from_secs(5)).await.success());
     assert!(
-        signalled.elapsed() < bound + Duration::from_secs(5),
+        signalled.elapsed() < bound + Duration::from_secs(3),
         "{:?}",
         signalled.elapsed()
     );

@@ -230,7 +230,5 @@ mod tests {
         fine.pollers = Some(8);
         assert_eq!(fine.validate(), Ok(()));
         assert_eq!(fine.poll_loops(), 8);
-        fine.pollers = None;
-        assert_eq!(fine.poll_loops(), 4);
     }
 }

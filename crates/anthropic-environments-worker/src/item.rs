@@ -141,10 +141,18 @@ impl ItemServer {
             duration_ms = report.duration.as_millis() as u64,
             "item ended"
         );
-        if let Some(observe) = &self.observer {
-            observe(&report);
-        }
+        self.observe(&report);
         report
+    }
+
+    /// Tells the observer how an item ended; its panic is logged, never
+    /// the item task's.
+    pub(crate) fn observe(&self, report: &ItemReport) {
+        if let Some(observe) = &self.observer
+            && let Err(panic) = std::panic::catch_unwind(AssertUnwindSafe(|| observe(report)))
+        {
+            tracing::error!(work_id = %report.work_id, panic = %panic_message(&*panic), "the on_item_end hook panicked");
+        }
     }
 
     async fn serve_item<H, Fut, E>(
@@ -199,7 +207,7 @@ impl ItemServer {
                     }
                     // Stopping, not extended, rejected, shut down: the
                     // item's run is over; stop it (the official workers do).
-                    bump(&self.counters.failed);
+                    bump(&self.counters.not_claimed);
                     tracing::warn!(work_id = %work_id, ?reason, "could not claim the lease; force-stopping the item");
                     let stopped = self.stop(ctx.item_queue(), &work_id, true).await;
                     return (ItemOutcome::NotClaimed(reason), stopped);
@@ -207,14 +215,23 @@ impl ItemServer {
             }
         }
         if self.mode.hands_off() {
-            let result = AssertUnwindSafe(handler(ctx.clone())).catch_unwind().await;
-            self.record(&work_id, Some(result));
+            // The handler owns the item; a shutdown still cancels it after
+            // the grace, and drops it after its own.
+            let no_lease: HardStop = Mutex::new(None);
+            let fut = AssertUnwindSafe(handler(ctx.clone())).catch_unwind();
+            tokio::pin!(fut);
+            let result = tokio::select! {
+                r = &mut fut => Some(r),
+                _ = self.cancelled_then_grace(&ctx, &no_lease) => fut.now_or_never(),
+            };
+            self.record(&work_id, result);
             return (ItemOutcome::HandedOff, StopResult::NotAttempted);
         }
         let handler_done = CancellationToken::new();
         let heartbeats = async {
-            if let Some(lease) = lease {
-                self.keep(&ctx, lease, &hard_stop, &handler_done).await;
+            match lease {
+                Some(lease) => self.keep(&ctx, lease, &hard_stop, &handler_done).await,
+                None => None,
             }
         };
         let run = async {
@@ -232,9 +249,15 @@ impl ItemServer {
             handler_done.cancel();
             result
         };
-        let ((), result) = tokio::join!(heartbeats, run);
+        let (lease_end, result) = tokio::join!(heartbeats, run);
         let outcome = self.record(&work_id, result);
-        if let Some(reason) = ctx.cancel_reason().filter(CancelReason::lease_lost) {
+        // The lease's own end counts, even when a shutdown asked the
+        // handler to stop first: an item another worker now holds is never
+        // stopped.
+        let lost = lease_end
+            .filter(CancelReason::lease_lost)
+            .or_else(|| ctx.cancel_reason().filter(CancelReason::lease_lost));
+        if let Some(reason) = lost {
             bump(&self.counters.lease_lost);
             tracing::warn!(work_id = %work_id, ?reason, "lease lost; leaving the item alone");
             return (ItemOutcome::LeaseLost(reason), StopResult::NotAttempted);
@@ -391,28 +414,29 @@ impl ItemServer {
     }
 
     /// Keeps the lease while the handler runs; ends the handler's context
-    /// when the lease ends.
+    /// when the lease ends, and says why it ended (`None`: it was kept
+    /// until the handler was done).
     async fn keep(
         &self,
         ctx: &WorkContext,
         mut lease: Lease,
         hard_stop: &HardStop,
         handler_done: &CancellationToken,
-    ) {
+    ) -> Option<CancelReason> {
         let mut failed = false;
         loop {
             let wake = lease.next_beat(Instant::now(), failed);
             tokio::select! {
-                _ = handler_done.cancelled() => return,
+                _ = handler_done.cancelled() => return None,
                 _ = tokio::time::sleep_until(wake) => {}
             }
             if let Some(reason) = lease.check(Instant::now()) {
                 tracing::error!(work_id = %ctx.work.id, ttl_secs = lease.ttl().as_secs_f64(), "lease assumed lost: no heartbeat succeeded in time");
-                ctx.end(reason);
-                return;
+                ctx.end(reason.clone());
+                return Some(reason);
             }
             let beat = tokio::select! {
-                _ = handler_done.cancelled() => return,
+                _ = handler_done.cancelled() => return None,
                 beat = self.beat(ctx, &mut lease) => beat,
             };
             *hard_stop.lock().unwrap_or_else(|p| p.into_inner()) = Some(lease.hard_stop());
@@ -420,8 +444,8 @@ impl ItemServer {
                 Beat::Extended => failed = false,
                 Beat::Failed => failed = true,
                 Beat::Ended(reason) => {
-                    ctx.end(reason);
-                    return;
+                    ctx.end(reason.clone());
+                    return Some(reason);
                 }
             }
         }

@@ -35,12 +35,18 @@ pub enum ItemOutcome {
     /// Handed to the handler, which owns the lease from there (the hand-off
     /// modes).
     HandedOff,
+    /// A polled item the client could not decode: acknowledged and
+    /// force-stopped so that it cannot wedge the queue.
+    Undecodable,
+    /// Its acknowledgement was refused for good (a 4xx): force-stopped.
+    AckRejected,
 }
 
 impl ItemOutcome {
     /// A short name of the outcome, for logs and metric labels
     /// (`succeeded`, `failed`, `cancelled`, `lease_lost`, `not_claimed`,
-    /// `not_a_session`, `no_credential`, `handed_off`).
+    /// `not_a_session`, `no_credential`, `handed_off`, `undecodable`,
+    /// `ack_rejected`).
     pub fn as_str(&self) -> &'static str {
         match self {
             ItemOutcome::Succeeded => "succeeded",
@@ -51,6 +57,8 @@ impl ItemOutcome {
             ItemOutcome::NotASession => "not_a_session",
             ItemOutcome::NoCredential => "no_credential",
             ItemOutcome::HandedOff => "handed_off",
+            ItemOutcome::Undecodable => "undecodable",
+            ItemOutcome::AckRejected => "ack_rejected",
         }
     }
 
@@ -62,6 +70,8 @@ impl ItemOutcome {
             ItemOutcome::Succeeded | ItemOutcome::HandedOff | ItemOutcome::NotASession => None,
             ItemOutcome::LeaseLost(_) | ItemOutcome::Cancelled(_) => return,
             ItemOutcome::Failed(_) => Some("handler_failed"),
+            ItemOutcome::Undecodable => Some("undecodable"),
+            ItemOutcome::AckRejected => Some("ack_rejected"),
             ItemOutcome::NotClaimed(_) => Some("lease_not_claimed"),
             ItemOutcome::NoCredential => Some("no_credential"),
         };

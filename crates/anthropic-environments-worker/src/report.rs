@@ -18,6 +18,10 @@ pub struct WorkerReport {
     pub failed: u64,
     /// Items whose lease was lost (left alone, not stopped).
     pub lease_lost: u64,
+    /// Session items whose lease could not be claimed (the server stopping
+    /// them or not extending the lease, a rejected heartbeat, a shutdown):
+    /// their handler never ran; they were stopped.
+    pub not_claimed: u64,
     /// Items this worker stopped.
     pub stopped: u64,
     /// Items this worker meant to stop and could not: the stop was refused
@@ -84,6 +88,7 @@ pub(crate) struct Counters {
     pub(crate) succeeded: AtomicU64,
     pub(crate) failed: AtomicU64,
     pub(crate) lease_lost: AtomicU64,
+    pub(crate) not_claimed: AtomicU64,
     pub(crate) stopped: AtomicU64,
     pub(crate) unstopped: AtomicU64,
     pub(crate) ack_rejected: AtomicU64,
@@ -104,6 +109,7 @@ impl Counters {
             succeeded: get(&self.succeeded),
             failed: get(&self.failed),
             lease_lost: get(&self.lease_lost),
+            not_claimed: get(&self.not_claimed),
             stopped: get(&self.stopped),
             unstopped: get(&self.unstopped),
             ack_rejected: get(&self.ack_rejected),

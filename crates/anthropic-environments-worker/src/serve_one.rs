@@ -32,6 +32,7 @@ pub struct ServeOneBuilder {
     item: ItemConfig,
     on_os_signals: bool,
     shutdown: CancellationToken,
+    shutdown_on: Vec<CancellationToken>,
 }
 
 impl fmt::Debug for ServeOneBuilder {
@@ -80,6 +81,7 @@ pub struct ServeOne {
     last_heartbeat: Option<String>,
     on_os_signals: bool,
     shutdown: CancellationToken,
+    shutdown_on: Vec<CancellationToken>,
 }
 
 impl fmt::Debug for ServeOne {
@@ -152,6 +154,7 @@ impl ServeOne {
             item: ItemConfig::default(),
             on_os_signals: false,
             shutdown: CancellationToken::new(),
+            shutdown_on: Vec::new(),
         }
     }
 
@@ -201,11 +204,20 @@ impl ServeOne {
         let (hard_cancel, abandon) = (self.server.hard_cancel.clone(), self.server.abandon.clone());
         let timing = self.server.config.timing.clone();
         let shutdown = self.shutdown.clone();
+        let others = self.shutdown_on.clone();
         let relay = tokio::spawn(async move {
-            shutdown.cancelled().await;
+            let theirs = futures::future::select_all(
+                others
+                    .into_iter()
+                    .map(|t| Box::pin(t.cancelled_owned()))
+                    .chain(std::iter::once(Box::pin(
+                        shutdown.clone().cancelled_owned(),
+                    ))),
+            );
+            theirs.await;
             hard_cancel.cancel();
             tokio::select! {
-                _ = tokio::time::sleep(timing.cancel_grace + timing.stop_timeout) => {}
+                _ = tokio::time::sleep(timing.cancel_grace.saturating_add(timing.stop_timeout)) => {}
                 _ = force.cancelled() => {}
             }
             abandon.cancel();
@@ -306,6 +318,14 @@ impl ServeOneBuilder {
         self.shutdown.clone()
     }
 
+    /// Shut down when `token` is cancelled: your application's own token
+    /// (with [`shutdown_on_signal`](Self::shutdown_on_signal) and
+    /// [`shutdown_token`](Self::shutdown_token): whichever comes first).
+    pub fn shutdown_on(mut self, token: CancellationToken) -> Self {
+        self.shutdown_on.push(token);
+        self
+    }
+
     /// Checks the inputs and builds the client. Fails with
     /// [`Error::Config`] when there is no credential for the item (no secret
     /// that yields a sessions token and no environment key), or when a
@@ -385,6 +405,7 @@ impl ServeOneBuilder {
             last_heartbeat: self.last_heartbeat,
             on_os_signals: self.on_os_signals,
             shutdown: self.shutdown,
+            shutdown_on: self.shutdown_on,
         })
     }
 }

@@ -118,11 +118,32 @@ impl WorkerTiming {
             (!self.request_timeout.is_zero(), "request_timeout is zero"),
             (!self.stop_timeout.is_zero(), "stop_timeout is zero"),
         ];
-        match checks.into_iter().find(|(ok, _)| !ok) {
-            Some((_, why)) => Err(Timing(why)),
-            None => Ok(()),
+        if let Some((_, why)) = checks.into_iter().find(|(ok, _)| !ok) {
+            return Err(Timing(why));
         }
+        // Far beyond any real setting, and where instants would overflow.
+        let longest = [
+            self.idle_sleep.1,
+            self.backoff_cap,
+            self.backoff_jitter,
+            self.heartbeat_interval_cap,
+            self.initial_ttl,
+            self.cancel_grace,
+            self.shutdown_grace,
+            self.stop_timeout,
+            self.request_timeout,
+        ]
+        .into_iter()
+        .max()
+        .unwrap_or_default();
+        if longest > Self::LONGEST {
+            return Err(Timing("a duration is longer than a year"));
+        }
+        Ok(())
     }
+
+    /// The longest duration a timing may hold.
+    const LONGEST: Duration = Duration::from_secs(365 * 24 * 3600);
 
     /// `min(cap, base^attempt)` (with `base` in seconds, as the official
     /// SDK computes it) plus jitter.

@@ -18,7 +18,7 @@ use anthropic_environments::{Error, Result};
 use crate::config::{ConfigError, ServeMode, WorkerConfig};
 use crate::context::WorkContext;
 use crate::item::{BoxError, ItemServer, Observer, is_fatal, panic_message, succeeded_undecoded};
-use crate::outcome::{ItemReport, StopResult};
+use crate::outcome::{ItemOutcome, ItemReport, StopResult};
 use crate::report::{Counters, InFlight, WorkerReport, WorkerStats, bump};
 use crate::signals;
 use crate::timing::WorkerTiming;
@@ -391,6 +391,15 @@ impl Worker {
             credential = ?self.queue.client().credential_kind(),
             "worker starting"
         );
+        // The shutdown's timeline runs from the signal, whatever the loops
+        // are doing: the grace, then the handlers' cancellation, then the
+        // stop phase's end (at once on a second signal).
+        let timeline = tokio::spawn(shutdown_timeline(
+            shutdown.clone(),
+            force,
+            shared.clone(),
+            span.clone(),
+        ));
 
         // Several poll loops share the permits, so that a busy worker is not
         // held to one poll-and-ack round trip at a time. Any of them ending
@@ -405,22 +414,14 @@ impl Worker {
             fatal = fatal.or(error);
             in_flight.push(set);
         }
-        // Let in-flight handlers finish: all of them when draining, within
-        // the grace period on shutdown (none after a second signal); then
-        // the stop phase.
-        let grace = if shutdown.is_cancelled() || fatal.is_some() {
-            self.timing().shutdown_grace
-        } else {
-            Duration::MAX
-        };
-        let finished = tokio::select! {
-            r = tokio::time::timeout(grace, join_all_sets(&mut in_flight, &shared.counters)) => r.is_ok(),
-            _ = force.cancelled() => false,
-        };
-        if !finished {
-            self.stop_phase(&shared, &mut in_flight, &force, &span)
-                .await;
+        if fatal.is_some() {
+            // A worker that cannot poll shuts down like a signalled one.
+            shutdown.cancel();
         }
+        // In-flight items finish (all of them when draining); a shutdown's
+        // timeline bounds them.
+        join_all_sets(&mut in_flight, &shared.counters).await;
+        timeline.abort();
         for listener in listeners {
             listener.abort();
         }
@@ -429,33 +430,6 @@ impl Worker {
         match fatal {
             Some(e) => Err(e),
             None => Ok(report),
-        }
-    }
-
-    /// After the grace period: cancels the handlers, and gives up whatever
-    /// is still unfinished `cancel_grace + stop_timeout` later (or at once
-    /// on a second signal).
-    async fn stop_phase(
-        &self,
-        shared: &ItemServer,
-        in_flight: &mut [JoinSet<()>],
-        force: &CancellationToken,
-        span: &tracing::Span,
-    ) {
-        let left: usize = in_flight.iter().map(JoinSet::len).sum();
-        tracing::warn!(parent: span, in_flight = left, "grace period over; cancelling handlers");
-        shared.hard_cancel.cancel();
-        let timing = self.timing();
-        let deadline = Instant::now() + timing.cancel_grace + timing.stop_timeout;
-        let joined = tokio::select! {
-            _ = join_all_sets(in_flight, &shared.counters) => true,
-            _ = tokio::time::sleep_until(deadline) => false,
-            _ = force.cancelled() => false,
-        };
-        if !joined {
-            tracing::warn!(parent: span, "stop phase over; giving up the stops left");
-            shared.abandon.cancel();
-            join_all_sets(in_flight, &shared.counters).await;
         }
     }
 
@@ -542,13 +516,21 @@ impl Worker {
                     poll_attempt = 0;
                     bump(&shared.counters.undecodable);
                     tracing::error!(parent: span, work_id = %id, error = %message, "a polled item does not decode; acknowledging and force-stopping it");
-                    let ack = self.ack(&id);
-                    let acked = match ack.send().await {
-                        Ok(_) => true,
-                        Err(e) => succeeded_undecoded(&e),
+                    let acked = tokio::select! {
+                        r = self.ack(&id).send() => match r {
+                            Ok(_) => true,
+                            Err(e) => succeeded_undecoded(&e),
+                        },
+                        _ = shared.hard_cancel.cancelled() => return (None, tasks),
                     };
                     if acked {
-                        spawn_stop(&mut tasks, shared, self.queue.clone(), id);
+                        spawn_stop(
+                            &mut tasks,
+                            shared,
+                            self.queue.clone(),
+                            id,
+                            ItemOutcome::Undecodable,
+                        );
                     }
                     continue;
                 }
@@ -590,10 +572,18 @@ impl Worker {
             tracing::info!(parent: span, work_id = %work.id, session_id = ?work.session_id(), data_type = ?work.data_type(), "polled work");
             // The lease runs from the ack: start its clock before sending it.
             let lease_started = Instant::now();
-            let acked = match self.ack(&work.id).send().await {
-                // The ack took effect even when its answer did not decode.
-                Err(e) if succeeded_undecoded(&e) => Ok(()),
-                other => other.map(drop),
+            // An ack still unanswered when the grace is over is given up:
+            // the item stays `starting` until the server reclaims it.
+            let acked = tokio::select! {
+                r = self.ack(&work.id).send() => match r {
+                    // The ack took effect even when its answer did not decode.
+                    Err(e) if succeeded_undecoded(&e) => Ok(()),
+                    other => other.map(drop),
+                },
+                _ = shared.hard_cancel.cancelled() => {
+                    tracing::warn!(parent: span, work_id = %work.id, "grace period over while acknowledging; the item is left to the server");
+                    return (None, tasks);
+                }
             };
             match acked {
                 Err(e) if e.is_conflict() => {
@@ -606,7 +596,7 @@ impl Worker {
                     let queue = shared
                         .item_queue(&work)
                         .map_or_else(|| self.queue.clone(), |(_, q)| q);
-                    spawn_stop(&mut tasks, shared, queue, work.id);
+                    spawn_stop(&mut tasks, shared, queue, work.id, ItemOutcome::AckRejected);
                 }
                 Err(e) => {
                     ack_attempt += 1;
@@ -640,22 +630,62 @@ impl Worker {
     }
 }
 
+/// The shutdown, from its signal: in-flight handlers get the grace period,
+/// then they are cancelled (each gets its cancel grace), and the stop phase
+/// ends `cancel_grace + stop_timeout` after that: every stop, claim and
+/// handler still going is given up. A second signal skips to the end.
+async fn shutdown_timeline(
+    shutdown: CancellationToken,
+    force: CancellationToken,
+    shared: Arc<ItemServer>,
+    span: tracing::Span,
+) {
+    shutdown.cancelled().await;
+    let timing = &shared.config.timing;
+    tokio::select! {
+        _ = tokio::time::sleep(timing.shutdown_grace) => {
+            let in_flight = shared.counters.report().in_flight;
+            tracing::warn!(parent: &span, in_flight, "grace period over; cancelling handlers");
+        }
+        _ = force.cancelled() => {}
+    }
+    shared.hard_cancel.cancel();
+    tokio::select! {
+        _ = tokio::time::sleep(timing.cancel_grace.saturating_add(timing.stop_timeout)) => {
+            tracing::warn!(parent: &span, "stop phase over; giving up the stops left");
+        }
+        _ = force.cancelled() => {}
+    }
+    shared.abandon.cancel();
+}
+
 /// Force-stops an item the worker will not serve (it does not decode, or
 /// its ack failed for good) on a task of the poll loop's set, so that a
-/// shutdown bounds it like the items being served.
+/// shutdown bounds it like the items being served; its end is observed
+/// like theirs.
 fn spawn_stop(
     tasks: &mut JoinSet<()>,
     shared: &Arc<ItemServer>,
     queue: WorkQueue,
     work_id: String,
+    outcome: ItemOutcome,
 ) {
     let shared = shared.clone();
+    let started = Instant::now();
     tasks.spawn(async move {
-        match shared.stop(&queue, &work_id, true).await {
+        let stop = shared.stop(&queue, &work_id, true).await;
+        match stop {
             StopResult::Stopped => bump(&shared.counters.stopped),
             StopResult::NotAttempted => {}
             StopResult::Failed | StopResult::Abandoned => bump(&shared.counters.unstopped),
         }
+        shared.observe(&ItemReport {
+            work_id,
+            session_id: None,
+            outcome,
+            stop,
+            duration: started.elapsed(),
+        });
     });
 }
 

@@ -540,7 +540,7 @@ async fn an_item_whose_ack_fails_for_good_is_force_stopped() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn transient_poll_errors_back_off_and_recover() {
+async fn transient_poll_errors_are_counted_and_recovered_from() {
     let server = MockServer::builder().timing(mock_timing()).start().await;
     let c = Client::builder()
         .api_key("k")
