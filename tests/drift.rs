@@ -51,13 +51,21 @@ fn all_fourteen_operations_are_generated() {
         "ClientWorkExt::list_work",
         "ClientWorkExt::update_work",
         "ClientWorkExt::work_stats",
+        "ClientSessionsExt::retrieve_session",
+        "ClientSessionsExt::list_session_events",
+        "ClientSessionsExt::send_session_events",
+        "ClientSessionsExt::stream_session_events",
+        "ClientSkillsExt::retrieve_skill_version",
+        "ClientSkillsExt::download_skill_version_content",
     ] {
         assert!(
             ops.iter().any(|l| l.starts_with(&format!("{op} "))),
             "missing {op}"
         );
     }
-    assert_eq!(ops.len(), 14, "{ops:#?}");
+    // The 14 environment and work operations, and the 6 session and skill
+    // calls a worker makes.
+    assert_eq!(ops.len(), 20, "{ops:#?}");
 }
 
 #[test]

@@ -26,6 +26,15 @@ fn round_trip(schema: &str, value: &Value) -> Value {
         }
         "BetaSelfHostedWorkQueueStats" => rt::<types::BetaSelfHostedWorkQueueStats>(value),
         "ErrorResponse" => rt::<types::ErrorResponse>(value),
+        "BetaManagedAgentsSession" => rt::<types::BetaManagedAgentsSession>(value),
+        "BetaManagedAgentsSessionEventListResponse" => {
+            rt::<types::BetaManagedAgentsSessionEventListResponse>(value)
+        }
+        "BetaManagedAgentsSendSessionEvents" => {
+            rt::<types::BetaManagedAgentsSendSessionEvents>(value)
+        }
+        "EventSendParams" => rt::<types::EventSendParams>(value),
+        "BetaSkillVersion" => rt::<types::BetaSkillVersion>(value),
         other => panic!("no generated type mapped for schema {other}: add it to round_trip"),
     }
 }
@@ -119,6 +128,11 @@ fn every_operation_has_a_success_example() {
     let examples = all_examples(&spec);
     for (_, _, op) in spec.operations() {
         let summary = op.summary.as_deref().unwrap();
+        // A stream and a download answer bytes, not JSON: their 200 is an
+        // event stream's text (stream) or an archive (download).
+        if ["Stream Events", "Download Skill Version"].contains(&summary) {
+            continue;
+        }
         assert!(
             examples
                 .iter()

@@ -8,11 +8,12 @@ use anthropic_environments_raw::types::{
 };
 use serde_json::{Value, json};
 
+use anthropic_environments_raw::types;
 use anthropic_environments_raw::types::{
     BetaEnvironmentListResponse, BetaSelfHostedWorkListResponse, BetaSelfHostedWorkQueueStats,
     BetaWorkLeaseState,
 };
-use anthropic_environments_tests::spec;
+use anthropic_environments_tests::{SPEC, read, spec};
 use openapiv3::{ReferenceOr, SchemaKind, Type};
 
 fn work(state: &str) -> Value {
@@ -225,8 +226,31 @@ fn decode_as(name: &str, value: Value) -> Result<Value, serde_json::Error> {
         "BetaSelfHostedWorkListResponse" => round::<BetaSelfHostedWorkListResponse>(value),
         "BetaSelfHostedWorkQueueStats" => round::<BetaSelfHostedWorkQueueStats>(value),
         "BetaWorkLeaseState" => round::<BetaWorkLeaseState>(value),
+        "BetaManagedAgentsSession" => round::<types::BetaManagedAgentsSession>(value),
+        "BetaManagedAgentsSessionAgent" => round::<types::BetaManagedAgentsSessionAgent>(value),
+        "BetaManagedAgentsOutcomeEvaluationResource" => {
+            round::<types::BetaManagedAgentsOutcomeEvaluationResource>(value)
+        }
+        "BetaManagedAgentsSessionRefusalStopDetails" => {
+            round::<types::BetaManagedAgentsSessionRefusalStopDetails>(value)
+        }
+        "BetaManagedAgentsSessionStatusIdleEvent" => {
+            round::<types::BetaManagedAgentsSessionStatusIdleEvent>(value)
+        }
+        "BetaManagedAgentsSessionThreadStatusIdleEvent" => {
+            round::<types::BetaManagedAgentsSessionThreadStatusIdleEvent>(value)
+        }
+        "BetaManagedAgentsSessionEventListResponse" => {
+            round::<types::BetaManagedAgentsSessionEventListResponse>(value)
+        }
         other => panic!("no sample for {other}: add one to this test"),
     }
+}
+
+/// The spec's `Session` example, the source of the session samples.
+fn session_example() -> Value {
+    let spec: Value = serde_yaml_ng::from_str(&read(SPEC)).unwrap();
+    spec["components"]["examples"]["Session"]["value"].clone()
 }
 
 fn sample(name: &str) -> Value {
@@ -241,6 +265,21 @@ fn sample(name: &str) -> Value {
             "pending": 0, "type": "work_queue_stats", "workers_polling": null}),
         "BetaWorkLeaseState" => json!({"last_heartbeat": null, "lease_extended": false,
             "state": "active", "ttl_seconds": 60}),
+        "BetaManagedAgentsSession" => session_example(),
+        "BetaManagedAgentsSessionAgent" => session_example()["agent"].clone(),
+        "BetaManagedAgentsOutcomeEvaluationResource" => json!({"type": "outcome_evaluation",
+            "outcome_id": "out_1", "description": "d", "iteration": 1, "result": "passed",
+            "explanation": null, "completed_at": null}),
+        "BetaManagedAgentsSessionRefusalStopDetails" => json!({"type": "refusal",
+            "category": null, "explanation": null}),
+        "BetaManagedAgentsSessionStatusIdleEvent" => json!({"id": "sevt_1",
+            "type": "session.status_idle", "processed_at": "2026-03-15T10:00:05Z",
+            "stop_reason": {"type": "end_turn"}, "stop_details": null}),
+        "BetaManagedAgentsSessionThreadStatusIdleEvent" => json!({"id": "sevt_1",
+            "type": "session.thread_status_idle", "processed_at": "2026-03-15T10:00:05Z",
+            "agent_name": "a", "session_thread_id": "sthr_1",
+            "stop_reason": {"type": "end_turn"}, "stop_details": null}),
+        "BetaManagedAgentsSessionEventListResponse" => json!({"data": [], "next_page": null}),
         other => panic!("no sample for {other}: add one to this test"),
     }
 }
@@ -250,7 +289,7 @@ fn sample(name: &str) -> Value {
 #[test]
 fn every_required_nullable_field_may_be_absent() {
     let fields = required_nullable();
-    assert_eq!(fields.len(), 12, "{fields:?}");
+    assert_eq!(fields.len(), 25, "{fields:?}");
     for (name, property) in fields {
         let mut absent = sample(&name);
         let mut explicit = absent.clone();

@@ -1,5 +1,6 @@
-//! The HTTP surface: the 14 API routes, the control routes under `/_mock`,
-//! authentication, request ids, faults and the error envelope.
+//! The HTTP surface: the environment and work routes (the session and
+//! skill routes are in [`crate::session_routes`]), the control routes under
+//! `/_mock`, authentication, request ids, faults and the error envelope.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -89,11 +90,11 @@ impl IntoResponse for Failure {
     }
 }
 
-fn bad(message: impl Into<String>) -> Failure {
+pub(crate) fn bad(message: impl Into<String>) -> Failure {
     Refusal::Invalid(message.into()).into()
 }
 
-type Api = Result<Response, Failure>;
+pub(crate) type Api = Result<Response, Failure>;
 
 pub(crate) fn envelope(
     status: StatusCode,
@@ -136,21 +137,21 @@ impl From<Refusal> for Response {
     }
 }
 
-fn ok<T: serde::Serialize>(value: &T) -> Api {
+pub(crate) fn ok<T: serde::Serialize>(value: &T) -> Api {
     Ok(axum::Json(value).into_response())
 }
 
 /// Parsed query parameters; each accessor names the parameter in its error.
-struct Query(HashMap<String, String>);
+pub(crate) struct Query(HashMap<String, String>);
 
 impl Query {
-    fn parse(raw: Option<String>) -> Result<Self, Failure> {
+    pub(crate) fn parse(raw: Option<String>) -> Result<Self, Failure> {
         let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.as_deref().unwrap_or(""))
             .map_err(|e| bad(format!("query string: {e}")))?;
         Ok(Query(pairs.into_iter().collect()))
     }
 
-    fn int(&self, name: &str, min: i64, max: i64) -> Result<Option<i64>, Failure> {
+    pub(crate) fn int(&self, name: &str, min: i64, max: i64) -> Result<Option<i64>, Failure> {
         match self.0.get(name) {
             None => Ok(None),
             Some(v) => match v.parse::<i64>() {
@@ -171,13 +172,13 @@ impl Query {
         }
     }
 
-    fn str(&self, name: &str) -> Option<&str> {
+    pub(crate) fn str(&self, name: &str) -> Option<&str> {
         self.0.get(name).map(String::as_str)
     }
 }
 
 /// A JSON body of type `T`; errors name the offending field.
-fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, Failure> {
+pub(crate) fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, Failure> {
     if bytes.is_empty() {
         return Err(bad("request body: a JSON object is required"));
     }
@@ -531,6 +532,14 @@ pub(crate) fn operation_of(method: &axum::http::Method, path: &str) -> Option<&'
         (&Method::POST, ["v1", "environments", _, "work", _, "ack"]) => "ack_work",
         (&Method::POST, ["v1", "environments", _, "work", _, "heartbeat"]) => "heartbeat_work",
         (&Method::POST, ["v1", "environments", _, "work", _, "stop"]) => "stop_work",
+        (&Method::GET, ["v1", "sessions", _]) => "retrieve_session",
+        (&Method::GET, ["v1", "sessions", _, "events"]) => "list_session_events",
+        (&Method::POST, ["v1", "sessions", _, "events"]) => "send_session_events",
+        (&Method::GET, ["v1", "sessions", _, "events", "stream"]) => "stream_session_events",
+        (&Method::GET, ["v1", "skills", _, "versions", _]) => "retrieve_skill_version",
+        (&Method::GET, ["v1", "skills", _, "versions", _, "content"]) => {
+            "download_skill_version_content"
+        }
         _ => return None,
     };
     Some(op)
@@ -555,21 +564,56 @@ fn refusal(s: &Shared, request: &Request, operation: &'static str) -> Option<Res
     let key = credential(headers);
     let denied = match s.credential_mode {
         CredentialMode::Strict => {
-            let caller = s.model().credentials.classify(key, s.api_key.as_deref());
-            let segments: Vec<&str> = request.uri().path().split('/').collect();
-            // "", "v1", "environments", {environment_id}, "work", {work_id}
-            let environment_id = segments.get(3).copied();
-            let per_item = matches!(
-                operation,
-                "retrieve_work" | "update_work" | "ack_work" | "heartbeat_work" | "stop_work"
-            );
-            let work_id = segments.get(5).copied().filter(|_| per_item);
+            let model = s.model();
+            let caller = model.credentials.classify(key, s.api_key.as_deref());
+            let path = request.uri().path();
+            let segments: Vec<&str> = path.split('/').collect();
+            let (environment_id, work_id) =
+                match crate::session_routes::session_in_path(operation, path) {
+                    // A session's calls: its environment's key, or the
+                    // sessions token of an item serving this session.
+                    Some(session) => {
+                        let environment =
+                            model.sessions.environment_of(&session).map(str::to_owned);
+                        let work = match &caller {
+                            CallerKind::SessionsToken {
+                                environment_id,
+                                work_id,
+                            } if model.session_of_work(environment_id, work_id).as_deref()
+                                == Some(session.as_str()) =>
+                            {
+                                Some(work_id.clone())
+                            }
+                            _ => None,
+                        };
+                        (environment, work)
+                    }
+                    // "", "v1", "environments", {environment_id}, "work", {work_id}
+                    None => {
+                        let per_item = matches!(
+                            operation,
+                            "retrieve_work"
+                                | "update_work"
+                                | "ack_work"
+                                | "heartbeat_work"
+                                | "stop_work"
+                        );
+                        (
+                            segments.get(3).map(|s| (*s).to_owned()),
+                            segments
+                                .get(5)
+                                .filter(|_| per_item)
+                                .map(|s| (*s).to_owned()),
+                        )
+                    }
+                };
+            drop(model);
             credentials::check(
                 &caller,
                 Target {
                     operation,
-                    environment_id,
-                    work_id,
+                    environment_id: environment_id.as_deref(),
+                    work_id: work_id.as_deref(),
                 },
             )
             .err()
@@ -603,9 +647,11 @@ fn refusal(s: &Shared, request: &Request, operation: &'static str) -> Option<Res
         }
         None => {}
     }
+    // The skills calls carry only the caller's betas, as the official SDKs
+    // send them.
     let has_beta = text("anthropic-beta")
         .is_some_and(|v| v.split(',').any(|b| b.trim() == MANAGED_AGENTS_BETA));
-    if !has_beta {
+    if !has_beta && !crate::session_routes::is_skills_operation(operation) {
         return Some(invalid(format!(
             "anthropic-beta: this endpoint requires the {MANAGED_AGENTS_BETA} beta"
         )));
@@ -716,6 +762,7 @@ pub(crate) fn router(shared: Arc<Shared>, mode: crate::MockMode) -> Router {
             "/v1/environments/{environment_id}/work/{work_id}/stop",
             post(stop_work),
         )
+        .merge(crate::session_routes::api_routes())
         .route_layer(middleware::from_fn_with_state(shared.clone(), auth))
         .layer(middleware::from_fn_with_state(shared.clone(), faults));
     let control = Router::new()
@@ -730,7 +777,8 @@ pub(crate) fn router(shared: Arc<Shared>, mode: crate::MockMode) -> Router {
         )
         .route("/_mock/reset", post(control_reset))
         .route("/_mock/faults", put(control_faults).get(control_get_faults))
-        .route("/_mock/health", get(|| async { "ok" }));
+        .route("/_mock/health", get(|| async { "ok" }))
+        .merge(crate::session_routes::control_routes());
     api.merge(control)
         .fallback(not_found_route)
         .layer(middleware::from_fn(method_not_allowed))

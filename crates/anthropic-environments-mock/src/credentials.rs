@@ -27,6 +27,8 @@ use serde::{Deserialize, Serialize};
 /// | `retrieve_work`, `update_work` | API key |
 /// | `work_stats`, `poll_work`, `ack_work` | API key or environment key |
 /// | `heartbeat_work`, `stop_work` | API key, environment key, or the item's sessions token |
+/// | sessions: retrieve, list, send and stream events | API key, the session's environment key, or the sessions token of an item serving the session |
+/// | skills: retrieve a version, download its content | any of the three |
 ///
 /// A credential the mock does not know is 401 `authentication_error`; a known
 /// one used where it is not accepted (or for another environment or item) is
@@ -193,6 +195,16 @@ pub(crate) fn check(caller: &CallerKind, target: Target<'_>) -> Result<(), Denie
         "retrieve_work" | "update_work" => api_key,
         "work_stats" | "poll_work" | "ack_work" => api_key || env_key,
         "heartbeat_work" | "stop_work" => api_key || env_key || item_token,
+        // A session's calls: its environment's key, or the sessions token
+        // of an item serving it (the caller set `work_id` only then).
+        "retrieve_session"
+        | "list_session_events"
+        | "send_session_events"
+        | "stream_session_events" => api_key || env_key || item_token,
+        // Skills belong to the organisation: any credential it issued.
+        "retrieve_skill_version" | "download_skill_version_content" => {
+            !matches!(caller, CallerKind::None | CallerKind::Unknown)
+        }
         _ => api_key,
     };
     if allowed {
@@ -212,7 +224,7 @@ pub(crate) fn check(caller: &CallerKind, target: Target<'_>) -> Result<(), Denie
             target.operation
         )),
         CallerKind::SessionsToken { .. } => Denied::Forbidden(format!(
-            "{}: this sessions token is valid only for its own work item's heartbeat and stop",
+            "{}: this sessions token is valid only for its own work item's heartbeat and stop, and its session's calls",
             target.operation
         )),
     })

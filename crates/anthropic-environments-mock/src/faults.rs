@@ -168,6 +168,11 @@ pub struct FaultConfig {
     pub break_body_rate: f64,
     /// Fraction of requests whose connection is closed before any answer.
     pub close_connection_rate: f64,
+    /// End every session event stream after this many events (cleanly,
+    /// at an event boundary): the client sees the stream end and
+    /// reconnects.
+    #[serde(default)]
+    pub stream_event_limit: Option<usize>,
     /// Fraction of heartbeats lost: broken before the server sees them.
     pub heartbeat_loss_rate: f64,
     /// Latency added to every request, in milliseconds.
@@ -188,6 +193,7 @@ impl Default for FaultConfig {
             retry_after_secs: None,
             break_body_rate: 0.0,
             close_connection_rate: 0.0,
+            stream_event_limit: None,
             heartbeat_loss_rate: 0.0,
             latency_ms: 0,
             path_contains: None,

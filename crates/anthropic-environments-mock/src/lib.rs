@@ -2,7 +2,8 @@
 //! Work API**, for tests, demos and downstream users (in Rust, or any
 //! language over HTTP).
 //!
-//! It serves the 14 endpoints with the semantics the reference documents:
+//! It serves the 14 environment and work endpoints with the semantics the
+//! reference documents, and the session and skill calls a worker makes:
 //! environments with defaults, updates that keep omitted fields, archive and
 //! delete, opaque cursors; a work queue with long polls, reclaim of
 //! unacknowledged items, leases kept by heartbeats (412 on a stale
@@ -23,7 +24,28 @@
 //!   one operation's); `DELETE` clears it;
 //! - `POST /_mock/reset`: back to the empty state (see [`MockServer::reset`]);
 //! - `PUT /_mock/faults` with a [`FaultConfig`]: inject faults; `GET` reads it;
-//! - `GET /_mock/health`.
+//! - `GET /_mock/health`;
+//! - sessions and skills ([`MockServer::create_session`] and the methods
+//!   after it in Rust):
+//!   - `POST /_mock/sessions` with `{"environment_id", "id"?, "status"?,
+//!     "agent"?, "queue_work"?: true}` creates a session (the spec
+//!     example's agent, merged with the given one) and, with `queue_work`,
+//!     queues a `session` work item for it whose poll carries a fresh
+//!     sessions token; answers the session (201);
+//!   - `POST /_mock/sessions/{id}/events` with `{"events": [...]}` appends
+//!     the agent's events (`id`, `processed_at` filled when absent) and
+//!     pushes them to open streams;
+//!   - `POST /_mock/sessions/{id}/status` with `{"status": "..."}`;
+//!   - `POST /_mock/skills` with `{"skill_id", "name", "description"?,
+//!     "archive_base64"}` adds a skill version (201).
+//!
+//! Sessions behave as the API does for a worker: retrieve; list events
+//! (cursor pages, `limit`, `order`); a send appends the posted `user.*`
+//! events to the log; the event stream delivers the log from the start,
+//! then live events, with `: keep-alive` comments while idle (the fault
+//! `stream_event_limit` ends each stream after that many events). Skill
+//! versions resolve `latest`; their content is the archive's bytes. The
+//! skills calls need no beta, as the official SDKs send none.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
@@ -91,6 +113,8 @@ mod faults;
 mod journal;
 mod model;
 mod seed;
+mod session_routes;
+mod sessions;
 mod stateless;
 
 use std::net::SocketAddr;
@@ -444,6 +468,70 @@ impl MockServer {
             .queue_work_data(environment_id, data, Default::default())?;
         self.shared.notify.notify_waiters();
         Ok(work)
+    }
+
+    /// Creates a session in an environment, with `status` (default
+    /// `running`) and the spec example's agent, its `skills` replaced when
+    /// given (`[{"type": "custom", "skill_id": "...", "version": "latest"}]`);
+    /// with `queue_work`, also queues a `session` work item for it. The
+    /// session object.
+    pub fn create_session(
+        &self,
+        environment_id: &str,
+        status: Option<&str>,
+        skills: Option<serde_json::Value>,
+        queue_work: bool,
+    ) -> Result<serde_json::Value, Refusal> {
+        let new = sessions::NewSession {
+            environment_id: environment_id.to_owned(),
+            status: status.map(str::to_owned),
+            agent: skills.map(|skills| serde_json::json!({ "skills": skills })),
+            queue_work,
+            ..Default::default()
+        };
+        session_routes::create_session(&self.shared, new)
+    }
+
+    /// Appends the agent's events to a session's log (ids and
+    /// `processed_at` filled where absent) and pushes them to its open
+    /// streams; the events as recorded.
+    pub fn append_session_events(
+        &self,
+        session_id: &str,
+        events: Vec<serde_json::Value>,
+    ) -> Result<Vec<serde_json::Value>, Refusal> {
+        self.shared
+            .model()
+            .sessions
+            .append(session_id, events, sessions::Sender::Control)
+    }
+
+    /// A session's whole event log, oldest first.
+    pub fn session_events(&self, session_id: &str) -> Result<Vec<serde_json::Value>, Refusal> {
+        self.shared.model().sessions.events(session_id)
+    }
+
+    /// Sets a session's `status` (`running`, `idle`, `terminated`, ...).
+    pub fn set_session_status(
+        &self,
+        session_id: &str,
+        status: &str,
+    ) -> Result<serde_json::Value, Refusal> {
+        self.shared.model().sessions.set_status(session_id, status)
+    }
+
+    /// Adds a version of a skill (created on first use) with its archive;
+    /// the version object (`latest` resolves to the newest).
+    pub fn add_skill_version(
+        &self,
+        skill_id: &str,
+        name: &str,
+        archive: impl Into<bytes::Bytes>,
+    ) -> Result<serde_json::Value, Refusal> {
+        self.shared
+            .model()
+            .sessions
+            .add_skill_version(skill_id, name, "", archive.into())
     }
 
     /// The environment key of an environment (`sk-ant-oat01-...`), the

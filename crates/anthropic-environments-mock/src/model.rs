@@ -55,7 +55,7 @@ impl std::fmt::Display for Refusal {
 
 impl std::error::Error for Refusal {}
 
-type Outcome<T> = Result<T, Refusal>;
+pub(crate) type Outcome<T> = Result<T, Refusal>;
 
 /// Timing rules of the model.
 #[derive(Debug, Clone)]
@@ -122,6 +122,8 @@ pub struct Model {
     pub(crate) credentials: Credentials,
     /// The `api_base_url` written into each poll's `secret`.
     pub(crate) api_base_url: Option<String>,
+    /// Sessions and skills.
+    pub(crate) sessions: crate::sessions::SessionStore,
 }
 
 fn not_found(kind: &str, id: &str) -> Refusal {
@@ -565,6 +567,19 @@ impl Model {
     }
 
     /// Retrieves a work item.
+    /// The session a work item serves, if it is a session item.
+    pub(crate) fn session_of_work(&self, environment_id: &str, work_id: &str) -> Option<String> {
+        let seq = self.work_seq.get(work_id)?;
+        let entry = self.work.get(seq)?;
+        if entry.work.environment_id != environment_id {
+            return None;
+        }
+        match &entry.work.data {
+            BetaWorkData::Session(session) => Some(session.id.clone()),
+            _ => None,
+        }
+    }
+
     pub fn work(&mut self, environment_id: &str, work_id: &str) -> Outcome<BetaSelfHostedWork> {
         Ok(self.entry_mut(environment_id, work_id)?.work.clone())
     }

@@ -124,3 +124,63 @@ async fn an_invalid_request_is_a_400_naming_the_field() {
         .unwrap();
     assert_eq!(response.status(), 404);
 }
+
+/// The session and skill calls are answered and validated from the spec
+/// too: the documented examples (a stream's text, an archive's bytes), and
+/// a send whose body breaks the spec refused with the field named.
+#[tokio::test]
+async fn the_session_and_skill_calls_answer_from_the_spec() {
+    use futures::{StreamExt, TryStreamExt};
+    let server = MockServer::builder()
+        .mode(MockMode::Stateless)
+        .start()
+        .await;
+    let client = common::client(&server);
+    let session = client.sessions().retrieve("sesn_x").send().await.unwrap();
+    assert_eq!(session.status.as_str(), "running");
+    let page = client
+        .sessions()
+        .events("sesn_x")
+        .list()
+        .send()
+        .await
+        .unwrap();
+    assert!(!page.data.is_empty());
+    let stream = client
+        .sessions()
+        .events("sesn_x")
+        .stream()
+        .send()
+        .await
+        .unwrap();
+    let events: Vec<_> = stream.collect().await;
+    assert_eq!(events.len(), 2, "the example's two events: {events:?}");
+    assert!(events.iter().all(Result::is_ok));
+    let version = client
+        .skills()
+        .retrieve_version("skill_x", "latest")
+        .send()
+        .await
+        .unwrap();
+    let bytes: Vec<_> = client
+        .skills()
+        .download_version("skill_x", &version.id)
+        .send()
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    assert!(bytes.iter().all(|b| b.is_empty()), "no documented archive");
+    // A body the spec refuses: `events` must be an array.
+    let refused = reqwest::Client::new()
+        .post(format!("{}/v1/sessions/sesn_x/events", server.base_url()))
+        .bearer_auth("k")
+        .header("anthropic-beta", "managed-agents-2026-04-01")
+        .json(&serde_json::json!({"events": "not a list"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400);
+    assert!(refused.text().await.unwrap().contains("events"));
+}

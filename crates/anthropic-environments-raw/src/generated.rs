@@ -1015,6 +1015,4136 @@ etc.) beyond those listed in the `allowed_hosts` array. Defaults to
             value.parse()
         }
     }
+    /**The agent calls a custom tool. The session goes idle until the client
+sends a `user.custom_tool_result`; it may send it as soon as this event
+arrives. No `evaluated_permission`.*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
+    pub struct BetaManagedAgentsAgentCustomToolUseEvent {
+        ///Unique identifier for this event; the `custom_tool_use_id` of its result
+        pub id: ::std::string::String,
+        ///Input parameters for the tool call
+        pub input: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ///Name of the custom tool being called
+        pub name: ::std::string::String,
+        ///RFC 3339 timestamp when this event was processed
+        pub processed_at: ::std::string::String,
+        /**Set when the event was cross-posted from a subagent's thread.
+Informational only: the server routes the result by
+`custom_tool_use_id`.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub session_thread_id: ::std::option::Option<::std::string::String>,
+        ///Event type
+        #[serde(rename = "type")]
+        pub type_: BetaManagedAgentsAgentCustomToolUseEventType,
+    }
+    impl BetaManagedAgentsAgentCustomToolUseEvent {
+        pub fn builder() -> builder::BetaManagedAgentsAgentCustomToolUseEvent {
+            Default::default()
+        }
+    }
+    ///Event type
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum BetaManagedAgentsAgentCustomToolUseEventType {
+        #[serde(rename = "agent.custom_tool_use")]
+        AgentCustomToolUse,
+    }
+    impl ::std::fmt::Display for BetaManagedAgentsAgentCustomToolUseEventType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::AgentCustomToolUse => f.write_str("agent.custom_tool_use"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for BetaManagedAgentsAgentCustomToolUseEventType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "agent.custom_tool_use" => Ok(Self::AgentCustomToolUse),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for BetaManagedAgentsAgentCustomToolUseEventType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for BetaManagedAgentsAgentCustomToolUseEventType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///An agent response in the session conversation.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
+    pub struct BetaManagedAgentsAgentMessageEvent {
+        ///Text (or redacted) blocks of the response
+        pub content: ::std::vec::Vec<crate::types::BetaManagedAgentsAgentMessageContent>,
+        ///Unique identifier for this event
+        pub id: ::std::string::String,
+        ///RFC 3339 timestamp when this response was generated
+        pub processed_at: ::std::string::String,
+        ///Event type
+        #[serde(rename = "type")]
+        pub type_: BetaManagedAgentsAgentMessageEventType,
+    }
+    impl BetaManagedAgentsAgentMessageEvent {
+        pub fn builder() -> builder::BetaManagedAgentsAgentMessageEvent {
+            Default::default()
+        }
+    }
+    ///Event type
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum BetaManagedAgentsAgentMessageEventType {
+        #[serde(rename = "agent.message")]
+        AgentMessage,
+    }
+    impl ::std::fmt::Display for BetaManagedAgentsAgentMessageEventType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::AgentMessage => f.write_str("agent.message"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for BetaManagedAgentsAgentMessageEventType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "agent.message" => Ok(Self::AgentMessage),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for BetaManagedAgentsAgentMessageEventType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for BetaManagedAgentsAgentMessageEventType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///The resolved permission_policy was always_allow (with `allow`).
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
+    pub struct BetaManagedAgentsAgentToolEvaluationAlwaysAllow {
+        ///Evaluation type
+        #[serde(rename = "type")]
+        pub type_: BetaManagedAgentsAgentToolEvaluationAlwaysAllowType,
+    }
+    impl BetaManagedAgentsAgentToolEvaluationAlwaysAllow {
+        pub fn builder() -> builder::BetaManagedAgentsAgentToolEvaluationAlwaysAllow {
+            Default::default()
+        }
+    }
+    ///Evaluation type
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum BetaManagedAgentsAgentToolEvaluationAlwaysAllowType {
+        #[serde(rename = "always_allow")]
+        AlwaysAllow,
+    }
+    impl ::std::fmt::Display for BetaManagedAgentsAgentToolEvaluationAlwaysAllowType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::AlwaysAllow => f.write_str("always_allow"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for BetaManagedAgentsAgentToolEvaluationAlwaysAllowType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "always_allow" => Ok(Self::AlwaysAllow),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str>
+    for BetaManagedAgentsAgentToolEvaluationAlwaysAllowType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for BetaManagedAgentsAgentToolEvaluationAlwaysAllowType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///The resolved permission_policy was always_ask (with `ask`).
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
+    pub struct BetaManagedAgentsAgentToolEvaluationAlwaysAsk {
+        ///Evaluation type
+        #[serde(rename = "type")]
+        pub type_: BetaManagedAgentsAgentToolEvaluationAlwaysAskType,
+    }
+    impl BetaManagedAgentsAgentToolEvaluationAlwaysAsk {
+        pub fn builder() -> builder::BetaManagedAgentsAgentToolEvaluationAlwaysAsk {
+            Default::default()
+        }
+    }
+    ///Evaluation type
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum BetaManagedAgentsAgentToolEvaluationAlwaysAskType {
+        #[serde(rename = "always_ask")]
+        AlwaysAsk,
+    }
+    impl ::std::fmt::Display for BetaManagedAgentsAgentToolEvaluationAlwaysAskType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::AlwaysAsk => f.write_str("always_ask"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for BetaManagedAgentsAgentToolEvaluationAlwaysAskType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "always_ask" => Ok(Self::AlwaysAsk),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str>
+    for BetaManagedAgentsAgentToolEvaluationAlwaysAskType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for BetaManagedAgentsAgentToolEvaluationAlwaysAskType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    /**The resolved permission_policy was auto: the server judged this
+invocation individually. `evaluated_permission` is kept as raw JSON:
+`{type: allow}`, `{type: ask, reason_code}` or `{type: deny,
+reason_code}` (open registries).*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
+    pub struct BetaManagedAgentsAgentToolEvaluationAuto {
+        ///The server's judgement; its `type` equals the event's `evaluated_permission`.
+        pub evaluated_permission: ::serde_json::Map<
+            ::std::string::String,
+            ::serde_json::Value,
+        >,
+        ///Evaluation type
+        #[serde(rename = "type")]
+        pub type_: BetaManagedAgentsAgentToolEvaluationAutoType,
+    }
+    impl BetaManagedAgentsAgentToolEvaluationAuto {
+        pub fn builder() -> builder::BetaManagedAgentsAgentToolEvaluationAuto {
+            Default::default()
+        }
+    }
+    ///Evaluation type
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum BetaManagedAgentsAgentToolEvaluationAutoType {
+        #[serde(rename = "auto")]
+        Auto,
+    }
+    impl ::std::fmt::Display for BetaManagedAgentsAgentToolEvaluationAutoType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Auto => f.write_str("auto"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for BetaManagedAgentsAgentToolEvaluationAutoType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "auto" => Ok(Self::Auto),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for BetaManagedAgentsAgentToolEvaluationAutoType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for BetaManagedAgentsAgentToolEvaluationAutoType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    /**The agent invokes a built-in agent tool (bash, read, write, edit,
+glob, grep). On a `self_hosted` environment the worker runs it and
+answers with `user.tool_result`.*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
+    pub struct BetaManagedAgentsAgentToolUseEvent {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub evaluated_permission: ::std::option::Option<
+            crate::types::BetaManagedAgentsAgentEvaluatedPermission,
+        >,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub evaluation: ::std::option::Option<
+            crate::types::BetaManagedAgentsAgentToolEvaluation,
+        >,
+        ///Unique identifier for this event; the `tool_use_id` of its result
+        pub id: ::std::string::String,
+        ///Input parameters for the tool call
+        pub input: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ///Name of the agent tool being used
+        pub name: ::std::string::String,
+        ///RFC 3339 timestamp when this event was processed
+        pub processed_at: ::std::string::String,
+        /**Set when the event was cross-posted from a subagent's thread.
+Informational only: the server routes the result by `tool_use_id`.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub session_thread_id: ::std::option::Option<::std::string::String>,
+        ///Event type
+        #[serde(rename = "type")]
+        pub type_: BetaManagedAgentsAgentToolUseEventType,
+    }
+    impl BetaManagedAgentsAgentToolUseEvent {
+        pub fn builder() -> builder::BetaManagedAgentsAgentToolUseEvent {
+            Default::default()
+        }
+    }
+    ///Event type
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum BetaManagedAgentsAgentToolUseEventType {
+        #[serde(rename = "agent.tool_use")]
+        AgentToolUse,
+    }
+    impl ::std::fmt::Display for BetaManagedAgentsAgentToolUseEventType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::AgentToolUse => f.write_str("agent.tool_use"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for BetaManagedAgentsAgentToolUseEventType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "agent.tool_use" => Ok(Self::AgentToolUse),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for BetaManagedAgentsAgentToolUseEventType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for BetaManagedAgentsAgentToolUseEventType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///A resolved Anthropic-managed skill.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
+    pub struct BetaManagedAgentsAnthropicSkill {
+        ///Skill identifier
+        pub skill_id: ::std::string::String,
+        ///Skill type
+        #[serde(rename = "type")]
+        pub type_: BetaManagedAgentsAnthropicSkillType,
+        /**Skill version: a version ID or `latest`, to resolve with
+`retrieve_skill_version`.*/
+        pub version: ::std::string::String,
+    }
+    impl BetaManagedAgentsAnthropicSkill {
+        pub fn builder() -> builder::BetaManagedAgentsAnthropicSkill {
+            Default::default()
+        }
+    }
+    ///Skill type
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum BetaManagedAgentsAnthropicSkillType {
+        #[serde(rename = "anthropic")]
+        Anthropic,
+    }
+    impl ::std::fmt::Display for BetaManagedAgentsAnthropicSkillType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Anthropic => f.write_str("anthropic"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for BetaManagedAgentsAnthropicSkillType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "anthropic" => Ok(Self::Anthropic),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for BetaManagedAgentsAnthropicSkillType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for BetaManagedAgentsAnthropicSkillType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///Base64-encoded document data.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
+    pub struct BetaManagedAgentsBase64DocumentSource {
+        ///Base64-encoded document data
+        pub data: ::std::string::String,
+        ///MIME type of the document (e.g. `application/pdf`)
+        pub media_type: ::std::string::String,
+        ///Source type
+        #[serde(rename = "type")]
+        pub type_: BetaManagedAgentsBase64DocumentSourceType,
+    }
+    impl BetaManagedAgentsBase64DocumentSource {
+        pub fn builder() -> builder::BetaManagedAgentsBase64DocumentSource {
+            Default::default()
+        }
+    }
+    ///Source type
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum BetaManagedAgentsBase64DocumentSourceType {
+        #[serde(rename = "base64")]
+        Base64,
+    }
+    impl ::std::fmt::Display for BetaManagedAgentsBase64DocumentSourceType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Base64 => f.write_str("base64"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for BetaManagedAgentsBase64DocumentSourceType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "base64" => Ok(Self::Base64),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for BetaManagedAgentsBase64DocumentSourceType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for BetaManagedAgentsBase64DocumentSourceType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///Base64-encoded image data.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
+    pub struct BetaManagedAgentsBase64ImageSource {
+        ///Base64-encoded image data
+        pub data: ::std::string::String,
+        ///MIME type of the image (`image/png`, `image/jpeg`, `image/gif`, `image/webp`)
+        pub media_type: ::std::string::String,
+        ///Source type
+        #[serde(rename = "type")]
+        pub type_: BetaManagedAgentsBase64ImageSourceType,
+    }
+    impl BetaManagedAgentsBase64ImageSource {
+        pub fn builder() -> builder::BetaManagedAgentsBase64ImageSource {
+            Default::default()
+        }
+    }
+    ///Source type
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum BetaManagedAgentsBase64ImageSourceType {
+        #[serde(rename = "base64")]
+        Base64,
+    }
+    impl ::std::fmt::Display for BetaManagedAgentsBase64ImageSourceType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Base64 => f.write_str("base64"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for BetaManagedAgentsBase64ImageSourceType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "base64" => Ok(Self::Base64),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for BetaManagedAgentsBase64ImageSourceType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for BetaManagedAgentsBase64ImageSourceType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///A branch to check out.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
+    pub struct BetaManagedAgentsBranchCheckout {
+        ///Branch name to check out
+        pub name: ::std::string::String,
+        ///Checkout type
+        #[serde(rename = "type")]
+        pub type_: BetaManagedAgentsBranchCheckoutType,
+    }
+    impl BetaManagedAgentsBranchCheckout {
+        pub fn builder() -> builder::BetaManagedAgentsBranchCheckout {
+            Default::default()
+        }
+    }
+    ///Checkout type
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum BetaManagedAgentsBranchCheckoutType {
+        #[serde(rename = "branch")]
+        Branch,
+    }
+    impl ::std::fmt::Display for BetaManagedAgentsBranchCheckoutType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Branch => f.write_str("branch"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for BetaManagedAgentsBranchCheckoutType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "branch" => Ok(Self::Branch),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for BetaManagedAgentsBranchCheckoutType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for BetaManagedAgentsBranchCheckoutType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    /**A hard spend ceiling. The session stops issuing new model requests
+once the tracked list cost reaches `max_list_cost`.*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
+    pub struct BetaManagedAgentsBudgetLimit {
+        pub max_list_cost: BetaMonetaryAmount,
+        ///Budget type
+        #[serde(rename = "type")]
+        pub type_: BetaManagedAgentsBudgetLimitType,
+    }
+    impl BetaManagedAgentsBudgetLimit {
+        pub fn builder() -> builder::BetaManagedAgentsBudgetLimit {
+            Default::default()
+        }
+    }
+    ///Budget type
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum BetaManagedAgentsBudgetLimitType {
+        #[serde(rename = "limit")]
+        Limit,
+    }
+    impl ::std::fmt::Display for BetaManagedAgentsBudgetLimitType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Limit => f.write_str("limit"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for BetaManagedAgentsBudgetLimitType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "limit" => Ok(Self::Limit),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for BetaManagedAgentsBudgetLimitType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for BetaManagedAgentsBudgetLimitType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///A commit to check out.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
+    pub struct BetaManagedAgentsCommitCheckout {
+        ///Full commit SHA to check out
+        pub sha: ::std::string::String,
+        ///Checkout type
+        #[serde(rename = "type")]
+        pub type_: BetaManagedAgentsCommitCheckoutType,
+    }
+    impl BetaManagedAgentsCommitCheckout {
+        pub fn builder() -> builder::BetaManagedAgentsCommitCheckout {
+            Default::default()
+        }
+    }
+    ///Checkout type
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum BetaManagedAgentsCommitCheckoutType {
+        #[serde(rename = "commit")]
+        Commit,
+    }
+    impl ::std::fmt::Display for BetaManagedAgentsCommitCheckoutType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Commit => f.write_str("commit"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for BetaManagedAgentsCommitCheckoutType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "commit" => Ok(Self::Commit),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for BetaManagedAgentsCommitCheckoutType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for BetaManagedAgentsCommitCheckoutType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///A resolved user-created custom skill.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
+    pub struct BetaManagedAgentsCustomSkill {
+        ///Skill identifier (e.g. `skill_...`)
+        pub skill_id: ::std::string::String,
+        ///Skill type
+        #[serde(rename = "type")]
+        pub type_: BetaManagedAgentsCustomSkillType,
+        /**Skill version: a version ID or `latest`, to resolve with
+`retrieve_skill_version`.*/
+        pub version: ::std::string::String,
+    }
+    impl BetaManagedAgentsCustomSkill {
+        pub fn builder() -> builder::BetaManagedAgentsCustomSkill {
+            Default::default()
+        }
+    }
+    ///Skill type
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum BetaManagedAgentsCustomSkillType {
+        #[serde(rename = "custom")]
+        Custom,
+    }
+    impl ::std::fmt::Display for BetaManagedAgentsCustomSkillType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Custom => f.write_str("custom"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for BetaManagedAgentsCustomSkillType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "custom" => Ok(Self::Custom),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for BetaManagedAgentsCustomSkillType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for BetaManagedAgentsCustomSkillType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///Document content, as base64 data, text, or a reference by URL or file ID.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
+    pub struct BetaManagedAgentsDocumentBlock {
+        ///Additional context about the document for the model
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub context: ::std::option::Option<::std::string::String>,
+        pub source: crate::types::BetaManagedAgentsDocumentSource,
+        ///The title of the document
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub title: ::std::option::Option<::std::string::String>,
+        ///Block type
+        #[serde(rename = "type")]
+        pub type_: BetaManagedAgentsDocumentBlockType,
+    }
+    impl BetaManagedAgentsDocumentBlock {
+        pub fn builder() -> builder::BetaManagedAgentsDocumentBlock {
+            Default::default()
+        }
+    }
+    ///Block type
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum BetaManagedAgentsDocumentBlockType {
+        #[serde(rename = "document")]
+        Document,
+    }
+    impl ::std::fmt::Display for BetaManagedAgentsDocumentBlockType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Document => f.write_str("document"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for BetaManagedAgentsDocumentBlockType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "document" => Ok(Self::Document),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for BetaManagedAgentsDocumentBlockType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for BetaManagedAgentsDocumentBlockType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///Document referenced by file ID.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
+    pub struct BetaManagedAgentsFileDocumentSource {
+        ///ID of a previously uploaded file
+        pub file_id: ::std::string::String,
+        ///Source type
+        #[serde(rename = "type")]
+        pub type_: BetaManagedAgentsFileDocumentSourceType,
+    }
+    impl BetaManagedAgentsFileDocumentSource {
+        pub fn builder() -> builder::BetaManagedAgentsFileDocumentSource {
+            Default::default()
+        }
+    }
+    ///Source type
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum BetaManagedAgentsFileDocumentSourceType {
+        #[serde(rename = "file")]
+        File,
+    }
+    impl ::std::fmt::Display for BetaManagedAgentsFileDocumentSourceType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::File => f.write_str("file"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for BetaManagedAgentsFileDocumentSourceType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "file" => Ok(Self::File),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for BetaManagedAgentsFileDocumentSourceType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for BetaManagedAgentsFileDocumentSourceType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///Image referenced by file ID.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
+    pub struct BetaManagedAgentsFileImageSource {
+        ///ID of a previously uploaded file
+        pub file_id: ::std::string::String,
+        ///Source type
+        #[serde(rename = "type")]
+        pub type_: BetaManagedAgentsFileImageSourceType,
+    }
+    impl BetaManagedAgentsFileImageSource {
+        pub fn builder() -> builder::BetaManagedAgentsFileImageSource {
+            Default::default()
+        }
+    }
+    ///Source type
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum BetaManagedAgentsFileImageSourceType {
+        #[serde(rename = "file")]
+        File,
+    }
+    impl ::std::fmt::Display for BetaManagedAgentsFileImageSourceType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::File => f.write_str("file"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for BetaManagedAgentsFileImageSourceType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "file" => Ok(Self::File),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for BetaManagedAgentsFileImageSourceType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for BetaManagedAgentsFileImageSourceType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///A file uploaded with the Files API, mounted into the session.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
+    pub struct BetaManagedAgentsFileResource {
+        ///RFC 3339 timestamp when the resource was attached
+        pub created_at: ::std::string::String,
+        ///ID of the uploaded file
+        pub file_id: ::std::string::String,
+        ///Resource identifier
+        pub id: ::std::string::String,
+        ///Mount path in the container
+        pub mount_path: ::std::string::String,
+        ///Resource type
+        #[serde(rename = "type")]
+        pub type_: BetaManagedAgentsFileResourceType,
+        ///RFC 3339 timestamp when the resource was last updated
+        pub updated_at: ::std::string::String,
+    }
+    impl BetaManagedAgentsFileResource {
+        pub fn builder() -> builder::BetaManagedAgentsFileResource {
+            Default::default()
+        }
+    }
+    ///Resource type
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum BetaManagedAgentsFileResourceType {
+        #[serde(rename = "file")]
+        File,
+    }
+    impl ::std::fmt::Display for BetaManagedAgentsFileResourceType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::File => f.write_str("file"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for BetaManagedAgentsFileResourceType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "file" => Ok(Self::File),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for BetaManagedAgentsFileResourceType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for BetaManagedAgentsFileResourceType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///A GitHub repository mounted into the session's container.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
+    pub struct BetaManagedAgentsGitHubRepositoryResource {
+        ///Branch or commit checked out; absent or null for the default branch
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub checkout: ::std::option::Option<crate::types::BetaManagedAgentsCheckout>,
+        ///RFC 3339 timestamp when the resource was attached
+        pub created_at: ::std::string::String,
+        ///Resource identifier
+        pub id: ::std::string::String,
+        ///Mount path in the container
+        pub mount_path: ::std::string::String,
+        ///Resource type
+        #[serde(rename = "type")]
+        pub type_: BetaManagedAgentsGitHubRepositoryResourceType,
+        ///RFC 3339 timestamp when the resource was last updated
+        pub updated_at: ::std::string::String,
+        ///GitHub URL of the repository
+        pub url: ::std::string::String,
+    }
+    impl BetaManagedAgentsGitHubRepositoryResource {
+        pub fn builder() -> builder::BetaManagedAgentsGitHubRepositoryResource {
+            Default::default()
+        }
+    }
+    ///Resource type
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum BetaManagedAgentsGitHubRepositoryResourceType {
+        #[serde(rename = "github_repository")]
+        GithubRepository,
+    }
+    impl ::std::fmt::Display for BetaManagedAgentsGitHubRepositoryResourceType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::GithubRepository => f.write_str("github_repository"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for BetaManagedAgentsGitHubRepositoryResourceType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "github_repository" => Ok(Self::GithubRepository),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str>
+    for BetaManagedAgentsGitHubRepositoryResourceType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for BetaManagedAgentsGitHubRepositoryResourceType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///Image content, as base64 data or a reference by URL or file ID.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
+    pub struct BetaManagedAgentsImageBlock {
+        pub source: crate::types::BetaManagedAgentsImageSource,
+        ///Block type
+        #[serde(rename = "type")]
+        pub type_: BetaManagedAgentsImageBlockType,
+    }
+    impl BetaManagedAgentsImageBlock {
+        pub fn builder() -> builder::BetaManagedAgentsImageBlock {
+            Default::default()
+        }
+    }
+    ///Block type
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum BetaManagedAgentsImageBlockType {
+        #[serde(rename = "image")]
+        Image,
+    }
+    impl ::std::fmt::Display for BetaManagedAgentsImageBlockType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Image => f.write_str("image"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for BetaManagedAgentsImageBlockType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "image" => Ok(Self::Image),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for BetaManagedAgentsImageBlockType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for BetaManagedAgentsImageBlockType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    /**A memory store attached to the session. Unlike the other resources it
+has no `id`, `created_at` or `updated_at`.*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
+    pub struct BetaManagedAgentsMemoryStoreResource {
+        ///Access mode; absent or null means `read_write`
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub access: ::std::option::Option<
+            crate::types::BetaManagedAgentsMemoryStoreAccess,
+        >,
+        /**Description of the memory store, snapshotted at attach time. Empty
+string when the store has no description.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub description: ::std::option::Option<::std::string::String>,
+        ///Per-attachment guidance for the agent on how to use this store (max 4096 chars)
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub instructions: ::std::option::Option<::std::string::String>,
+        ///The memory store ID (`memstore_...`)
+        pub memory_store_id: ::std::string::String,
+        /**Filesystem path where the store is mounted in the session
+container, e.g. `/mnt/memory/user-preferences`. Derived from the
+store's name.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub mount_path: ::std::option::Option<::std::string::String>,
+        ///Display name of the memory store, snapshotted at attach time
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub name: ::std::option::Option<::std::string::String>,
+        ///Resource type
+        #[serde(rename = "type")]
+        pub type_: BetaManagedAgentsMemoryStoreResourceType,
+    }
+    impl BetaManagedAgentsMemoryStoreResource {
+        pub fn builder() -> builder::BetaManagedAgentsMemoryStoreResource {
+            Default::default()
+        }
+    }
+    ///Resource type
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum BetaManagedAgentsMemoryStoreResourceType {
+        #[serde(rename = "memory_store")]
+        MemoryStore,
+    }
+    impl ::std::fmt::Display for BetaManagedAgentsMemoryStoreResourceType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::MemoryStore => f.write_str("memory_store"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for BetaManagedAgentsMemoryStoreResourceType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "memory_store" => Ok(Self::MemoryStore),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for BetaManagedAgentsMemoryStoreResourceType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for BetaManagedAgentsMemoryStoreResourceType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///Evaluation state for a single outcome defined via a `define_outcome` event.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
+    pub struct BetaManagedAgentsOutcomeEvaluationResource {
+        ///RFC 3339 timestamp when the outcome reached a terminal result, or null
+        #[serde(default)]
+        pub completed_at: ::std::option::Option<::std::string::String>,
+        ///What the agent should produce
+        pub description: ::std::string::String,
+        ///Grader's verdict text from the most recent evaluation
+        #[serde(default)]
+        pub explanation: ::std::option::Option<::std::string::String>,
+        ///0-indexed revision cycle the outcome is currently on
+        pub iteration: i64,
+        ///Server-generated `outc_` ID of this outcome
+        pub outcome_id: ::std::string::String,
+        /**Current evaluation state (open set): `pending`, `running`,
+`evaluating`, or terminal `satisfied`, `max_iterations_reached`,
+`failed`, `interrupted`.*/
+        pub result: ::std::string::String,
+        ///The type of object
+        #[serde(rename = "type")]
+        pub type_: BetaManagedAgentsOutcomeEvaluationResourceType,
+    }
+    impl BetaManagedAgentsOutcomeEvaluationResource {
+        pub fn builder() -> builder::BetaManagedAgentsOutcomeEvaluationResource {
+            Default::default()
+        }
+    }
+    ///The type of object
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum BetaManagedAgentsOutcomeEvaluationResourceType {
+        #[serde(rename = "outcome_evaluation")]
+        OutcomeEvaluation,
+    }
+    impl ::std::fmt::Display for BetaManagedAgentsOutcomeEvaluationResourceType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::OutcomeEvaluation => f.write_str("outcome_evaluation"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for BetaManagedAgentsOutcomeEvaluationResourceType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "outcome_evaluation" => Ok(Self::OutcomeEvaluation),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str>
+    for BetaManagedAgentsOutcomeEvaluationResourceType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for BetaManagedAgentsOutcomeEvaluationResourceType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///Plain text document content.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
+    pub struct BetaManagedAgentsPlainTextDocumentSource {
+        ///The plain text content
+        pub data: ::std::string::String,
+        ///MIME type of the text content (always `text/plain`)
+        pub media_type: BetaManagedAgentsPlainTextDocumentSourceMediaType,
+        ///Source type
+        #[serde(rename = "type")]
+        pub type_: BetaManagedAgentsPlainTextDocumentSourceType,
+    }
+    impl BetaManagedAgentsPlainTextDocumentSource {
+        pub fn builder() -> builder::BetaManagedAgentsPlainTextDocumentSource {
+            Default::default()
+        }
+    }
+    ///MIME type of the text content (always `text/plain`)
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum BetaManagedAgentsPlainTextDocumentSourceMediaType {
+        #[serde(rename = "text/plain")]
+        TextPlain,
+    }
+    impl ::std::fmt::Display for BetaManagedAgentsPlainTextDocumentSourceMediaType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::TextPlain => f.write_str("text/plain"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for BetaManagedAgentsPlainTextDocumentSourceMediaType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "text/plain" => Ok(Self::TextPlain),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str>
+    for BetaManagedAgentsPlainTextDocumentSourceMediaType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for BetaManagedAgentsPlainTextDocumentSourceMediaType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///Source type
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum BetaManagedAgentsPlainTextDocumentSourceType {
+        #[serde(rename = "text")]
+        Text,
+    }
+    impl ::std::fmt::Display for BetaManagedAgentsPlainTextDocumentSourceType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Text => f.write_str("text"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for BetaManagedAgentsPlainTextDocumentSourceType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "text" => Ok(Self::Text),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for BetaManagedAgentsPlainTextDocumentSourceType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for BetaManagedAgentsPlainTextDocumentSourceType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///Placeholder for content withheld by Anthropic model policy.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
+    pub struct BetaManagedAgentsRedactedBlock {
+        ///Block type
+        #[serde(rename = "type")]
+        pub type_: BetaManagedAgentsRedactedBlockType,
+    }
+    impl BetaManagedAgentsRedactedBlock {
+        pub fn builder() -> builder::BetaManagedAgentsRedactedBlock {
+            Default::default()
+        }
+    }
+    ///Block type
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum BetaManagedAgentsRedactedBlockType {
+        #[serde(rename = "redacted")]
+        Redacted,
+    }
+    impl ::std::fmt::Display for BetaManagedAgentsRedactedBlockType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Redacted => f.write_str("redacted"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for BetaManagedAgentsRedactedBlockType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "redacted" => Ok(Self::Redacted),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for BetaManagedAgentsRedactedBlockType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for BetaManagedAgentsRedactedBlockType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    /**A search result. `citations` is required on the wire; the TypeScript
+session tool runner fills a missing one with `{"enabled": false}`.*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
+    pub struct BetaManagedAgentsSearchResultBlock {
+        pub citations: BetaManagedAgentsSearchResultCitations,
+        ///Text content blocks of the search result
+        pub content: ::std::vec::Vec<BetaManagedAgentsSearchResultContent>,
+        ///The URL source of the search result
+        pub source: ::std::string::String,
+        ///The title of the search result
+        pub title: ::std::string::String,
+        ///Block type
+        #[serde(rename = "type")]
+        pub type_: BetaManagedAgentsSearchResultBlockType,
+    }
+    impl BetaManagedAgentsSearchResultBlock {
+        pub fn builder() -> builder::BetaManagedAgentsSearchResultBlock {
+            Default::default()
+        }
+    }
+    ///Block type
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum BetaManagedAgentsSearchResultBlockType {
+        #[serde(rename = "search_result")]
+        SearchResult,
+    }
+    impl ::std::fmt::Display for BetaManagedAgentsSearchResultBlockType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::SearchResult => f.write_str("search_result"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for BetaManagedAgentsSearchResultBlockType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "search_result" => Ok(Self::SearchResult),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for BetaManagedAgentsSearchResultBlockType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for BetaManagedAgentsSearchResultBlockType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///Citation settings for a search result.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
+    pub struct BetaManagedAgentsSearchResultCitations {
+        ///Whether citations are enabled for this search result
+        pub enabled: bool,
+    }
+    impl BetaManagedAgentsSearchResultCitations {
+        pub fn builder() -> builder::BetaManagedAgentsSearchResultCitations {
+            Default::default()
+        }
+    }
+    ///Text content within a search result.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
+    pub struct BetaManagedAgentsSearchResultContent {
+        ///The text content
+        pub text: ::std::string::String,
+        ///Block type
+        #[serde(rename = "type")]
+        pub type_: BetaManagedAgentsSearchResultContentType,
+    }
+    impl BetaManagedAgentsSearchResultContent {
+        pub fn builder() -> builder::BetaManagedAgentsSearchResultContent {
+            Default::default()
+        }
+    }
+    ///Block type
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum BetaManagedAgentsSearchResultContentType {
+        #[serde(rename = "text")]
+        Text,
+    }
+    impl ::std::fmt::Display for BetaManagedAgentsSearchResultContentType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Text => f.write_str("text"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for BetaManagedAgentsSearchResultContentType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "text" => Ok(Self::Text),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for BetaManagedAgentsSearchResultContentType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for BetaManagedAgentsSearchResultContentType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    /**Events that were successfully sent to the session. Both SDKs type
+`data` as optional; an answer without it is a success too.*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[non_exhaustive]
+    pub struct BetaManagedAgentsSendSessionEvents {
+        ///The sent events as recorded (with `id`; `processed_at` null while queued)
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub data: ::std::vec::Vec<crate::types::BetaManagedAgentsSessionEvent>,
+    }
+    impl BetaManagedAgentsSendSessionEvents {
+        pub fn builder() -> builder::BetaManagedAgentsSendSessionEvents {
+            Default::default()
+        }
+    }
+    ///A Managed Agents `session`.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
+    pub struct BetaManagedAgentsSession {
+        pub agent: BetaManagedAgentsSessionAgent,
+        ///RFC 3339 timestamp when the session was archived, or null if not archived
+        #[serde(default)]
+        pub archived_at: ::std::option::Option<::std::string::String>,
+        ///The session's enforced spend ceiling, or null when no budget is set
+        #[serde(default)]
+        pub budget: ::std::option::Option<BetaManagedAgentsBudgetLimit>,
+        ///RFC 3339 timestamp when the session was created
+        pub created_at: ::std::string::String,
+        /**Deployment ID when the session was created from a deployment
+reference. Null (or absent) otherwise.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub deployment_id: ::std::option::Option<::std::string::String>,
+        ///Environment the session runs in (e.g. `env_...`)
+        pub environment_id: ::std::string::String,
+        ///Session identifier (e.g. `sesn_...`)
+        pub id: ::std::string::String,
+        ///User-provided metadata key-value pairs
+        pub metadata: ::std::collections::HashMap<
+            ::std::string::String,
+            ::std::string::String,
+        >,
+        /**Per-outcome evaluation state. One entry per `define_outcome` event
+sent to the session.*/
+        pub outcome_evaluations: ::std::vec::Vec<
+            BetaManagedAgentsOutcomeEvaluationResource,
+        >,
+        ///Resources attached to the session (repositories, files, memory stores)
+        pub resources: ::std::vec::Vec<crate::types::BetaManagedAgentsSessionResource>,
+        pub stats: BetaManagedAgentsSessionStats,
+        pub status: crate::types::BetaManagedAgentsSessionStatus,
+        ///Title of the session, or null
+        #[serde(default)]
+        pub title: ::std::option::Option<::std::string::String>,
+        ///The type of object (always 'session')
+        #[serde(rename = "type")]
+        pub type_: BetaManagedAgentsSessionType,
+        ///RFC 3339 timestamp when the session was last updated
+        pub updated_at: ::std::string::String,
+        pub usage: BetaManagedAgentsSessionUsage,
+        /**Vault IDs attached to the session at creation. Empty when no vaults
+were supplied.*/
+        pub vault_ids: ::std::vec::Vec<::std::string::String>,
+    }
+    impl BetaManagedAgentsSession {
+        pub fn builder() -> builder::BetaManagedAgentsSession {
+            Default::default()
+        }
+    }
+    /**Resolved `agent` definition for a `session`: a snapshot of the `agent`
+at `session` creation time. Only `skills` is typed in full; the other
+nested configuration objects are kept as raw JSON.*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
+    pub struct BetaManagedAgentsSessionAgent {
+        ///Description of the agent, or null
+        #[serde(default)]
+        pub description: ::std::option::Option<::std::string::String>,
+        /**Execution principal snapshotted from the agent at session creation,
+tagged by `type` (`service_account` or `aws_role`). Always present;
+`{"type": "service_account"}` when runs carry no customer-named
+principal.*/
+        pub execution_identity: ::serde_json::Map<
+            ::std::string::String,
+            ::serde_json::Value,
+        >,
+        ///Agent identifier (e.g. `agent_...`)
+        pub id: ::std::string::String,
+        ///MCP servers the agent may use
+        pub mcp_servers: ::std::vec::Vec<
+            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        >,
+        ///Model identifier (`id`) and configuration (`effort`, ...).
+        pub model: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        /**Resolved multiagent orchestration configuration, tagged by `type`
+(`coordinator` or `multiagent_20261001`). Null when the agent is
+single-threaded.*/
+        #[serde(default)]
+        pub multiagent: ::std::option::Option<
+            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        >,
+        ///Name of the agent
+        pub name: ::std::string::String,
+        ///Skills to install in the sandbox, resolved to a version each
+        pub skills: ::std::vec::Vec<crate::types::BetaManagedAgentsSkill>,
+        ///System prompt, or null
+        #[serde(default)]
+        pub system: ::std::option::Option<::std::string::String>,
+        ///Tool configurations of the agent
+        pub tools: ::std::vec::Vec<
+            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        >,
+        ///The type of object (always 'agent')
+        #[serde(rename = "type")]
+        pub type_: BetaManagedAgentsSessionAgentType,
+        ///Version of the agent
+        pub version: i64,
+    }
+    impl BetaManagedAgentsSessionAgent {
+        pub fn builder() -> builder::BetaManagedAgentsSessionAgent {
+            Default::default()
+        }
+    }
+    ///The type of object (always 'agent')
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum BetaManagedAgentsSessionAgentType {
+        #[serde(rename = "agent")]
+        Agent,
+    }
+    impl ::std::fmt::Display for BetaManagedAgentsSessionAgentType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Agent => f.write_str("agent"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for BetaManagedAgentsSessionAgentType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "agent" => Ok(Self::Agent),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for BetaManagedAgentsSessionAgentType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for BetaManagedAgentsSessionAgentType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///The agent stopped because the session's tracked list cost reached its budget.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
+    pub struct BetaManagedAgentsSessionBudgetReached {
+        ///Stop reason type
+        #[serde(rename = "type")]
+        pub type_: BetaManagedAgentsSessionBudgetReachedType,
+    }
+    impl BetaManagedAgentsSessionBudgetReached {
+        pub fn builder() -> builder::BetaManagedAgentsSessionBudgetReached {
+            Default::default()
+        }
+    }
+    ///Stop reason type
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum BetaManagedAgentsSessionBudgetReachedType {
+        #[serde(rename = "budget_reached")]
+        BudgetReached,
+    }
+    impl ::std::fmt::Display for BetaManagedAgentsSessionBudgetReachedType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::BudgetReached => f.write_str("budget_reached"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for BetaManagedAgentsSessionBudgetReachedType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "budget_reached" => Ok(Self::BudgetReached),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for BetaManagedAgentsSessionBudgetReachedType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for BetaManagedAgentsSessionBudgetReachedType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    /**The session has been deleted. Terminates any active event stream; no
+further events will be emitted for this session.*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
+    pub struct BetaManagedAgentsSessionDeletedEvent {
+        ///Unique identifier for this event
+        pub id: ::std::string::String,
+        ///RFC 3339 timestamp when the session was deleted
+        pub processed_at: ::std::string::String,
+        ///Event type
+        #[serde(rename = "type")]
+        pub type_: BetaManagedAgentsSessionDeletedEventType,
+    }
+    impl BetaManagedAgentsSessionDeletedEvent {
+        pub fn builder() -> builder::BetaManagedAgentsSessionDeletedEvent {
+            Default::default()
+        }
+    }
+    ///Event type
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum BetaManagedAgentsSessionDeletedEventType {
+        #[serde(rename = "session.deleted")]
+        SessionDeleted,
+    }
+    impl ::std::fmt::Display for BetaManagedAgentsSessionDeletedEventType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::SessionDeleted => f.write_str("session.deleted"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for BetaManagedAgentsSessionDeletedEventType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "session.deleted" => Ok(Self::SessionDeleted),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for BetaManagedAgentsSessionDeletedEventType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for BetaManagedAgentsSessionDeletedEventType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///The agent completed its turn naturally and is ready for the next user message.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
+    pub struct BetaManagedAgentsSessionEndTurn {
+        ///Stop reason type
+        #[serde(rename = "type")]
+        pub type_: BetaManagedAgentsSessionEndTurnType,
+    }
+    impl BetaManagedAgentsSessionEndTurn {
+        pub fn builder() -> builder::BetaManagedAgentsSessionEndTurn {
+            Default::default()
+        }
+    }
+    ///Stop reason type
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum BetaManagedAgentsSessionEndTurnType {
+        #[serde(rename = "end_turn")]
+        EndTurn,
+    }
+    impl ::std::fmt::Display for BetaManagedAgentsSessionEndTurnType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::EndTurn => f.write_str("end_turn"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for BetaManagedAgentsSessionEndTurnType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "end_turn" => Ok(Self::EndTurn),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for BetaManagedAgentsSessionEndTurnType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for BetaManagedAgentsSessionEndTurnType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///One page of a session's events.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
+    pub struct BetaManagedAgentsSessionEventListResponse {
+        ///Events of this page, in the requested order
+        pub data: ::std::vec::Vec<crate::types::BetaManagedAgentsSessionEvent>,
+        /**Opaque cursor for the next page; pass it as `page`. Null (or empty,
+which the SDKs treat the same) when there are no more results.*/
+        #[serde(default)]
+        pub next_page: ::std::option::Option<::std::string::String>,
+    }
+    impl BetaManagedAgentsSessionEventListResponse {
+        pub fn builder() -> builder::BetaManagedAgentsSessionEventListResponse {
+            Default::default()
+        }
+    }
+    ///The turn ended because the model's response was refused.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
+    pub struct BetaManagedAgentsSessionRefusal {
+        ///Stop reason type
+        #[serde(rename = "type")]
+        pub type_: BetaManagedAgentsSessionRefusalType,
+    }
+    impl BetaManagedAgentsSessionRefusal {
+        pub fn builder() -> builder::BetaManagedAgentsSessionRefusal {
+            Default::default()
+        }
+    }
+    ///Structured information about a refusal.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
+    pub struct BetaManagedAgentsSessionRefusalStopDetails {
+        ///The policy category, or null when there is no named category
+        #[serde(default)]
+        pub category: ::std::option::Option<
+            crate::types::BetaManagedAgentsRefusalCategory,
+        >,
+        ///Human-readable explanation, or null. Do not parse it.
+        #[serde(default)]
+        pub explanation: ::std::option::Option<::std::string::String>,
+        ///Stop details type
+        #[serde(rename = "type")]
+        pub type_: BetaManagedAgentsSessionRefusalStopDetailsType,
+    }
+    impl BetaManagedAgentsSessionRefusalStopDetails {
+        pub fn builder() -> builder::BetaManagedAgentsSessionRefusalStopDetails {
+            Default::default()
+        }
+    }
+    ///Stop details type
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum BetaManagedAgentsSessionRefusalStopDetailsType {
+        #[serde(rename = "refusal")]
+        Refusal,
+    }
+    impl ::std::fmt::Display for BetaManagedAgentsSessionRefusalStopDetailsType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Refusal => f.write_str("refusal"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for BetaManagedAgentsSessionRefusalStopDetailsType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "refusal" => Ok(Self::Refusal),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str>
+    for BetaManagedAgentsSessionRefusalStopDetailsType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for BetaManagedAgentsSessionRefusalStopDetailsType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///Stop reason type
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum BetaManagedAgentsSessionRefusalType {
+        #[serde(rename = "refusal")]
+        Refusal,
+    }
+    impl ::std::fmt::Display for BetaManagedAgentsSessionRefusalType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Refusal => f.write_str("refusal"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for BetaManagedAgentsSessionRefusalType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "refusal" => Ok(Self::Refusal),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for BetaManagedAgentsSessionRefusalType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for BetaManagedAgentsSessionRefusalType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    /**The agent is idle waiting on blocking user-input events (tool
+confirmation, tool result, custom tool result). Resolving all of them
+transitions the session back to running.*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
+    pub struct BetaManagedAgentsSessionRequiresAction {
+        /**The ids of events the agent is blocked on. Resolving fewer than
+all re-emits `session.status_idle` with the remainder.*/
+        pub event_ids: ::std::vec::Vec<::std::string::String>,
+        ///Stop reason type
+        #[serde(rename = "type")]
+        pub type_: BetaManagedAgentsSessionRequiresActionType,
+    }
+    impl BetaManagedAgentsSessionRequiresAction {
+        pub fn builder() -> builder::BetaManagedAgentsSessionRequiresAction {
+            Default::default()
+        }
+    }
+    ///Stop reason type
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum BetaManagedAgentsSessionRequiresActionType {
+        #[serde(rename = "requires_action")]
+        RequiresAction,
+    }
+    impl ::std::fmt::Display for BetaManagedAgentsSessionRequiresActionType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::RequiresAction => f.write_str("requires_action"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for BetaManagedAgentsSessionRequiresActionType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "requires_action" => Ok(Self::RequiresAction),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for BetaManagedAgentsSessionRequiresActionType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for BetaManagedAgentsSessionRequiresActionType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///The turn ended because repeated errors exhausted the retry budget.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
+    pub struct BetaManagedAgentsSessionRetriesExhausted {
+        ///Stop reason type
+        #[serde(rename = "type")]
+        pub type_: BetaManagedAgentsSessionRetriesExhaustedType,
+    }
+    impl BetaManagedAgentsSessionRetriesExhausted {
+        pub fn builder() -> builder::BetaManagedAgentsSessionRetriesExhausted {
+            Default::default()
+        }
+    }
+    ///Stop reason type
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum BetaManagedAgentsSessionRetriesExhaustedType {
+        #[serde(rename = "retries_exhausted")]
+        RetriesExhausted,
+    }
+    impl ::std::fmt::Display for BetaManagedAgentsSessionRetriesExhaustedType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::RetriesExhausted => f.write_str("retries_exhausted"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for BetaManagedAgentsSessionRetriesExhaustedType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "retries_exhausted" => Ok(Self::RetriesExhausted),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for BetaManagedAgentsSessionRetriesExhaustedType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for BetaManagedAgentsSessionRetriesExhaustedType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///Timing statistics for a session.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[non_exhaustive]
+    pub struct BetaManagedAgentsSessionStats {
+        ///Cumulative seconds the session spent in `running` status
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub active_seconds: ::std::option::Option<f64>,
+        ///Elapsed seconds since session creation (frozen once terminated)
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub duration_seconds: ::std::option::Option<f64>,
+    }
+    impl BetaManagedAgentsSessionStats {
+        pub fn builder() -> builder::BetaManagedAgentsSessionStats {
+            Default::default()
+        }
+    }
+    ///The agent has paused and is awaiting user input.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
+    pub struct BetaManagedAgentsSessionStatusIdleEvent {
+        ///Unique identifier for this event
+        pub id: ::std::string::String,
+        ///RFC 3339 timestamp of the status change
+        pub processed_at: ::std::string::String,
+        ///Structured information about why the session stopped; null when there is nothing more to report
+        #[serde(default)]
+        pub stop_details: ::std::option::Option<
+            crate::types::BetaManagedAgentsSessionStopDetails,
+        >,
+        pub stop_reason: crate::types::BetaManagedAgentsSessionStopReason,
+        ///Event type
+        #[serde(rename = "type")]
+        pub type_: BetaManagedAgentsSessionStatusIdleEventType,
+    }
+    impl BetaManagedAgentsSessionStatusIdleEvent {
+        pub fn builder() -> builder::BetaManagedAgentsSessionStatusIdleEvent {
+            Default::default()
+        }
+    }
+    ///Event type
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum BetaManagedAgentsSessionStatusIdleEventType {
+        #[serde(rename = "session.status_idle")]
+        SessionStatusIdle,
+    }
+    impl ::std::fmt::Display for BetaManagedAgentsSessionStatusIdleEventType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::SessionStatusIdle => f.write_str("session.status_idle"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for BetaManagedAgentsSessionStatusIdleEventType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "session.status_idle" => Ok(Self::SessionStatusIdle),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for BetaManagedAgentsSessionStatusIdleEventType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for BetaManagedAgentsSessionStatusIdleEventType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///The session is recovering from an error state and is rescheduled for execution.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
+    pub struct BetaManagedAgentsSessionStatusRescheduledEvent {
+        ///Unique identifier for this event
+        pub id: ::std::string::String,
+        ///RFC 3339 timestamp of the status change
+        pub processed_at: ::std::string::String,
+        ///Event type
+        #[serde(rename = "type")]
+        pub type_: BetaManagedAgentsSessionStatusRescheduledEventType,
+    }
+    impl BetaManagedAgentsSessionStatusRescheduledEvent {
+        pub fn builder() -> builder::BetaManagedAgentsSessionStatusRescheduledEvent {
+            Default::default()
+        }
+    }
+    ///Event type
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum BetaManagedAgentsSessionStatusRescheduledEventType {
+        #[serde(rename = "session.status_rescheduled")]
+        SessionStatusRescheduled,
+    }
+    impl ::std::fmt::Display for BetaManagedAgentsSessionStatusRescheduledEventType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::SessionStatusRescheduled => {
+                    f.write_str("session.status_rescheduled")
+                }
+            }
+        }
+    }
+    impl ::std::str::FromStr for BetaManagedAgentsSessionStatusRescheduledEventType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "session.status_rescheduled" => Ok(Self::SessionStatusRescheduled),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str>
+    for BetaManagedAgentsSessionStatusRescheduledEventType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for BetaManagedAgentsSessionStatusRescheduledEventType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///The session is actively running and the agent is working.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
+    pub struct BetaManagedAgentsSessionStatusRunningEvent {
+        ///Unique identifier for this event
+        pub id: ::std::string::String,
+        ///RFC 3339 timestamp of the status change
+        pub processed_at: ::std::string::String,
+        ///Event type
+        #[serde(rename = "type")]
+        pub type_: BetaManagedAgentsSessionStatusRunningEventType,
+    }
+    impl BetaManagedAgentsSessionStatusRunningEvent {
+        pub fn builder() -> builder::BetaManagedAgentsSessionStatusRunningEvent {
+            Default::default()
+        }
+    }
+    ///Event type
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum BetaManagedAgentsSessionStatusRunningEventType {
+        #[serde(rename = "session.status_running")]
+        SessionStatusRunning,
+    }
+    impl ::std::fmt::Display for BetaManagedAgentsSessionStatusRunningEventType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::SessionStatusRunning => f.write_str("session.status_running"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for BetaManagedAgentsSessionStatusRunningEventType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "session.status_running" => Ok(Self::SessionStatusRunning),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str>
+    for BetaManagedAgentsSessionStatusRunningEventType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for BetaManagedAgentsSessionStatusRunningEventType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///The session has terminated, either due to an error or completion.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
+    pub struct BetaManagedAgentsSessionStatusTerminatedEvent {
+        ///Unique identifier for this event
+        pub id: ::std::string::String,
+        ///RFC 3339 timestamp of the status change
+        pub processed_at: ::std::string::String,
+        ///Event type
+        #[serde(rename = "type")]
+        pub type_: BetaManagedAgentsSessionStatusTerminatedEventType,
+    }
+    impl BetaManagedAgentsSessionStatusTerminatedEvent {
+        pub fn builder() -> builder::BetaManagedAgentsSessionStatusTerminatedEvent {
+            Default::default()
+        }
+    }
+    ///Event type
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum BetaManagedAgentsSessionStatusTerminatedEventType {
+        #[serde(rename = "session.status_terminated")]
+        SessionStatusTerminated,
+    }
+    impl ::std::fmt::Display for BetaManagedAgentsSessionStatusTerminatedEventType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::SessionStatusTerminated => f.write_str("session.status_terminated"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for BetaManagedAgentsSessionStatusTerminatedEventType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "session.status_terminated" => Ok(Self::SessionStatusTerminated),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str>
+    for BetaManagedAgentsSessionStatusTerminatedEventType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for BetaManagedAgentsSessionStatusTerminatedEventType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    /**A session thread has yielded and is awaiting input. Emitted on the
+thread's own stream and cross-posted to the primary stream for child
+threads.*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
+    pub struct BetaManagedAgentsSessionThreadStatusIdleEvent {
+        ///Name of the agent the thread runs
+        pub agent_name: ::std::string::String,
+        ///Unique identifier for this event
+        pub id: ::std::string::String,
+        ///RFC 3339 timestamp of the status transition
+        pub processed_at: ::std::string::String,
+        ///Public `sthr_` ID of the thread
+        pub session_thread_id: ::std::string::String,
+        ///Structured information about why the thread stopped; null when there is nothing more to report
+        #[serde(default)]
+        pub stop_details: ::std::option::Option<
+            crate::types::BetaManagedAgentsSessionStopDetails,
+        >,
+        pub stop_reason: crate::types::BetaManagedAgentsSessionStopReason,
+        ///Event type
+        #[serde(rename = "type")]
+        pub type_: BetaManagedAgentsSessionThreadStatusIdleEventType,
+    }
+    impl BetaManagedAgentsSessionThreadStatusIdleEvent {
+        pub fn builder() -> builder::BetaManagedAgentsSessionThreadStatusIdleEvent {
+            Default::default()
+        }
+    }
+    ///Event type
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum BetaManagedAgentsSessionThreadStatusIdleEventType {
+        #[serde(rename = "session.thread_status_idle")]
+        SessionThreadStatusIdle,
+    }
+    impl ::std::fmt::Display for BetaManagedAgentsSessionThreadStatusIdleEventType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::SessionThreadStatusIdle => {
+                    f.write_str("session.thread_status_idle")
+                }
+            }
+        }
+    }
+    impl ::std::str::FromStr for BetaManagedAgentsSessionThreadStatusIdleEventType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "session.thread_status_idle" => Ok(Self::SessionThreadStatusIdle),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str>
+    for BetaManagedAgentsSessionThreadStatusIdleEventType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for BetaManagedAgentsSessionThreadStatusIdleEventType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    /**A session thread hit a transient error and is retrying automatically.
+Emitted on the thread's own stream and cross-posted to the primary
+stream for child threads.*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
+    pub struct BetaManagedAgentsSessionThreadStatusRescheduledEvent {
+        ///Name of the agent the thread runs
+        pub agent_name: ::std::string::String,
+        ///Unique identifier for this event
+        pub id: ::std::string::String,
+        ///RFC 3339 timestamp of the status transition
+        pub processed_at: ::std::string::String,
+        ///Public `sthr_` ID of the thread
+        pub session_thread_id: ::std::string::String,
+        ///Event type
+        #[serde(rename = "type")]
+        pub type_: BetaManagedAgentsSessionThreadStatusRescheduledEventType,
+    }
+    impl BetaManagedAgentsSessionThreadStatusRescheduledEvent {
+        pub fn builder() -> builder::BetaManagedAgentsSessionThreadStatusRescheduledEvent {
+            Default::default()
+        }
+    }
+    ///Event type
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum BetaManagedAgentsSessionThreadStatusRescheduledEventType {
+        #[serde(rename = "session.thread_status_rescheduled")]
+        SessionThreadStatusRescheduled,
+    }
+    impl ::std::fmt::Display
+    for BetaManagedAgentsSessionThreadStatusRescheduledEventType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::SessionThreadStatusRescheduled => {
+                    f.write_str("session.thread_status_rescheduled")
+                }
+            }
+        }
+    }
+    impl ::std::str::FromStr
+    for BetaManagedAgentsSessionThreadStatusRescheduledEventType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "session.thread_status_rescheduled" => {
+                    Ok(Self::SessionThreadStatusRescheduled)
+                }
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str>
+    for BetaManagedAgentsSessionThreadStatusRescheduledEventType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for BetaManagedAgentsSessionThreadStatusRescheduledEventType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    /**A session thread has begun executing. Emitted on the thread's own
+stream and cross-posted to the primary stream for child threads.*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
+    pub struct BetaManagedAgentsSessionThreadStatusRunningEvent {
+        ///Name of the agent the thread runs
+        pub agent_name: ::std::string::String,
+        ///Unique identifier for this event
+        pub id: ::std::string::String,
+        ///RFC 3339 timestamp of the status transition
+        pub processed_at: ::std::string::String,
+        ///Public `sthr_` ID of the thread
+        pub session_thread_id: ::std::string::String,
+        ///Event type
+        #[serde(rename = "type")]
+        pub type_: BetaManagedAgentsSessionThreadStatusRunningEventType,
+    }
+    impl BetaManagedAgentsSessionThreadStatusRunningEvent {
+        pub fn builder() -> builder::BetaManagedAgentsSessionThreadStatusRunningEvent {
+            Default::default()
+        }
+    }
+    ///Event type
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum BetaManagedAgentsSessionThreadStatusRunningEventType {
+        #[serde(rename = "session.thread_status_running")]
+        SessionThreadStatusRunning,
+    }
+    impl ::std::fmt::Display for BetaManagedAgentsSessionThreadStatusRunningEventType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::SessionThreadStatusRunning => {
+                    f.write_str("session.thread_status_running")
+                }
+            }
+        }
+    }
+    impl ::std::str::FromStr for BetaManagedAgentsSessionThreadStatusRunningEventType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "session.thread_status_running" => Ok(Self::SessionThreadStatusRunning),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str>
+    for BetaManagedAgentsSessionThreadStatusRunningEventType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for BetaManagedAgentsSessionThreadStatusRunningEventType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    /**A session thread has terminated and will accept no further input.
+Emitted on the thread's own stream and cross-posted to the primary
+stream for child threads.*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
+    pub struct BetaManagedAgentsSessionThreadStatusTerminatedEvent {
+        ///Name of the agent the thread runs
+        pub agent_name: ::std::string::String,
+        ///Unique identifier for this event
+        pub id: ::std::string::String,
+        ///RFC 3339 timestamp of the status transition
+        pub processed_at: ::std::string::String,
+        ///Public `sthr_` ID of the thread
+        pub session_thread_id: ::std::string::String,
+        ///Event type
+        #[serde(rename = "type")]
+        pub type_: BetaManagedAgentsSessionThreadStatusTerminatedEventType,
+    }
+    impl BetaManagedAgentsSessionThreadStatusTerminatedEvent {
+        pub fn builder() -> builder::BetaManagedAgentsSessionThreadStatusTerminatedEvent {
+            Default::default()
+        }
+    }
+    ///Event type
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum BetaManagedAgentsSessionThreadStatusTerminatedEventType {
+        #[serde(rename = "session.thread_status_terminated")]
+        SessionThreadStatusTerminated,
+    }
+    impl ::std::fmt::Display
+    for BetaManagedAgentsSessionThreadStatusTerminatedEventType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::SessionThreadStatusTerminated => {
+                    f.write_str("session.thread_status_terminated")
+                }
+            }
+        }
+    }
+    impl ::std::str::FromStr
+    for BetaManagedAgentsSessionThreadStatusTerminatedEventType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "session.thread_status_terminated" => {
+                    Ok(Self::SessionThreadStatusTerminated)
+                }
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str>
+    for BetaManagedAgentsSessionThreadStatusTerminatedEventType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for BetaManagedAgentsSessionThreadStatusTerminatedEventType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///The type of object (always 'session')
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum BetaManagedAgentsSessionType {
+        #[serde(rename = "session")]
+        Session,
+    }
+    impl ::std::fmt::Display for BetaManagedAgentsSessionType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Session => f.write_str("session"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for BetaManagedAgentsSessionType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "session" => Ok(Self::Session),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for BetaManagedAgentsSessionType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for BetaManagedAgentsSessionType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    /**Cumulative token usage for a session across all turns. Nested objects
+are kept as raw JSON.*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[non_exhaustive]
+    pub struct BetaManagedAgentsSessionUsage {
+        ///Seconds during which at least one thread was running (the priced duration)
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub active_seconds: ::std::option::Option<f64>,
+        /**Tokens used to create prompt cache entries by TTL
+(`ephemeral_1h_input_tokens`, `ephemeral_5m_input_tokens`).*/
+        #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
+        pub cache_creation: ::serde_json::Map<
+            ::std::string::String,
+            ::serde_json::Value,
+        >,
+        ///Total tokens read from prompt cache
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub cache_read_input_tokens: ::std::option::Option<i64>,
+        ///Total input tokens consumed across all turns
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub input_tokens: ::std::option::Option<i64>,
+        ///Cumulative list cost; absent until cost tracking is available
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub list_cost: ::std::option::Option<BetaMonetaryAmount>,
+        ///Total output tokens generated across all turns
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub output_tokens: ::std::option::Option<i64>,
+        /**Server-executed tool usage (`web_fetch_requests`,
+`web_search_requests`); absent until tracked.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub server_tool_use: ::std::option::Option<
+            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        >,
+    }
+    impl BetaManagedAgentsSessionUsage {
+        pub fn builder() -> builder::BetaManagedAgentsSessionUsage {
+            Default::default()
+        }
+    }
+    ///Regular text content.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
+    pub struct BetaManagedAgentsTextBlock {
+        ///The text content
+        pub text: ::std::string::String,
+        ///Block type
+        #[serde(rename = "type")]
+        pub type_: BetaManagedAgentsTextBlockType,
+    }
+    impl BetaManagedAgentsTextBlock {
+        pub fn builder() -> builder::BetaManagedAgentsTextBlock {
+            Default::default()
+        }
+    }
+    ///Block type
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum BetaManagedAgentsTextBlockType {
+        #[serde(rename = "text")]
+        Text,
+    }
+    impl ::std::fmt::Display for BetaManagedAgentsTextBlockType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Text => f.write_str("text"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for BetaManagedAgentsTextBlockType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "text" => Ok(Self::Text),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for BetaManagedAgentsTextBlockType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for BetaManagedAgentsTextBlockType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///Document referenced by URL.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
+    pub struct BetaManagedAgentsUrlDocumentSource {
+        ///Source type
+        #[serde(rename = "type")]
+        pub type_: BetaManagedAgentsUrlDocumentSourceType,
+        ///URL of the document to fetch
+        pub url: ::std::string::String,
+    }
+    impl BetaManagedAgentsUrlDocumentSource {
+        pub fn builder() -> builder::BetaManagedAgentsUrlDocumentSource {
+            Default::default()
+        }
+    }
+    ///Source type
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum BetaManagedAgentsUrlDocumentSourceType {
+        #[serde(rename = "url")]
+        Url,
+    }
+    impl ::std::fmt::Display for BetaManagedAgentsUrlDocumentSourceType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Url => f.write_str("url"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for BetaManagedAgentsUrlDocumentSourceType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "url" => Ok(Self::Url),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for BetaManagedAgentsUrlDocumentSourceType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for BetaManagedAgentsUrlDocumentSourceType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///Image referenced by URL.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
+    pub struct BetaManagedAgentsUrlImageSource {
+        ///Source type
+        #[serde(rename = "type")]
+        pub type_: BetaManagedAgentsUrlImageSourceType,
+        ///URL of the image to fetch
+        pub url: ::std::string::String,
+    }
+    impl BetaManagedAgentsUrlImageSource {
+        pub fn builder() -> builder::BetaManagedAgentsUrlImageSource {
+            Default::default()
+        }
+    }
+    ///Source type
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum BetaManagedAgentsUrlImageSourceType {
+        #[serde(rename = "url")]
+        Url,
+    }
+    impl ::std::fmt::Display for BetaManagedAgentsUrlImageSourceType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Url => f.write_str("url"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for BetaManagedAgentsUrlImageSourceType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "url" => Ok(Self::Url),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for BetaManagedAgentsUrlImageSourceType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for BetaManagedAgentsUrlImageSourceType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///The result of a custom tool execution, as recorded.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
+    pub struct BetaManagedAgentsUserCustomToolResultEvent {
+        ///The result content returned by the tool
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub content: ::std::vec::Vec<crate::types::BetaManagedAgentsToolResultContent>,
+        ///The id of the `agent.custom_tool_use` event this result answers
+        pub custom_tool_use_id: ::std::string::String,
+        ///Unique identifier for this event
+        pub id: ::std::string::String,
+        ///Whether the tool execution resulted in an error
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub is_error: ::std::option::Option<bool>,
+        ///RFC 3339 timestamp when this result was processed; null while queued
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub processed_at: ::std::option::Option<::std::string::String>,
+        ///Set by the server to the subagent thread this result was routed to
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub session_thread_id: ::std::option::Option<::std::string::String>,
+        ///Event type
+        #[serde(rename = "type")]
+        pub type_: BetaManagedAgentsUserCustomToolResultEventType,
+    }
+    impl BetaManagedAgentsUserCustomToolResultEvent {
+        pub fn builder() -> builder::BetaManagedAgentsUserCustomToolResultEvent {
+            Default::default()
+        }
+    }
+    ///The result of a custom tool execution.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
+    pub struct BetaManagedAgentsUserCustomToolResultEventParams {
+        ///The result content returned by the tool
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub content: ::std::vec::Vec<crate::types::BetaManagedAgentsToolResultContent>,
+        ///The id of the `agent.custom_tool_use` event this result answers
+        pub custom_tool_use_id: ::std::string::String,
+        ///Whether the tool execution resulted in an error
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub is_error: ::std::option::Option<bool>,
+        ///Event type
+        #[serde(rename = "type")]
+        pub type_: BetaManagedAgentsUserCustomToolResultEventParamsType,
+    }
+    impl BetaManagedAgentsUserCustomToolResultEventParams {
+        pub fn builder() -> builder::BetaManagedAgentsUserCustomToolResultEventParams {
+            Default::default()
+        }
+    }
+    ///Event type
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum BetaManagedAgentsUserCustomToolResultEventParamsType {
+        #[serde(rename = "user.custom_tool_result")]
+        UserCustomToolResult,
+    }
+    impl ::std::fmt::Display for BetaManagedAgentsUserCustomToolResultEventParamsType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::UserCustomToolResult => f.write_str("user.custom_tool_result"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for BetaManagedAgentsUserCustomToolResultEventParamsType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "user.custom_tool_result" => Ok(Self::UserCustomToolResult),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str>
+    for BetaManagedAgentsUserCustomToolResultEventParamsType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for BetaManagedAgentsUserCustomToolResultEventParamsType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///Event type
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum BetaManagedAgentsUserCustomToolResultEventType {
+        #[serde(rename = "user.custom_tool_result")]
+        UserCustomToolResult,
+    }
+    impl ::std::fmt::Display for BetaManagedAgentsUserCustomToolResultEventType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::UserCustomToolResult => f.write_str("user.custom_tool_result"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for BetaManagedAgentsUserCustomToolResultEventType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "user.custom_tool_result" => Ok(Self::UserCustomToolResult),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str>
+    for BetaManagedAgentsUserCustomToolResultEventType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for BetaManagedAgentsUserCustomToolResultEventType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///An interrupt that pauses agent execution. Not sent by a worker.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
+    pub struct BetaManagedAgentsUserInterruptEventParams {
+        /**If absent, interrupts every non-archived thread; if present, only
+the named thread.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub session_thread_id: ::std::option::Option<::std::string::String>,
+        ///Event type
+        #[serde(rename = "type")]
+        pub type_: BetaManagedAgentsUserInterruptEventParamsType,
+    }
+    impl BetaManagedAgentsUserInterruptEventParams {
+        pub fn builder() -> builder::BetaManagedAgentsUserInterruptEventParams {
+            Default::default()
+        }
+    }
+    ///Event type
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum BetaManagedAgentsUserInterruptEventParamsType {
+        #[serde(rename = "user.interrupt")]
+        UserInterrupt,
+    }
+    impl ::std::fmt::Display for BetaManagedAgentsUserInterruptEventParamsType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::UserInterrupt => f.write_str("user.interrupt"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for BetaManagedAgentsUserInterruptEventParamsType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "user.interrupt" => Ok(Self::UserInterrupt),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str>
+    for BetaManagedAgentsUserInterruptEventParamsType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for BetaManagedAgentsUserInterruptEventParamsType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///A user message in the session conversation.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
+    pub struct BetaManagedAgentsUserMessageEvent {
+        ///Content blocks of the message
+        pub content: ::std::vec::Vec<crate::types::BetaManagedAgentsUserMessageContent>,
+        ///Unique identifier for this event
+        pub id: ::std::string::String,
+        ///RFC 3339 timestamp when the agent finished processing this message; null while queued
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub processed_at: ::std::option::Option<::std::string::String>,
+        ///Event type
+        #[serde(rename = "type")]
+        pub type_: BetaManagedAgentsUserMessageEventType,
+    }
+    impl BetaManagedAgentsUserMessageEvent {
+        pub fn builder() -> builder::BetaManagedAgentsUserMessageEvent {
+            Default::default()
+        }
+    }
+    ///A user message to send to the session. Not sent by a worker.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
+    pub struct BetaManagedAgentsUserMessageEventParams {
+        ///Content blocks of the message
+        pub content: ::std::vec::Vec<crate::types::BetaManagedAgentsUserMessageContent>,
+        ///Event type
+        #[serde(rename = "type")]
+        pub type_: BetaManagedAgentsUserMessageEventParamsType,
+    }
+    impl BetaManagedAgentsUserMessageEventParams {
+        pub fn builder() -> builder::BetaManagedAgentsUserMessageEventParams {
+            Default::default()
+        }
+    }
+    ///Event type
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum BetaManagedAgentsUserMessageEventParamsType {
+        #[serde(rename = "user.message")]
+        UserMessage,
+    }
+    impl ::std::fmt::Display for BetaManagedAgentsUserMessageEventParamsType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::UserMessage => f.write_str("user.message"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for BetaManagedAgentsUserMessageEventParamsType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "user.message" => Ok(Self::UserMessage),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for BetaManagedAgentsUserMessageEventParamsType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for BetaManagedAgentsUserMessageEventParamsType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///Event type
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum BetaManagedAgentsUserMessageEventType {
+        #[serde(rename = "user.message")]
+        UserMessage,
+    }
+    impl ::std::fmt::Display for BetaManagedAgentsUserMessageEventType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::UserMessage => f.write_str("user.message"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for BetaManagedAgentsUserMessageEventType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "user.message" => Ok(Self::UserMessage),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for BetaManagedAgentsUserMessageEventType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for BetaManagedAgentsUserMessageEventType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///Approves or denies a pending (`ask`) tool execution, as recorded.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
+    pub struct BetaManagedAgentsUserToolConfirmationEvent {
+        ///Optional context for a `deny` decision
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub deny_message: ::std::option::Option<::std::string::String>,
+        ///Unique identifier for this event
+        pub id: ::std::string::String,
+        ///RFC 3339 timestamp when the confirmation was processed; null while queued
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub processed_at: ::std::option::Option<::std::string::String>,
+        pub result: crate::types::BetaManagedAgentsToolConfirmationResult,
+        ///Set by the server to the subagent thread this confirmation was routed to
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub session_thread_id: ::std::option::Option<::std::string::String>,
+        ///The id of the `agent.tool_use` or `agent.mcp_tool_use` event this confirms
+        pub tool_use_id: ::std::string::String,
+        ///Event type
+        #[serde(rename = "type")]
+        pub type_: BetaManagedAgentsUserToolConfirmationEventType,
+    }
+    impl BetaManagedAgentsUserToolConfirmationEvent {
+        pub fn builder() -> builder::BetaManagedAgentsUserToolConfirmationEvent {
+            Default::default()
+        }
+    }
+    ///Confirms or denies a tool execution request. Not sent by a worker.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
+    pub struct BetaManagedAgentsUserToolConfirmationEventParams {
+        ///Optional context for a `deny` decision (only with `deny`)
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub deny_message: ::std::option::Option<::std::string::String>,
+        pub result: crate::types::BetaManagedAgentsToolConfirmationResult,
+        ///The id of the `agent.tool_use` or `agent.mcp_tool_use` event to confirm
+        pub tool_use_id: ::std::string::String,
+        ///Event type
+        #[serde(rename = "type")]
+        pub type_: BetaManagedAgentsUserToolConfirmationEventParamsType,
+    }
+    impl BetaManagedAgentsUserToolConfirmationEventParams {
+        pub fn builder() -> builder::BetaManagedAgentsUserToolConfirmationEventParams {
+            Default::default()
+        }
+    }
+    ///Event type
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum BetaManagedAgentsUserToolConfirmationEventParamsType {
+        #[serde(rename = "user.tool_confirmation")]
+        UserToolConfirmation,
+    }
+    impl ::std::fmt::Display for BetaManagedAgentsUserToolConfirmationEventParamsType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::UserToolConfirmation => f.write_str("user.tool_confirmation"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for BetaManagedAgentsUserToolConfirmationEventParamsType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "user.tool_confirmation" => Ok(Self::UserToolConfirmation),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str>
+    for BetaManagedAgentsUserToolConfirmationEventParamsType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for BetaManagedAgentsUserToolConfirmationEventParamsType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///Event type
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum BetaManagedAgentsUserToolConfirmationEventType {
+        #[serde(rename = "user.tool_confirmation")]
+        UserToolConfirmation,
+    }
+    impl ::std::fmt::Display for BetaManagedAgentsUserToolConfirmationEventType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::UserToolConfirmation => f.write_str("user.tool_confirmation"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for BetaManagedAgentsUserToolConfirmationEventType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "user.tool_confirmation" => Ok(Self::UserToolConfirmation),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str>
+    for BetaManagedAgentsUserToolConfirmationEventType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for BetaManagedAgentsUserToolConfirmationEventType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    /**The result of an agent-toolset tool execution, as recorded. Only valid
+on `self_hosted` environments.*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
+    pub struct BetaManagedAgentsUserToolResultEvent {
+        ///The result content returned by the tool
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub content: ::std::vec::Vec<crate::types::BetaManagedAgentsToolResultContent>,
+        ///Unique identifier for this event
+        pub id: ::std::string::String,
+        ///Whether the tool execution resulted in an error
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub is_error: ::std::option::Option<bool>,
+        ///RFC 3339 timestamp when this result was processed; null while queued
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub processed_at: ::std::option::Option<::std::string::String>,
+        ///Set by the server to the subagent thread this result was routed to
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub session_thread_id: ::std::option::Option<::std::string::String>,
+        ///The id of the `agent.tool_use` event this result answers
+        pub tool_use_id: ::std::string::String,
+        ///Event type
+        #[serde(rename = "type")]
+        pub type_: BetaManagedAgentsUserToolResultEventType,
+    }
+    impl BetaManagedAgentsUserToolResultEvent {
+        pub fn builder() -> builder::BetaManagedAgentsUserToolResultEvent {
+            Default::default()
+        }
+    }
+    /**The result of an agent-toolset tool execution. Only valid on
+`self_hosted` environments, where sandbox-routed tools are executed by
+the client rather than the server.*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
+    pub struct BetaManagedAgentsUserToolResultEventParams {
+        ///The result content returned by the tool
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub content: ::std::vec::Vec<crate::types::BetaManagedAgentsToolResultContent>,
+        ///Whether the tool execution resulted in an error
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub is_error: ::std::option::Option<bool>,
+        ///The id of the `agent.tool_use` event this result answers
+        pub tool_use_id: ::std::string::String,
+        ///Event type
+        #[serde(rename = "type")]
+        pub type_: BetaManagedAgentsUserToolResultEventParamsType,
+    }
+    impl BetaManagedAgentsUserToolResultEventParams {
+        pub fn builder() -> builder::BetaManagedAgentsUserToolResultEventParams {
+            Default::default()
+        }
+    }
+    ///Event type
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum BetaManagedAgentsUserToolResultEventParamsType {
+        #[serde(rename = "user.tool_result")]
+        UserToolResult,
+    }
+    impl ::std::fmt::Display for BetaManagedAgentsUserToolResultEventParamsType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::UserToolResult => f.write_str("user.tool_result"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for BetaManagedAgentsUserToolResultEventParamsType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "user.tool_result" => Ok(Self::UserToolResult),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str>
+    for BetaManagedAgentsUserToolResultEventParamsType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for BetaManagedAgentsUserToolResultEventParamsType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///Event type
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum BetaManagedAgentsUserToolResultEventType {
+        #[serde(rename = "user.tool_result")]
+        UserToolResult,
+    }
+    impl ::std::fmt::Display for BetaManagedAgentsUserToolResultEventType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::UserToolResult => f.write_str("user.tool_result"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for BetaManagedAgentsUserToolResultEventType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "user.tool_result" => Ok(Self::UserToolResult),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for BetaManagedAgentsUserToolResultEventType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for BetaManagedAgentsUserToolResultEventType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///An amount of money.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
+    pub struct BetaMonetaryAmount {
+        /**Amount in minor units of the currency, as an integer decimal string
+with no leading zeros: "2500" is $25.00.*/
+        pub amount: ::std::string::String,
+        ///Uppercase ISO-4217 currency code; `USD` is the only one today
+        pub currency: ::std::string::String,
+    }
+    impl BetaMonetaryAmount {
+        pub fn builder() -> builder::BetaMonetaryAmount {
+            Default::default()
+        }
+    }
     ///Packages (and their versions) available in this environment.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[non_exhaustive]
@@ -1574,6 +5704,85 @@ to be executed in a self-hosted environment.*/
             value.parse()
         }
     }
+    ///A version of a skill.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
+    pub struct BetaSkillVersion {
+        ///ISO 8601 timestamp of when the skill version was created
+        pub created_at: ::std::string::String,
+        ///Description of the skill version, extracted from its SKILL.md
+        pub description: ::std::string::String,
+        /**Unique identifier for this skill version. It addresses the version
+in paths (download by it) and pins it in references.*/
+        pub id: ::std::string::String,
+        /**The skill's immutable kebab-case slug (from the first upload's
+SKILL.md frontmatter `name`, or its enclosing directory). Also the
+top-level directory of the skill's mounted files and the base name
+of a downloaded archive. Workers install into
+`skills/<last path component of name>/`.*/
+        pub name: ::std::string::String,
+        ///Unique identifier for the skill
+        pub skill_id: ::std::string::String,
+        ///The type of object (always 'skill_version')
+        #[serde(rename = "type")]
+        pub type_: BetaSkillVersionType,
+    }
+    impl BetaSkillVersion {
+        pub fn builder() -> builder::BetaSkillVersion {
+            Default::default()
+        }
+    }
+    ///The type of object (always 'skill_version')
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum BetaSkillVersionType {
+        #[serde(rename = "skill_version")]
+        SkillVersion,
+    }
+    impl ::std::fmt::Display for BetaSkillVersionType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::SkillVersion => f.write_str("skill_version"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for BetaSkillVersionType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "skill_version" => Ok(Self::SkillVersion),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for BetaSkillVersionType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for BetaSkillVersionType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
     ///Unrestricted network access.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[non_exhaustive]
@@ -1825,6 +6034,73 @@ so don't match on it.*/
         }
     }
     impl ::std::convert::TryFrom<::std::string::String> for ErrorResponseType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///Body of Send Events.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
+    pub struct EventSendParams {
+        ///Events to send to the session
+        pub events: ::std::vec::Vec<crate::types::BetaManagedAgentsEventParams>,
+    }
+    impl EventSendParams {
+        pub fn builder() -> builder::EventSendParams {
+            Default::default()
+        }
+    }
+    ///`ListSessionEventsOrder`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum ListSessionEventsOrder {
+        #[serde(rename = "asc")]
+        Asc,
+        #[serde(rename = "desc")]
+        Desc,
+    }
+    impl ::std::fmt::Display for ListSessionEventsOrder {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Asc => f.write_str("asc"),
+                Self::Desc => f.write_str("desc"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for ListSessionEventsOrder {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "asc" => Ok(Self::Asc),
+                "desc" => Ok(Self::Desc),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for ListSessionEventsOrder {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for ListSessionEventsOrder {
         type Error = self::error::ConversionError;
         fn try_from(
             value: ::std::string::String,
@@ -2986,6 +7262,6080 @@ so don't match on it.*/
                     allow_package_managers: Ok(value.allow_package_managers),
                     allowed_hosts: Ok(value.allowed_hosts),
                     type_: Ok(value.type_),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BetaManagedAgentsAgentCustomToolUseEvent {
+            id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            input: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+            name: ::std::result::Result<::std::string::String, ::std::string::String>,
+            processed_at: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            session_thread_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            type_: ::std::result::Result<
+                super::BetaManagedAgentsAgentCustomToolUseEventType,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BetaManagedAgentsAgentCustomToolUseEvent {
+            fn default() -> Self {
+                Self {
+                    id: Err("no value supplied for id".to_string()),
+                    input: Err("no value supplied for input".to_string()),
+                    name: Err("no value supplied for name".to_string()),
+                    processed_at: Err("no value supplied for processed_at".to_string()),
+                    session_thread_id: Ok(Default::default()),
+                    type_: Err("no value supplied for type_".to_string()),
+                }
+            }
+        }
+        impl BetaManagedAgentsAgentCustomToolUseEvent {
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn input<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.input = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for input: {e}")
+                    });
+                self
+            }
+            pub fn name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for name: {e}")
+                    });
+                self
+            }
+            pub fn processed_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.processed_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for processed_at: {e}")
+                    });
+                self
+            }
+            pub fn session_thread_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.session_thread_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for session_thread_id: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    super::BetaManagedAgentsAgentCustomToolUseEventType,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BetaManagedAgentsAgentCustomToolUseEvent>
+        for super::BetaManagedAgentsAgentCustomToolUseEvent {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BetaManagedAgentsAgentCustomToolUseEvent,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    id: value.id?,
+                    input: value.input?,
+                    name: value.name?,
+                    processed_at: value.processed_at?,
+                    session_thread_id: value.session_thread_id?,
+                    type_: value.type_?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BetaManagedAgentsAgentCustomToolUseEvent>
+        for BetaManagedAgentsAgentCustomToolUseEvent {
+            fn from(value: super::BetaManagedAgentsAgentCustomToolUseEvent) -> Self {
+                Self {
+                    id: Ok(value.id),
+                    input: Ok(value.input),
+                    name: Ok(value.name),
+                    processed_at: Ok(value.processed_at),
+                    session_thread_id: Ok(value.session_thread_id),
+                    type_: Ok(value.type_),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BetaManagedAgentsAgentMessageEvent {
+            content: ::std::result::Result<
+                ::std::vec::Vec<crate::types::BetaManagedAgentsAgentMessageContent>,
+                ::std::string::String,
+            >,
+            id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            processed_at: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            type_: ::std::result::Result<
+                super::BetaManagedAgentsAgentMessageEventType,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BetaManagedAgentsAgentMessageEvent {
+            fn default() -> Self {
+                Self {
+                    content: Err("no value supplied for content".to_string()),
+                    id: Err("no value supplied for id".to_string()),
+                    processed_at: Err("no value supplied for processed_at".to_string()),
+                    type_: Err("no value supplied for type_".to_string()),
+                }
+            }
+        }
+        impl BetaManagedAgentsAgentMessageEvent {
+            pub fn content<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::vec::Vec<crate::types::BetaManagedAgentsAgentMessageContent>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.content = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for content: {e}")
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn processed_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.processed_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for processed_at: {e}")
+                    });
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    super::BetaManagedAgentsAgentMessageEventType,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BetaManagedAgentsAgentMessageEvent>
+        for super::BetaManagedAgentsAgentMessageEvent {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BetaManagedAgentsAgentMessageEvent,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    content: value.content?,
+                    id: value.id?,
+                    processed_at: value.processed_at?,
+                    type_: value.type_?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BetaManagedAgentsAgentMessageEvent>
+        for BetaManagedAgentsAgentMessageEvent {
+            fn from(value: super::BetaManagedAgentsAgentMessageEvent) -> Self {
+                Self {
+                    content: Ok(value.content),
+                    id: Ok(value.id),
+                    processed_at: Ok(value.processed_at),
+                    type_: Ok(value.type_),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BetaManagedAgentsAgentToolEvaluationAlwaysAllow {
+            type_: ::std::result::Result<
+                super::BetaManagedAgentsAgentToolEvaluationAlwaysAllowType,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default
+        for BetaManagedAgentsAgentToolEvaluationAlwaysAllow {
+            fn default() -> Self {
+                Self {
+                    type_: Err("no value supplied for type_".to_string()),
+                }
+            }
+        }
+        impl BetaManagedAgentsAgentToolEvaluationAlwaysAllow {
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    super::BetaManagedAgentsAgentToolEvaluationAlwaysAllowType,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BetaManagedAgentsAgentToolEvaluationAlwaysAllow>
+        for super::BetaManagedAgentsAgentToolEvaluationAlwaysAllow {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BetaManagedAgentsAgentToolEvaluationAlwaysAllow,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self { type_: value.type_? })
+            }
+        }
+        impl ::std::convert::From<super::BetaManagedAgentsAgentToolEvaluationAlwaysAllow>
+        for BetaManagedAgentsAgentToolEvaluationAlwaysAllow {
+            fn from(
+                value: super::BetaManagedAgentsAgentToolEvaluationAlwaysAllow,
+            ) -> Self {
+                Self { type_: Ok(value.type_) }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BetaManagedAgentsAgentToolEvaluationAlwaysAsk {
+            type_: ::std::result::Result<
+                super::BetaManagedAgentsAgentToolEvaluationAlwaysAskType,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BetaManagedAgentsAgentToolEvaluationAlwaysAsk {
+            fn default() -> Self {
+                Self {
+                    type_: Err("no value supplied for type_".to_string()),
+                }
+            }
+        }
+        impl BetaManagedAgentsAgentToolEvaluationAlwaysAsk {
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    super::BetaManagedAgentsAgentToolEvaluationAlwaysAskType,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BetaManagedAgentsAgentToolEvaluationAlwaysAsk>
+        for super::BetaManagedAgentsAgentToolEvaluationAlwaysAsk {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BetaManagedAgentsAgentToolEvaluationAlwaysAsk,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self { type_: value.type_? })
+            }
+        }
+        impl ::std::convert::From<super::BetaManagedAgentsAgentToolEvaluationAlwaysAsk>
+        for BetaManagedAgentsAgentToolEvaluationAlwaysAsk {
+            fn from(
+                value: super::BetaManagedAgentsAgentToolEvaluationAlwaysAsk,
+            ) -> Self {
+                Self { type_: Ok(value.type_) }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BetaManagedAgentsAgentToolEvaluationAuto {
+            evaluated_permission: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+            type_: ::std::result::Result<
+                super::BetaManagedAgentsAgentToolEvaluationAutoType,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BetaManagedAgentsAgentToolEvaluationAuto {
+            fn default() -> Self {
+                Self {
+                    evaluated_permission: Err(
+                        "no value supplied for evaluated_permission".to_string(),
+                    ),
+                    type_: Err("no value supplied for type_".to_string()),
+                }
+            }
+        }
+        impl BetaManagedAgentsAgentToolEvaluationAuto {
+            pub fn evaluated_permission<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.evaluated_permission = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for evaluated_permission: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    super::BetaManagedAgentsAgentToolEvaluationAutoType,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BetaManagedAgentsAgentToolEvaluationAuto>
+        for super::BetaManagedAgentsAgentToolEvaluationAuto {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BetaManagedAgentsAgentToolEvaluationAuto,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    evaluated_permission: value.evaluated_permission?,
+                    type_: value.type_?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BetaManagedAgentsAgentToolEvaluationAuto>
+        for BetaManagedAgentsAgentToolEvaluationAuto {
+            fn from(value: super::BetaManagedAgentsAgentToolEvaluationAuto) -> Self {
+                Self {
+                    evaluated_permission: Ok(value.evaluated_permission),
+                    type_: Ok(value.type_),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BetaManagedAgentsAgentToolUseEvent {
+            evaluated_permission: ::std::result::Result<
+                ::std::option::Option<
+                    crate::types::BetaManagedAgentsAgentEvaluatedPermission,
+                >,
+                ::std::string::String,
+            >,
+            evaluation: ::std::result::Result<
+                ::std::option::Option<
+                    crate::types::BetaManagedAgentsAgentToolEvaluation,
+                >,
+                ::std::string::String,
+            >,
+            id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            input: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+            name: ::std::result::Result<::std::string::String, ::std::string::String>,
+            processed_at: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            session_thread_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            type_: ::std::result::Result<
+                super::BetaManagedAgentsAgentToolUseEventType,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BetaManagedAgentsAgentToolUseEvent {
+            fn default() -> Self {
+                Self {
+                    evaluated_permission: Ok(Default::default()),
+                    evaluation: Ok(Default::default()),
+                    id: Err("no value supplied for id".to_string()),
+                    input: Err("no value supplied for input".to_string()),
+                    name: Err("no value supplied for name".to_string()),
+                    processed_at: Err("no value supplied for processed_at".to_string()),
+                    session_thread_id: Ok(Default::default()),
+                    type_: Err("no value supplied for type_".to_string()),
+                }
+            }
+        }
+        impl BetaManagedAgentsAgentToolUseEvent {
+            pub fn evaluated_permission<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<
+                        crate::types::BetaManagedAgentsAgentEvaluatedPermission,
+                    >,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.evaluated_permission = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for evaluated_permission: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn evaluation<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<
+                        crate::types::BetaManagedAgentsAgentToolEvaluation,
+                    >,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.evaluation = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for evaluation: {e}")
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn input<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.input = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for input: {e}")
+                    });
+                self
+            }
+            pub fn name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for name: {e}")
+                    });
+                self
+            }
+            pub fn processed_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.processed_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for processed_at: {e}")
+                    });
+                self
+            }
+            pub fn session_thread_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.session_thread_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for session_thread_id: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    super::BetaManagedAgentsAgentToolUseEventType,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BetaManagedAgentsAgentToolUseEvent>
+        for super::BetaManagedAgentsAgentToolUseEvent {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BetaManagedAgentsAgentToolUseEvent,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    evaluated_permission: value.evaluated_permission?,
+                    evaluation: value.evaluation?,
+                    id: value.id?,
+                    input: value.input?,
+                    name: value.name?,
+                    processed_at: value.processed_at?,
+                    session_thread_id: value.session_thread_id?,
+                    type_: value.type_?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BetaManagedAgentsAgentToolUseEvent>
+        for BetaManagedAgentsAgentToolUseEvent {
+            fn from(value: super::BetaManagedAgentsAgentToolUseEvent) -> Self {
+                Self {
+                    evaluated_permission: Ok(value.evaluated_permission),
+                    evaluation: Ok(value.evaluation),
+                    id: Ok(value.id),
+                    input: Ok(value.input),
+                    name: Ok(value.name),
+                    processed_at: Ok(value.processed_at),
+                    session_thread_id: Ok(value.session_thread_id),
+                    type_: Ok(value.type_),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BetaManagedAgentsAnthropicSkill {
+            skill_id: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            type_: ::std::result::Result<
+                super::BetaManagedAgentsAnthropicSkillType,
+                ::std::string::String,
+            >,
+            version: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for BetaManagedAgentsAnthropicSkill {
+            fn default() -> Self {
+                Self {
+                    skill_id: Err("no value supplied for skill_id".to_string()),
+                    type_: Err("no value supplied for type_".to_string()),
+                    version: Err("no value supplied for version".to_string()),
+                }
+            }
+        }
+        impl BetaManagedAgentsAnthropicSkill {
+            pub fn skill_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.skill_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for skill_id: {e}")
+                    });
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::BetaManagedAgentsAnthropicSkillType>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+            pub fn version<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.version = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for version: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BetaManagedAgentsAnthropicSkill>
+        for super::BetaManagedAgentsAnthropicSkill {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BetaManagedAgentsAnthropicSkill,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    skill_id: value.skill_id?,
+                    type_: value.type_?,
+                    version: value.version?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BetaManagedAgentsAnthropicSkill>
+        for BetaManagedAgentsAnthropicSkill {
+            fn from(value: super::BetaManagedAgentsAnthropicSkill) -> Self {
+                Self {
+                    skill_id: Ok(value.skill_id),
+                    type_: Ok(value.type_),
+                    version: Ok(value.version),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BetaManagedAgentsBase64DocumentSource {
+            data: ::std::result::Result<::std::string::String, ::std::string::String>,
+            media_type: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            type_: ::std::result::Result<
+                super::BetaManagedAgentsBase64DocumentSourceType,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BetaManagedAgentsBase64DocumentSource {
+            fn default() -> Self {
+                Self {
+                    data: Err("no value supplied for data".to_string()),
+                    media_type: Err("no value supplied for media_type".to_string()),
+                    type_: Err("no value supplied for type_".to_string()),
+                }
+            }
+        }
+        impl BetaManagedAgentsBase64DocumentSource {
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+            pub fn media_type<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.media_type = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for media_type: {e}")
+                    });
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    super::BetaManagedAgentsBase64DocumentSourceType,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BetaManagedAgentsBase64DocumentSource>
+        for super::BetaManagedAgentsBase64DocumentSource {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BetaManagedAgentsBase64DocumentSource,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    data: value.data?,
+                    media_type: value.media_type?,
+                    type_: value.type_?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BetaManagedAgentsBase64DocumentSource>
+        for BetaManagedAgentsBase64DocumentSource {
+            fn from(value: super::BetaManagedAgentsBase64DocumentSource) -> Self {
+                Self {
+                    data: Ok(value.data),
+                    media_type: Ok(value.media_type),
+                    type_: Ok(value.type_),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BetaManagedAgentsBase64ImageSource {
+            data: ::std::result::Result<::std::string::String, ::std::string::String>,
+            media_type: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            type_: ::std::result::Result<
+                super::BetaManagedAgentsBase64ImageSourceType,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BetaManagedAgentsBase64ImageSource {
+            fn default() -> Self {
+                Self {
+                    data: Err("no value supplied for data".to_string()),
+                    media_type: Err("no value supplied for media_type".to_string()),
+                    type_: Err("no value supplied for type_".to_string()),
+                }
+            }
+        }
+        impl BetaManagedAgentsBase64ImageSource {
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+            pub fn media_type<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.media_type = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for media_type: {e}")
+                    });
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    super::BetaManagedAgentsBase64ImageSourceType,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BetaManagedAgentsBase64ImageSource>
+        for super::BetaManagedAgentsBase64ImageSource {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BetaManagedAgentsBase64ImageSource,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    data: value.data?,
+                    media_type: value.media_type?,
+                    type_: value.type_?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BetaManagedAgentsBase64ImageSource>
+        for BetaManagedAgentsBase64ImageSource {
+            fn from(value: super::BetaManagedAgentsBase64ImageSource) -> Self {
+                Self {
+                    data: Ok(value.data),
+                    media_type: Ok(value.media_type),
+                    type_: Ok(value.type_),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BetaManagedAgentsBranchCheckout {
+            name: ::std::result::Result<::std::string::String, ::std::string::String>,
+            type_: ::std::result::Result<
+                super::BetaManagedAgentsBranchCheckoutType,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BetaManagedAgentsBranchCheckout {
+            fn default() -> Self {
+                Self {
+                    name: Err("no value supplied for name".to_string()),
+                    type_: Err("no value supplied for type_".to_string()),
+                }
+            }
+        }
+        impl BetaManagedAgentsBranchCheckout {
+            pub fn name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for name: {e}")
+                    });
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::BetaManagedAgentsBranchCheckoutType>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BetaManagedAgentsBranchCheckout>
+        for super::BetaManagedAgentsBranchCheckout {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BetaManagedAgentsBranchCheckout,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    name: value.name?,
+                    type_: value.type_?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BetaManagedAgentsBranchCheckout>
+        for BetaManagedAgentsBranchCheckout {
+            fn from(value: super::BetaManagedAgentsBranchCheckout) -> Self {
+                Self {
+                    name: Ok(value.name),
+                    type_: Ok(value.type_),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BetaManagedAgentsBudgetLimit {
+            max_list_cost: ::std::result::Result<
+                super::BetaMonetaryAmount,
+                ::std::string::String,
+            >,
+            type_: ::std::result::Result<
+                super::BetaManagedAgentsBudgetLimitType,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BetaManagedAgentsBudgetLimit {
+            fn default() -> Self {
+                Self {
+                    max_list_cost: Err(
+                        "no value supplied for max_list_cost".to_string(),
+                    ),
+                    type_: Err("no value supplied for type_".to_string()),
+                }
+            }
+        }
+        impl BetaManagedAgentsBudgetLimit {
+            pub fn max_list_cost<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::BetaMonetaryAmount>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.max_list_cost = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for max_list_cost: {e}")
+                    });
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::BetaManagedAgentsBudgetLimitType>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BetaManagedAgentsBudgetLimit>
+        for super::BetaManagedAgentsBudgetLimit {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BetaManagedAgentsBudgetLimit,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    max_list_cost: value.max_list_cost?,
+                    type_: value.type_?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BetaManagedAgentsBudgetLimit>
+        for BetaManagedAgentsBudgetLimit {
+            fn from(value: super::BetaManagedAgentsBudgetLimit) -> Self {
+                Self {
+                    max_list_cost: Ok(value.max_list_cost),
+                    type_: Ok(value.type_),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BetaManagedAgentsCommitCheckout {
+            sha: ::std::result::Result<::std::string::String, ::std::string::String>,
+            type_: ::std::result::Result<
+                super::BetaManagedAgentsCommitCheckoutType,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BetaManagedAgentsCommitCheckout {
+            fn default() -> Self {
+                Self {
+                    sha: Err("no value supplied for sha".to_string()),
+                    type_: Err("no value supplied for type_".to_string()),
+                }
+            }
+        }
+        impl BetaManagedAgentsCommitCheckout {
+            pub fn sha<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.sha = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for sha: {e}")
+                    });
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::BetaManagedAgentsCommitCheckoutType>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BetaManagedAgentsCommitCheckout>
+        for super::BetaManagedAgentsCommitCheckout {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BetaManagedAgentsCommitCheckout,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    sha: value.sha?,
+                    type_: value.type_?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BetaManagedAgentsCommitCheckout>
+        for BetaManagedAgentsCommitCheckout {
+            fn from(value: super::BetaManagedAgentsCommitCheckout) -> Self {
+                Self {
+                    sha: Ok(value.sha),
+                    type_: Ok(value.type_),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BetaManagedAgentsCustomSkill {
+            skill_id: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            type_: ::std::result::Result<
+                super::BetaManagedAgentsCustomSkillType,
+                ::std::string::String,
+            >,
+            version: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for BetaManagedAgentsCustomSkill {
+            fn default() -> Self {
+                Self {
+                    skill_id: Err("no value supplied for skill_id".to_string()),
+                    type_: Err("no value supplied for type_".to_string()),
+                    version: Err("no value supplied for version".to_string()),
+                }
+            }
+        }
+        impl BetaManagedAgentsCustomSkill {
+            pub fn skill_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.skill_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for skill_id: {e}")
+                    });
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::BetaManagedAgentsCustomSkillType>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+            pub fn version<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.version = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for version: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BetaManagedAgentsCustomSkill>
+        for super::BetaManagedAgentsCustomSkill {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BetaManagedAgentsCustomSkill,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    skill_id: value.skill_id?,
+                    type_: value.type_?,
+                    version: value.version?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BetaManagedAgentsCustomSkill>
+        for BetaManagedAgentsCustomSkill {
+            fn from(value: super::BetaManagedAgentsCustomSkill) -> Self {
+                Self {
+                    skill_id: Ok(value.skill_id),
+                    type_: Ok(value.type_),
+                    version: Ok(value.version),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BetaManagedAgentsDocumentBlock {
+            context: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            source: ::std::result::Result<
+                crate::types::BetaManagedAgentsDocumentSource,
+                ::std::string::String,
+            >,
+            title: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            type_: ::std::result::Result<
+                super::BetaManagedAgentsDocumentBlockType,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BetaManagedAgentsDocumentBlock {
+            fn default() -> Self {
+                Self {
+                    context: Ok(Default::default()),
+                    source: Err("no value supplied for source".to_string()),
+                    title: Ok(Default::default()),
+                    type_: Err("no value supplied for type_".to_string()),
+                }
+            }
+        }
+        impl BetaManagedAgentsDocumentBlock {
+            pub fn context<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.context = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for context: {e}")
+                    });
+                self
+            }
+            pub fn source<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    crate::types::BetaManagedAgentsDocumentSource,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.source = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for source: {e}")
+                    });
+                self
+            }
+            pub fn title<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.title = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for title: {e}")
+                    });
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::BetaManagedAgentsDocumentBlockType>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BetaManagedAgentsDocumentBlock>
+        for super::BetaManagedAgentsDocumentBlock {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BetaManagedAgentsDocumentBlock,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    context: value.context?,
+                    source: value.source?,
+                    title: value.title?,
+                    type_: value.type_?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BetaManagedAgentsDocumentBlock>
+        for BetaManagedAgentsDocumentBlock {
+            fn from(value: super::BetaManagedAgentsDocumentBlock) -> Self {
+                Self {
+                    context: Ok(value.context),
+                    source: Ok(value.source),
+                    title: Ok(value.title),
+                    type_: Ok(value.type_),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BetaManagedAgentsFileDocumentSource {
+            file_id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            type_: ::std::result::Result<
+                super::BetaManagedAgentsFileDocumentSourceType,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BetaManagedAgentsFileDocumentSource {
+            fn default() -> Self {
+                Self {
+                    file_id: Err("no value supplied for file_id".to_string()),
+                    type_: Err("no value supplied for type_".to_string()),
+                }
+            }
+        }
+        impl BetaManagedAgentsFileDocumentSource {
+            pub fn file_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.file_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for file_id: {e}")
+                    });
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    super::BetaManagedAgentsFileDocumentSourceType,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BetaManagedAgentsFileDocumentSource>
+        for super::BetaManagedAgentsFileDocumentSource {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BetaManagedAgentsFileDocumentSource,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    file_id: value.file_id?,
+                    type_: value.type_?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BetaManagedAgentsFileDocumentSource>
+        for BetaManagedAgentsFileDocumentSource {
+            fn from(value: super::BetaManagedAgentsFileDocumentSource) -> Self {
+                Self {
+                    file_id: Ok(value.file_id),
+                    type_: Ok(value.type_),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BetaManagedAgentsFileImageSource {
+            file_id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            type_: ::std::result::Result<
+                super::BetaManagedAgentsFileImageSourceType,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BetaManagedAgentsFileImageSource {
+            fn default() -> Self {
+                Self {
+                    file_id: Err("no value supplied for file_id".to_string()),
+                    type_: Err("no value supplied for type_".to_string()),
+                }
+            }
+        }
+        impl BetaManagedAgentsFileImageSource {
+            pub fn file_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.file_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for file_id: {e}")
+                    });
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::BetaManagedAgentsFileImageSourceType>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BetaManagedAgentsFileImageSource>
+        for super::BetaManagedAgentsFileImageSource {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BetaManagedAgentsFileImageSource,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    file_id: value.file_id?,
+                    type_: value.type_?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BetaManagedAgentsFileImageSource>
+        for BetaManagedAgentsFileImageSource {
+            fn from(value: super::BetaManagedAgentsFileImageSource) -> Self {
+                Self {
+                    file_id: Ok(value.file_id),
+                    type_: Ok(value.type_),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BetaManagedAgentsFileResource {
+            created_at: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            file_id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            mount_path: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            type_: ::std::result::Result<
+                super::BetaManagedAgentsFileResourceType,
+                ::std::string::String,
+            >,
+            updated_at: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BetaManagedAgentsFileResource {
+            fn default() -> Self {
+                Self {
+                    created_at: Err("no value supplied for created_at".to_string()),
+                    file_id: Err("no value supplied for file_id".to_string()),
+                    id: Err("no value supplied for id".to_string()),
+                    mount_path: Err("no value supplied for mount_path".to_string()),
+                    type_: Err("no value supplied for type_".to_string()),
+                    updated_at: Err("no value supplied for updated_at".to_string()),
+                }
+            }
+        }
+        impl BetaManagedAgentsFileResource {
+            pub fn created_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.created_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for created_at: {e}")
+                    });
+                self
+            }
+            pub fn file_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.file_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for file_id: {e}")
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn mount_path<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.mount_path = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for mount_path: {e}")
+                    });
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::BetaManagedAgentsFileResourceType>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+            pub fn updated_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.updated_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for updated_at: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BetaManagedAgentsFileResource>
+        for super::BetaManagedAgentsFileResource {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BetaManagedAgentsFileResource,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    created_at: value.created_at?,
+                    file_id: value.file_id?,
+                    id: value.id?,
+                    mount_path: value.mount_path?,
+                    type_: value.type_?,
+                    updated_at: value.updated_at?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BetaManagedAgentsFileResource>
+        for BetaManagedAgentsFileResource {
+            fn from(value: super::BetaManagedAgentsFileResource) -> Self {
+                Self {
+                    created_at: Ok(value.created_at),
+                    file_id: Ok(value.file_id),
+                    id: Ok(value.id),
+                    mount_path: Ok(value.mount_path),
+                    type_: Ok(value.type_),
+                    updated_at: Ok(value.updated_at),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BetaManagedAgentsGitHubRepositoryResource {
+            checkout: ::std::result::Result<
+                ::std::option::Option<crate::types::BetaManagedAgentsCheckout>,
+                ::std::string::String,
+            >,
+            created_at: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            mount_path: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            type_: ::std::result::Result<
+                super::BetaManagedAgentsGitHubRepositoryResourceType,
+                ::std::string::String,
+            >,
+            updated_at: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            url: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for BetaManagedAgentsGitHubRepositoryResource {
+            fn default() -> Self {
+                Self {
+                    checkout: Ok(Default::default()),
+                    created_at: Err("no value supplied for created_at".to_string()),
+                    id: Err("no value supplied for id".to_string()),
+                    mount_path: Err("no value supplied for mount_path".to_string()),
+                    type_: Err("no value supplied for type_".to_string()),
+                    updated_at: Err("no value supplied for updated_at".to_string()),
+                    url: Err("no value supplied for url".to_string()),
+                }
+            }
+        }
+        impl BetaManagedAgentsGitHubRepositoryResource {
+            pub fn checkout<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<crate::types::BetaManagedAgentsCheckout>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.checkout = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for checkout: {e}")
+                    });
+                self
+            }
+            pub fn created_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.created_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for created_at: {e}")
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn mount_path<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.mount_path = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for mount_path: {e}")
+                    });
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    super::BetaManagedAgentsGitHubRepositoryResourceType,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+            pub fn updated_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.updated_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for updated_at: {e}")
+                    });
+                self
+            }
+            pub fn url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.url = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for url: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BetaManagedAgentsGitHubRepositoryResource>
+        for super::BetaManagedAgentsGitHubRepositoryResource {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BetaManagedAgentsGitHubRepositoryResource,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    checkout: value.checkout?,
+                    created_at: value.created_at?,
+                    id: value.id?,
+                    mount_path: value.mount_path?,
+                    type_: value.type_?,
+                    updated_at: value.updated_at?,
+                    url: value.url?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BetaManagedAgentsGitHubRepositoryResource>
+        for BetaManagedAgentsGitHubRepositoryResource {
+            fn from(value: super::BetaManagedAgentsGitHubRepositoryResource) -> Self {
+                Self {
+                    checkout: Ok(value.checkout),
+                    created_at: Ok(value.created_at),
+                    id: Ok(value.id),
+                    mount_path: Ok(value.mount_path),
+                    type_: Ok(value.type_),
+                    updated_at: Ok(value.updated_at),
+                    url: Ok(value.url),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BetaManagedAgentsImageBlock {
+            source: ::std::result::Result<
+                crate::types::BetaManagedAgentsImageSource,
+                ::std::string::String,
+            >,
+            type_: ::std::result::Result<
+                super::BetaManagedAgentsImageBlockType,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BetaManagedAgentsImageBlock {
+            fn default() -> Self {
+                Self {
+                    source: Err("no value supplied for source".to_string()),
+                    type_: Err("no value supplied for type_".to_string()),
+                }
+            }
+        }
+        impl BetaManagedAgentsImageBlock {
+            pub fn source<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<crate::types::BetaManagedAgentsImageSource>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.source = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for source: {e}")
+                    });
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::BetaManagedAgentsImageBlockType>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BetaManagedAgentsImageBlock>
+        for super::BetaManagedAgentsImageBlock {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BetaManagedAgentsImageBlock,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    source: value.source?,
+                    type_: value.type_?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BetaManagedAgentsImageBlock>
+        for BetaManagedAgentsImageBlock {
+            fn from(value: super::BetaManagedAgentsImageBlock) -> Self {
+                Self {
+                    source: Ok(value.source),
+                    type_: Ok(value.type_),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BetaManagedAgentsMemoryStoreResource {
+            access: ::std::result::Result<
+                ::std::option::Option<crate::types::BetaManagedAgentsMemoryStoreAccess>,
+                ::std::string::String,
+            >,
+            description: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            instructions: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            memory_store_id: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            mount_path: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            name: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            type_: ::std::result::Result<
+                super::BetaManagedAgentsMemoryStoreResourceType,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BetaManagedAgentsMemoryStoreResource {
+            fn default() -> Self {
+                Self {
+                    access: Ok(Default::default()),
+                    description: Ok(Default::default()),
+                    instructions: Ok(Default::default()),
+                    memory_store_id: Err(
+                        "no value supplied for memory_store_id".to_string(),
+                    ),
+                    mount_path: Ok(Default::default()),
+                    name: Ok(Default::default()),
+                    type_: Err("no value supplied for type_".to_string()),
+                }
+            }
+        }
+        impl BetaManagedAgentsMemoryStoreResource {
+            pub fn access<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<
+                        crate::types::BetaManagedAgentsMemoryStoreAccess,
+                    >,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.access = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for access: {e}")
+                    });
+                self
+            }
+            pub fn description<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.description = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for description: {e}")
+                    });
+                self
+            }
+            pub fn instructions<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.instructions = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for instructions: {e}")
+                    });
+                self
+            }
+            pub fn memory_store_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.memory_store_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for memory_store_id: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn mount_path<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.mount_path = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for mount_path: {e}")
+                    });
+                self
+            }
+            pub fn name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for name: {e}")
+                    });
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    super::BetaManagedAgentsMemoryStoreResourceType,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BetaManagedAgentsMemoryStoreResource>
+        for super::BetaManagedAgentsMemoryStoreResource {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BetaManagedAgentsMemoryStoreResource,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    access: value.access?,
+                    description: value.description?,
+                    instructions: value.instructions?,
+                    memory_store_id: value.memory_store_id?,
+                    mount_path: value.mount_path?,
+                    name: value.name?,
+                    type_: value.type_?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BetaManagedAgentsMemoryStoreResource>
+        for BetaManagedAgentsMemoryStoreResource {
+            fn from(value: super::BetaManagedAgentsMemoryStoreResource) -> Self {
+                Self {
+                    access: Ok(value.access),
+                    description: Ok(value.description),
+                    instructions: Ok(value.instructions),
+                    memory_store_id: Ok(value.memory_store_id),
+                    mount_path: Ok(value.mount_path),
+                    name: Ok(value.name),
+                    type_: Ok(value.type_),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BetaManagedAgentsOutcomeEvaluationResource {
+            completed_at: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            description: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            explanation: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            iteration: ::std::result::Result<i64, ::std::string::String>,
+            outcome_id: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            result: ::std::result::Result<::std::string::String, ::std::string::String>,
+            type_: ::std::result::Result<
+                super::BetaManagedAgentsOutcomeEvaluationResourceType,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BetaManagedAgentsOutcomeEvaluationResource {
+            fn default() -> Self {
+                Self {
+                    completed_at: Err("no value supplied for completed_at".to_string()),
+                    description: Err("no value supplied for description".to_string()),
+                    explanation: Err("no value supplied for explanation".to_string()),
+                    iteration: Err("no value supplied for iteration".to_string()),
+                    outcome_id: Err("no value supplied for outcome_id".to_string()),
+                    result: Err("no value supplied for result".to_string()),
+                    type_: Err("no value supplied for type_".to_string()),
+                }
+            }
+        }
+        impl BetaManagedAgentsOutcomeEvaluationResource {
+            pub fn completed_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.completed_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for completed_at: {e}")
+                    });
+                self
+            }
+            pub fn description<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.description = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for description: {e}")
+                    });
+                self
+            }
+            pub fn explanation<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.explanation = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for explanation: {e}")
+                    });
+                self
+            }
+            pub fn iteration<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.iteration = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for iteration: {e}")
+                    });
+                self
+            }
+            pub fn outcome_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.outcome_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for outcome_id: {e}")
+                    });
+                self
+            }
+            pub fn result<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.result = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for result: {e}")
+                    });
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    super::BetaManagedAgentsOutcomeEvaluationResourceType,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BetaManagedAgentsOutcomeEvaluationResource>
+        for super::BetaManagedAgentsOutcomeEvaluationResource {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BetaManagedAgentsOutcomeEvaluationResource,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    completed_at: value.completed_at?,
+                    description: value.description?,
+                    explanation: value.explanation?,
+                    iteration: value.iteration?,
+                    outcome_id: value.outcome_id?,
+                    result: value.result?,
+                    type_: value.type_?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BetaManagedAgentsOutcomeEvaluationResource>
+        for BetaManagedAgentsOutcomeEvaluationResource {
+            fn from(value: super::BetaManagedAgentsOutcomeEvaluationResource) -> Self {
+                Self {
+                    completed_at: Ok(value.completed_at),
+                    description: Ok(value.description),
+                    explanation: Ok(value.explanation),
+                    iteration: Ok(value.iteration),
+                    outcome_id: Ok(value.outcome_id),
+                    result: Ok(value.result),
+                    type_: Ok(value.type_),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BetaManagedAgentsPlainTextDocumentSource {
+            data: ::std::result::Result<::std::string::String, ::std::string::String>,
+            media_type: ::std::result::Result<
+                super::BetaManagedAgentsPlainTextDocumentSourceMediaType,
+                ::std::string::String,
+            >,
+            type_: ::std::result::Result<
+                super::BetaManagedAgentsPlainTextDocumentSourceType,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BetaManagedAgentsPlainTextDocumentSource {
+            fn default() -> Self {
+                Self {
+                    data: Err("no value supplied for data".to_string()),
+                    media_type: Err("no value supplied for media_type".to_string()),
+                    type_: Err("no value supplied for type_".to_string()),
+                }
+            }
+        }
+        impl BetaManagedAgentsPlainTextDocumentSource {
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+            pub fn media_type<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    super::BetaManagedAgentsPlainTextDocumentSourceMediaType,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.media_type = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for media_type: {e}")
+                    });
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    super::BetaManagedAgentsPlainTextDocumentSourceType,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BetaManagedAgentsPlainTextDocumentSource>
+        for super::BetaManagedAgentsPlainTextDocumentSource {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BetaManagedAgentsPlainTextDocumentSource,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    data: value.data?,
+                    media_type: value.media_type?,
+                    type_: value.type_?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BetaManagedAgentsPlainTextDocumentSource>
+        for BetaManagedAgentsPlainTextDocumentSource {
+            fn from(value: super::BetaManagedAgentsPlainTextDocumentSource) -> Self {
+                Self {
+                    data: Ok(value.data),
+                    media_type: Ok(value.media_type),
+                    type_: Ok(value.type_),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BetaManagedAgentsRedactedBlock {
+            type_: ::std::result::Result<
+                super::BetaManagedAgentsRedactedBlockType,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BetaManagedAgentsRedactedBlock {
+            fn default() -> Self {
+                Self {
+                    type_: Err("no value supplied for type_".to_string()),
+                }
+            }
+        }
+        impl BetaManagedAgentsRedactedBlock {
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::BetaManagedAgentsRedactedBlockType>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BetaManagedAgentsRedactedBlock>
+        for super::BetaManagedAgentsRedactedBlock {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BetaManagedAgentsRedactedBlock,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self { type_: value.type_? })
+            }
+        }
+        impl ::std::convert::From<super::BetaManagedAgentsRedactedBlock>
+        for BetaManagedAgentsRedactedBlock {
+            fn from(value: super::BetaManagedAgentsRedactedBlock) -> Self {
+                Self { type_: Ok(value.type_) }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BetaManagedAgentsSearchResultBlock {
+            citations: ::std::result::Result<
+                super::BetaManagedAgentsSearchResultCitations,
+                ::std::string::String,
+            >,
+            content: ::std::result::Result<
+                ::std::vec::Vec<super::BetaManagedAgentsSearchResultContent>,
+                ::std::string::String,
+            >,
+            source: ::std::result::Result<::std::string::String, ::std::string::String>,
+            title: ::std::result::Result<::std::string::String, ::std::string::String>,
+            type_: ::std::result::Result<
+                super::BetaManagedAgentsSearchResultBlockType,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BetaManagedAgentsSearchResultBlock {
+            fn default() -> Self {
+                Self {
+                    citations: Err("no value supplied for citations".to_string()),
+                    content: Err("no value supplied for content".to_string()),
+                    source: Err("no value supplied for source".to_string()),
+                    title: Err("no value supplied for title".to_string()),
+                    type_: Err("no value supplied for type_".to_string()),
+                }
+            }
+        }
+        impl BetaManagedAgentsSearchResultBlock {
+            pub fn citations<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    super::BetaManagedAgentsSearchResultCitations,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.citations = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for citations: {e}")
+                    });
+                self
+            }
+            pub fn content<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::vec::Vec<super::BetaManagedAgentsSearchResultContent>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.content = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for content: {e}")
+                    });
+                self
+            }
+            pub fn source<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.source = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for source: {e}")
+                    });
+                self
+            }
+            pub fn title<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.title = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for title: {e}")
+                    });
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    super::BetaManagedAgentsSearchResultBlockType,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BetaManagedAgentsSearchResultBlock>
+        for super::BetaManagedAgentsSearchResultBlock {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BetaManagedAgentsSearchResultBlock,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    citations: value.citations?,
+                    content: value.content?,
+                    source: value.source?,
+                    title: value.title?,
+                    type_: value.type_?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BetaManagedAgentsSearchResultBlock>
+        for BetaManagedAgentsSearchResultBlock {
+            fn from(value: super::BetaManagedAgentsSearchResultBlock) -> Self {
+                Self {
+                    citations: Ok(value.citations),
+                    content: Ok(value.content),
+                    source: Ok(value.source),
+                    title: Ok(value.title),
+                    type_: Ok(value.type_),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BetaManagedAgentsSearchResultCitations {
+            enabled: ::std::result::Result<bool, ::std::string::String>,
+        }
+        impl ::std::default::Default for BetaManagedAgentsSearchResultCitations {
+            fn default() -> Self {
+                Self {
+                    enabled: Err("no value supplied for enabled".to_string()),
+                }
+            }
+        }
+        impl BetaManagedAgentsSearchResultCitations {
+            pub fn enabled<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.enabled = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for enabled: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BetaManagedAgentsSearchResultCitations>
+        for super::BetaManagedAgentsSearchResultCitations {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BetaManagedAgentsSearchResultCitations,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self { enabled: value.enabled? })
+            }
+        }
+        impl ::std::convert::From<super::BetaManagedAgentsSearchResultCitations>
+        for BetaManagedAgentsSearchResultCitations {
+            fn from(value: super::BetaManagedAgentsSearchResultCitations) -> Self {
+                Self { enabled: Ok(value.enabled) }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BetaManagedAgentsSearchResultContent {
+            text: ::std::result::Result<::std::string::String, ::std::string::String>,
+            type_: ::std::result::Result<
+                super::BetaManagedAgentsSearchResultContentType,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BetaManagedAgentsSearchResultContent {
+            fn default() -> Self {
+                Self {
+                    text: Err("no value supplied for text".to_string()),
+                    type_: Err("no value supplied for type_".to_string()),
+                }
+            }
+        }
+        impl BetaManagedAgentsSearchResultContent {
+            pub fn text<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.text = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for text: {e}")
+                    });
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    super::BetaManagedAgentsSearchResultContentType,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BetaManagedAgentsSearchResultContent>
+        for super::BetaManagedAgentsSearchResultContent {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BetaManagedAgentsSearchResultContent,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    text: value.text?,
+                    type_: value.type_?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BetaManagedAgentsSearchResultContent>
+        for BetaManagedAgentsSearchResultContent {
+            fn from(value: super::BetaManagedAgentsSearchResultContent) -> Self {
+                Self {
+                    text: Ok(value.text),
+                    type_: Ok(value.type_),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BetaManagedAgentsSendSessionEvents {
+            data: ::std::result::Result<
+                ::std::vec::Vec<crate::types::BetaManagedAgentsSessionEvent>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BetaManagedAgentsSendSessionEvents {
+            fn default() -> Self {
+                Self {
+                    data: Ok(Default::default()),
+                }
+            }
+        }
+        impl BetaManagedAgentsSendSessionEvents {
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::vec::Vec<crate::types::BetaManagedAgentsSessionEvent>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BetaManagedAgentsSendSessionEvents>
+        for super::BetaManagedAgentsSendSessionEvents {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BetaManagedAgentsSendSessionEvents,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self { data: value.data? })
+            }
+        }
+        impl ::std::convert::From<super::BetaManagedAgentsSendSessionEvents>
+        for BetaManagedAgentsSendSessionEvents {
+            fn from(value: super::BetaManagedAgentsSendSessionEvents) -> Self {
+                Self { data: Ok(value.data) }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BetaManagedAgentsSession {
+            agent: ::std::result::Result<
+                super::BetaManagedAgentsSessionAgent,
+                ::std::string::String,
+            >,
+            archived_at: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            budget: ::std::result::Result<
+                ::std::option::Option<super::BetaManagedAgentsBudgetLimit>,
+                ::std::string::String,
+            >,
+            created_at: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            deployment_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            environment_id: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            metadata: ::std::result::Result<
+                ::std::collections::HashMap<
+                    ::std::string::String,
+                    ::std::string::String,
+                >,
+                ::std::string::String,
+            >,
+            outcome_evaluations: ::std::result::Result<
+                ::std::vec::Vec<super::BetaManagedAgentsOutcomeEvaluationResource>,
+                ::std::string::String,
+            >,
+            resources: ::std::result::Result<
+                ::std::vec::Vec<crate::types::BetaManagedAgentsSessionResource>,
+                ::std::string::String,
+            >,
+            stats: ::std::result::Result<
+                super::BetaManagedAgentsSessionStats,
+                ::std::string::String,
+            >,
+            status: ::std::result::Result<
+                crate::types::BetaManagedAgentsSessionStatus,
+                ::std::string::String,
+            >,
+            title: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            type_: ::std::result::Result<
+                super::BetaManagedAgentsSessionType,
+                ::std::string::String,
+            >,
+            updated_at: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            usage: ::std::result::Result<
+                super::BetaManagedAgentsSessionUsage,
+                ::std::string::String,
+            >,
+            vault_ids: ::std::result::Result<
+                ::std::vec::Vec<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BetaManagedAgentsSession {
+            fn default() -> Self {
+                Self {
+                    agent: Err("no value supplied for agent".to_string()),
+                    archived_at: Err("no value supplied for archived_at".to_string()),
+                    budget: Err("no value supplied for budget".to_string()),
+                    created_at: Err("no value supplied for created_at".to_string()),
+                    deployment_id: Ok(Default::default()),
+                    environment_id: Err(
+                        "no value supplied for environment_id".to_string(),
+                    ),
+                    id: Err("no value supplied for id".to_string()),
+                    metadata: Err("no value supplied for metadata".to_string()),
+                    outcome_evaluations: Err(
+                        "no value supplied for outcome_evaluations".to_string(),
+                    ),
+                    resources: Err("no value supplied for resources".to_string()),
+                    stats: Err("no value supplied for stats".to_string()),
+                    status: Err("no value supplied for status".to_string()),
+                    title: Err("no value supplied for title".to_string()),
+                    type_: Err("no value supplied for type_".to_string()),
+                    updated_at: Err("no value supplied for updated_at".to_string()),
+                    usage: Err("no value supplied for usage".to_string()),
+                    vault_ids: Err("no value supplied for vault_ids".to_string()),
+                }
+            }
+        }
+        impl BetaManagedAgentsSession {
+            pub fn agent<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::BetaManagedAgentsSessionAgent>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.agent = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for agent: {e}")
+                    });
+                self
+            }
+            pub fn archived_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.archived_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for archived_at: {e}")
+                    });
+                self
+            }
+            pub fn budget<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::BetaManagedAgentsBudgetLimit>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.budget = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for budget: {e}")
+                    });
+                self
+            }
+            pub fn created_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.created_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for created_at: {e}")
+                    });
+                self
+            }
+            pub fn deployment_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.deployment_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for deployment_id: {e}")
+                    });
+                self
+            }
+            pub fn environment_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.environment_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for environment_id: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn metadata<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::collections::HashMap<
+                        ::std::string::String,
+                        ::std::string::String,
+                    >,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.metadata = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for metadata: {e}")
+                    });
+                self
+            }
+            pub fn outcome_evaluations<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::vec::Vec<super::BetaManagedAgentsOutcomeEvaluationResource>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.outcome_evaluations = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for outcome_evaluations: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn resources<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::vec::Vec<crate::types::BetaManagedAgentsSessionResource>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.resources = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for resources: {e}")
+                    });
+                self
+            }
+            pub fn stats<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::BetaManagedAgentsSessionStats>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.stats = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for stats: {e}")
+                    });
+                self
+            }
+            pub fn status<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<crate::types::BetaManagedAgentsSessionStatus>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.status = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for status: {e}")
+                    });
+                self
+            }
+            pub fn title<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.title = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for title: {e}")
+                    });
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::BetaManagedAgentsSessionType>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+            pub fn updated_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.updated_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for updated_at: {e}")
+                    });
+                self
+            }
+            pub fn usage<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::BetaManagedAgentsSessionUsage>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.usage = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for usage: {e}")
+                    });
+                self
+            }
+            pub fn vault_ids<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.vault_ids = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for vault_ids: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BetaManagedAgentsSession>
+        for super::BetaManagedAgentsSession {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BetaManagedAgentsSession,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    agent: value.agent?,
+                    archived_at: value.archived_at?,
+                    budget: value.budget?,
+                    created_at: value.created_at?,
+                    deployment_id: value.deployment_id?,
+                    environment_id: value.environment_id?,
+                    id: value.id?,
+                    metadata: value.metadata?,
+                    outcome_evaluations: value.outcome_evaluations?,
+                    resources: value.resources?,
+                    stats: value.stats?,
+                    status: value.status?,
+                    title: value.title?,
+                    type_: value.type_?,
+                    updated_at: value.updated_at?,
+                    usage: value.usage?,
+                    vault_ids: value.vault_ids?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BetaManagedAgentsSession>
+        for BetaManagedAgentsSession {
+            fn from(value: super::BetaManagedAgentsSession) -> Self {
+                Self {
+                    agent: Ok(value.agent),
+                    archived_at: Ok(value.archived_at),
+                    budget: Ok(value.budget),
+                    created_at: Ok(value.created_at),
+                    deployment_id: Ok(value.deployment_id),
+                    environment_id: Ok(value.environment_id),
+                    id: Ok(value.id),
+                    metadata: Ok(value.metadata),
+                    outcome_evaluations: Ok(value.outcome_evaluations),
+                    resources: Ok(value.resources),
+                    stats: Ok(value.stats),
+                    status: Ok(value.status),
+                    title: Ok(value.title),
+                    type_: Ok(value.type_),
+                    updated_at: Ok(value.updated_at),
+                    usage: Ok(value.usage),
+                    vault_ids: Ok(value.vault_ids),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BetaManagedAgentsSessionAgent {
+            description: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            execution_identity: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+            id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            mcp_servers: ::std::result::Result<
+                ::std::vec::Vec<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                ::std::string::String,
+            >,
+            model: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+            multiagent: ::std::result::Result<
+                ::std::option::Option<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                ::std::string::String,
+            >,
+            name: ::std::result::Result<::std::string::String, ::std::string::String>,
+            skills: ::std::result::Result<
+                ::std::vec::Vec<crate::types::BetaManagedAgentsSkill>,
+                ::std::string::String,
+            >,
+            system: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            tools: ::std::result::Result<
+                ::std::vec::Vec<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                ::std::string::String,
+            >,
+            type_: ::std::result::Result<
+                super::BetaManagedAgentsSessionAgentType,
+                ::std::string::String,
+            >,
+            version: ::std::result::Result<i64, ::std::string::String>,
+        }
+        impl ::std::default::Default for BetaManagedAgentsSessionAgent {
+            fn default() -> Self {
+                Self {
+                    description: Err("no value supplied for description".to_string()),
+                    execution_identity: Err(
+                        "no value supplied for execution_identity".to_string(),
+                    ),
+                    id: Err("no value supplied for id".to_string()),
+                    mcp_servers: Err("no value supplied for mcp_servers".to_string()),
+                    model: Err("no value supplied for model".to_string()),
+                    multiagent: Err("no value supplied for multiagent".to_string()),
+                    name: Err("no value supplied for name".to_string()),
+                    skills: Err("no value supplied for skills".to_string()),
+                    system: Err("no value supplied for system".to_string()),
+                    tools: Err("no value supplied for tools".to_string()),
+                    type_: Err("no value supplied for type_".to_string()),
+                    version: Err("no value supplied for version".to_string()),
+                }
+            }
+        }
+        impl BetaManagedAgentsSessionAgent {
+            pub fn description<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.description = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for description: {e}")
+                    });
+                self
+            }
+            pub fn execution_identity<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.execution_identity = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for execution_identity: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn mcp_servers<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::vec::Vec<
+                        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                    >,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.mcp_servers = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for mcp_servers: {e}")
+                    });
+                self
+            }
+            pub fn model<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.model = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for model: {e}")
+                    });
+                self
+            }
+            pub fn multiagent<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<
+                        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                    >,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.multiagent = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for multiagent: {e}")
+                    });
+                self
+            }
+            pub fn name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for name: {e}")
+                    });
+                self
+            }
+            pub fn skills<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::vec::Vec<crate::types::BetaManagedAgentsSkill>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.skills = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for skills: {e}")
+                    });
+                self
+            }
+            pub fn system<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.system = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for system: {e}")
+                    });
+                self
+            }
+            pub fn tools<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::vec::Vec<
+                        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                    >,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.tools = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for tools: {e}")
+                    });
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::BetaManagedAgentsSessionAgentType>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+            pub fn version<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.version = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for version: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BetaManagedAgentsSessionAgent>
+        for super::BetaManagedAgentsSessionAgent {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BetaManagedAgentsSessionAgent,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    description: value.description?,
+                    execution_identity: value.execution_identity?,
+                    id: value.id?,
+                    mcp_servers: value.mcp_servers?,
+                    model: value.model?,
+                    multiagent: value.multiagent?,
+                    name: value.name?,
+                    skills: value.skills?,
+                    system: value.system?,
+                    tools: value.tools?,
+                    type_: value.type_?,
+                    version: value.version?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BetaManagedAgentsSessionAgent>
+        for BetaManagedAgentsSessionAgent {
+            fn from(value: super::BetaManagedAgentsSessionAgent) -> Self {
+                Self {
+                    description: Ok(value.description),
+                    execution_identity: Ok(value.execution_identity),
+                    id: Ok(value.id),
+                    mcp_servers: Ok(value.mcp_servers),
+                    model: Ok(value.model),
+                    multiagent: Ok(value.multiagent),
+                    name: Ok(value.name),
+                    skills: Ok(value.skills),
+                    system: Ok(value.system),
+                    tools: Ok(value.tools),
+                    type_: Ok(value.type_),
+                    version: Ok(value.version),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BetaManagedAgentsSessionBudgetReached {
+            type_: ::std::result::Result<
+                super::BetaManagedAgentsSessionBudgetReachedType,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BetaManagedAgentsSessionBudgetReached {
+            fn default() -> Self {
+                Self {
+                    type_: Err("no value supplied for type_".to_string()),
+                }
+            }
+        }
+        impl BetaManagedAgentsSessionBudgetReached {
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    super::BetaManagedAgentsSessionBudgetReachedType,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BetaManagedAgentsSessionBudgetReached>
+        for super::BetaManagedAgentsSessionBudgetReached {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BetaManagedAgentsSessionBudgetReached,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self { type_: value.type_? })
+            }
+        }
+        impl ::std::convert::From<super::BetaManagedAgentsSessionBudgetReached>
+        for BetaManagedAgentsSessionBudgetReached {
+            fn from(value: super::BetaManagedAgentsSessionBudgetReached) -> Self {
+                Self { type_: Ok(value.type_) }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BetaManagedAgentsSessionDeletedEvent {
+            id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            processed_at: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            type_: ::std::result::Result<
+                super::BetaManagedAgentsSessionDeletedEventType,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BetaManagedAgentsSessionDeletedEvent {
+            fn default() -> Self {
+                Self {
+                    id: Err("no value supplied for id".to_string()),
+                    processed_at: Err("no value supplied for processed_at".to_string()),
+                    type_: Err("no value supplied for type_".to_string()),
+                }
+            }
+        }
+        impl BetaManagedAgentsSessionDeletedEvent {
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn processed_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.processed_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for processed_at: {e}")
+                    });
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    super::BetaManagedAgentsSessionDeletedEventType,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BetaManagedAgentsSessionDeletedEvent>
+        for super::BetaManagedAgentsSessionDeletedEvent {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BetaManagedAgentsSessionDeletedEvent,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    id: value.id?,
+                    processed_at: value.processed_at?,
+                    type_: value.type_?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BetaManagedAgentsSessionDeletedEvent>
+        for BetaManagedAgentsSessionDeletedEvent {
+            fn from(value: super::BetaManagedAgentsSessionDeletedEvent) -> Self {
+                Self {
+                    id: Ok(value.id),
+                    processed_at: Ok(value.processed_at),
+                    type_: Ok(value.type_),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BetaManagedAgentsSessionEndTurn {
+            type_: ::std::result::Result<
+                super::BetaManagedAgentsSessionEndTurnType,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BetaManagedAgentsSessionEndTurn {
+            fn default() -> Self {
+                Self {
+                    type_: Err("no value supplied for type_".to_string()),
+                }
+            }
+        }
+        impl BetaManagedAgentsSessionEndTurn {
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::BetaManagedAgentsSessionEndTurnType>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BetaManagedAgentsSessionEndTurn>
+        for super::BetaManagedAgentsSessionEndTurn {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BetaManagedAgentsSessionEndTurn,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self { type_: value.type_? })
+            }
+        }
+        impl ::std::convert::From<super::BetaManagedAgentsSessionEndTurn>
+        for BetaManagedAgentsSessionEndTurn {
+            fn from(value: super::BetaManagedAgentsSessionEndTurn) -> Self {
+                Self { type_: Ok(value.type_) }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BetaManagedAgentsSessionEventListResponse {
+            data: ::std::result::Result<
+                ::std::vec::Vec<crate::types::BetaManagedAgentsSessionEvent>,
+                ::std::string::String,
+            >,
+            next_page: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BetaManagedAgentsSessionEventListResponse {
+            fn default() -> Self {
+                Self {
+                    data: Err("no value supplied for data".to_string()),
+                    next_page: Err("no value supplied for next_page".to_string()),
+                }
+            }
+        }
+        impl BetaManagedAgentsSessionEventListResponse {
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::vec::Vec<crate::types::BetaManagedAgentsSessionEvent>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+            pub fn next_page<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.next_page = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for next_page: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BetaManagedAgentsSessionEventListResponse>
+        for super::BetaManagedAgentsSessionEventListResponse {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BetaManagedAgentsSessionEventListResponse,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    data: value.data?,
+                    next_page: value.next_page?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BetaManagedAgentsSessionEventListResponse>
+        for BetaManagedAgentsSessionEventListResponse {
+            fn from(value: super::BetaManagedAgentsSessionEventListResponse) -> Self {
+                Self {
+                    data: Ok(value.data),
+                    next_page: Ok(value.next_page),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BetaManagedAgentsSessionRefusal {
+            type_: ::std::result::Result<
+                super::BetaManagedAgentsSessionRefusalType,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BetaManagedAgentsSessionRefusal {
+            fn default() -> Self {
+                Self {
+                    type_: Err("no value supplied for type_".to_string()),
+                }
+            }
+        }
+        impl BetaManagedAgentsSessionRefusal {
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::BetaManagedAgentsSessionRefusalType>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BetaManagedAgentsSessionRefusal>
+        for super::BetaManagedAgentsSessionRefusal {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BetaManagedAgentsSessionRefusal,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self { type_: value.type_? })
+            }
+        }
+        impl ::std::convert::From<super::BetaManagedAgentsSessionRefusal>
+        for BetaManagedAgentsSessionRefusal {
+            fn from(value: super::BetaManagedAgentsSessionRefusal) -> Self {
+                Self { type_: Ok(value.type_) }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BetaManagedAgentsSessionRefusalStopDetails {
+            category: ::std::result::Result<
+                ::std::option::Option<crate::types::BetaManagedAgentsRefusalCategory>,
+                ::std::string::String,
+            >,
+            explanation: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            type_: ::std::result::Result<
+                super::BetaManagedAgentsSessionRefusalStopDetailsType,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BetaManagedAgentsSessionRefusalStopDetails {
+            fn default() -> Self {
+                Self {
+                    category: Err("no value supplied for category".to_string()),
+                    explanation: Err("no value supplied for explanation".to_string()),
+                    type_: Err("no value supplied for type_".to_string()),
+                }
+            }
+        }
+        impl BetaManagedAgentsSessionRefusalStopDetails {
+            pub fn category<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<crate::types::BetaManagedAgentsRefusalCategory>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.category = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for category: {e}")
+                    });
+                self
+            }
+            pub fn explanation<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.explanation = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for explanation: {e}")
+                    });
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    super::BetaManagedAgentsSessionRefusalStopDetailsType,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BetaManagedAgentsSessionRefusalStopDetails>
+        for super::BetaManagedAgentsSessionRefusalStopDetails {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BetaManagedAgentsSessionRefusalStopDetails,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    category: value.category?,
+                    explanation: value.explanation?,
+                    type_: value.type_?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BetaManagedAgentsSessionRefusalStopDetails>
+        for BetaManagedAgentsSessionRefusalStopDetails {
+            fn from(value: super::BetaManagedAgentsSessionRefusalStopDetails) -> Self {
+                Self {
+                    category: Ok(value.category),
+                    explanation: Ok(value.explanation),
+                    type_: Ok(value.type_),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BetaManagedAgentsSessionRequiresAction {
+            event_ids: ::std::result::Result<
+                ::std::vec::Vec<::std::string::String>,
+                ::std::string::String,
+            >,
+            type_: ::std::result::Result<
+                super::BetaManagedAgentsSessionRequiresActionType,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BetaManagedAgentsSessionRequiresAction {
+            fn default() -> Self {
+                Self {
+                    event_ids: Err("no value supplied for event_ids".to_string()),
+                    type_: Err("no value supplied for type_".to_string()),
+                }
+            }
+        }
+        impl BetaManagedAgentsSessionRequiresAction {
+            pub fn event_ids<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.event_ids = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for event_ids: {e}")
+                    });
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    super::BetaManagedAgentsSessionRequiresActionType,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BetaManagedAgentsSessionRequiresAction>
+        for super::BetaManagedAgentsSessionRequiresAction {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BetaManagedAgentsSessionRequiresAction,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    event_ids: value.event_ids?,
+                    type_: value.type_?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BetaManagedAgentsSessionRequiresAction>
+        for BetaManagedAgentsSessionRequiresAction {
+            fn from(value: super::BetaManagedAgentsSessionRequiresAction) -> Self {
+                Self {
+                    event_ids: Ok(value.event_ids),
+                    type_: Ok(value.type_),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BetaManagedAgentsSessionRetriesExhausted {
+            type_: ::std::result::Result<
+                super::BetaManagedAgentsSessionRetriesExhaustedType,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BetaManagedAgentsSessionRetriesExhausted {
+            fn default() -> Self {
+                Self {
+                    type_: Err("no value supplied for type_".to_string()),
+                }
+            }
+        }
+        impl BetaManagedAgentsSessionRetriesExhausted {
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    super::BetaManagedAgentsSessionRetriesExhaustedType,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BetaManagedAgentsSessionRetriesExhausted>
+        for super::BetaManagedAgentsSessionRetriesExhausted {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BetaManagedAgentsSessionRetriesExhausted,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self { type_: value.type_? })
+            }
+        }
+        impl ::std::convert::From<super::BetaManagedAgentsSessionRetriesExhausted>
+        for BetaManagedAgentsSessionRetriesExhausted {
+            fn from(value: super::BetaManagedAgentsSessionRetriesExhausted) -> Self {
+                Self { type_: Ok(value.type_) }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BetaManagedAgentsSessionStats {
+            active_seconds: ::std::result::Result<
+                ::std::option::Option<f64>,
+                ::std::string::String,
+            >,
+            duration_seconds: ::std::result::Result<
+                ::std::option::Option<f64>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BetaManagedAgentsSessionStats {
+            fn default() -> Self {
+                Self {
+                    active_seconds: Ok(Default::default()),
+                    duration_seconds: Ok(Default::default()),
+                }
+            }
+        }
+        impl BetaManagedAgentsSessionStats {
+            pub fn active_seconds<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<f64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.active_seconds = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for active_seconds: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn duration_seconds<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<f64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.duration_seconds = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for duration_seconds: {e}"
+                        )
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BetaManagedAgentsSessionStats>
+        for super::BetaManagedAgentsSessionStats {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BetaManagedAgentsSessionStats,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    active_seconds: value.active_seconds?,
+                    duration_seconds: value.duration_seconds?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BetaManagedAgentsSessionStats>
+        for BetaManagedAgentsSessionStats {
+            fn from(value: super::BetaManagedAgentsSessionStats) -> Self {
+                Self {
+                    active_seconds: Ok(value.active_seconds),
+                    duration_seconds: Ok(value.duration_seconds),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BetaManagedAgentsSessionStatusIdleEvent {
+            id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            processed_at: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            stop_details: ::std::result::Result<
+                ::std::option::Option<crate::types::BetaManagedAgentsSessionStopDetails>,
+                ::std::string::String,
+            >,
+            stop_reason: ::std::result::Result<
+                crate::types::BetaManagedAgentsSessionStopReason,
+                ::std::string::String,
+            >,
+            type_: ::std::result::Result<
+                super::BetaManagedAgentsSessionStatusIdleEventType,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BetaManagedAgentsSessionStatusIdleEvent {
+            fn default() -> Self {
+                Self {
+                    id: Err("no value supplied for id".to_string()),
+                    processed_at: Err("no value supplied for processed_at".to_string()),
+                    stop_details: Err("no value supplied for stop_details".to_string()),
+                    stop_reason: Err("no value supplied for stop_reason".to_string()),
+                    type_: Err("no value supplied for type_".to_string()),
+                }
+            }
+        }
+        impl BetaManagedAgentsSessionStatusIdleEvent {
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn processed_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.processed_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for processed_at: {e}")
+                    });
+                self
+            }
+            pub fn stop_details<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<
+                        crate::types::BetaManagedAgentsSessionStopDetails,
+                    >,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.stop_details = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for stop_details: {e}")
+                    });
+                self
+            }
+            pub fn stop_reason<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    crate::types::BetaManagedAgentsSessionStopReason,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.stop_reason = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for stop_reason: {e}")
+                    });
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    super::BetaManagedAgentsSessionStatusIdleEventType,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BetaManagedAgentsSessionStatusIdleEvent>
+        for super::BetaManagedAgentsSessionStatusIdleEvent {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BetaManagedAgentsSessionStatusIdleEvent,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    id: value.id?,
+                    processed_at: value.processed_at?,
+                    stop_details: value.stop_details?,
+                    stop_reason: value.stop_reason?,
+                    type_: value.type_?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BetaManagedAgentsSessionStatusIdleEvent>
+        for BetaManagedAgentsSessionStatusIdleEvent {
+            fn from(value: super::BetaManagedAgentsSessionStatusIdleEvent) -> Self {
+                Self {
+                    id: Ok(value.id),
+                    processed_at: Ok(value.processed_at),
+                    stop_details: Ok(value.stop_details),
+                    stop_reason: Ok(value.stop_reason),
+                    type_: Ok(value.type_),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BetaManagedAgentsSessionStatusRescheduledEvent {
+            id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            processed_at: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            type_: ::std::result::Result<
+                super::BetaManagedAgentsSessionStatusRescheduledEventType,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BetaManagedAgentsSessionStatusRescheduledEvent {
+            fn default() -> Self {
+                Self {
+                    id: Err("no value supplied for id".to_string()),
+                    processed_at: Err("no value supplied for processed_at".to_string()),
+                    type_: Err("no value supplied for type_".to_string()),
+                }
+            }
+        }
+        impl BetaManagedAgentsSessionStatusRescheduledEvent {
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn processed_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.processed_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for processed_at: {e}")
+                    });
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    super::BetaManagedAgentsSessionStatusRescheduledEventType,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BetaManagedAgentsSessionStatusRescheduledEvent>
+        for super::BetaManagedAgentsSessionStatusRescheduledEvent {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BetaManagedAgentsSessionStatusRescheduledEvent,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    id: value.id?,
+                    processed_at: value.processed_at?,
+                    type_: value.type_?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BetaManagedAgentsSessionStatusRescheduledEvent>
+        for BetaManagedAgentsSessionStatusRescheduledEvent {
+            fn from(
+                value: super::BetaManagedAgentsSessionStatusRescheduledEvent,
+            ) -> Self {
+                Self {
+                    id: Ok(value.id),
+                    processed_at: Ok(value.processed_at),
+                    type_: Ok(value.type_),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BetaManagedAgentsSessionStatusRunningEvent {
+            id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            processed_at: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            type_: ::std::result::Result<
+                super::BetaManagedAgentsSessionStatusRunningEventType,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BetaManagedAgentsSessionStatusRunningEvent {
+            fn default() -> Self {
+                Self {
+                    id: Err("no value supplied for id".to_string()),
+                    processed_at: Err("no value supplied for processed_at".to_string()),
+                    type_: Err("no value supplied for type_".to_string()),
+                }
+            }
+        }
+        impl BetaManagedAgentsSessionStatusRunningEvent {
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn processed_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.processed_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for processed_at: {e}")
+                    });
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    super::BetaManagedAgentsSessionStatusRunningEventType,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BetaManagedAgentsSessionStatusRunningEvent>
+        for super::BetaManagedAgentsSessionStatusRunningEvent {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BetaManagedAgentsSessionStatusRunningEvent,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    id: value.id?,
+                    processed_at: value.processed_at?,
+                    type_: value.type_?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BetaManagedAgentsSessionStatusRunningEvent>
+        for BetaManagedAgentsSessionStatusRunningEvent {
+            fn from(value: super::BetaManagedAgentsSessionStatusRunningEvent) -> Self {
+                Self {
+                    id: Ok(value.id),
+                    processed_at: Ok(value.processed_at),
+                    type_: Ok(value.type_),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BetaManagedAgentsSessionStatusTerminatedEvent {
+            id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            processed_at: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            type_: ::std::result::Result<
+                super::BetaManagedAgentsSessionStatusTerminatedEventType,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BetaManagedAgentsSessionStatusTerminatedEvent {
+            fn default() -> Self {
+                Self {
+                    id: Err("no value supplied for id".to_string()),
+                    processed_at: Err("no value supplied for processed_at".to_string()),
+                    type_: Err("no value supplied for type_".to_string()),
+                }
+            }
+        }
+        impl BetaManagedAgentsSessionStatusTerminatedEvent {
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn processed_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.processed_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for processed_at: {e}")
+                    });
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    super::BetaManagedAgentsSessionStatusTerminatedEventType,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BetaManagedAgentsSessionStatusTerminatedEvent>
+        for super::BetaManagedAgentsSessionStatusTerminatedEvent {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BetaManagedAgentsSessionStatusTerminatedEvent,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    id: value.id?,
+                    processed_at: value.processed_at?,
+                    type_: value.type_?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BetaManagedAgentsSessionStatusTerminatedEvent>
+        for BetaManagedAgentsSessionStatusTerminatedEvent {
+            fn from(
+                value: super::BetaManagedAgentsSessionStatusTerminatedEvent,
+            ) -> Self {
+                Self {
+                    id: Ok(value.id),
+                    processed_at: Ok(value.processed_at),
+                    type_: Ok(value.type_),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BetaManagedAgentsSessionThreadStatusIdleEvent {
+            agent_name: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            processed_at: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            session_thread_id: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            stop_details: ::std::result::Result<
+                ::std::option::Option<crate::types::BetaManagedAgentsSessionStopDetails>,
+                ::std::string::String,
+            >,
+            stop_reason: ::std::result::Result<
+                crate::types::BetaManagedAgentsSessionStopReason,
+                ::std::string::String,
+            >,
+            type_: ::std::result::Result<
+                super::BetaManagedAgentsSessionThreadStatusIdleEventType,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BetaManagedAgentsSessionThreadStatusIdleEvent {
+            fn default() -> Self {
+                Self {
+                    agent_name: Err("no value supplied for agent_name".to_string()),
+                    id: Err("no value supplied for id".to_string()),
+                    processed_at: Err("no value supplied for processed_at".to_string()),
+                    session_thread_id: Err(
+                        "no value supplied for session_thread_id".to_string(),
+                    ),
+                    stop_details: Err("no value supplied for stop_details".to_string()),
+                    stop_reason: Err("no value supplied for stop_reason".to_string()),
+                    type_: Err("no value supplied for type_".to_string()),
+                }
+            }
+        }
+        impl BetaManagedAgentsSessionThreadStatusIdleEvent {
+            pub fn agent_name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.agent_name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for agent_name: {e}")
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn processed_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.processed_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for processed_at: {e}")
+                    });
+                self
+            }
+            pub fn session_thread_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.session_thread_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for session_thread_id: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn stop_details<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<
+                        crate::types::BetaManagedAgentsSessionStopDetails,
+                    >,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.stop_details = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for stop_details: {e}")
+                    });
+                self
+            }
+            pub fn stop_reason<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    crate::types::BetaManagedAgentsSessionStopReason,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.stop_reason = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for stop_reason: {e}")
+                    });
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    super::BetaManagedAgentsSessionThreadStatusIdleEventType,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BetaManagedAgentsSessionThreadStatusIdleEvent>
+        for super::BetaManagedAgentsSessionThreadStatusIdleEvent {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BetaManagedAgentsSessionThreadStatusIdleEvent,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    agent_name: value.agent_name?,
+                    id: value.id?,
+                    processed_at: value.processed_at?,
+                    session_thread_id: value.session_thread_id?,
+                    stop_details: value.stop_details?,
+                    stop_reason: value.stop_reason?,
+                    type_: value.type_?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BetaManagedAgentsSessionThreadStatusIdleEvent>
+        for BetaManagedAgentsSessionThreadStatusIdleEvent {
+            fn from(
+                value: super::BetaManagedAgentsSessionThreadStatusIdleEvent,
+            ) -> Self {
+                Self {
+                    agent_name: Ok(value.agent_name),
+                    id: Ok(value.id),
+                    processed_at: Ok(value.processed_at),
+                    session_thread_id: Ok(value.session_thread_id),
+                    stop_details: Ok(value.stop_details),
+                    stop_reason: Ok(value.stop_reason),
+                    type_: Ok(value.type_),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BetaManagedAgentsSessionThreadStatusRescheduledEvent {
+            agent_name: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            processed_at: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            session_thread_id: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            type_: ::std::result::Result<
+                super::BetaManagedAgentsSessionThreadStatusRescheduledEventType,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default
+        for BetaManagedAgentsSessionThreadStatusRescheduledEvent {
+            fn default() -> Self {
+                Self {
+                    agent_name: Err("no value supplied for agent_name".to_string()),
+                    id: Err("no value supplied for id".to_string()),
+                    processed_at: Err("no value supplied for processed_at".to_string()),
+                    session_thread_id: Err(
+                        "no value supplied for session_thread_id".to_string(),
+                    ),
+                    type_: Err("no value supplied for type_".to_string()),
+                }
+            }
+        }
+        impl BetaManagedAgentsSessionThreadStatusRescheduledEvent {
+            pub fn agent_name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.agent_name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for agent_name: {e}")
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn processed_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.processed_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for processed_at: {e}")
+                    });
+                self
+            }
+            pub fn session_thread_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.session_thread_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for session_thread_id: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    super::BetaManagedAgentsSessionThreadStatusRescheduledEventType,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<
+            BetaManagedAgentsSessionThreadStatusRescheduledEvent,
+        > for super::BetaManagedAgentsSessionThreadStatusRescheduledEvent {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BetaManagedAgentsSessionThreadStatusRescheduledEvent,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    agent_name: value.agent_name?,
+                    id: value.id?,
+                    processed_at: value.processed_at?,
+                    session_thread_id: value.session_thread_id?,
+                    type_: value.type_?,
+                })
+            }
+        }
+        impl ::std::convert::From<
+            super::BetaManagedAgentsSessionThreadStatusRescheduledEvent,
+        > for BetaManagedAgentsSessionThreadStatusRescheduledEvent {
+            fn from(
+                value: super::BetaManagedAgentsSessionThreadStatusRescheduledEvent,
+            ) -> Self {
+                Self {
+                    agent_name: Ok(value.agent_name),
+                    id: Ok(value.id),
+                    processed_at: Ok(value.processed_at),
+                    session_thread_id: Ok(value.session_thread_id),
+                    type_: Ok(value.type_),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BetaManagedAgentsSessionThreadStatusRunningEvent {
+            agent_name: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            processed_at: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            session_thread_id: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            type_: ::std::result::Result<
+                super::BetaManagedAgentsSessionThreadStatusRunningEventType,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default
+        for BetaManagedAgentsSessionThreadStatusRunningEvent {
+            fn default() -> Self {
+                Self {
+                    agent_name: Err("no value supplied for agent_name".to_string()),
+                    id: Err("no value supplied for id".to_string()),
+                    processed_at: Err("no value supplied for processed_at".to_string()),
+                    session_thread_id: Err(
+                        "no value supplied for session_thread_id".to_string(),
+                    ),
+                    type_: Err("no value supplied for type_".to_string()),
+                }
+            }
+        }
+        impl BetaManagedAgentsSessionThreadStatusRunningEvent {
+            pub fn agent_name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.agent_name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for agent_name: {e}")
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn processed_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.processed_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for processed_at: {e}")
+                    });
+                self
+            }
+            pub fn session_thread_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.session_thread_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for session_thread_id: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    super::BetaManagedAgentsSessionThreadStatusRunningEventType,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BetaManagedAgentsSessionThreadStatusRunningEvent>
+        for super::BetaManagedAgentsSessionThreadStatusRunningEvent {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BetaManagedAgentsSessionThreadStatusRunningEvent,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    agent_name: value.agent_name?,
+                    id: value.id?,
+                    processed_at: value.processed_at?,
+                    session_thread_id: value.session_thread_id?,
+                    type_: value.type_?,
+                })
+            }
+        }
+        impl ::std::convert::From<
+            super::BetaManagedAgentsSessionThreadStatusRunningEvent,
+        > for BetaManagedAgentsSessionThreadStatusRunningEvent {
+            fn from(
+                value: super::BetaManagedAgentsSessionThreadStatusRunningEvent,
+            ) -> Self {
+                Self {
+                    agent_name: Ok(value.agent_name),
+                    id: Ok(value.id),
+                    processed_at: Ok(value.processed_at),
+                    session_thread_id: Ok(value.session_thread_id),
+                    type_: Ok(value.type_),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BetaManagedAgentsSessionThreadStatusTerminatedEvent {
+            agent_name: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            processed_at: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            session_thread_id: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            type_: ::std::result::Result<
+                super::BetaManagedAgentsSessionThreadStatusTerminatedEventType,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default
+        for BetaManagedAgentsSessionThreadStatusTerminatedEvent {
+            fn default() -> Self {
+                Self {
+                    agent_name: Err("no value supplied for agent_name".to_string()),
+                    id: Err("no value supplied for id".to_string()),
+                    processed_at: Err("no value supplied for processed_at".to_string()),
+                    session_thread_id: Err(
+                        "no value supplied for session_thread_id".to_string(),
+                    ),
+                    type_: Err("no value supplied for type_".to_string()),
+                }
+            }
+        }
+        impl BetaManagedAgentsSessionThreadStatusTerminatedEvent {
+            pub fn agent_name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.agent_name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for agent_name: {e}")
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn processed_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.processed_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for processed_at: {e}")
+                    });
+                self
+            }
+            pub fn session_thread_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.session_thread_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for session_thread_id: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    super::BetaManagedAgentsSessionThreadStatusTerminatedEventType,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BetaManagedAgentsSessionThreadStatusTerminatedEvent>
+        for super::BetaManagedAgentsSessionThreadStatusTerminatedEvent {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BetaManagedAgentsSessionThreadStatusTerminatedEvent,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    agent_name: value.agent_name?,
+                    id: value.id?,
+                    processed_at: value.processed_at?,
+                    session_thread_id: value.session_thread_id?,
+                    type_: value.type_?,
+                })
+            }
+        }
+        impl ::std::convert::From<
+            super::BetaManagedAgentsSessionThreadStatusTerminatedEvent,
+        > for BetaManagedAgentsSessionThreadStatusTerminatedEvent {
+            fn from(
+                value: super::BetaManagedAgentsSessionThreadStatusTerminatedEvent,
+            ) -> Self {
+                Self {
+                    agent_name: Ok(value.agent_name),
+                    id: Ok(value.id),
+                    processed_at: Ok(value.processed_at),
+                    session_thread_id: Ok(value.session_thread_id),
+                    type_: Ok(value.type_),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BetaManagedAgentsSessionUsage {
+            active_seconds: ::std::result::Result<
+                ::std::option::Option<f64>,
+                ::std::string::String,
+            >,
+            cache_creation: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+            cache_read_input_tokens: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
+            input_tokens: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
+            list_cost: ::std::result::Result<
+                ::std::option::Option<super::BetaMonetaryAmount>,
+                ::std::string::String,
+            >,
+            output_tokens: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
+            server_tool_use: ::std::result::Result<
+                ::std::option::Option<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BetaManagedAgentsSessionUsage {
+            fn default() -> Self {
+                Self {
+                    active_seconds: Ok(Default::default()),
+                    cache_creation: Ok(Default::default()),
+                    cache_read_input_tokens: Ok(Default::default()),
+                    input_tokens: Ok(Default::default()),
+                    list_cost: Ok(Default::default()),
+                    output_tokens: Ok(Default::default()),
+                    server_tool_use: Ok(Default::default()),
+                }
+            }
+        }
+        impl BetaManagedAgentsSessionUsage {
+            pub fn active_seconds<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<f64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.active_seconds = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for active_seconds: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn cache_creation<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.cache_creation = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for cache_creation: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn cache_read_input_tokens<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.cache_read_input_tokens = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for cache_read_input_tokens: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn input_tokens<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.input_tokens = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for input_tokens: {e}")
+                    });
+                self
+            }
+            pub fn list_cost<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::BetaMonetaryAmount>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.list_cost = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for list_cost: {e}")
+                    });
+                self
+            }
+            pub fn output_tokens<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.output_tokens = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for output_tokens: {e}")
+                    });
+                self
+            }
+            pub fn server_tool_use<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<
+                        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                    >,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.server_tool_use = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for server_tool_use: {e}"
+                        )
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BetaManagedAgentsSessionUsage>
+        for super::BetaManagedAgentsSessionUsage {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BetaManagedAgentsSessionUsage,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    active_seconds: value.active_seconds?,
+                    cache_creation: value.cache_creation?,
+                    cache_read_input_tokens: value.cache_read_input_tokens?,
+                    input_tokens: value.input_tokens?,
+                    list_cost: value.list_cost?,
+                    output_tokens: value.output_tokens?,
+                    server_tool_use: value.server_tool_use?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BetaManagedAgentsSessionUsage>
+        for BetaManagedAgentsSessionUsage {
+            fn from(value: super::BetaManagedAgentsSessionUsage) -> Self {
+                Self {
+                    active_seconds: Ok(value.active_seconds),
+                    cache_creation: Ok(value.cache_creation),
+                    cache_read_input_tokens: Ok(value.cache_read_input_tokens),
+                    input_tokens: Ok(value.input_tokens),
+                    list_cost: Ok(value.list_cost),
+                    output_tokens: Ok(value.output_tokens),
+                    server_tool_use: Ok(value.server_tool_use),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BetaManagedAgentsTextBlock {
+            text: ::std::result::Result<::std::string::String, ::std::string::String>,
+            type_: ::std::result::Result<
+                super::BetaManagedAgentsTextBlockType,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BetaManagedAgentsTextBlock {
+            fn default() -> Self {
+                Self {
+                    text: Err("no value supplied for text".to_string()),
+                    type_: Err("no value supplied for type_".to_string()),
+                }
+            }
+        }
+        impl BetaManagedAgentsTextBlock {
+            pub fn text<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.text = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for text: {e}")
+                    });
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::BetaManagedAgentsTextBlockType>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BetaManagedAgentsTextBlock>
+        for super::BetaManagedAgentsTextBlock {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BetaManagedAgentsTextBlock,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    text: value.text?,
+                    type_: value.type_?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BetaManagedAgentsTextBlock>
+        for BetaManagedAgentsTextBlock {
+            fn from(value: super::BetaManagedAgentsTextBlock) -> Self {
+                Self {
+                    text: Ok(value.text),
+                    type_: Ok(value.type_),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BetaManagedAgentsUrlDocumentSource {
+            type_: ::std::result::Result<
+                super::BetaManagedAgentsUrlDocumentSourceType,
+                ::std::string::String,
+            >,
+            url: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for BetaManagedAgentsUrlDocumentSource {
+            fn default() -> Self {
+                Self {
+                    type_: Err("no value supplied for type_".to_string()),
+                    url: Err("no value supplied for url".to_string()),
+                }
+            }
+        }
+        impl BetaManagedAgentsUrlDocumentSource {
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    super::BetaManagedAgentsUrlDocumentSourceType,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+            pub fn url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.url = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for url: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BetaManagedAgentsUrlDocumentSource>
+        for super::BetaManagedAgentsUrlDocumentSource {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BetaManagedAgentsUrlDocumentSource,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    type_: value.type_?,
+                    url: value.url?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BetaManagedAgentsUrlDocumentSource>
+        for BetaManagedAgentsUrlDocumentSource {
+            fn from(value: super::BetaManagedAgentsUrlDocumentSource) -> Self {
+                Self {
+                    type_: Ok(value.type_),
+                    url: Ok(value.url),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BetaManagedAgentsUrlImageSource {
+            type_: ::std::result::Result<
+                super::BetaManagedAgentsUrlImageSourceType,
+                ::std::string::String,
+            >,
+            url: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for BetaManagedAgentsUrlImageSource {
+            fn default() -> Self {
+                Self {
+                    type_: Err("no value supplied for type_".to_string()),
+                    url: Err("no value supplied for url".to_string()),
+                }
+            }
+        }
+        impl BetaManagedAgentsUrlImageSource {
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::BetaManagedAgentsUrlImageSourceType>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+            pub fn url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.url = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for url: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BetaManagedAgentsUrlImageSource>
+        for super::BetaManagedAgentsUrlImageSource {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BetaManagedAgentsUrlImageSource,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    type_: value.type_?,
+                    url: value.url?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BetaManagedAgentsUrlImageSource>
+        for BetaManagedAgentsUrlImageSource {
+            fn from(value: super::BetaManagedAgentsUrlImageSource) -> Self {
+                Self {
+                    type_: Ok(value.type_),
+                    url: Ok(value.url),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BetaManagedAgentsUserCustomToolResultEvent {
+            content: ::std::result::Result<
+                ::std::vec::Vec<crate::types::BetaManagedAgentsToolResultContent>,
+                ::std::string::String,
+            >,
+            custom_tool_use_id: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            is_error: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+            processed_at: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            session_thread_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            type_: ::std::result::Result<
+                super::BetaManagedAgentsUserCustomToolResultEventType,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BetaManagedAgentsUserCustomToolResultEvent {
+            fn default() -> Self {
+                Self {
+                    content: Ok(Default::default()),
+                    custom_tool_use_id: Err(
+                        "no value supplied for custom_tool_use_id".to_string(),
+                    ),
+                    id: Err("no value supplied for id".to_string()),
+                    is_error: Ok(Default::default()),
+                    processed_at: Ok(Default::default()),
+                    session_thread_id: Ok(Default::default()),
+                    type_: Err("no value supplied for type_".to_string()),
+                }
+            }
+        }
+        impl BetaManagedAgentsUserCustomToolResultEvent {
+            pub fn content<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::vec::Vec<crate::types::BetaManagedAgentsToolResultContent>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.content = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for content: {e}")
+                    });
+                self
+            }
+            pub fn custom_tool_use_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.custom_tool_use_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for custom_tool_use_id: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn is_error<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.is_error = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for is_error: {e}")
+                    });
+                self
+            }
+            pub fn processed_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.processed_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for processed_at: {e}")
+                    });
+                self
+            }
+            pub fn session_thread_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.session_thread_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for session_thread_id: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    super::BetaManagedAgentsUserCustomToolResultEventType,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BetaManagedAgentsUserCustomToolResultEvent>
+        for super::BetaManagedAgentsUserCustomToolResultEvent {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BetaManagedAgentsUserCustomToolResultEvent,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    content: value.content?,
+                    custom_tool_use_id: value.custom_tool_use_id?,
+                    id: value.id?,
+                    is_error: value.is_error?,
+                    processed_at: value.processed_at?,
+                    session_thread_id: value.session_thread_id?,
+                    type_: value.type_?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BetaManagedAgentsUserCustomToolResultEvent>
+        for BetaManagedAgentsUserCustomToolResultEvent {
+            fn from(value: super::BetaManagedAgentsUserCustomToolResultEvent) -> Self {
+                Self {
+                    content: Ok(value.content),
+                    custom_tool_use_id: Ok(value.custom_tool_use_id),
+                    id: Ok(value.id),
+                    is_error: Ok(value.is_error),
+                    processed_at: Ok(value.processed_at),
+                    session_thread_id: Ok(value.session_thread_id),
+                    type_: Ok(value.type_),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BetaManagedAgentsUserCustomToolResultEventParams {
+            content: ::std::result::Result<
+                ::std::vec::Vec<crate::types::BetaManagedAgentsToolResultContent>,
+                ::std::string::String,
+            >,
+            custom_tool_use_id: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            is_error: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+            type_: ::std::result::Result<
+                super::BetaManagedAgentsUserCustomToolResultEventParamsType,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default
+        for BetaManagedAgentsUserCustomToolResultEventParams {
+            fn default() -> Self {
+                Self {
+                    content: Ok(Default::default()),
+                    custom_tool_use_id: Err(
+                        "no value supplied for custom_tool_use_id".to_string(),
+                    ),
+                    is_error: Ok(Default::default()),
+                    type_: Err("no value supplied for type_".to_string()),
+                }
+            }
+        }
+        impl BetaManagedAgentsUserCustomToolResultEventParams {
+            pub fn content<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::vec::Vec<crate::types::BetaManagedAgentsToolResultContent>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.content = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for content: {e}")
+                    });
+                self
+            }
+            pub fn custom_tool_use_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.custom_tool_use_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for custom_tool_use_id: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn is_error<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.is_error = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for is_error: {e}")
+                    });
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    super::BetaManagedAgentsUserCustomToolResultEventParamsType,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BetaManagedAgentsUserCustomToolResultEventParams>
+        for super::BetaManagedAgentsUserCustomToolResultEventParams {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BetaManagedAgentsUserCustomToolResultEventParams,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    content: value.content?,
+                    custom_tool_use_id: value.custom_tool_use_id?,
+                    is_error: value.is_error?,
+                    type_: value.type_?,
+                })
+            }
+        }
+        impl ::std::convert::From<
+            super::BetaManagedAgentsUserCustomToolResultEventParams,
+        > for BetaManagedAgentsUserCustomToolResultEventParams {
+            fn from(
+                value: super::BetaManagedAgentsUserCustomToolResultEventParams,
+            ) -> Self {
+                Self {
+                    content: Ok(value.content),
+                    custom_tool_use_id: Ok(value.custom_tool_use_id),
+                    is_error: Ok(value.is_error),
+                    type_: Ok(value.type_),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BetaManagedAgentsUserInterruptEventParams {
+            session_thread_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            type_: ::std::result::Result<
+                super::BetaManagedAgentsUserInterruptEventParamsType,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BetaManagedAgentsUserInterruptEventParams {
+            fn default() -> Self {
+                Self {
+                    session_thread_id: Ok(Default::default()),
+                    type_: Err("no value supplied for type_".to_string()),
+                }
+            }
+        }
+        impl BetaManagedAgentsUserInterruptEventParams {
+            pub fn session_thread_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.session_thread_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for session_thread_id: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    super::BetaManagedAgentsUserInterruptEventParamsType,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BetaManagedAgentsUserInterruptEventParams>
+        for super::BetaManagedAgentsUserInterruptEventParams {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BetaManagedAgentsUserInterruptEventParams,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    session_thread_id: value.session_thread_id?,
+                    type_: value.type_?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BetaManagedAgentsUserInterruptEventParams>
+        for BetaManagedAgentsUserInterruptEventParams {
+            fn from(value: super::BetaManagedAgentsUserInterruptEventParams) -> Self {
+                Self {
+                    session_thread_id: Ok(value.session_thread_id),
+                    type_: Ok(value.type_),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BetaManagedAgentsUserMessageEvent {
+            content: ::std::result::Result<
+                ::std::vec::Vec<crate::types::BetaManagedAgentsUserMessageContent>,
+                ::std::string::String,
+            >,
+            id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            processed_at: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            type_: ::std::result::Result<
+                super::BetaManagedAgentsUserMessageEventType,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BetaManagedAgentsUserMessageEvent {
+            fn default() -> Self {
+                Self {
+                    content: Err("no value supplied for content".to_string()),
+                    id: Err("no value supplied for id".to_string()),
+                    processed_at: Ok(Default::default()),
+                    type_: Err("no value supplied for type_".to_string()),
+                }
+            }
+        }
+        impl BetaManagedAgentsUserMessageEvent {
+            pub fn content<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::vec::Vec<crate::types::BetaManagedAgentsUserMessageContent>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.content = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for content: {e}")
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn processed_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.processed_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for processed_at: {e}")
+                    });
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::BetaManagedAgentsUserMessageEventType>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BetaManagedAgentsUserMessageEvent>
+        for super::BetaManagedAgentsUserMessageEvent {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BetaManagedAgentsUserMessageEvent,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    content: value.content?,
+                    id: value.id?,
+                    processed_at: value.processed_at?,
+                    type_: value.type_?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BetaManagedAgentsUserMessageEvent>
+        for BetaManagedAgentsUserMessageEvent {
+            fn from(value: super::BetaManagedAgentsUserMessageEvent) -> Self {
+                Self {
+                    content: Ok(value.content),
+                    id: Ok(value.id),
+                    processed_at: Ok(value.processed_at),
+                    type_: Ok(value.type_),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BetaManagedAgentsUserMessageEventParams {
+            content: ::std::result::Result<
+                ::std::vec::Vec<crate::types::BetaManagedAgentsUserMessageContent>,
+                ::std::string::String,
+            >,
+            type_: ::std::result::Result<
+                super::BetaManagedAgentsUserMessageEventParamsType,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BetaManagedAgentsUserMessageEventParams {
+            fn default() -> Self {
+                Self {
+                    content: Err("no value supplied for content".to_string()),
+                    type_: Err("no value supplied for type_".to_string()),
+                }
+            }
+        }
+        impl BetaManagedAgentsUserMessageEventParams {
+            pub fn content<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::vec::Vec<crate::types::BetaManagedAgentsUserMessageContent>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.content = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for content: {e}")
+                    });
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    super::BetaManagedAgentsUserMessageEventParamsType,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BetaManagedAgentsUserMessageEventParams>
+        for super::BetaManagedAgentsUserMessageEventParams {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BetaManagedAgentsUserMessageEventParams,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    content: value.content?,
+                    type_: value.type_?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BetaManagedAgentsUserMessageEventParams>
+        for BetaManagedAgentsUserMessageEventParams {
+            fn from(value: super::BetaManagedAgentsUserMessageEventParams) -> Self {
+                Self {
+                    content: Ok(value.content),
+                    type_: Ok(value.type_),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BetaManagedAgentsUserToolConfirmationEvent {
+            deny_message: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            processed_at: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            result: ::std::result::Result<
+                crate::types::BetaManagedAgentsToolConfirmationResult,
+                ::std::string::String,
+            >,
+            session_thread_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            tool_use_id: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            type_: ::std::result::Result<
+                super::BetaManagedAgentsUserToolConfirmationEventType,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BetaManagedAgentsUserToolConfirmationEvent {
+            fn default() -> Self {
+                Self {
+                    deny_message: Ok(Default::default()),
+                    id: Err("no value supplied for id".to_string()),
+                    processed_at: Ok(Default::default()),
+                    result: Err("no value supplied for result".to_string()),
+                    session_thread_id: Ok(Default::default()),
+                    tool_use_id: Err("no value supplied for tool_use_id".to_string()),
+                    type_: Err("no value supplied for type_".to_string()),
+                }
+            }
+        }
+        impl BetaManagedAgentsUserToolConfirmationEvent {
+            pub fn deny_message<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.deny_message = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for deny_message: {e}")
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn processed_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.processed_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for processed_at: {e}")
+                    });
+                self
+            }
+            pub fn result<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    crate::types::BetaManagedAgentsToolConfirmationResult,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.result = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for result: {e}")
+                    });
+                self
+            }
+            pub fn session_thread_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.session_thread_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for session_thread_id: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn tool_use_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.tool_use_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for tool_use_id: {e}")
+                    });
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    super::BetaManagedAgentsUserToolConfirmationEventType,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BetaManagedAgentsUserToolConfirmationEvent>
+        for super::BetaManagedAgentsUserToolConfirmationEvent {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BetaManagedAgentsUserToolConfirmationEvent,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    deny_message: value.deny_message?,
+                    id: value.id?,
+                    processed_at: value.processed_at?,
+                    result: value.result?,
+                    session_thread_id: value.session_thread_id?,
+                    tool_use_id: value.tool_use_id?,
+                    type_: value.type_?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BetaManagedAgentsUserToolConfirmationEvent>
+        for BetaManagedAgentsUserToolConfirmationEvent {
+            fn from(value: super::BetaManagedAgentsUserToolConfirmationEvent) -> Self {
+                Self {
+                    deny_message: Ok(value.deny_message),
+                    id: Ok(value.id),
+                    processed_at: Ok(value.processed_at),
+                    result: Ok(value.result),
+                    session_thread_id: Ok(value.session_thread_id),
+                    tool_use_id: Ok(value.tool_use_id),
+                    type_: Ok(value.type_),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BetaManagedAgentsUserToolConfirmationEventParams {
+            deny_message: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            result: ::std::result::Result<
+                crate::types::BetaManagedAgentsToolConfirmationResult,
+                ::std::string::String,
+            >,
+            tool_use_id: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            type_: ::std::result::Result<
+                super::BetaManagedAgentsUserToolConfirmationEventParamsType,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default
+        for BetaManagedAgentsUserToolConfirmationEventParams {
+            fn default() -> Self {
+                Self {
+                    deny_message: Ok(Default::default()),
+                    result: Err("no value supplied for result".to_string()),
+                    tool_use_id: Err("no value supplied for tool_use_id".to_string()),
+                    type_: Err("no value supplied for type_".to_string()),
+                }
+            }
+        }
+        impl BetaManagedAgentsUserToolConfirmationEventParams {
+            pub fn deny_message<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.deny_message = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for deny_message: {e}")
+                    });
+                self
+            }
+            pub fn result<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    crate::types::BetaManagedAgentsToolConfirmationResult,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.result = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for result: {e}")
+                    });
+                self
+            }
+            pub fn tool_use_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.tool_use_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for tool_use_id: {e}")
+                    });
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    super::BetaManagedAgentsUserToolConfirmationEventParamsType,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BetaManagedAgentsUserToolConfirmationEventParams>
+        for super::BetaManagedAgentsUserToolConfirmationEventParams {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BetaManagedAgentsUserToolConfirmationEventParams,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    deny_message: value.deny_message?,
+                    result: value.result?,
+                    tool_use_id: value.tool_use_id?,
+                    type_: value.type_?,
+                })
+            }
+        }
+        impl ::std::convert::From<
+            super::BetaManagedAgentsUserToolConfirmationEventParams,
+        > for BetaManagedAgentsUserToolConfirmationEventParams {
+            fn from(
+                value: super::BetaManagedAgentsUserToolConfirmationEventParams,
+            ) -> Self {
+                Self {
+                    deny_message: Ok(value.deny_message),
+                    result: Ok(value.result),
+                    tool_use_id: Ok(value.tool_use_id),
+                    type_: Ok(value.type_),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BetaManagedAgentsUserToolResultEvent {
+            content: ::std::result::Result<
+                ::std::vec::Vec<crate::types::BetaManagedAgentsToolResultContent>,
+                ::std::string::String,
+            >,
+            id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            is_error: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+            processed_at: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            session_thread_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            tool_use_id: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            type_: ::std::result::Result<
+                super::BetaManagedAgentsUserToolResultEventType,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BetaManagedAgentsUserToolResultEvent {
+            fn default() -> Self {
+                Self {
+                    content: Ok(Default::default()),
+                    id: Err("no value supplied for id".to_string()),
+                    is_error: Ok(Default::default()),
+                    processed_at: Ok(Default::default()),
+                    session_thread_id: Ok(Default::default()),
+                    tool_use_id: Err("no value supplied for tool_use_id".to_string()),
+                    type_: Err("no value supplied for type_".to_string()),
+                }
+            }
+        }
+        impl BetaManagedAgentsUserToolResultEvent {
+            pub fn content<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::vec::Vec<crate::types::BetaManagedAgentsToolResultContent>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.content = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for content: {e}")
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn is_error<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.is_error = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for is_error: {e}")
+                    });
+                self
+            }
+            pub fn processed_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.processed_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for processed_at: {e}")
+                    });
+                self
+            }
+            pub fn session_thread_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.session_thread_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for session_thread_id: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn tool_use_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.tool_use_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for tool_use_id: {e}")
+                    });
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    super::BetaManagedAgentsUserToolResultEventType,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BetaManagedAgentsUserToolResultEvent>
+        for super::BetaManagedAgentsUserToolResultEvent {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BetaManagedAgentsUserToolResultEvent,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    content: value.content?,
+                    id: value.id?,
+                    is_error: value.is_error?,
+                    processed_at: value.processed_at?,
+                    session_thread_id: value.session_thread_id?,
+                    tool_use_id: value.tool_use_id?,
+                    type_: value.type_?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BetaManagedAgentsUserToolResultEvent>
+        for BetaManagedAgentsUserToolResultEvent {
+            fn from(value: super::BetaManagedAgentsUserToolResultEvent) -> Self {
+                Self {
+                    content: Ok(value.content),
+                    id: Ok(value.id),
+                    is_error: Ok(value.is_error),
+                    processed_at: Ok(value.processed_at),
+                    session_thread_id: Ok(value.session_thread_id),
+                    tool_use_id: Ok(value.tool_use_id),
+                    type_: Ok(value.type_),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BetaManagedAgentsUserToolResultEventParams {
+            content: ::std::result::Result<
+                ::std::vec::Vec<crate::types::BetaManagedAgentsToolResultContent>,
+                ::std::string::String,
+            >,
+            is_error: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+            tool_use_id: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            type_: ::std::result::Result<
+                super::BetaManagedAgentsUserToolResultEventParamsType,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BetaManagedAgentsUserToolResultEventParams {
+            fn default() -> Self {
+                Self {
+                    content: Ok(Default::default()),
+                    is_error: Ok(Default::default()),
+                    tool_use_id: Err("no value supplied for tool_use_id".to_string()),
+                    type_: Err("no value supplied for type_".to_string()),
+                }
+            }
+        }
+        impl BetaManagedAgentsUserToolResultEventParams {
+            pub fn content<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::vec::Vec<crate::types::BetaManagedAgentsToolResultContent>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.content = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for content: {e}")
+                    });
+                self
+            }
+            pub fn is_error<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.is_error = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for is_error: {e}")
+                    });
+                self
+            }
+            pub fn tool_use_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.tool_use_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for tool_use_id: {e}")
+                    });
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    super::BetaManagedAgentsUserToolResultEventParamsType,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BetaManagedAgentsUserToolResultEventParams>
+        for super::BetaManagedAgentsUserToolResultEventParams {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BetaManagedAgentsUserToolResultEventParams,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    content: value.content?,
+                    is_error: value.is_error?,
+                    tool_use_id: value.tool_use_id?,
+                    type_: value.type_?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BetaManagedAgentsUserToolResultEventParams>
+        for BetaManagedAgentsUserToolResultEventParams {
+            fn from(value: super::BetaManagedAgentsUserToolResultEventParams) -> Self {
+                Self {
+                    content: Ok(value.content),
+                    is_error: Ok(value.is_error),
+                    tool_use_id: Ok(value.tool_use_id),
+                    type_: Ok(value.type_),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BetaMonetaryAmount {
+            amount: ::std::result::Result<::std::string::String, ::std::string::String>,
+            currency: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BetaMonetaryAmount {
+            fn default() -> Self {
+                Self {
+                    amount: Err("no value supplied for amount".to_string()),
+                    currency: Err("no value supplied for currency".to_string()),
+                }
+            }
+        }
+        impl BetaMonetaryAmount {
+            pub fn amount<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.amount = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for amount: {e}")
+                    });
+                self
+            }
+            pub fn currency<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.currency = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for currency: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BetaMonetaryAmount> for super::BetaMonetaryAmount {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BetaMonetaryAmount,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    amount: value.amount?,
+                    currency: value.currency?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BetaMonetaryAmount> for BetaMonetaryAmount {
+            fn from(value: super::BetaMonetaryAmount) -> Self {
+                Self {
+                    amount: Ok(value.amount),
+                    currency: Ok(value.currency),
                 }
             }
         }
@@ -4171,6 +14521,138 @@ so don't match on it.*/
             }
         }
         #[derive(Clone, Debug)]
+        pub struct BetaSkillVersion {
+            created_at: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            description: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            name: ::std::result::Result<::std::string::String, ::std::string::String>,
+            skill_id: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            type_: ::std::result::Result<
+                super::BetaSkillVersionType,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BetaSkillVersion {
+            fn default() -> Self {
+                Self {
+                    created_at: Err("no value supplied for created_at".to_string()),
+                    description: Err("no value supplied for description".to_string()),
+                    id: Err("no value supplied for id".to_string()),
+                    name: Err("no value supplied for name".to_string()),
+                    skill_id: Err("no value supplied for skill_id".to_string()),
+                    type_: Err("no value supplied for type_".to_string()),
+                }
+            }
+        }
+        impl BetaSkillVersion {
+            pub fn created_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.created_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for created_at: {e}")
+                    });
+                self
+            }
+            pub fn description<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.description = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for description: {e}")
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for name: {e}")
+                    });
+                self
+            }
+            pub fn skill_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.skill_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for skill_id: {e}")
+                    });
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::BetaSkillVersionType>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BetaSkillVersion> for super::BetaSkillVersion {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BetaSkillVersion,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    created_at: value.created_at?,
+                    description: value.description?,
+                    id: value.id?,
+                    name: value.name?,
+                    skill_id: value.skill_id?,
+                    type_: value.type_?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BetaSkillVersion> for BetaSkillVersion {
+            fn from(value: super::BetaSkillVersion) -> Self {
+                Self {
+                    created_at: Ok(value.created_at),
+                    description: Ok(value.description),
+                    id: Ok(value.id),
+                    name: Ok(value.name),
+                    skill_id: Ok(value.skill_id),
+                    type_: Ok(value.type_),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct BetaUnrestrictedNetwork {
             type_: ::std::result::Result<
                 super::BetaUnrestrictedNetworkType,
@@ -4809,6 +15291,49 @@ so don't match on it.*/
                     request_id: Ok(value.request_id),
                     type_: Ok(value.type_),
                 }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct EventSendParams {
+            events: ::std::result::Result<
+                ::std::vec::Vec<crate::types::BetaManagedAgentsEventParams>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for EventSendParams {
+            fn default() -> Self {
+                Self {
+                    events: Err("no value supplied for events".to_string()),
+                }
+            }
+        }
+        impl EventSendParams {
+            pub fn events<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::vec::Vec<crate::types::BetaManagedAgentsEventParams>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.events = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for events: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<EventSendParams> for super::EventSendParams {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: EventSendParams,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self { events: value.events? })
+            }
+        }
+        impl ::std::convert::From<super::EventSendParams> for EventSendParams {
+            fn from(value: super::EventSendParams) -> Self {
+                Self { events: Ok(value.events) }
             }
         }
         impl ::std::fmt::Debug for BetaSelfHostedWork {
@@ -5987,13 +16512,2730 @@ so don't match on it.*/
             Ok(ErrorType::from(value.as_ref()))
         }
     }
+    /// Status of a session. `rescheduling`: a transient error occurred,
+    /// retrying automatically. `running`: the agent is actively executing.
+    /// `idle`: the agent is waiting for input, including user messages or
+    /// tool confirmations; sessions start idle. `terminated`: the session has
+    /// ended, either due to an error or completion.
+    ///
+    /// Forward compatible: a value this version does not know is kept in
+    /// `Unknown` and serialises back unchanged. Non-exhaustive, so that a
+    /// value added to the spec later is not a breaking change.
+    #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    #[non_exhaustive]
+    pub enum BetaManagedAgentsSessionStatus {
+        /// `rescheduling`
+        Rescheduling,
+        /// `running`
+        Running,
+        /// `idle`
+        Idle,
+        /// `terminated`
+        Terminated,
+        /// A value this version of the client does not know (see
+        /// [`UnknownValue`]).
+        Unknown(UnknownValue),
+    }
+    impl BetaManagedAgentsSessionStatus {
+        /// Every value this version of the client knows: `rescheduling`, `running`, `idle`, `terminated`.
+        pub const KNOWN: &'static [BetaManagedAgentsSessionStatus] = &[
+            BetaManagedAgentsSessionStatus::Rescheduling,
+            BetaManagedAgentsSessionStatus::Running,
+            BetaManagedAgentsSessionStatus::Idle,
+            BetaManagedAgentsSessionStatus::Terminated,
+        ];
+        /// The value as it appears on the wire.
+        pub fn as_str(&self) -> &str {
+            match self {
+                BetaManagedAgentsSessionStatus::Rescheduling => "rescheduling",
+                BetaManagedAgentsSessionStatus::Running => "running",
+                BetaManagedAgentsSessionStatus::Idle => "idle",
+                BetaManagedAgentsSessionStatus::Terminated => "terminated",
+                BetaManagedAgentsSessionStatus::Unknown(other) => other.as_str(),
+            }
+        }
+        /// Whether this is a value this version of the client does not know.
+        pub fn is_unknown(&self) -> bool {
+            matches!(self, BetaManagedAgentsSessionStatus::Unknown(_))
+        }
+        /// Parses a value this version knows, refusing any other (for
+        /// input that must be valid now, e.g. a command-line flag);
+        /// [`FromStr`](::std::str::FromStr) keeps unknown values instead.
+        pub fn try_parse(value: &str) -> ::std::result::Result<Self, UnknownValueError> {
+            match BetaManagedAgentsSessionStatus::from(value) {
+                BetaManagedAgentsSessionStatus::Unknown(_) => {
+                    Err(UnknownValueError {
+                        type_name: "BetaManagedAgentsSessionStatus",
+                        value: value.to_owned(),
+                    })
+                }
+                known => Ok(known),
+            }
+        }
+    }
+    impl ::std::fmt::Display for BetaManagedAgentsSessionStatus {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::std::str::FromStr for BetaManagedAgentsSessionStatus {
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            Ok(
+                match value {
+                    "rescheduling" => BetaManagedAgentsSessionStatus::Rescheduling,
+                    "running" => BetaManagedAgentsSessionStatus::Running,
+                    "idle" => BetaManagedAgentsSessionStatus::Idle,
+                    "terminated" => BetaManagedAgentsSessionStatus::Terminated,
+                    other => {
+                        BetaManagedAgentsSessionStatus::Unknown(
+                            UnknownValue(other.to_owned()),
+                        )
+                    }
+                },
+            )
+        }
+    }
+    impl ::std::convert::From<&str> for BetaManagedAgentsSessionStatus {
+        fn from(value: &str) -> Self {
+            match value.parse() {
+                Ok(v) => v,
+                Err(never) => match never {}
+            }
+        }
+    }
+    impl ::serde::Serialize for BetaManagedAgentsSessionStatus {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> ::std::result::Result<S::Ok, S::Error> {
+            serializer.serialize_str(self.as_str())
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for BetaManagedAgentsSessionStatus {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            let value = <::std::borrow::Cow<
+                'de,
+                str,
+            > as ::serde::Deserialize>::deserialize(deserializer)?;
+            Ok(BetaManagedAgentsSessionStatus::from(value.as_ref()))
+        }
+    }
+    /// A resolved skill as returned in API responses, tagged by `type`. Both
+    /// kinds are installed the same way. Types this document does not list
+    /// are kept as raw JSON by the generated client.
+    ///
+    #[doc = concat!(
+        " Tagged by `", "type", "`. Forward compatible: a variant this version does not"
+    )]
+    /// know is kept in `Unknown` as raw JSON and serialises back unchanged.
+    /// Non-exhaustive, so that a variant added to the spec later is not a
+    /// breaking change.
+    #[derive(Clone, Debug, PartialEq)]
+    #[non_exhaustive]
+    pub enum BetaManagedAgentsSkill {
+        /// `type: "anthropic"`
+        Anthropic(BetaManagedAgentsAnthropicSkill),
+        /// `type: "custom"`
+        Custom(BetaManagedAgentsCustomSkill),
+        /// A variant this version of the client does not know (or a missing `type`), kept as raw JSON.
+        Unknown(::serde_json::Value),
+    }
+    impl BetaManagedAgentsSkill {
+        /// The discriminator value (`None` only for an `Unknown` without one).
+        pub fn tag(&self) -> ::std::option::Option<&str> {
+            match self {
+                BetaManagedAgentsSkill::Anthropic(_) => Some("anthropic"),
+                BetaManagedAgentsSkill::Custom(_) => Some("custom"),
+                BetaManagedAgentsSkill::Unknown(value) => {
+                    value.get("type").and_then(::serde_json::Value::as_str)
+                }
+            }
+        }
+        /// Whether this is a variant this version of the client does not know.
+        pub fn is_unknown(&self) -> bool {
+            matches!(self, BetaManagedAgentsSkill::Unknown(_))
+        }
+    }
+    impl ::std::convert::From<BetaManagedAgentsAnthropicSkill>
+    for BetaManagedAgentsSkill {
+        fn from(value: BetaManagedAgentsAnthropicSkill) -> Self {
+            BetaManagedAgentsSkill::Anthropic(value)
+        }
+    }
+    impl ::std::convert::From<BetaManagedAgentsCustomSkill> for BetaManagedAgentsSkill {
+        fn from(value: BetaManagedAgentsCustomSkill) -> Self {
+            BetaManagedAgentsSkill::Custom(value)
+        }
+    }
+    impl ::serde::Serialize for BetaManagedAgentsSkill {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> ::std::result::Result<S::Ok, S::Error> {
+            match self {
+                BetaManagedAgentsSkill::Anthropic(inner) => {
+                    ::serde::Serialize::serialize(inner, serializer)
+                }
+                BetaManagedAgentsSkill::Custom(inner) => {
+                    ::serde::Serialize::serialize(inner, serializer)
+                }
+                BetaManagedAgentsSkill::Unknown(value) => {
+                    ::serde::Serialize::serialize(value, serializer)
+                }
+            }
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for BetaManagedAgentsSkill {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            let value = <::serde_json::Value as ::serde::Deserialize>::deserialize(
+                deserializer,
+            )?;
+            let tag = value.get("type").and_then(::serde_json::Value::as_str);
+            match tag {
+                Some("anthropic") => {
+                    ::serde_json::from_value(value)
+                        .map(BetaManagedAgentsSkill::Anthropic)
+                        .map_err(<D::Error as ::serde::de::Error>::custom)
+                }
+                Some("custom") => {
+                    ::serde_json::from_value(value)
+                        .map(BetaManagedAgentsSkill::Custom)
+                        .map_err(<D::Error as ::serde::de::Error>::custom)
+                }
+                _ => Ok(BetaManagedAgentsSkill::Unknown(value)),
+            }
+        }
+    }
+    /// Branch or commit of a repository resource, tagged by `type`.
+    ///
+    #[doc = concat!(
+        " Tagged by `", "type", "`. Forward compatible: a variant this version does not"
+    )]
+    /// know is kept in `Unknown` as raw JSON and serialises back unchanged.
+    /// Non-exhaustive, so that a variant added to the spec later is not a
+    /// breaking change.
+    #[derive(Clone, Debug, PartialEq)]
+    #[non_exhaustive]
+    pub enum BetaManagedAgentsCheckout {
+        /// `type: "branch"`
+        Branch(BetaManagedAgentsBranchCheckout),
+        /// `type: "commit"`
+        Commit(BetaManagedAgentsCommitCheckout),
+        /// A variant this version of the client does not know (or a missing `type`), kept as raw JSON.
+        Unknown(::serde_json::Value),
+    }
+    impl BetaManagedAgentsCheckout {
+        /// The discriminator value (`None` only for an `Unknown` without one).
+        pub fn tag(&self) -> ::std::option::Option<&str> {
+            match self {
+                BetaManagedAgentsCheckout::Branch(_) => Some("branch"),
+                BetaManagedAgentsCheckout::Commit(_) => Some("commit"),
+                BetaManagedAgentsCheckout::Unknown(value) => {
+                    value.get("type").and_then(::serde_json::Value::as_str)
+                }
+            }
+        }
+        /// Whether this is a variant this version of the client does not know.
+        pub fn is_unknown(&self) -> bool {
+            matches!(self, BetaManagedAgentsCheckout::Unknown(_))
+        }
+    }
+    impl ::std::convert::From<BetaManagedAgentsBranchCheckout>
+    for BetaManagedAgentsCheckout {
+        fn from(value: BetaManagedAgentsBranchCheckout) -> Self {
+            BetaManagedAgentsCheckout::Branch(value)
+        }
+    }
+    impl ::std::convert::From<BetaManagedAgentsCommitCheckout>
+    for BetaManagedAgentsCheckout {
+        fn from(value: BetaManagedAgentsCommitCheckout) -> Self {
+            BetaManagedAgentsCheckout::Commit(value)
+        }
+    }
+    impl ::serde::Serialize for BetaManagedAgentsCheckout {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> ::std::result::Result<S::Ok, S::Error> {
+            match self {
+                BetaManagedAgentsCheckout::Branch(inner) => {
+                    ::serde::Serialize::serialize(inner, serializer)
+                }
+                BetaManagedAgentsCheckout::Commit(inner) => {
+                    ::serde::Serialize::serialize(inner, serializer)
+                }
+                BetaManagedAgentsCheckout::Unknown(value) => {
+                    ::serde::Serialize::serialize(value, serializer)
+                }
+            }
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for BetaManagedAgentsCheckout {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            let value = <::serde_json::Value as ::serde::Deserialize>::deserialize(
+                deserializer,
+            )?;
+            let tag = value.get("type").and_then(::serde_json::Value::as_str);
+            match tag {
+                Some("branch") => {
+                    ::serde_json::from_value(value)
+                        .map(BetaManagedAgentsCheckout::Branch)
+                        .map_err(<D::Error as ::serde::de::Error>::custom)
+                }
+                Some("commit") => {
+                    ::serde_json::from_value(value)
+                        .map(BetaManagedAgentsCheckout::Commit)
+                        .map_err(<D::Error as ::serde::de::Error>::custom)
+                }
+                _ => Ok(BetaManagedAgentsCheckout::Unknown(value)),
+            }
+        }
+    }
+    /// Access mode for a mounted memory store. `read_only` mounts the store as
+    /// a read-only filesystem.
+    ///
+    /// Forward compatible: a value this version does not know is kept in
+    /// `Unknown` and serialises back unchanged. Non-exhaustive, so that a
+    /// value added to the spec later is not a breaking change.
+    #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    #[non_exhaustive]
+    pub enum BetaManagedAgentsMemoryStoreAccess {
+        /// `read_write`
+        ReadWrite,
+        /// `read_only`
+        ReadOnly,
+        /// A value this version of the client does not know (see
+        /// [`UnknownValue`]).
+        Unknown(UnknownValue),
+    }
+    impl BetaManagedAgentsMemoryStoreAccess {
+        /// Every value this version of the client knows: `read_write`, `read_only`.
+        pub const KNOWN: &'static [BetaManagedAgentsMemoryStoreAccess] = &[
+            BetaManagedAgentsMemoryStoreAccess::ReadWrite,
+            BetaManagedAgentsMemoryStoreAccess::ReadOnly,
+        ];
+        /// The value as it appears on the wire.
+        pub fn as_str(&self) -> &str {
+            match self {
+                BetaManagedAgentsMemoryStoreAccess::ReadWrite => "read_write",
+                BetaManagedAgentsMemoryStoreAccess::ReadOnly => "read_only",
+                BetaManagedAgentsMemoryStoreAccess::Unknown(other) => other.as_str(),
+            }
+        }
+        /// Whether this is a value this version of the client does not know.
+        pub fn is_unknown(&self) -> bool {
+            matches!(self, BetaManagedAgentsMemoryStoreAccess::Unknown(_))
+        }
+        /// Parses a value this version knows, refusing any other (for
+        /// input that must be valid now, e.g. a command-line flag);
+        /// [`FromStr`](::std::str::FromStr) keeps unknown values instead.
+        pub fn try_parse(value: &str) -> ::std::result::Result<Self, UnknownValueError> {
+            match BetaManagedAgentsMemoryStoreAccess::from(value) {
+                BetaManagedAgentsMemoryStoreAccess::Unknown(_) => {
+                    Err(UnknownValueError {
+                        type_name: "BetaManagedAgentsMemoryStoreAccess",
+                        value: value.to_owned(),
+                    })
+                }
+                known => Ok(known),
+            }
+        }
+    }
+    impl ::std::fmt::Display for BetaManagedAgentsMemoryStoreAccess {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::std::str::FromStr for BetaManagedAgentsMemoryStoreAccess {
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            Ok(
+                match value {
+                    "read_write" => BetaManagedAgentsMemoryStoreAccess::ReadWrite,
+                    "read_only" => BetaManagedAgentsMemoryStoreAccess::ReadOnly,
+                    other => {
+                        BetaManagedAgentsMemoryStoreAccess::Unknown(
+                            UnknownValue(other.to_owned()),
+                        )
+                    }
+                },
+            )
+        }
+    }
+    impl ::std::convert::From<&str> for BetaManagedAgentsMemoryStoreAccess {
+        fn from(value: &str) -> Self {
+            match value.parse() {
+                Ok(v) => v,
+                Err(never) => match never {}
+            }
+        }
+    }
+    impl ::serde::Serialize for BetaManagedAgentsMemoryStoreAccess {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> ::std::result::Result<S::Ok, S::Error> {
+            serializer.serialize_str(self.as_str())
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for BetaManagedAgentsMemoryStoreAccess {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            let value = <::std::borrow::Cow<
+                'de,
+                str,
+            > as ::serde::Deserialize>::deserialize(deserializer)?;
+            Ok(BetaManagedAgentsMemoryStoreAccess::from(value.as_ref()))
+        }
+    }
+    /// A resource attached to a session, tagged by `type`. Types this
+    /// document does not list are kept as raw JSON by the generated client.
+    ///
+    #[doc = concat!(
+        " Tagged by `", "type", "`. Forward compatible: a variant this version does not"
+    )]
+    /// know is kept in `Unknown` as raw JSON and serialises back unchanged.
+    /// Non-exhaustive, so that a variant added to the spec later is not a
+    /// breaking change.
+    #[derive(Clone, Debug, PartialEq)]
+    #[non_exhaustive]
+    pub enum BetaManagedAgentsSessionResource {
+        /// `type: "github_repository"`
+        GithubRepository(BetaManagedAgentsGitHubRepositoryResource),
+        /// `type: "file"`
+        File(BetaManagedAgentsFileResource),
+        /// `type: "memory_store"`
+        MemoryStore(BetaManagedAgentsMemoryStoreResource),
+        /// A variant this version of the client does not know (or a missing `type`), kept as raw JSON.
+        Unknown(::serde_json::Value),
+    }
+    impl BetaManagedAgentsSessionResource {
+        /// The discriminator value (`None` only for an `Unknown` without one).
+        pub fn tag(&self) -> ::std::option::Option<&str> {
+            match self {
+                BetaManagedAgentsSessionResource::GithubRepository(_) => {
+                    Some("github_repository")
+                }
+                BetaManagedAgentsSessionResource::File(_) => Some("file"),
+                BetaManagedAgentsSessionResource::MemoryStore(_) => Some("memory_store"),
+                BetaManagedAgentsSessionResource::Unknown(value) => {
+                    value.get("type").and_then(::serde_json::Value::as_str)
+                }
+            }
+        }
+        /// Whether this is a variant this version of the client does not know.
+        pub fn is_unknown(&self) -> bool {
+            matches!(self, BetaManagedAgentsSessionResource::Unknown(_))
+        }
+    }
+    impl ::std::convert::From<BetaManagedAgentsGitHubRepositoryResource>
+    for BetaManagedAgentsSessionResource {
+        fn from(value: BetaManagedAgentsGitHubRepositoryResource) -> Self {
+            BetaManagedAgentsSessionResource::GithubRepository(value)
+        }
+    }
+    impl ::std::convert::From<BetaManagedAgentsFileResource>
+    for BetaManagedAgentsSessionResource {
+        fn from(value: BetaManagedAgentsFileResource) -> Self {
+            BetaManagedAgentsSessionResource::File(value)
+        }
+    }
+    impl ::std::convert::From<BetaManagedAgentsMemoryStoreResource>
+    for BetaManagedAgentsSessionResource {
+        fn from(value: BetaManagedAgentsMemoryStoreResource) -> Self {
+            BetaManagedAgentsSessionResource::MemoryStore(value)
+        }
+    }
+    impl ::serde::Serialize for BetaManagedAgentsSessionResource {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> ::std::result::Result<S::Ok, S::Error> {
+            match self {
+                BetaManagedAgentsSessionResource::GithubRepository(inner) => {
+                    ::serde::Serialize::serialize(inner, serializer)
+                }
+                BetaManagedAgentsSessionResource::File(inner) => {
+                    ::serde::Serialize::serialize(inner, serializer)
+                }
+                BetaManagedAgentsSessionResource::MemoryStore(inner) => {
+                    ::serde::Serialize::serialize(inner, serializer)
+                }
+                BetaManagedAgentsSessionResource::Unknown(value) => {
+                    ::serde::Serialize::serialize(value, serializer)
+                }
+            }
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for BetaManagedAgentsSessionResource {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            let value = <::serde_json::Value as ::serde::Deserialize>::deserialize(
+                deserializer,
+            )?;
+            let tag = value.get("type").and_then(::serde_json::Value::as_str);
+            match tag {
+                Some("github_repository") => {
+                    ::serde_json::from_value(value)
+                        .map(BetaManagedAgentsSessionResource::GithubRepository)
+                        .map_err(<D::Error as ::serde::de::Error>::custom)
+                }
+                Some("file") => {
+                    ::serde_json::from_value(value)
+                        .map(BetaManagedAgentsSessionResource::File)
+                        .map_err(<D::Error as ::serde::de::Error>::custom)
+                }
+                Some("memory_store") => {
+                    ::serde_json::from_value(value)
+                        .map(BetaManagedAgentsSessionResource::MemoryStore)
+                        .map_err(<D::Error as ::serde::de::Error>::custom)
+                }
+                _ => Ok(BetaManagedAgentsSessionResource::Unknown(value)),
+            }
+        }
+    }
+    /// The source of an image, tagged by `type`.
+    ///
+    #[doc = concat!(
+        " Tagged by `", "type", "`. Forward compatible: a variant this version does not"
+    )]
+    /// know is kept in `Unknown` as raw JSON and serialises back unchanged.
+    /// Non-exhaustive, so that a variant added to the spec later is not a
+    /// breaking change.
+    #[derive(Clone, Debug, PartialEq)]
+    #[non_exhaustive]
+    pub enum BetaManagedAgentsImageSource {
+        /// `type: "base64"`
+        Base64(BetaManagedAgentsBase64ImageSource),
+        /// `type: "url"`
+        Url(BetaManagedAgentsUrlImageSource),
+        /// `type: "file"`
+        File(BetaManagedAgentsFileImageSource),
+        /// A variant this version of the client does not know (or a missing `type`), kept as raw JSON.
+        Unknown(::serde_json::Value),
+    }
+    impl BetaManagedAgentsImageSource {
+        /// The discriminator value (`None` only for an `Unknown` without one).
+        pub fn tag(&self) -> ::std::option::Option<&str> {
+            match self {
+                BetaManagedAgentsImageSource::Base64(_) => Some("base64"),
+                BetaManagedAgentsImageSource::Url(_) => Some("url"),
+                BetaManagedAgentsImageSource::File(_) => Some("file"),
+                BetaManagedAgentsImageSource::Unknown(value) => {
+                    value.get("type").and_then(::serde_json::Value::as_str)
+                }
+            }
+        }
+        /// Whether this is a variant this version of the client does not know.
+        pub fn is_unknown(&self) -> bool {
+            matches!(self, BetaManagedAgentsImageSource::Unknown(_))
+        }
+    }
+    impl ::std::convert::From<BetaManagedAgentsBase64ImageSource>
+    for BetaManagedAgentsImageSource {
+        fn from(value: BetaManagedAgentsBase64ImageSource) -> Self {
+            BetaManagedAgentsImageSource::Base64(value)
+        }
+    }
+    impl ::std::convert::From<BetaManagedAgentsUrlImageSource>
+    for BetaManagedAgentsImageSource {
+        fn from(value: BetaManagedAgentsUrlImageSource) -> Self {
+            BetaManagedAgentsImageSource::Url(value)
+        }
+    }
+    impl ::std::convert::From<BetaManagedAgentsFileImageSource>
+    for BetaManagedAgentsImageSource {
+        fn from(value: BetaManagedAgentsFileImageSource) -> Self {
+            BetaManagedAgentsImageSource::File(value)
+        }
+    }
+    impl ::serde::Serialize for BetaManagedAgentsImageSource {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> ::std::result::Result<S::Ok, S::Error> {
+            match self {
+                BetaManagedAgentsImageSource::Base64(inner) => {
+                    ::serde::Serialize::serialize(inner, serializer)
+                }
+                BetaManagedAgentsImageSource::Url(inner) => {
+                    ::serde::Serialize::serialize(inner, serializer)
+                }
+                BetaManagedAgentsImageSource::File(inner) => {
+                    ::serde::Serialize::serialize(inner, serializer)
+                }
+                BetaManagedAgentsImageSource::Unknown(value) => {
+                    ::serde::Serialize::serialize(value, serializer)
+                }
+            }
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for BetaManagedAgentsImageSource {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            let value = <::serde_json::Value as ::serde::Deserialize>::deserialize(
+                deserializer,
+            )?;
+            let tag = value.get("type").and_then(::serde_json::Value::as_str);
+            match tag {
+                Some("base64") => {
+                    ::serde_json::from_value(value)
+                        .map(BetaManagedAgentsImageSource::Base64)
+                        .map_err(<D::Error as ::serde::de::Error>::custom)
+                }
+                Some("url") => {
+                    ::serde_json::from_value(value)
+                        .map(BetaManagedAgentsImageSource::Url)
+                        .map_err(<D::Error as ::serde::de::Error>::custom)
+                }
+                Some("file") => {
+                    ::serde_json::from_value(value)
+                        .map(BetaManagedAgentsImageSource::File)
+                        .map_err(<D::Error as ::serde::de::Error>::custom)
+                }
+                _ => Ok(BetaManagedAgentsImageSource::Unknown(value)),
+            }
+        }
+    }
+    /// The source of a document, tagged by `type`.
+    ///
+    #[doc = concat!(
+        " Tagged by `", "type", "`. Forward compatible: a variant this version does not"
+    )]
+    /// know is kept in `Unknown` as raw JSON and serialises back unchanged.
+    /// Non-exhaustive, so that a variant added to the spec later is not a
+    /// breaking change.
+    #[derive(Clone, Debug, PartialEq)]
+    #[non_exhaustive]
+    pub enum BetaManagedAgentsDocumentSource {
+        /// `type: "base64"`
+        Base64(BetaManagedAgentsBase64DocumentSource),
+        /// `type: "text"`
+        Text(BetaManagedAgentsPlainTextDocumentSource),
+        /// `type: "url"`
+        Url(BetaManagedAgentsUrlDocumentSource),
+        /// `type: "file"`
+        File(BetaManagedAgentsFileDocumentSource),
+        /// A variant this version of the client does not know (or a missing `type`), kept as raw JSON.
+        Unknown(::serde_json::Value),
+    }
+    impl BetaManagedAgentsDocumentSource {
+        /// The discriminator value (`None` only for an `Unknown` without one).
+        pub fn tag(&self) -> ::std::option::Option<&str> {
+            match self {
+                BetaManagedAgentsDocumentSource::Base64(_) => Some("base64"),
+                BetaManagedAgentsDocumentSource::Text(_) => Some("text"),
+                BetaManagedAgentsDocumentSource::Url(_) => Some("url"),
+                BetaManagedAgentsDocumentSource::File(_) => Some("file"),
+                BetaManagedAgentsDocumentSource::Unknown(value) => {
+                    value.get("type").and_then(::serde_json::Value::as_str)
+                }
+            }
+        }
+        /// Whether this is a variant this version of the client does not know.
+        pub fn is_unknown(&self) -> bool {
+            matches!(self, BetaManagedAgentsDocumentSource::Unknown(_))
+        }
+    }
+    impl ::std::convert::From<BetaManagedAgentsBase64DocumentSource>
+    for BetaManagedAgentsDocumentSource {
+        fn from(value: BetaManagedAgentsBase64DocumentSource) -> Self {
+            BetaManagedAgentsDocumentSource::Base64(value)
+        }
+    }
+    impl ::std::convert::From<BetaManagedAgentsPlainTextDocumentSource>
+    for BetaManagedAgentsDocumentSource {
+        fn from(value: BetaManagedAgentsPlainTextDocumentSource) -> Self {
+            BetaManagedAgentsDocumentSource::Text(value)
+        }
+    }
+    impl ::std::convert::From<BetaManagedAgentsUrlDocumentSource>
+    for BetaManagedAgentsDocumentSource {
+        fn from(value: BetaManagedAgentsUrlDocumentSource) -> Self {
+            BetaManagedAgentsDocumentSource::Url(value)
+        }
+    }
+    impl ::std::convert::From<BetaManagedAgentsFileDocumentSource>
+    for BetaManagedAgentsDocumentSource {
+        fn from(value: BetaManagedAgentsFileDocumentSource) -> Self {
+            BetaManagedAgentsDocumentSource::File(value)
+        }
+    }
+    impl ::serde::Serialize for BetaManagedAgentsDocumentSource {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> ::std::result::Result<S::Ok, S::Error> {
+            match self {
+                BetaManagedAgentsDocumentSource::Base64(inner) => {
+                    ::serde::Serialize::serialize(inner, serializer)
+                }
+                BetaManagedAgentsDocumentSource::Text(inner) => {
+                    ::serde::Serialize::serialize(inner, serializer)
+                }
+                BetaManagedAgentsDocumentSource::Url(inner) => {
+                    ::serde::Serialize::serialize(inner, serializer)
+                }
+                BetaManagedAgentsDocumentSource::File(inner) => {
+                    ::serde::Serialize::serialize(inner, serializer)
+                }
+                BetaManagedAgentsDocumentSource::Unknown(value) => {
+                    ::serde::Serialize::serialize(value, serializer)
+                }
+            }
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for BetaManagedAgentsDocumentSource {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            let value = <::serde_json::Value as ::serde::Deserialize>::deserialize(
+                deserializer,
+            )?;
+            let tag = value.get("type").and_then(::serde_json::Value::as_str);
+            match tag {
+                Some("base64") => {
+                    ::serde_json::from_value(value)
+                        .map(BetaManagedAgentsDocumentSource::Base64)
+                        .map_err(<D::Error as ::serde::de::Error>::custom)
+                }
+                Some("text") => {
+                    ::serde_json::from_value(value)
+                        .map(BetaManagedAgentsDocumentSource::Text)
+                        .map_err(<D::Error as ::serde::de::Error>::custom)
+                }
+                Some("url") => {
+                    ::serde_json::from_value(value)
+                        .map(BetaManagedAgentsDocumentSource::Url)
+                        .map_err(<D::Error as ::serde::de::Error>::custom)
+                }
+                Some("file") => {
+                    ::serde_json::from_value(value)
+                        .map(BetaManagedAgentsDocumentSource::File)
+                        .map_err(<D::Error as ::serde::de::Error>::custom)
+                }
+                _ => Ok(BetaManagedAgentsDocumentSource::Unknown(value)),
+            }
+        }
+    }
+    /// A content block of a tool result, tagged by `type`: `text`, `image`,
+    /// `document` or `search_result` (the same four when sending and when
+    /// reading).
+    ///
+    #[doc = concat!(
+        " Tagged by `", "type", "`. Forward compatible: a variant this version does not"
+    )]
+    /// know is kept in `Unknown` as raw JSON and serialises back unchanged.
+    /// Non-exhaustive, so that a variant added to the spec later is not a
+    /// breaking change.
+    #[derive(Clone, Debug, PartialEq)]
+    #[non_exhaustive]
+    pub enum BetaManagedAgentsToolResultContent {
+        /// `type: "text"`
+        Text(BetaManagedAgentsTextBlock),
+        /// `type: "image"`
+        Image(BetaManagedAgentsImageBlock),
+        /// `type: "document"`
+        Document(BetaManagedAgentsDocumentBlock),
+        /// `type: "search_result"`
+        SearchResult(BetaManagedAgentsSearchResultBlock),
+        /// A variant this version of the client does not know (or a missing `type`), kept as raw JSON.
+        Unknown(::serde_json::Value),
+    }
+    impl BetaManagedAgentsToolResultContent {
+        /// The discriminator value (`None` only for an `Unknown` without one).
+        pub fn tag(&self) -> ::std::option::Option<&str> {
+            match self {
+                BetaManagedAgentsToolResultContent::Text(_) => Some("text"),
+                BetaManagedAgentsToolResultContent::Image(_) => Some("image"),
+                BetaManagedAgentsToolResultContent::Document(_) => Some("document"),
+                BetaManagedAgentsToolResultContent::SearchResult(_) => {
+                    Some("search_result")
+                }
+                BetaManagedAgentsToolResultContent::Unknown(value) => {
+                    value.get("type").and_then(::serde_json::Value::as_str)
+                }
+            }
+        }
+        /// Whether this is a variant this version of the client does not know.
+        pub fn is_unknown(&self) -> bool {
+            matches!(self, BetaManagedAgentsToolResultContent::Unknown(_))
+        }
+    }
+    impl ::std::convert::From<BetaManagedAgentsTextBlock>
+    for BetaManagedAgentsToolResultContent {
+        fn from(value: BetaManagedAgentsTextBlock) -> Self {
+            BetaManagedAgentsToolResultContent::Text(value)
+        }
+    }
+    impl ::std::convert::From<BetaManagedAgentsImageBlock>
+    for BetaManagedAgentsToolResultContent {
+        fn from(value: BetaManagedAgentsImageBlock) -> Self {
+            BetaManagedAgentsToolResultContent::Image(value)
+        }
+    }
+    impl ::std::convert::From<BetaManagedAgentsDocumentBlock>
+    for BetaManagedAgentsToolResultContent {
+        fn from(value: BetaManagedAgentsDocumentBlock) -> Self {
+            BetaManagedAgentsToolResultContent::Document(value)
+        }
+    }
+    impl ::std::convert::From<BetaManagedAgentsSearchResultBlock>
+    for BetaManagedAgentsToolResultContent {
+        fn from(value: BetaManagedAgentsSearchResultBlock) -> Self {
+            BetaManagedAgentsToolResultContent::SearchResult(value)
+        }
+    }
+    impl ::serde::Serialize for BetaManagedAgentsToolResultContent {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> ::std::result::Result<S::Ok, S::Error> {
+            match self {
+                BetaManagedAgentsToolResultContent::Text(inner) => {
+                    ::serde::Serialize::serialize(inner, serializer)
+                }
+                BetaManagedAgentsToolResultContent::Image(inner) => {
+                    ::serde::Serialize::serialize(inner, serializer)
+                }
+                BetaManagedAgentsToolResultContent::Document(inner) => {
+                    ::serde::Serialize::serialize(inner, serializer)
+                }
+                BetaManagedAgentsToolResultContent::SearchResult(inner) => {
+                    ::serde::Serialize::serialize(inner, serializer)
+                }
+                BetaManagedAgentsToolResultContent::Unknown(value) => {
+                    ::serde::Serialize::serialize(value, serializer)
+                }
+            }
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for BetaManagedAgentsToolResultContent {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            let value = <::serde_json::Value as ::serde::Deserialize>::deserialize(
+                deserializer,
+            )?;
+            let tag = value.get("type").and_then(::serde_json::Value::as_str);
+            match tag {
+                Some("text") => {
+                    ::serde_json::from_value(value)
+                        .map(BetaManagedAgentsToolResultContent::Text)
+                        .map_err(<D::Error as ::serde::de::Error>::custom)
+                }
+                Some("image") => {
+                    ::serde_json::from_value(value)
+                        .map(BetaManagedAgentsToolResultContent::Image)
+                        .map_err(<D::Error as ::serde::de::Error>::custom)
+                }
+                Some("document") => {
+                    ::serde_json::from_value(value)
+                        .map(BetaManagedAgentsToolResultContent::Document)
+                        .map_err(<D::Error as ::serde::de::Error>::custom)
+                }
+                Some("search_result") => {
+                    ::serde_json::from_value(value)
+                        .map(BetaManagedAgentsToolResultContent::SearchResult)
+                        .map_err(<D::Error as ::serde::de::Error>::custom)
+                }
+                _ => Ok(BetaManagedAgentsToolResultContent::Unknown(value)),
+            }
+        }
+    }
+    /// A content block of a user message, tagged by `type`.
+    ///
+    #[doc = concat!(
+        " Tagged by `", "type", "`. Forward compatible: a variant this version does not"
+    )]
+    /// know is kept in `Unknown` as raw JSON and serialises back unchanged.
+    /// Non-exhaustive, so that a variant added to the spec later is not a
+    /// breaking change.
+    #[derive(Clone, Debug, PartialEq)]
+    #[non_exhaustive]
+    pub enum BetaManagedAgentsUserMessageContent {
+        /// `type: "text"`
+        Text(BetaManagedAgentsTextBlock),
+        /// `type: "image"`
+        Image(BetaManagedAgentsImageBlock),
+        /// `type: "document"`
+        Document(BetaManagedAgentsDocumentBlock),
+        /// `type: "redacted"`
+        Redacted(BetaManagedAgentsRedactedBlock),
+        /// A variant this version of the client does not know (or a missing `type`), kept as raw JSON.
+        Unknown(::serde_json::Value),
+    }
+    impl BetaManagedAgentsUserMessageContent {
+        /// The discriminator value (`None` only for an `Unknown` without one).
+        pub fn tag(&self) -> ::std::option::Option<&str> {
+            match self {
+                BetaManagedAgentsUserMessageContent::Text(_) => Some("text"),
+                BetaManagedAgentsUserMessageContent::Image(_) => Some("image"),
+                BetaManagedAgentsUserMessageContent::Document(_) => Some("document"),
+                BetaManagedAgentsUserMessageContent::Redacted(_) => Some("redacted"),
+                BetaManagedAgentsUserMessageContent::Unknown(value) => {
+                    value.get("type").and_then(::serde_json::Value::as_str)
+                }
+            }
+        }
+        /// Whether this is a variant this version of the client does not know.
+        pub fn is_unknown(&self) -> bool {
+            matches!(self, BetaManagedAgentsUserMessageContent::Unknown(_))
+        }
+    }
+    impl ::std::convert::From<BetaManagedAgentsTextBlock>
+    for BetaManagedAgentsUserMessageContent {
+        fn from(value: BetaManagedAgentsTextBlock) -> Self {
+            BetaManagedAgentsUserMessageContent::Text(value)
+        }
+    }
+    impl ::std::convert::From<BetaManagedAgentsImageBlock>
+    for BetaManagedAgentsUserMessageContent {
+        fn from(value: BetaManagedAgentsImageBlock) -> Self {
+            BetaManagedAgentsUserMessageContent::Image(value)
+        }
+    }
+    impl ::std::convert::From<BetaManagedAgentsDocumentBlock>
+    for BetaManagedAgentsUserMessageContent {
+        fn from(value: BetaManagedAgentsDocumentBlock) -> Self {
+            BetaManagedAgentsUserMessageContent::Document(value)
+        }
+    }
+    impl ::std::convert::From<BetaManagedAgentsRedactedBlock>
+    for BetaManagedAgentsUserMessageContent {
+        fn from(value: BetaManagedAgentsRedactedBlock) -> Self {
+            BetaManagedAgentsUserMessageContent::Redacted(value)
+        }
+    }
+    impl ::serde::Serialize for BetaManagedAgentsUserMessageContent {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> ::std::result::Result<S::Ok, S::Error> {
+            match self {
+                BetaManagedAgentsUserMessageContent::Text(inner) => {
+                    ::serde::Serialize::serialize(inner, serializer)
+                }
+                BetaManagedAgentsUserMessageContent::Image(inner) => {
+                    ::serde::Serialize::serialize(inner, serializer)
+                }
+                BetaManagedAgentsUserMessageContent::Document(inner) => {
+                    ::serde::Serialize::serialize(inner, serializer)
+                }
+                BetaManagedAgentsUserMessageContent::Redacted(inner) => {
+                    ::serde::Serialize::serialize(inner, serializer)
+                }
+                BetaManagedAgentsUserMessageContent::Unknown(value) => {
+                    ::serde::Serialize::serialize(value, serializer)
+                }
+            }
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for BetaManagedAgentsUserMessageContent {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            let value = <::serde_json::Value as ::serde::Deserialize>::deserialize(
+                deserializer,
+            )?;
+            let tag = value.get("type").and_then(::serde_json::Value::as_str);
+            match tag {
+                Some("text") => {
+                    ::serde_json::from_value(value)
+                        .map(BetaManagedAgentsUserMessageContent::Text)
+                        .map_err(<D::Error as ::serde::de::Error>::custom)
+                }
+                Some("image") => {
+                    ::serde_json::from_value(value)
+                        .map(BetaManagedAgentsUserMessageContent::Image)
+                        .map_err(<D::Error as ::serde::de::Error>::custom)
+                }
+                Some("document") => {
+                    ::serde_json::from_value(value)
+                        .map(BetaManagedAgentsUserMessageContent::Document)
+                        .map_err(<D::Error as ::serde::de::Error>::custom)
+                }
+                Some("redacted") => {
+                    ::serde_json::from_value(value)
+                        .map(BetaManagedAgentsUserMessageContent::Redacted)
+                        .map_err(<D::Error as ::serde::de::Error>::custom)
+                }
+                _ => Ok(BetaManagedAgentsUserMessageContent::Unknown(value)),
+            }
+        }
+    }
+    /// A content block of an agent message, tagged by `type`.
+    ///
+    #[doc = concat!(
+        " Tagged by `", "type", "`. Forward compatible: a variant this version does not"
+    )]
+    /// know is kept in `Unknown` as raw JSON and serialises back unchanged.
+    /// Non-exhaustive, so that a variant added to the spec later is not a
+    /// breaking change.
+    #[derive(Clone, Debug, PartialEq)]
+    #[non_exhaustive]
+    pub enum BetaManagedAgentsAgentMessageContent {
+        /// `type: "text"`
+        Text(BetaManagedAgentsTextBlock),
+        /// `type: "redacted"`
+        Redacted(BetaManagedAgentsRedactedBlock),
+        /// A variant this version of the client does not know (or a missing `type`), kept as raw JSON.
+        Unknown(::serde_json::Value),
+    }
+    impl BetaManagedAgentsAgentMessageContent {
+        /// The discriminator value (`None` only for an `Unknown` without one).
+        pub fn tag(&self) -> ::std::option::Option<&str> {
+            match self {
+                BetaManagedAgentsAgentMessageContent::Text(_) => Some("text"),
+                BetaManagedAgentsAgentMessageContent::Redacted(_) => Some("redacted"),
+                BetaManagedAgentsAgentMessageContent::Unknown(value) => {
+                    value.get("type").and_then(::serde_json::Value::as_str)
+                }
+            }
+        }
+        /// Whether this is a variant this version of the client does not know.
+        pub fn is_unknown(&self) -> bool {
+            matches!(self, BetaManagedAgentsAgentMessageContent::Unknown(_))
+        }
+    }
+    impl ::std::convert::From<BetaManagedAgentsTextBlock>
+    for BetaManagedAgentsAgentMessageContent {
+        fn from(value: BetaManagedAgentsTextBlock) -> Self {
+            BetaManagedAgentsAgentMessageContent::Text(value)
+        }
+    }
+    impl ::std::convert::From<BetaManagedAgentsRedactedBlock>
+    for BetaManagedAgentsAgentMessageContent {
+        fn from(value: BetaManagedAgentsRedactedBlock) -> Self {
+            BetaManagedAgentsAgentMessageContent::Redacted(value)
+        }
+    }
+    impl ::serde::Serialize for BetaManagedAgentsAgentMessageContent {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> ::std::result::Result<S::Ok, S::Error> {
+            match self {
+                BetaManagedAgentsAgentMessageContent::Text(inner) => {
+                    ::serde::Serialize::serialize(inner, serializer)
+                }
+                BetaManagedAgentsAgentMessageContent::Redacted(inner) => {
+                    ::serde::Serialize::serialize(inner, serializer)
+                }
+                BetaManagedAgentsAgentMessageContent::Unknown(value) => {
+                    ::serde::Serialize::serialize(value, serializer)
+                }
+            }
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for BetaManagedAgentsAgentMessageContent {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            let value = <::serde_json::Value as ::serde::Deserialize>::deserialize(
+                deserializer,
+            )?;
+            let tag = value.get("type").and_then(::serde_json::Value::as_str);
+            match tag {
+                Some("text") => {
+                    ::serde_json::from_value(value)
+                        .map(BetaManagedAgentsAgentMessageContent::Text)
+                        .map_err(<D::Error as ::serde::de::Error>::custom)
+                }
+                Some("redacted") => {
+                    ::serde_json::from_value(value)
+                        .map(BetaManagedAgentsAgentMessageContent::Redacted)
+                        .map_err(<D::Error as ::serde::de::Error>::custom)
+                }
+                _ => Ok(BetaManagedAgentsAgentMessageContent::Unknown(value)),
+            }
+        }
+    }
+    /// The `type` of a session event (every value the official SDKs know).
+    ///
+    /// Forward compatible: a value this version does not know is kept in
+    /// `Unknown` and serialises back unchanged. Non-exhaustive, so that a
+    /// value added to the spec later is not a breaking change.
+    #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    #[non_exhaustive]
+    pub enum BetaManagedAgentsSessionEventType {
+        /// `user.message`
+        UserMessage,
+        /// `user.interrupt`
+        UserInterrupt,
+        /// `user.tool_confirmation`
+        UserToolConfirmation,
+        /// `user.custom_tool_result`
+        UserCustomToolResult,
+        /// `agent.custom_tool_use`
+        AgentCustomToolUse,
+        /// `agent.message`
+        AgentMessage,
+        /// `agent.thinking`
+        AgentThinking,
+        /// `agent.mcp_tool_use`
+        AgentMcpToolUse,
+        /// `agent.mcp_tool_result`
+        AgentMcpToolResult,
+        /// `agent.tool_use`
+        AgentToolUse,
+        /// `agent.tool_result`
+        AgentToolResult,
+        /// `agent.thread_message_received`
+        AgentThreadMessageReceived,
+        /// `agent.thread_message_sent`
+        AgentThreadMessageSent,
+        /// `agent.thread_context_compacted`
+        AgentThreadContextCompacted,
+        /// `session.error`
+        SessionError,
+        /// `session.status_rescheduled`
+        SessionStatusRescheduled,
+        /// `session.status_running`
+        SessionStatusRunning,
+        /// `session.status_idle`
+        SessionStatusIdle,
+        /// `session.status_terminated`
+        SessionStatusTerminated,
+        /// `session.thread_created`
+        SessionThreadCreated,
+        /// `span.outcome_evaluation_start`
+        SpanOutcomeEvaluationStart,
+        /// `span.outcome_evaluation_end`
+        SpanOutcomeEvaluationEnd,
+        /// `span.model_request_start`
+        SpanModelRequestStart,
+        /// `span.model_request_end`
+        SpanModelRequestEnd,
+        /// `span.outcome_evaluation_ongoing`
+        SpanOutcomeEvaluationOngoing,
+        /// `user.define_outcome`
+        UserDefineOutcome,
+        /// `session.thread_status_running`
+        SessionThreadStatusRunning,
+        /// `session.thread_status_idle`
+        SessionThreadStatusIdle,
+        /// `session.thread_status_terminated`
+        SessionThreadStatusTerminated,
+        /// `user.tool_result`
+        UserToolResult,
+        /// `session.thread_status_rescheduled`
+        SessionThreadStatusRescheduled,
+        /// `session.updated`
+        SessionUpdated,
+        /// `system.message`
+        SystemMessage,
+        /// `session.usage`
+        SessionUsage,
+        /// `workflow_run.created`
+        WorkflowRunCreated,
+        /// `workflow_run.status_running`
+        WorkflowRunStatusRunning,
+        /// `workflow_run.status_idle`
+        WorkflowRunStatusIdle,
+        /// `workflow_run.status_ended`
+        WorkflowRunStatusEnded,
+        /// `workflow_run.error`
+        WorkflowRunError,
+        /// `workflow_run.phase_started`
+        WorkflowRunPhaseStarted,
+        /// `workflow_run.phase_ended`
+        WorkflowRunPhaseEnded,
+        /// A value this version of the client does not know (see
+        /// [`UnknownValue`]).
+        Unknown(UnknownValue),
+    }
+    impl BetaManagedAgentsSessionEventType {
+        /// Every value this version of the client knows: `user.message`, `user.interrupt`, `user.tool_confirmation`, `user.custom_tool_result`, `agent.custom_tool_use`, `agent.message`, `agent.thinking`, `agent.mcp_tool_use`, `agent.mcp_tool_result`, `agent.tool_use`, `agent.tool_result`, `agent.thread_message_received`, `agent.thread_message_sent`, `agent.thread_context_compacted`, `session.error`, `session.status_rescheduled`, `session.status_running`, `session.status_idle`, `session.status_terminated`, `session.thread_created`, `span.outcome_evaluation_start`, `span.outcome_evaluation_end`, `span.model_request_start`, `span.model_request_end`, `span.outcome_evaluation_ongoing`, `user.define_outcome`, `session.thread_status_running`, `session.thread_status_idle`, `session.thread_status_terminated`, `user.tool_result`, `session.thread_status_rescheduled`, `session.updated`, `system.message`, `session.usage`, `workflow_run.created`, `workflow_run.status_running`, `workflow_run.status_idle`, `workflow_run.status_ended`, `workflow_run.error`, `workflow_run.phase_started`, `workflow_run.phase_ended`.
+        pub const KNOWN: &'static [BetaManagedAgentsSessionEventType] = &[
+            BetaManagedAgentsSessionEventType::UserMessage,
+            BetaManagedAgentsSessionEventType::UserInterrupt,
+            BetaManagedAgentsSessionEventType::UserToolConfirmation,
+            BetaManagedAgentsSessionEventType::UserCustomToolResult,
+            BetaManagedAgentsSessionEventType::AgentCustomToolUse,
+            BetaManagedAgentsSessionEventType::AgentMessage,
+            BetaManagedAgentsSessionEventType::AgentThinking,
+            BetaManagedAgentsSessionEventType::AgentMcpToolUse,
+            BetaManagedAgentsSessionEventType::AgentMcpToolResult,
+            BetaManagedAgentsSessionEventType::AgentToolUse,
+            BetaManagedAgentsSessionEventType::AgentToolResult,
+            BetaManagedAgentsSessionEventType::AgentThreadMessageReceived,
+            BetaManagedAgentsSessionEventType::AgentThreadMessageSent,
+            BetaManagedAgentsSessionEventType::AgentThreadContextCompacted,
+            BetaManagedAgentsSessionEventType::SessionError,
+            BetaManagedAgentsSessionEventType::SessionStatusRescheduled,
+            BetaManagedAgentsSessionEventType::SessionStatusRunning,
+            BetaManagedAgentsSessionEventType::SessionStatusIdle,
+            BetaManagedAgentsSessionEventType::SessionStatusTerminated,
+            BetaManagedAgentsSessionEventType::SessionThreadCreated,
+            BetaManagedAgentsSessionEventType::SpanOutcomeEvaluationStart,
+            BetaManagedAgentsSessionEventType::SpanOutcomeEvaluationEnd,
+            BetaManagedAgentsSessionEventType::SpanModelRequestStart,
+            BetaManagedAgentsSessionEventType::SpanModelRequestEnd,
+            BetaManagedAgentsSessionEventType::SpanOutcomeEvaluationOngoing,
+            BetaManagedAgentsSessionEventType::UserDefineOutcome,
+            BetaManagedAgentsSessionEventType::SessionThreadStatusRunning,
+            BetaManagedAgentsSessionEventType::SessionThreadStatusIdle,
+            BetaManagedAgentsSessionEventType::SessionThreadStatusTerminated,
+            BetaManagedAgentsSessionEventType::UserToolResult,
+            BetaManagedAgentsSessionEventType::SessionThreadStatusRescheduled,
+            BetaManagedAgentsSessionEventType::SessionUpdated,
+            BetaManagedAgentsSessionEventType::SystemMessage,
+            BetaManagedAgentsSessionEventType::SessionUsage,
+            BetaManagedAgentsSessionEventType::WorkflowRunCreated,
+            BetaManagedAgentsSessionEventType::WorkflowRunStatusRunning,
+            BetaManagedAgentsSessionEventType::WorkflowRunStatusIdle,
+            BetaManagedAgentsSessionEventType::WorkflowRunStatusEnded,
+            BetaManagedAgentsSessionEventType::WorkflowRunError,
+            BetaManagedAgentsSessionEventType::WorkflowRunPhaseStarted,
+            BetaManagedAgentsSessionEventType::WorkflowRunPhaseEnded,
+        ];
+        /// The value as it appears on the wire.
+        pub fn as_str(&self) -> &str {
+            match self {
+                BetaManagedAgentsSessionEventType::UserMessage => "user.message",
+                BetaManagedAgentsSessionEventType::UserInterrupt => "user.interrupt",
+                BetaManagedAgentsSessionEventType::UserToolConfirmation => {
+                    "user.tool_confirmation"
+                }
+                BetaManagedAgentsSessionEventType::UserCustomToolResult => {
+                    "user.custom_tool_result"
+                }
+                BetaManagedAgentsSessionEventType::AgentCustomToolUse => {
+                    "agent.custom_tool_use"
+                }
+                BetaManagedAgentsSessionEventType::AgentMessage => "agent.message",
+                BetaManagedAgentsSessionEventType::AgentThinking => "agent.thinking",
+                BetaManagedAgentsSessionEventType::AgentMcpToolUse => {
+                    "agent.mcp_tool_use"
+                }
+                BetaManagedAgentsSessionEventType::AgentMcpToolResult => {
+                    "agent.mcp_tool_result"
+                }
+                BetaManagedAgentsSessionEventType::AgentToolUse => "agent.tool_use",
+                BetaManagedAgentsSessionEventType::AgentToolResult => "agent.tool_result",
+                BetaManagedAgentsSessionEventType::AgentThreadMessageReceived => {
+                    "agent.thread_message_received"
+                }
+                BetaManagedAgentsSessionEventType::AgentThreadMessageSent => {
+                    "agent.thread_message_sent"
+                }
+                BetaManagedAgentsSessionEventType::AgentThreadContextCompacted => {
+                    "agent.thread_context_compacted"
+                }
+                BetaManagedAgentsSessionEventType::SessionError => "session.error",
+                BetaManagedAgentsSessionEventType::SessionStatusRescheduled => {
+                    "session.status_rescheduled"
+                }
+                BetaManagedAgentsSessionEventType::SessionStatusRunning => {
+                    "session.status_running"
+                }
+                BetaManagedAgentsSessionEventType::SessionStatusIdle => {
+                    "session.status_idle"
+                }
+                BetaManagedAgentsSessionEventType::SessionStatusTerminated => {
+                    "session.status_terminated"
+                }
+                BetaManagedAgentsSessionEventType::SessionThreadCreated => {
+                    "session.thread_created"
+                }
+                BetaManagedAgentsSessionEventType::SpanOutcomeEvaluationStart => {
+                    "span.outcome_evaluation_start"
+                }
+                BetaManagedAgentsSessionEventType::SpanOutcomeEvaluationEnd => {
+                    "span.outcome_evaluation_end"
+                }
+                BetaManagedAgentsSessionEventType::SpanModelRequestStart => {
+                    "span.model_request_start"
+                }
+                BetaManagedAgentsSessionEventType::SpanModelRequestEnd => {
+                    "span.model_request_end"
+                }
+                BetaManagedAgentsSessionEventType::SpanOutcomeEvaluationOngoing => {
+                    "span.outcome_evaluation_ongoing"
+                }
+                BetaManagedAgentsSessionEventType::UserDefineOutcome => {
+                    "user.define_outcome"
+                }
+                BetaManagedAgentsSessionEventType::SessionThreadStatusRunning => {
+                    "session.thread_status_running"
+                }
+                BetaManagedAgentsSessionEventType::SessionThreadStatusIdle => {
+                    "session.thread_status_idle"
+                }
+                BetaManagedAgentsSessionEventType::SessionThreadStatusTerminated => {
+                    "session.thread_status_terminated"
+                }
+                BetaManagedAgentsSessionEventType::UserToolResult => "user.tool_result",
+                BetaManagedAgentsSessionEventType::SessionThreadStatusRescheduled => {
+                    "session.thread_status_rescheduled"
+                }
+                BetaManagedAgentsSessionEventType::SessionUpdated => "session.updated",
+                BetaManagedAgentsSessionEventType::SystemMessage => "system.message",
+                BetaManagedAgentsSessionEventType::SessionUsage => "session.usage",
+                BetaManagedAgentsSessionEventType::WorkflowRunCreated => {
+                    "workflow_run.created"
+                }
+                BetaManagedAgentsSessionEventType::WorkflowRunStatusRunning => {
+                    "workflow_run.status_running"
+                }
+                BetaManagedAgentsSessionEventType::WorkflowRunStatusIdle => {
+                    "workflow_run.status_idle"
+                }
+                BetaManagedAgentsSessionEventType::WorkflowRunStatusEnded => {
+                    "workflow_run.status_ended"
+                }
+                BetaManagedAgentsSessionEventType::WorkflowRunError => {
+                    "workflow_run.error"
+                }
+                BetaManagedAgentsSessionEventType::WorkflowRunPhaseStarted => {
+                    "workflow_run.phase_started"
+                }
+                BetaManagedAgentsSessionEventType::WorkflowRunPhaseEnded => {
+                    "workflow_run.phase_ended"
+                }
+                BetaManagedAgentsSessionEventType::Unknown(other) => other.as_str(),
+            }
+        }
+        /// Whether this is a value this version of the client does not know.
+        pub fn is_unknown(&self) -> bool {
+            matches!(self, BetaManagedAgentsSessionEventType::Unknown(_))
+        }
+        /// Parses a value this version knows, refusing any other (for
+        /// input that must be valid now, e.g. a command-line flag);
+        /// [`FromStr`](::std::str::FromStr) keeps unknown values instead.
+        pub fn try_parse(value: &str) -> ::std::result::Result<Self, UnknownValueError> {
+            match BetaManagedAgentsSessionEventType::from(value) {
+                BetaManagedAgentsSessionEventType::Unknown(_) => {
+                    Err(UnknownValueError {
+                        type_name: "BetaManagedAgentsSessionEventType",
+                        value: value.to_owned(),
+                    })
+                }
+                known => Ok(known),
+            }
+        }
+    }
+    impl ::std::fmt::Display for BetaManagedAgentsSessionEventType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::std::str::FromStr for BetaManagedAgentsSessionEventType {
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            Ok(
+                match value {
+                    "user.message" => BetaManagedAgentsSessionEventType::UserMessage,
+                    "user.interrupt" => BetaManagedAgentsSessionEventType::UserInterrupt,
+                    "user.tool_confirmation" => {
+                        BetaManagedAgentsSessionEventType::UserToolConfirmation
+                    }
+                    "user.custom_tool_result" => {
+                        BetaManagedAgentsSessionEventType::UserCustomToolResult
+                    }
+                    "agent.custom_tool_use" => {
+                        BetaManagedAgentsSessionEventType::AgentCustomToolUse
+                    }
+                    "agent.message" => BetaManagedAgentsSessionEventType::AgentMessage,
+                    "agent.thinking" => BetaManagedAgentsSessionEventType::AgentThinking,
+                    "agent.mcp_tool_use" => {
+                        BetaManagedAgentsSessionEventType::AgentMcpToolUse
+                    }
+                    "agent.mcp_tool_result" => {
+                        BetaManagedAgentsSessionEventType::AgentMcpToolResult
+                    }
+                    "agent.tool_use" => BetaManagedAgentsSessionEventType::AgentToolUse,
+                    "agent.tool_result" => {
+                        BetaManagedAgentsSessionEventType::AgentToolResult
+                    }
+                    "agent.thread_message_received" => {
+                        BetaManagedAgentsSessionEventType::AgentThreadMessageReceived
+                    }
+                    "agent.thread_message_sent" => {
+                        BetaManagedAgentsSessionEventType::AgentThreadMessageSent
+                    }
+                    "agent.thread_context_compacted" => {
+                        BetaManagedAgentsSessionEventType::AgentThreadContextCompacted
+                    }
+                    "session.error" => BetaManagedAgentsSessionEventType::SessionError,
+                    "session.status_rescheduled" => {
+                        BetaManagedAgentsSessionEventType::SessionStatusRescheduled
+                    }
+                    "session.status_running" => {
+                        BetaManagedAgentsSessionEventType::SessionStatusRunning
+                    }
+                    "session.status_idle" => {
+                        BetaManagedAgentsSessionEventType::SessionStatusIdle
+                    }
+                    "session.status_terminated" => {
+                        BetaManagedAgentsSessionEventType::SessionStatusTerminated
+                    }
+                    "session.thread_created" => {
+                        BetaManagedAgentsSessionEventType::SessionThreadCreated
+                    }
+                    "span.outcome_evaluation_start" => {
+                        BetaManagedAgentsSessionEventType::SpanOutcomeEvaluationStart
+                    }
+                    "span.outcome_evaluation_end" => {
+                        BetaManagedAgentsSessionEventType::SpanOutcomeEvaluationEnd
+                    }
+                    "span.model_request_start" => {
+                        BetaManagedAgentsSessionEventType::SpanModelRequestStart
+                    }
+                    "span.model_request_end" => {
+                        BetaManagedAgentsSessionEventType::SpanModelRequestEnd
+                    }
+                    "span.outcome_evaluation_ongoing" => {
+                        BetaManagedAgentsSessionEventType::SpanOutcomeEvaluationOngoing
+                    }
+                    "user.define_outcome" => {
+                        BetaManagedAgentsSessionEventType::UserDefineOutcome
+                    }
+                    "session.thread_status_running" => {
+                        BetaManagedAgentsSessionEventType::SessionThreadStatusRunning
+                    }
+                    "session.thread_status_idle" => {
+                        BetaManagedAgentsSessionEventType::SessionThreadStatusIdle
+                    }
+                    "session.thread_status_terminated" => {
+                        BetaManagedAgentsSessionEventType::SessionThreadStatusTerminated
+                    }
+                    "user.tool_result" => {
+                        BetaManagedAgentsSessionEventType::UserToolResult
+                    }
+                    "session.thread_status_rescheduled" => {
+                        BetaManagedAgentsSessionEventType::SessionThreadStatusRescheduled
+                    }
+                    "session.updated" => {
+                        BetaManagedAgentsSessionEventType::SessionUpdated
+                    }
+                    "system.message" => BetaManagedAgentsSessionEventType::SystemMessage,
+                    "session.usage" => BetaManagedAgentsSessionEventType::SessionUsage,
+                    "workflow_run.created" => {
+                        BetaManagedAgentsSessionEventType::WorkflowRunCreated
+                    }
+                    "workflow_run.status_running" => {
+                        BetaManagedAgentsSessionEventType::WorkflowRunStatusRunning
+                    }
+                    "workflow_run.status_idle" => {
+                        BetaManagedAgentsSessionEventType::WorkflowRunStatusIdle
+                    }
+                    "workflow_run.status_ended" => {
+                        BetaManagedAgentsSessionEventType::WorkflowRunStatusEnded
+                    }
+                    "workflow_run.error" => {
+                        BetaManagedAgentsSessionEventType::WorkflowRunError
+                    }
+                    "workflow_run.phase_started" => {
+                        BetaManagedAgentsSessionEventType::WorkflowRunPhaseStarted
+                    }
+                    "workflow_run.phase_ended" => {
+                        BetaManagedAgentsSessionEventType::WorkflowRunPhaseEnded
+                    }
+                    other => {
+                        BetaManagedAgentsSessionEventType::Unknown(
+                            UnknownValue(other.to_owned()),
+                        )
+                    }
+                },
+            )
+        }
+    }
+    impl ::std::convert::From<&str> for BetaManagedAgentsSessionEventType {
+        fn from(value: &str) -> Self {
+            match value.parse() {
+                Ok(v) => v,
+                Err(never) => match never {}
+            }
+        }
+    }
+    impl ::serde::Serialize for BetaManagedAgentsSessionEventType {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> ::std::result::Result<S::Ok, S::Error> {
+            serializer.serialize_str(self.as_str())
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for BetaManagedAgentsSessionEventType {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            let value = <::std::borrow::Cow<
+                'de,
+                str,
+            > as ::serde::Deserialize>::deserialize(deserializer)?;
+            Ok(BetaManagedAgentsSessionEventType::from(value.as_ref()))
+        }
+    }
+    /// An event type whose production can be previewed on the stream.
+    ///
+    /// Forward compatible: a value this version does not know is kept in
+    /// `Unknown` and serialises back unchanged. Non-exhaustive, so that a
+    /// value added to the spec later is not a breaking change.
+    #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    #[non_exhaustive]
+    pub enum BetaManagedAgentsDeltaType {
+        /// `agent.message`
+        AgentMessage,
+        /// `agent.thinking`
+        AgentThinking,
+        /// A value this version of the client does not know (see
+        /// [`UnknownValue`]).
+        Unknown(UnknownValue),
+    }
+    impl BetaManagedAgentsDeltaType {
+        /// Every value this version of the client knows: `agent.message`, `agent.thinking`.
+        pub const KNOWN: &'static [BetaManagedAgentsDeltaType] = &[
+            BetaManagedAgentsDeltaType::AgentMessage,
+            BetaManagedAgentsDeltaType::AgentThinking,
+        ];
+        /// The value as it appears on the wire.
+        pub fn as_str(&self) -> &str {
+            match self {
+                BetaManagedAgentsDeltaType::AgentMessage => "agent.message",
+                BetaManagedAgentsDeltaType::AgentThinking => "agent.thinking",
+                BetaManagedAgentsDeltaType::Unknown(other) => other.as_str(),
+            }
+        }
+        /// Whether this is a value this version of the client does not know.
+        pub fn is_unknown(&self) -> bool {
+            matches!(self, BetaManagedAgentsDeltaType::Unknown(_))
+        }
+        /// Parses a value this version knows, refusing any other (for
+        /// input that must be valid now, e.g. a command-line flag);
+        /// [`FromStr`](::std::str::FromStr) keeps unknown values instead.
+        pub fn try_parse(value: &str) -> ::std::result::Result<Self, UnknownValueError> {
+            match BetaManagedAgentsDeltaType::from(value) {
+                BetaManagedAgentsDeltaType::Unknown(_) => {
+                    Err(UnknownValueError {
+                        type_name: "BetaManagedAgentsDeltaType",
+                        value: value.to_owned(),
+                    })
+                }
+                known => Ok(known),
+            }
+        }
+    }
+    impl ::std::fmt::Display for BetaManagedAgentsDeltaType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::std::str::FromStr for BetaManagedAgentsDeltaType {
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            Ok(
+                match value {
+                    "agent.message" => BetaManagedAgentsDeltaType::AgentMessage,
+                    "agent.thinking" => BetaManagedAgentsDeltaType::AgentThinking,
+                    other => {
+                        BetaManagedAgentsDeltaType::Unknown(
+                            UnknownValue(other.to_owned()),
+                        )
+                    }
+                },
+            )
+        }
+    }
+    impl ::std::convert::From<&str> for BetaManagedAgentsDeltaType {
+        fn from(value: &str) -> Self {
+            match value.parse() {
+                Ok(v) => v,
+                Err(never) => match never {}
+            }
+        }
+    }
+    impl ::serde::Serialize for BetaManagedAgentsDeltaType {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> ::std::result::Result<S::Ok, S::Error> {
+            serializer.serialize_str(self.as_str())
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for BetaManagedAgentsDeltaType {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            let value = <::std::borrow::Cow<
+                'de,
+                str,
+            > as ::serde::Deserialize>::deserialize(deserializer)?;
+            Ok(BetaManagedAgentsDeltaType::from(value.as_ref()))
+        }
+    }
+    /// The evaluated permission policy for a tool invocation. Absent means
+    /// the call may run (`allow`).
+    ///
+    /// Forward compatible: a value this version does not know is kept in
+    /// `Unknown` and serialises back unchanged. Non-exhaustive, so that a
+    /// value added to the spec later is not a breaking change.
+    #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    #[non_exhaustive]
+    pub enum BetaManagedAgentsAgentEvaluatedPermission {
+        /// `allow`
+        Allow,
+        /// `ask`
+        Ask,
+        /// `deny`
+        Deny,
+        /// A value this version of the client does not know (see
+        /// [`UnknownValue`]).
+        Unknown(UnknownValue),
+    }
+    impl BetaManagedAgentsAgentEvaluatedPermission {
+        /// Every value this version of the client knows: `allow`, `ask`, `deny`.
+        pub const KNOWN: &'static [BetaManagedAgentsAgentEvaluatedPermission] = &[
+            BetaManagedAgentsAgentEvaluatedPermission::Allow,
+            BetaManagedAgentsAgentEvaluatedPermission::Ask,
+            BetaManagedAgentsAgentEvaluatedPermission::Deny,
+        ];
+        /// The value as it appears on the wire.
+        pub fn as_str(&self) -> &str {
+            match self {
+                BetaManagedAgentsAgentEvaluatedPermission::Allow => "allow",
+                BetaManagedAgentsAgentEvaluatedPermission::Ask => "ask",
+                BetaManagedAgentsAgentEvaluatedPermission::Deny => "deny",
+                BetaManagedAgentsAgentEvaluatedPermission::Unknown(other) => {
+                    other.as_str()
+                }
+            }
+        }
+        /// Whether this is a value this version of the client does not know.
+        pub fn is_unknown(&self) -> bool {
+            matches!(self, BetaManagedAgentsAgentEvaluatedPermission::Unknown(_))
+        }
+        /// Parses a value this version knows, refusing any other (for
+        /// input that must be valid now, e.g. a command-line flag);
+        /// [`FromStr`](::std::str::FromStr) keeps unknown values instead.
+        pub fn try_parse(value: &str) -> ::std::result::Result<Self, UnknownValueError> {
+            match BetaManagedAgentsAgentEvaluatedPermission::from(value) {
+                BetaManagedAgentsAgentEvaluatedPermission::Unknown(_) => {
+                    Err(UnknownValueError {
+                        type_name: "BetaManagedAgentsAgentEvaluatedPermission",
+                        value: value.to_owned(),
+                    })
+                }
+                known => Ok(known),
+            }
+        }
+    }
+    impl ::std::fmt::Display for BetaManagedAgentsAgentEvaluatedPermission {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::std::str::FromStr for BetaManagedAgentsAgentEvaluatedPermission {
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            Ok(
+                match value {
+                    "allow" => BetaManagedAgentsAgentEvaluatedPermission::Allow,
+                    "ask" => BetaManagedAgentsAgentEvaluatedPermission::Ask,
+                    "deny" => BetaManagedAgentsAgentEvaluatedPermission::Deny,
+                    other => {
+                        BetaManagedAgentsAgentEvaluatedPermission::Unknown(
+                            UnknownValue(other.to_owned()),
+                        )
+                    }
+                },
+            )
+        }
+    }
+    impl ::std::convert::From<&str> for BetaManagedAgentsAgentEvaluatedPermission {
+        fn from(value: &str) -> Self {
+            match value.parse() {
+                Ok(v) => v,
+                Err(never) => match never {}
+            }
+        }
+    }
+    impl ::serde::Serialize for BetaManagedAgentsAgentEvaluatedPermission {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> ::std::result::Result<S::Ok, S::Error> {
+            serializer.serialize_str(self.as_str())
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for BetaManagedAgentsAgentEvaluatedPermission {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            let value = <::std::borrow::Cow<
+                'de,
+                str,
+            > as ::serde::Deserialize>::deserialize(deserializer)?;
+            Ok(BetaManagedAgentsAgentEvaluatedPermission::from(value.as_ref()))
+        }
+    }
+    /// Which resolved permission_policy produced `evaluated_permission`,
+    /// tagged by `type`. Open union.
+    ///
+    #[doc = concat!(
+        " Tagged by `", "type", "`. Forward compatible: a variant this version does not"
+    )]
+    /// know is kept in `Unknown` as raw JSON and serialises back unchanged.
+    /// Non-exhaustive, so that a variant added to the spec later is not a
+    /// breaking change.
+    #[derive(Clone, Debug, PartialEq)]
+    #[non_exhaustive]
+    pub enum BetaManagedAgentsAgentToolEvaluation {
+        /// `type: "always_allow"`
+        AlwaysAllow(BetaManagedAgentsAgentToolEvaluationAlwaysAllow),
+        /// `type: "always_ask"`
+        AlwaysAsk(BetaManagedAgentsAgentToolEvaluationAlwaysAsk),
+        /// `type: "auto"`
+        Auto(BetaManagedAgentsAgentToolEvaluationAuto),
+        /// A variant this version of the client does not know (or a missing `type`), kept as raw JSON.
+        Unknown(::serde_json::Value),
+    }
+    impl BetaManagedAgentsAgentToolEvaluation {
+        /// The discriminator value (`None` only for an `Unknown` without one).
+        pub fn tag(&self) -> ::std::option::Option<&str> {
+            match self {
+                BetaManagedAgentsAgentToolEvaluation::AlwaysAllow(_) => {
+                    Some("always_allow")
+                }
+                BetaManagedAgentsAgentToolEvaluation::AlwaysAsk(_) => Some("always_ask"),
+                BetaManagedAgentsAgentToolEvaluation::Auto(_) => Some("auto"),
+                BetaManagedAgentsAgentToolEvaluation::Unknown(value) => {
+                    value.get("type").and_then(::serde_json::Value::as_str)
+                }
+            }
+        }
+        /// Whether this is a variant this version of the client does not know.
+        pub fn is_unknown(&self) -> bool {
+            matches!(self, BetaManagedAgentsAgentToolEvaluation::Unknown(_))
+        }
+    }
+    impl ::std::convert::From<BetaManagedAgentsAgentToolEvaluationAlwaysAllow>
+    for BetaManagedAgentsAgentToolEvaluation {
+        fn from(value: BetaManagedAgentsAgentToolEvaluationAlwaysAllow) -> Self {
+            BetaManagedAgentsAgentToolEvaluation::AlwaysAllow(value)
+        }
+    }
+    impl ::std::convert::From<BetaManagedAgentsAgentToolEvaluationAlwaysAsk>
+    for BetaManagedAgentsAgentToolEvaluation {
+        fn from(value: BetaManagedAgentsAgentToolEvaluationAlwaysAsk) -> Self {
+            BetaManagedAgentsAgentToolEvaluation::AlwaysAsk(value)
+        }
+    }
+    impl ::std::convert::From<BetaManagedAgentsAgentToolEvaluationAuto>
+    for BetaManagedAgentsAgentToolEvaluation {
+        fn from(value: BetaManagedAgentsAgentToolEvaluationAuto) -> Self {
+            BetaManagedAgentsAgentToolEvaluation::Auto(value)
+        }
+    }
+    impl ::serde::Serialize for BetaManagedAgentsAgentToolEvaluation {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> ::std::result::Result<S::Ok, S::Error> {
+            match self {
+                BetaManagedAgentsAgentToolEvaluation::AlwaysAllow(inner) => {
+                    ::serde::Serialize::serialize(inner, serializer)
+                }
+                BetaManagedAgentsAgentToolEvaluation::AlwaysAsk(inner) => {
+                    ::serde::Serialize::serialize(inner, serializer)
+                }
+                BetaManagedAgentsAgentToolEvaluation::Auto(inner) => {
+                    ::serde::Serialize::serialize(inner, serializer)
+                }
+                BetaManagedAgentsAgentToolEvaluation::Unknown(value) => {
+                    ::serde::Serialize::serialize(value, serializer)
+                }
+            }
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for BetaManagedAgentsAgentToolEvaluation {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            let value = <::serde_json::Value as ::serde::Deserialize>::deserialize(
+                deserializer,
+            )?;
+            let tag = value.get("type").and_then(::serde_json::Value::as_str);
+            match tag {
+                Some("always_allow") => {
+                    ::serde_json::from_value(value)
+                        .map(BetaManagedAgentsAgentToolEvaluation::AlwaysAllow)
+                        .map_err(<D::Error as ::serde::de::Error>::custom)
+                }
+                Some("always_ask") => {
+                    ::serde_json::from_value(value)
+                        .map(BetaManagedAgentsAgentToolEvaluation::AlwaysAsk)
+                        .map_err(<D::Error as ::serde::de::Error>::custom)
+                }
+                Some("auto") => {
+                    ::serde_json::from_value(value)
+                        .map(BetaManagedAgentsAgentToolEvaluation::Auto)
+                        .map_err(<D::Error as ::serde::de::Error>::custom)
+                }
+                _ => Ok(BetaManagedAgentsAgentToolEvaluation::Unknown(value)),
+            }
+        }
+    }
+    /// A tool confirmation verdict. Treat any other value as `deny`.
+    ///
+    /// Forward compatible: a value this version does not know is kept in
+    /// `Unknown` and serialises back unchanged. Non-exhaustive, so that a
+    /// value added to the spec later is not a breaking change.
+    #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    #[non_exhaustive]
+    pub enum BetaManagedAgentsToolConfirmationResult {
+        /// `allow`
+        Allow,
+        /// `deny`
+        Deny,
+        /// A value this version of the client does not know (see
+        /// [`UnknownValue`]).
+        Unknown(UnknownValue),
+    }
+    impl BetaManagedAgentsToolConfirmationResult {
+        /// Every value this version of the client knows: `allow`, `deny`.
+        pub const KNOWN: &'static [BetaManagedAgentsToolConfirmationResult] = &[
+            BetaManagedAgentsToolConfirmationResult::Allow,
+            BetaManagedAgentsToolConfirmationResult::Deny,
+        ];
+        /// The value as it appears on the wire.
+        pub fn as_str(&self) -> &str {
+            match self {
+                BetaManagedAgentsToolConfirmationResult::Allow => "allow",
+                BetaManagedAgentsToolConfirmationResult::Deny => "deny",
+                BetaManagedAgentsToolConfirmationResult::Unknown(other) => other.as_str(),
+            }
+        }
+        /// Whether this is a value this version of the client does not know.
+        pub fn is_unknown(&self) -> bool {
+            matches!(self, BetaManagedAgentsToolConfirmationResult::Unknown(_))
+        }
+        /// Parses a value this version knows, refusing any other (for
+        /// input that must be valid now, e.g. a command-line flag);
+        /// [`FromStr`](::std::str::FromStr) keeps unknown values instead.
+        pub fn try_parse(value: &str) -> ::std::result::Result<Self, UnknownValueError> {
+            match BetaManagedAgentsToolConfirmationResult::from(value) {
+                BetaManagedAgentsToolConfirmationResult::Unknown(_) => {
+                    Err(UnknownValueError {
+                        type_name: "BetaManagedAgentsToolConfirmationResult",
+                        value: value.to_owned(),
+                    })
+                }
+                known => Ok(known),
+            }
+        }
+    }
+    impl ::std::fmt::Display for BetaManagedAgentsToolConfirmationResult {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::std::str::FromStr for BetaManagedAgentsToolConfirmationResult {
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            Ok(
+                match value {
+                    "allow" => BetaManagedAgentsToolConfirmationResult::Allow,
+                    "deny" => BetaManagedAgentsToolConfirmationResult::Deny,
+                    other => {
+                        BetaManagedAgentsToolConfirmationResult::Unknown(
+                            UnknownValue(other.to_owned()),
+                        )
+                    }
+                },
+            )
+        }
+    }
+    impl ::std::convert::From<&str> for BetaManagedAgentsToolConfirmationResult {
+        fn from(value: &str) -> Self {
+            match value.parse() {
+                Ok(v) => v,
+                Err(never) => match never {}
+            }
+        }
+    }
+    impl ::serde::Serialize for BetaManagedAgentsToolConfirmationResult {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> ::std::result::Result<S::Ok, S::Error> {
+            serializer.serialize_str(self.as_str())
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for BetaManagedAgentsToolConfirmationResult {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            let value = <::std::borrow::Cow<
+                'de,
+                str,
+            > as ::serde::Deserialize>::deserialize(deserializer)?;
+            Ok(BetaManagedAgentsToolConfirmationResult::from(value.as_ref()))
+        }
+    }
+    /// Why a session (or thread) went idle, tagged by `type`. Reasons this
+    /// document does not list are kept as raw JSON by the generated client.
+    ///
+    #[doc = concat!(
+        " Tagged by `", "type", "`. Forward compatible: a variant this version does not"
+    )]
+    /// know is kept in `Unknown` as raw JSON and serialises back unchanged.
+    /// Non-exhaustive, so that a variant added to the spec later is not a
+    /// breaking change.
+    #[derive(Clone, Debug, PartialEq)]
+    #[non_exhaustive]
+    pub enum BetaManagedAgentsSessionStopReason {
+        /// `type: "end_turn"`
+        EndTurn(BetaManagedAgentsSessionEndTurn),
+        /// `type: "requires_action"`
+        RequiresAction(BetaManagedAgentsSessionRequiresAction),
+        /// `type: "retries_exhausted"`
+        RetriesExhausted(BetaManagedAgentsSessionRetriesExhausted),
+        /// `type: "budget_reached"`
+        BudgetReached(BetaManagedAgentsSessionBudgetReached),
+        /// `type: "refusal"`
+        Refusal(BetaManagedAgentsSessionRefusal),
+        /// A variant this version of the client does not know (or a missing `type`), kept as raw JSON.
+        Unknown(::serde_json::Value),
+    }
+    impl BetaManagedAgentsSessionStopReason {
+        /// The discriminator value (`None` only for an `Unknown` without one).
+        pub fn tag(&self) -> ::std::option::Option<&str> {
+            match self {
+                BetaManagedAgentsSessionStopReason::EndTurn(_) => Some("end_turn"),
+                BetaManagedAgentsSessionStopReason::RequiresAction(_) => {
+                    Some("requires_action")
+                }
+                BetaManagedAgentsSessionStopReason::RetriesExhausted(_) => {
+                    Some("retries_exhausted")
+                }
+                BetaManagedAgentsSessionStopReason::BudgetReached(_) => {
+                    Some("budget_reached")
+                }
+                BetaManagedAgentsSessionStopReason::Refusal(_) => Some("refusal"),
+                BetaManagedAgentsSessionStopReason::Unknown(value) => {
+                    value.get("type").and_then(::serde_json::Value::as_str)
+                }
+            }
+        }
+        /// Whether this is a variant this version of the client does not know.
+        pub fn is_unknown(&self) -> bool {
+            matches!(self, BetaManagedAgentsSessionStopReason::Unknown(_))
+        }
+    }
+    impl ::std::convert::From<BetaManagedAgentsSessionEndTurn>
+    for BetaManagedAgentsSessionStopReason {
+        fn from(value: BetaManagedAgentsSessionEndTurn) -> Self {
+            BetaManagedAgentsSessionStopReason::EndTurn(value)
+        }
+    }
+    impl ::std::convert::From<BetaManagedAgentsSessionRequiresAction>
+    for BetaManagedAgentsSessionStopReason {
+        fn from(value: BetaManagedAgentsSessionRequiresAction) -> Self {
+            BetaManagedAgentsSessionStopReason::RequiresAction(value)
+        }
+    }
+    impl ::std::convert::From<BetaManagedAgentsSessionRetriesExhausted>
+    for BetaManagedAgentsSessionStopReason {
+        fn from(value: BetaManagedAgentsSessionRetriesExhausted) -> Self {
+            BetaManagedAgentsSessionStopReason::RetriesExhausted(value)
+        }
+    }
+    impl ::std::convert::From<BetaManagedAgentsSessionBudgetReached>
+    for BetaManagedAgentsSessionStopReason {
+        fn from(value: BetaManagedAgentsSessionBudgetReached) -> Self {
+            BetaManagedAgentsSessionStopReason::BudgetReached(value)
+        }
+    }
+    impl ::std::convert::From<BetaManagedAgentsSessionRefusal>
+    for BetaManagedAgentsSessionStopReason {
+        fn from(value: BetaManagedAgentsSessionRefusal) -> Self {
+            BetaManagedAgentsSessionStopReason::Refusal(value)
+        }
+    }
+    impl ::serde::Serialize for BetaManagedAgentsSessionStopReason {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> ::std::result::Result<S::Ok, S::Error> {
+            match self {
+                BetaManagedAgentsSessionStopReason::EndTurn(inner) => {
+                    ::serde::Serialize::serialize(inner, serializer)
+                }
+                BetaManagedAgentsSessionStopReason::RequiresAction(inner) => {
+                    ::serde::Serialize::serialize(inner, serializer)
+                }
+                BetaManagedAgentsSessionStopReason::RetriesExhausted(inner) => {
+                    ::serde::Serialize::serialize(inner, serializer)
+                }
+                BetaManagedAgentsSessionStopReason::BudgetReached(inner) => {
+                    ::serde::Serialize::serialize(inner, serializer)
+                }
+                BetaManagedAgentsSessionStopReason::Refusal(inner) => {
+                    ::serde::Serialize::serialize(inner, serializer)
+                }
+                BetaManagedAgentsSessionStopReason::Unknown(value) => {
+                    ::serde::Serialize::serialize(value, serializer)
+                }
+            }
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for BetaManagedAgentsSessionStopReason {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            let value = <::serde_json::Value as ::serde::Deserialize>::deserialize(
+                deserializer,
+            )?;
+            let tag = value.get("type").and_then(::serde_json::Value::as_str);
+            match tag {
+                Some("end_turn") => {
+                    ::serde_json::from_value(value)
+                        .map(BetaManagedAgentsSessionStopReason::EndTurn)
+                        .map_err(<D::Error as ::serde::de::Error>::custom)
+                }
+                Some("requires_action") => {
+                    ::serde_json::from_value(value)
+                        .map(BetaManagedAgentsSessionStopReason::RequiresAction)
+                        .map_err(<D::Error as ::serde::de::Error>::custom)
+                }
+                Some("retries_exhausted") => {
+                    ::serde_json::from_value(value)
+                        .map(BetaManagedAgentsSessionStopReason::RetriesExhausted)
+                        .map_err(<D::Error as ::serde::de::Error>::custom)
+                }
+                Some("budget_reached") => {
+                    ::serde_json::from_value(value)
+                        .map(BetaManagedAgentsSessionStopReason::BudgetReached)
+                        .map_err(<D::Error as ::serde::de::Error>::custom)
+                }
+                Some("refusal") => {
+                    ::serde_json::from_value(value)
+                        .map(BetaManagedAgentsSessionStopReason::Refusal)
+                        .map_err(<D::Error as ::serde::de::Error>::custom)
+                }
+                _ => Ok(BetaManagedAgentsSessionStopReason::Unknown(value)),
+            }
+        }
+    }
+    /// The policy category that triggered a refusal. New values can be added over time.
+    ///
+    /// Forward compatible: a value this version does not know is kept in
+    /// `Unknown` and serialises back unchanged. Non-exhaustive, so that a
+    /// value added to the spec later is not a breaking change.
+    #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    #[non_exhaustive]
+    pub enum BetaManagedAgentsRefusalCategory {
+        /// `cyber`
+        Cyber,
+        /// `bio`
+        Bio,
+        /// `frontier_llm`
+        FrontierLlm,
+        /// `reasoning_extraction`
+        ReasoningExtraction,
+        /// `general_harms`
+        GeneralHarms,
+        /// A value this version of the client does not know (see
+        /// [`UnknownValue`]).
+        Unknown(UnknownValue),
+    }
+    impl BetaManagedAgentsRefusalCategory {
+        /// Every value this version of the client knows: `cyber`, `bio`, `frontier_llm`, `reasoning_extraction`, `general_harms`.
+        pub const KNOWN: &'static [BetaManagedAgentsRefusalCategory] = &[
+            BetaManagedAgentsRefusalCategory::Cyber,
+            BetaManagedAgentsRefusalCategory::Bio,
+            BetaManagedAgentsRefusalCategory::FrontierLlm,
+            BetaManagedAgentsRefusalCategory::ReasoningExtraction,
+            BetaManagedAgentsRefusalCategory::GeneralHarms,
+        ];
+        /// The value as it appears on the wire.
+        pub fn as_str(&self) -> &str {
+            match self {
+                BetaManagedAgentsRefusalCategory::Cyber => "cyber",
+                BetaManagedAgentsRefusalCategory::Bio => "bio",
+                BetaManagedAgentsRefusalCategory::FrontierLlm => "frontier_llm",
+                BetaManagedAgentsRefusalCategory::ReasoningExtraction => {
+                    "reasoning_extraction"
+                }
+                BetaManagedAgentsRefusalCategory::GeneralHarms => "general_harms",
+                BetaManagedAgentsRefusalCategory::Unknown(other) => other.as_str(),
+            }
+        }
+        /// Whether this is a value this version of the client does not know.
+        pub fn is_unknown(&self) -> bool {
+            matches!(self, BetaManagedAgentsRefusalCategory::Unknown(_))
+        }
+        /// Parses a value this version knows, refusing any other (for
+        /// input that must be valid now, e.g. a command-line flag);
+        /// [`FromStr`](::std::str::FromStr) keeps unknown values instead.
+        pub fn try_parse(value: &str) -> ::std::result::Result<Self, UnknownValueError> {
+            match BetaManagedAgentsRefusalCategory::from(value) {
+                BetaManagedAgentsRefusalCategory::Unknown(_) => {
+                    Err(UnknownValueError {
+                        type_name: "BetaManagedAgentsRefusalCategory",
+                        value: value.to_owned(),
+                    })
+                }
+                known => Ok(known),
+            }
+        }
+    }
+    impl ::std::fmt::Display for BetaManagedAgentsRefusalCategory {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::std::str::FromStr for BetaManagedAgentsRefusalCategory {
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            Ok(
+                match value {
+                    "cyber" => BetaManagedAgentsRefusalCategory::Cyber,
+                    "bio" => BetaManagedAgentsRefusalCategory::Bio,
+                    "frontier_llm" => BetaManagedAgentsRefusalCategory::FrontierLlm,
+                    "reasoning_extraction" => {
+                        BetaManagedAgentsRefusalCategory::ReasoningExtraction
+                    }
+                    "general_harms" => BetaManagedAgentsRefusalCategory::GeneralHarms,
+                    other => {
+                        BetaManagedAgentsRefusalCategory::Unknown(
+                            UnknownValue(other.to_owned()),
+                        )
+                    }
+                },
+            )
+        }
+    }
+    impl ::std::convert::From<&str> for BetaManagedAgentsRefusalCategory {
+        fn from(value: &str) -> Self {
+            match value.parse() {
+                Ok(v) => v,
+                Err(never) => match never {}
+            }
+        }
+    }
+    impl ::serde::Serialize for BetaManagedAgentsRefusalCategory {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> ::std::result::Result<S::Ok, S::Error> {
+            serializer.serialize_str(self.as_str())
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for BetaManagedAgentsRefusalCategory {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            let value = <::std::borrow::Cow<
+                'de,
+                str,
+            > as ::serde::Deserialize>::deserialize(deserializer)?;
+            Ok(BetaManagedAgentsRefusalCategory::from(value.as_ref()))
+        }
+    }
+    /// Structured information about why a session stopped, tagged by `type`.
+    /// The SDKs type it as the refusal object alone; it is a union here so
+    /// that a future kind does not fail the whole idle event.
+    ///
+    #[doc = concat!(
+        " Tagged by `", "type", "`. Forward compatible: a variant this version does not"
+    )]
+    /// know is kept in `Unknown` as raw JSON and serialises back unchanged.
+    /// Non-exhaustive, so that a variant added to the spec later is not a
+    /// breaking change.
+    #[derive(Clone, Debug, PartialEq)]
+    #[non_exhaustive]
+    pub enum BetaManagedAgentsSessionStopDetails {
+        /// `type: "refusal"`
+        Refusal(BetaManagedAgentsSessionRefusalStopDetails),
+        /// A variant this version of the client does not know (or a missing `type`), kept as raw JSON.
+        Unknown(::serde_json::Value),
+    }
+    impl BetaManagedAgentsSessionStopDetails {
+        /// The discriminator value (`None` only for an `Unknown` without one).
+        pub fn tag(&self) -> ::std::option::Option<&str> {
+            match self {
+                BetaManagedAgentsSessionStopDetails::Refusal(_) => Some("refusal"),
+                BetaManagedAgentsSessionStopDetails::Unknown(value) => {
+                    value.get("type").and_then(::serde_json::Value::as_str)
+                }
+            }
+        }
+        /// Whether this is a variant this version of the client does not know.
+        pub fn is_unknown(&self) -> bool {
+            matches!(self, BetaManagedAgentsSessionStopDetails::Unknown(_))
+        }
+    }
+    impl ::std::convert::From<BetaManagedAgentsSessionRefusalStopDetails>
+    for BetaManagedAgentsSessionStopDetails {
+        fn from(value: BetaManagedAgentsSessionRefusalStopDetails) -> Self {
+            BetaManagedAgentsSessionStopDetails::Refusal(value)
+        }
+    }
+    impl ::serde::Serialize for BetaManagedAgentsSessionStopDetails {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> ::std::result::Result<S::Ok, S::Error> {
+            match self {
+                BetaManagedAgentsSessionStopDetails::Refusal(inner) => {
+                    ::serde::Serialize::serialize(inner, serializer)
+                }
+                BetaManagedAgentsSessionStopDetails::Unknown(value) => {
+                    ::serde::Serialize::serialize(value, serializer)
+                }
+            }
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for BetaManagedAgentsSessionStopDetails {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            let value = <::serde_json::Value as ::serde::Deserialize>::deserialize(
+                deserializer,
+            )?;
+            let tag = value.get("type").and_then(::serde_json::Value::as_str);
+            match tag {
+                Some("refusal") => {
+                    ::serde_json::from_value(value)
+                        .map(BetaManagedAgentsSessionStopDetails::Refusal)
+                        .map_err(<D::Error as ::serde::de::Error>::custom)
+                }
+                _ => Ok(BetaManagedAgentsSessionStopDetails::Unknown(value)),
+            }
+        }
+    }
+    /// An event of a session (history and stream), tagged by `type`. Only the
+    /// types a self-hosted worker acts on are typed; every other type
+    /// (`BetaManagedAgentsSessionEventType` lists those the SDKs know, and
+    /// the stream's `event_start` / `event_delta` previews) is kept as raw
+    /// JSON by the generated client.
+    ///
+    #[doc = concat!(
+        " Tagged by `", "type", "`. Forward compatible: a variant this version does not"
+    )]
+    /// know is kept in `Unknown` as raw JSON and serialises back unchanged.
+    /// Non-exhaustive, so that a variant added to the spec later is not a
+    /// breaking change.
+    #[derive(Clone, Debug, PartialEq)]
+    #[non_exhaustive]
+    pub enum BetaManagedAgentsSessionEvent {
+        /// `type: "agent.tool_use"`
+        AgentToolUse(BetaManagedAgentsAgentToolUseEvent),
+        /// `type: "agent.custom_tool_use"`
+        AgentCustomToolUse(BetaManagedAgentsAgentCustomToolUseEvent),
+        /// `type: "user.tool_result"`
+        UserToolResult(BetaManagedAgentsUserToolResultEvent),
+        /// `type: "user.custom_tool_result"`
+        UserCustomToolResult(BetaManagedAgentsUserCustomToolResultEvent),
+        /// `type: "user.tool_confirmation"`
+        UserToolConfirmation(BetaManagedAgentsUserToolConfirmationEvent),
+        /// `type: "user.message"`
+        UserMessage(BetaManagedAgentsUserMessageEvent),
+        /// `type: "agent.message"`
+        AgentMessage(BetaManagedAgentsAgentMessageEvent),
+        /// `type: "session.status_idle"`
+        SessionStatusIdle(BetaManagedAgentsSessionStatusIdleEvent),
+        /// `type: "session.status_running"`
+        SessionStatusRunning(BetaManagedAgentsSessionStatusRunningEvent),
+        /// `type: "session.status_rescheduled"`
+        SessionStatusRescheduled(BetaManagedAgentsSessionStatusRescheduledEvent),
+        /// `type: "session.status_terminated"`
+        SessionStatusTerminated(BetaManagedAgentsSessionStatusTerminatedEvent),
+        /// `type: "session.deleted"`
+        SessionDeleted(BetaManagedAgentsSessionDeletedEvent),
+        /// `type: "session.thread_status_running"`
+        SessionThreadStatusRunning(BetaManagedAgentsSessionThreadStatusRunningEvent),
+        /// `type: "session.thread_status_idle"`
+        SessionThreadStatusIdle(BetaManagedAgentsSessionThreadStatusIdleEvent),
+        /// `type: "session.thread_status_rescheduled"`
+        SessionThreadStatusRescheduled(
+            BetaManagedAgentsSessionThreadStatusRescheduledEvent,
+        ),
+        /// `type: "session.thread_status_terminated"`
+        SessionThreadStatusTerminated(
+            BetaManagedAgentsSessionThreadStatusTerminatedEvent,
+        ),
+        /// A variant this version of the client does not know (or a missing `type`), kept as raw JSON.
+        Unknown(::serde_json::Value),
+    }
+    impl BetaManagedAgentsSessionEvent {
+        /// The discriminator value (`None` only for an `Unknown` without one).
+        pub fn tag(&self) -> ::std::option::Option<&str> {
+            match self {
+                BetaManagedAgentsSessionEvent::AgentToolUse(_) => Some("agent.tool_use"),
+                BetaManagedAgentsSessionEvent::AgentCustomToolUse(_) => {
+                    Some("agent.custom_tool_use")
+                }
+                BetaManagedAgentsSessionEvent::UserToolResult(_) => {
+                    Some("user.tool_result")
+                }
+                BetaManagedAgentsSessionEvent::UserCustomToolResult(_) => {
+                    Some("user.custom_tool_result")
+                }
+                BetaManagedAgentsSessionEvent::UserToolConfirmation(_) => {
+                    Some("user.tool_confirmation")
+                }
+                BetaManagedAgentsSessionEvent::UserMessage(_) => Some("user.message"),
+                BetaManagedAgentsSessionEvent::AgentMessage(_) => Some("agent.message"),
+                BetaManagedAgentsSessionEvent::SessionStatusIdle(_) => {
+                    Some("session.status_idle")
+                }
+                BetaManagedAgentsSessionEvent::SessionStatusRunning(_) => {
+                    Some("session.status_running")
+                }
+                BetaManagedAgentsSessionEvent::SessionStatusRescheduled(_) => {
+                    Some("session.status_rescheduled")
+                }
+                BetaManagedAgentsSessionEvent::SessionStatusTerminated(_) => {
+                    Some("session.status_terminated")
+                }
+                BetaManagedAgentsSessionEvent::SessionDeleted(_) => {
+                    Some("session.deleted")
+                }
+                BetaManagedAgentsSessionEvent::SessionThreadStatusRunning(_) => {
+                    Some("session.thread_status_running")
+                }
+                BetaManagedAgentsSessionEvent::SessionThreadStatusIdle(_) => {
+                    Some("session.thread_status_idle")
+                }
+                BetaManagedAgentsSessionEvent::SessionThreadStatusRescheduled(_) => {
+                    Some("session.thread_status_rescheduled")
+                }
+                BetaManagedAgentsSessionEvent::SessionThreadStatusTerminated(_) => {
+                    Some("session.thread_status_terminated")
+                }
+                BetaManagedAgentsSessionEvent::Unknown(value) => {
+                    value.get("type").and_then(::serde_json::Value::as_str)
+                }
+            }
+        }
+        /// Whether this is a variant this version of the client does not know.
+        pub fn is_unknown(&self) -> bool {
+            matches!(self, BetaManagedAgentsSessionEvent::Unknown(_))
+        }
+    }
+    impl ::std::convert::From<BetaManagedAgentsAgentToolUseEvent>
+    for BetaManagedAgentsSessionEvent {
+        fn from(value: BetaManagedAgentsAgentToolUseEvent) -> Self {
+            BetaManagedAgentsSessionEvent::AgentToolUse(value)
+        }
+    }
+    impl ::std::convert::From<BetaManagedAgentsAgentCustomToolUseEvent>
+    for BetaManagedAgentsSessionEvent {
+        fn from(value: BetaManagedAgentsAgentCustomToolUseEvent) -> Self {
+            BetaManagedAgentsSessionEvent::AgentCustomToolUse(value)
+        }
+    }
+    impl ::std::convert::From<BetaManagedAgentsUserToolResultEvent>
+    for BetaManagedAgentsSessionEvent {
+        fn from(value: BetaManagedAgentsUserToolResultEvent) -> Self {
+            BetaManagedAgentsSessionEvent::UserToolResult(value)
+        }
+    }
+    impl ::std::convert::From<BetaManagedAgentsUserCustomToolResultEvent>
+    for BetaManagedAgentsSessionEvent {
+        fn from(value: BetaManagedAgentsUserCustomToolResultEvent) -> Self {
+            BetaManagedAgentsSessionEvent::UserCustomToolResult(value)
+        }
+    }
+    impl ::std::convert::From<BetaManagedAgentsUserToolConfirmationEvent>
+    for BetaManagedAgentsSessionEvent {
+        fn from(value: BetaManagedAgentsUserToolConfirmationEvent) -> Self {
+            BetaManagedAgentsSessionEvent::UserToolConfirmation(value)
+        }
+    }
+    impl ::std::convert::From<BetaManagedAgentsUserMessageEvent>
+    for BetaManagedAgentsSessionEvent {
+        fn from(value: BetaManagedAgentsUserMessageEvent) -> Self {
+            BetaManagedAgentsSessionEvent::UserMessage(value)
+        }
+    }
+    impl ::std::convert::From<BetaManagedAgentsAgentMessageEvent>
+    for BetaManagedAgentsSessionEvent {
+        fn from(value: BetaManagedAgentsAgentMessageEvent) -> Self {
+            BetaManagedAgentsSessionEvent::AgentMessage(value)
+        }
+    }
+    impl ::std::convert::From<BetaManagedAgentsSessionStatusIdleEvent>
+    for BetaManagedAgentsSessionEvent {
+        fn from(value: BetaManagedAgentsSessionStatusIdleEvent) -> Self {
+            BetaManagedAgentsSessionEvent::SessionStatusIdle(value)
+        }
+    }
+    impl ::std::convert::From<BetaManagedAgentsSessionStatusRunningEvent>
+    for BetaManagedAgentsSessionEvent {
+        fn from(value: BetaManagedAgentsSessionStatusRunningEvent) -> Self {
+            BetaManagedAgentsSessionEvent::SessionStatusRunning(value)
+        }
+    }
+    impl ::std::convert::From<BetaManagedAgentsSessionStatusRescheduledEvent>
+    for BetaManagedAgentsSessionEvent {
+        fn from(value: BetaManagedAgentsSessionStatusRescheduledEvent) -> Self {
+            BetaManagedAgentsSessionEvent::SessionStatusRescheduled(value)
+        }
+    }
+    impl ::std::convert::From<BetaManagedAgentsSessionStatusTerminatedEvent>
+    for BetaManagedAgentsSessionEvent {
+        fn from(value: BetaManagedAgentsSessionStatusTerminatedEvent) -> Self {
+            BetaManagedAgentsSessionEvent::SessionStatusTerminated(value)
+        }
+    }
+    impl ::std::convert::From<BetaManagedAgentsSessionDeletedEvent>
+    for BetaManagedAgentsSessionEvent {
+        fn from(value: BetaManagedAgentsSessionDeletedEvent) -> Self {
+            BetaManagedAgentsSessionEvent::SessionDeleted(value)
+        }
+    }
+    impl ::std::convert::From<BetaManagedAgentsSessionThreadStatusRunningEvent>
+    for BetaManagedAgentsSessionEvent {
+        fn from(value: BetaManagedAgentsSessionThreadStatusRunningEvent) -> Self {
+            BetaManagedAgentsSessionEvent::SessionThreadStatusRunning(value)
+        }
+    }
+    impl ::std::convert::From<BetaManagedAgentsSessionThreadStatusIdleEvent>
+    for BetaManagedAgentsSessionEvent {
+        fn from(value: BetaManagedAgentsSessionThreadStatusIdleEvent) -> Self {
+            BetaManagedAgentsSessionEvent::SessionThreadStatusIdle(value)
+        }
+    }
+    impl ::std::convert::From<BetaManagedAgentsSessionThreadStatusRescheduledEvent>
+    for BetaManagedAgentsSessionEvent {
+        fn from(value: BetaManagedAgentsSessionThreadStatusRescheduledEvent) -> Self {
+            BetaManagedAgentsSessionEvent::SessionThreadStatusRescheduled(value)
+        }
+    }
+    impl ::std::convert::From<BetaManagedAgentsSessionThreadStatusTerminatedEvent>
+    for BetaManagedAgentsSessionEvent {
+        fn from(value: BetaManagedAgentsSessionThreadStatusTerminatedEvent) -> Self {
+            BetaManagedAgentsSessionEvent::SessionThreadStatusTerminated(value)
+        }
+    }
+    impl ::serde::Serialize for BetaManagedAgentsSessionEvent {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> ::std::result::Result<S::Ok, S::Error> {
+            match self {
+                BetaManagedAgentsSessionEvent::AgentToolUse(inner) => {
+                    ::serde::Serialize::serialize(inner, serializer)
+                }
+                BetaManagedAgentsSessionEvent::AgentCustomToolUse(inner) => {
+                    ::serde::Serialize::serialize(inner, serializer)
+                }
+                BetaManagedAgentsSessionEvent::UserToolResult(inner) => {
+                    ::serde::Serialize::serialize(inner, serializer)
+                }
+                BetaManagedAgentsSessionEvent::UserCustomToolResult(inner) => {
+                    ::serde::Serialize::serialize(inner, serializer)
+                }
+                BetaManagedAgentsSessionEvent::UserToolConfirmation(inner) => {
+                    ::serde::Serialize::serialize(inner, serializer)
+                }
+                BetaManagedAgentsSessionEvent::UserMessage(inner) => {
+                    ::serde::Serialize::serialize(inner, serializer)
+                }
+                BetaManagedAgentsSessionEvent::AgentMessage(inner) => {
+                    ::serde::Serialize::serialize(inner, serializer)
+                }
+                BetaManagedAgentsSessionEvent::SessionStatusIdle(inner) => {
+                    ::serde::Serialize::serialize(inner, serializer)
+                }
+                BetaManagedAgentsSessionEvent::SessionStatusRunning(inner) => {
+                    ::serde::Serialize::serialize(inner, serializer)
+                }
+                BetaManagedAgentsSessionEvent::SessionStatusRescheduled(inner) => {
+                    ::serde::Serialize::serialize(inner, serializer)
+                }
+                BetaManagedAgentsSessionEvent::SessionStatusTerminated(inner) => {
+                    ::serde::Serialize::serialize(inner, serializer)
+                }
+                BetaManagedAgentsSessionEvent::SessionDeleted(inner) => {
+                    ::serde::Serialize::serialize(inner, serializer)
+                }
+                BetaManagedAgentsSessionEvent::SessionThreadStatusRunning(inner) => {
+                    ::serde::Serialize::serialize(inner, serializer)
+                }
+                BetaManagedAgentsSessionEvent::SessionThreadStatusIdle(inner) => {
+                    ::serde::Serialize::serialize(inner, serializer)
+                }
+                BetaManagedAgentsSessionEvent::SessionThreadStatusRescheduled(inner) => {
+                    ::serde::Serialize::serialize(inner, serializer)
+                }
+                BetaManagedAgentsSessionEvent::SessionThreadStatusTerminated(inner) => {
+                    ::serde::Serialize::serialize(inner, serializer)
+                }
+                BetaManagedAgentsSessionEvent::Unknown(value) => {
+                    ::serde::Serialize::serialize(value, serializer)
+                }
+            }
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for BetaManagedAgentsSessionEvent {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            let value = <::serde_json::Value as ::serde::Deserialize>::deserialize(
+                deserializer,
+            )?;
+            let tag = value.get("type").and_then(::serde_json::Value::as_str);
+            match tag {
+                Some("agent.tool_use") => {
+                    ::serde_json::from_value(value)
+                        .map(BetaManagedAgentsSessionEvent::AgentToolUse)
+                        .map_err(<D::Error as ::serde::de::Error>::custom)
+                }
+                Some("agent.custom_tool_use") => {
+                    ::serde_json::from_value(value)
+                        .map(BetaManagedAgentsSessionEvent::AgentCustomToolUse)
+                        .map_err(<D::Error as ::serde::de::Error>::custom)
+                }
+                Some("user.tool_result") => {
+                    ::serde_json::from_value(value)
+                        .map(BetaManagedAgentsSessionEvent::UserToolResult)
+                        .map_err(<D::Error as ::serde::de::Error>::custom)
+                }
+                Some("user.custom_tool_result") => {
+                    ::serde_json::from_value(value)
+                        .map(BetaManagedAgentsSessionEvent::UserCustomToolResult)
+                        .map_err(<D::Error as ::serde::de::Error>::custom)
+                }
+                Some("user.tool_confirmation") => {
+                    ::serde_json::from_value(value)
+                        .map(BetaManagedAgentsSessionEvent::UserToolConfirmation)
+                        .map_err(<D::Error as ::serde::de::Error>::custom)
+                }
+                Some("user.message") => {
+                    ::serde_json::from_value(value)
+                        .map(BetaManagedAgentsSessionEvent::UserMessage)
+                        .map_err(<D::Error as ::serde::de::Error>::custom)
+                }
+                Some("agent.message") => {
+                    ::serde_json::from_value(value)
+                        .map(BetaManagedAgentsSessionEvent::AgentMessage)
+                        .map_err(<D::Error as ::serde::de::Error>::custom)
+                }
+                Some("session.status_idle") => {
+                    ::serde_json::from_value(value)
+                        .map(BetaManagedAgentsSessionEvent::SessionStatusIdle)
+                        .map_err(<D::Error as ::serde::de::Error>::custom)
+                }
+                Some("session.status_running") => {
+                    ::serde_json::from_value(value)
+                        .map(BetaManagedAgentsSessionEvent::SessionStatusRunning)
+                        .map_err(<D::Error as ::serde::de::Error>::custom)
+                }
+                Some("session.status_rescheduled") => {
+                    ::serde_json::from_value(value)
+                        .map(BetaManagedAgentsSessionEvent::SessionStatusRescheduled)
+                        .map_err(<D::Error as ::serde::de::Error>::custom)
+                }
+                Some("session.status_terminated") => {
+                    ::serde_json::from_value(value)
+                        .map(BetaManagedAgentsSessionEvent::SessionStatusTerminated)
+                        .map_err(<D::Error as ::serde::de::Error>::custom)
+                }
+                Some("session.deleted") => {
+                    ::serde_json::from_value(value)
+                        .map(BetaManagedAgentsSessionEvent::SessionDeleted)
+                        .map_err(<D::Error as ::serde::de::Error>::custom)
+                }
+                Some("session.thread_status_running") => {
+                    ::serde_json::from_value(value)
+                        .map(BetaManagedAgentsSessionEvent::SessionThreadStatusRunning)
+                        .map_err(<D::Error as ::serde::de::Error>::custom)
+                }
+                Some("session.thread_status_idle") => {
+                    ::serde_json::from_value(value)
+                        .map(BetaManagedAgentsSessionEvent::SessionThreadStatusIdle)
+                        .map_err(<D::Error as ::serde::de::Error>::custom)
+                }
+                Some("session.thread_status_rescheduled") => {
+                    ::serde_json::from_value(value)
+                        .map(
+                            BetaManagedAgentsSessionEvent::SessionThreadStatusRescheduled,
+                        )
+                        .map_err(<D::Error as ::serde::de::Error>::custom)
+                }
+                Some("session.thread_status_terminated") => {
+                    ::serde_json::from_value(value)
+                        .map(
+                            BetaManagedAgentsSessionEvent::SessionThreadStatusTerminated,
+                        )
+                        .map_err(<D::Error as ::serde::de::Error>::custom)
+                }
+                _ => Ok(BetaManagedAgentsSessionEvent::Unknown(value)),
+            }
+        }
+    }
+    /// An event to send to a session, tagged by `type`. The SDKs also know
+    /// `user.define_outcome` and `system.message`; send those as raw JSON.
+    ///
+    #[doc = concat!(
+        " Tagged by `", "type", "`. Forward compatible: a variant this version does not"
+    )]
+    /// know is kept in `Unknown` as raw JSON and serialises back unchanged.
+    /// Non-exhaustive, so that a variant added to the spec later is not a
+    /// breaking change.
+    #[derive(Clone, Debug, PartialEq)]
+    #[non_exhaustive]
+    pub enum BetaManagedAgentsEventParams {
+        /// `type: "user.tool_result"`
+        UserToolResult(BetaManagedAgentsUserToolResultEventParams),
+        /// `type: "user.custom_tool_result"`
+        UserCustomToolResult(BetaManagedAgentsUserCustomToolResultEventParams),
+        /// `type: "user.tool_confirmation"`
+        UserToolConfirmation(BetaManagedAgentsUserToolConfirmationEventParams),
+        /// `type: "user.message"`
+        UserMessage(BetaManagedAgentsUserMessageEventParams),
+        /// `type: "user.interrupt"`
+        UserInterrupt(BetaManagedAgentsUserInterruptEventParams),
+        /// A variant this version of the client does not know (or a missing `type`), kept as raw JSON.
+        Unknown(::serde_json::Value),
+    }
+    impl BetaManagedAgentsEventParams {
+        /// The discriminator value (`None` only for an `Unknown` without one).
+        pub fn tag(&self) -> ::std::option::Option<&str> {
+            match self {
+                BetaManagedAgentsEventParams::UserToolResult(_) => {
+                    Some("user.tool_result")
+                }
+                BetaManagedAgentsEventParams::UserCustomToolResult(_) => {
+                    Some("user.custom_tool_result")
+                }
+                BetaManagedAgentsEventParams::UserToolConfirmation(_) => {
+                    Some("user.tool_confirmation")
+                }
+                BetaManagedAgentsEventParams::UserMessage(_) => Some("user.message"),
+                BetaManagedAgentsEventParams::UserInterrupt(_) => Some("user.interrupt"),
+                BetaManagedAgentsEventParams::Unknown(value) => {
+                    value.get("type").and_then(::serde_json::Value::as_str)
+                }
+            }
+        }
+        /// Whether this is a variant this version of the client does not know.
+        pub fn is_unknown(&self) -> bool {
+            matches!(self, BetaManagedAgentsEventParams::Unknown(_))
+        }
+    }
+    impl ::std::convert::From<BetaManagedAgentsUserToolResultEventParams>
+    for BetaManagedAgentsEventParams {
+        fn from(value: BetaManagedAgentsUserToolResultEventParams) -> Self {
+            BetaManagedAgentsEventParams::UserToolResult(value)
+        }
+    }
+    impl ::std::convert::From<BetaManagedAgentsUserCustomToolResultEventParams>
+    for BetaManagedAgentsEventParams {
+        fn from(value: BetaManagedAgentsUserCustomToolResultEventParams) -> Self {
+            BetaManagedAgentsEventParams::UserCustomToolResult(value)
+        }
+    }
+    impl ::std::convert::From<BetaManagedAgentsUserToolConfirmationEventParams>
+    for BetaManagedAgentsEventParams {
+        fn from(value: BetaManagedAgentsUserToolConfirmationEventParams) -> Self {
+            BetaManagedAgentsEventParams::UserToolConfirmation(value)
+        }
+    }
+    impl ::std::convert::From<BetaManagedAgentsUserMessageEventParams>
+    for BetaManagedAgentsEventParams {
+        fn from(value: BetaManagedAgentsUserMessageEventParams) -> Self {
+            BetaManagedAgentsEventParams::UserMessage(value)
+        }
+    }
+    impl ::std::convert::From<BetaManagedAgentsUserInterruptEventParams>
+    for BetaManagedAgentsEventParams {
+        fn from(value: BetaManagedAgentsUserInterruptEventParams) -> Self {
+            BetaManagedAgentsEventParams::UserInterrupt(value)
+        }
+    }
+    impl ::serde::Serialize for BetaManagedAgentsEventParams {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> ::std::result::Result<S::Ok, S::Error> {
+            match self {
+                BetaManagedAgentsEventParams::UserToolResult(inner) => {
+                    ::serde::Serialize::serialize(inner, serializer)
+                }
+                BetaManagedAgentsEventParams::UserCustomToolResult(inner) => {
+                    ::serde::Serialize::serialize(inner, serializer)
+                }
+                BetaManagedAgentsEventParams::UserToolConfirmation(inner) => {
+                    ::serde::Serialize::serialize(inner, serializer)
+                }
+                BetaManagedAgentsEventParams::UserMessage(inner) => {
+                    ::serde::Serialize::serialize(inner, serializer)
+                }
+                BetaManagedAgentsEventParams::UserInterrupt(inner) => {
+                    ::serde::Serialize::serialize(inner, serializer)
+                }
+                BetaManagedAgentsEventParams::Unknown(value) => {
+                    ::serde::Serialize::serialize(value, serializer)
+                }
+            }
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for BetaManagedAgentsEventParams {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            let value = <::serde_json::Value as ::serde::Deserialize>::deserialize(
+                deserializer,
+            )?;
+            let tag = value.get("type").and_then(::serde_json::Value::as_str);
+            match tag {
+                Some("user.tool_result") => {
+                    ::serde_json::from_value(value)
+                        .map(BetaManagedAgentsEventParams::UserToolResult)
+                        .map_err(<D::Error as ::serde::de::Error>::custom)
+                }
+                Some("user.custom_tool_result") => {
+                    ::serde_json::from_value(value)
+                        .map(BetaManagedAgentsEventParams::UserCustomToolResult)
+                        .map_err(<D::Error as ::serde::de::Error>::custom)
+                }
+                Some("user.tool_confirmation") => {
+                    ::serde_json::from_value(value)
+                        .map(BetaManagedAgentsEventParams::UserToolConfirmation)
+                        .map_err(<D::Error as ::serde::de::Error>::custom)
+                }
+                Some("user.message") => {
+                    ::serde_json::from_value(value)
+                        .map(BetaManagedAgentsEventParams::UserMessage)
+                        .map_err(<D::Error as ::serde::de::Error>::custom)
+                }
+                Some("user.interrupt") => {
+                    ::serde_json::from_value(value)
+                        .map(BetaManagedAgentsEventParams::UserInterrupt)
+                        .map_err(<D::Error as ::serde::de::Error>::custom)
+                }
+                _ => Ok(BetaManagedAgentsEventParams::Unknown(value)),
+            }
+        }
+    }
 }
 #[derive(Clone, Debug)]
 /**Client for Anthropic Environments and Work API (beta)
 
 The beta Environments and Work API of Anthropic managed agents: environments
 (Anthropic cloud or self-hosted sandboxes) and the work queue that
-self-hosted workers poll, acknowledge, heartbeat and stop.
+self-hosted workers poll, acknowledge, heartbeat and stop; and the session
+and skill calls a self-hosted worker makes to serve a claimed session
+(read the session and its events, post tool results, download the agent's
+skills).
 
 Written by hand from the public API reference of the official SDKs. Where
 the reference leaves the wire implicit, this document follows what the
@@ -6006,7 +19248,14 @@ Every request carries:
   operation's description says;
 - `anthropic-version: 2026-10-21` (see the `AnthropicVersion` parameter);
 - `anthropic-beta`, a comma-separated list of betas that ends in
-  `managed-agents-2026-04-01` (caller betas first).
+  `managed-agents-2026-04-01` (caller betas first); except the skills
+  calls, which carry only the caller's betas, as the official SDKs send
+  them (see `SkillsAnthropicBeta`).
+
+The session and skill operations are not in the reference of the 14
+environment and work operations: their shapes are taken from the official
+SDKs' types (Python `anthropic` 2.15.0, TypeScript `@anthropic-ai/sdk`
+1.15.0), as each description says.
 
 Errors share one envelope (`ErrorResponse`) and a `request-id` response
 header; see `components.responses.Error`.
@@ -6292,6 +19541,305 @@ impl ClientEnvironmentsExt for Client {
     }
     fn archive_environment(&self) -> builder::ArchiveEnvironment<'_> {
         builder::ArchiveEnvironment::new(self)
+    }
+}
+/**The session calls a self-hosted worker makes for a claimed `session` work
+item: read the session, follow and list its events, post tool results.*/
+pub trait ClientSessionsExt {
+    /**Get Session
+
+Retrieve a session: its status, the snapshot of its agent (with the
+skills to install) and its resources.
+
+Credential: an API key; a self-hosted worker sends the work item's
+sessions token (from the `secret` its poll carried) when it has one,
+else the environment key, as the official workers do.
+
+Sends a `GET` request to `/v1/sessions/{session_id}`
+
+Arguments:
+- `session_id`: Session identifier (e.g. `sesn_...`).
+- `anthropic_beta`: Optional header to specify the beta version(s) you want to use, as a
+comma-separated list. The official SDKs always send this header on
+these endpoints: the caller's betas first, then
+`managed-agents-2026-04-01` (e.g.
+`files-api-2025-04-14,managed-agents-2026-04-01`). Known values
+include `managed-agents-2026-04-01` and `files-api-2025-04-14`.
+- `anthropic_workspace_id`: Beyond the reference: the official Python SDK (2.10.0) sends this on
+the operations that take `workspace_id`. Selects the Workspace for
+this request (e.g. `wrkspc_011CZkZaBF1tNoB5wlCeusgy`). Only needed for
+credentials that can act on more than one Workspace; if sent, it must
+match the credential's Workspace.
+```ignore
+let response = client.retrieve_session()
+    .session_id(session_id)
+    .anthropic_beta(anthropic_beta)
+    .anthropic_workspace_id(anthropic_workspace_id)
+    .send()
+    .await;
+```*/
+    fn retrieve_session(&self) -> builder::RetrieveSession<'_>;
+    /**List Events
+
+List a session's events with cursor pagination: pass `next_page` back
+as `page` (keeping the other parameters) until it is null or empty. A
+page with an empty `data` and a cursor still continues.
+
+Credential: an API key; a self-hosted worker sends the work item's
+sessions token when it has one, else the environment key, as the
+official workers do.
+
+Sends a `GET` request to `/v1/sessions/{session_id}/events`
+
+Arguments:
+- `session_id`: Session identifier (e.g. `sesn_...`).
+- `created_at_gt`: Return events created after this time (exclusive), RFC 3339.
+Compared against the event's `processed_at` value.
+- `created_at_gte`: Return events created at or after this time (inclusive), RFC 3339.
+Compared against the event's `processed_at` value.
+- `created_at_lt`: Return events created before this time (exclusive), RFC 3339.
+Compared against the event's `processed_at` value.
+- `created_at_lte`: Return events created at or before this time (inclusive), RFC 3339.
+Compared against the event's `processed_at` value.
+- `limit`: Maximum number of events to return. The reference gives no bounds;
+the official session tool runners ask for 1000.
+- `order`: Sort direction for results, ordered by the event's `processed_at`.
+Defaults to `asc` (chronological).
+- `page`: Opaque pagination cursor from a previous response's `next_page`.
+- `types`: Filter by event type. Values match the `type` field on returned
+events (for example, `user.message` or `agent.tool_use`). Omit to
+return all event types. The official SDKs send an array as
+repeated `types[]=<value>`.
+- `anthropic_beta`: Optional header to specify the beta version(s) you want to use, as a
+comma-separated list. The official SDKs always send this header on
+these endpoints: the caller's betas first, then
+`managed-agents-2026-04-01` (e.g.
+`files-api-2025-04-14,managed-agents-2026-04-01`). Known values
+include `managed-agents-2026-04-01` and `files-api-2025-04-14`.
+- `anthropic_workspace_id`: Beyond the reference: the official Python SDK (2.10.0) sends this on
+the operations that take `workspace_id`. Selects the Workspace for
+this request (e.g. `wrkspc_011CZkZaBF1tNoB5wlCeusgy`). Only needed for
+credentials that can act on more than one Workspace; if sent, it must
+match the credential's Workspace.
+```ignore
+let response = client.list_session_events()
+    .session_id(session_id)
+    .created_at_gt(created_at_gt)
+    .created_at_gte(created_at_gte)
+    .created_at_lt(created_at_lt)
+    .created_at_lte(created_at_lte)
+    .limit(limit)
+    .order(order)
+    .page(page)
+    .types(types)
+    .anthropic_beta(anthropic_beta)
+    .anthropic_workspace_id(anthropic_workspace_id)
+    .send()
+    .await;
+```*/
+    fn list_session_events(&self) -> builder::ListSessionEvents<'_>;
+    /**Send Events
+
+Send events to a session. A self-hosted worker sends one
+`user.tool_result` (answering an `agent.tool_use`) or one
+`user.custom_tool_result` (answering an `agent.custom_tool_use`) per
+request, as the official session tool runners do.
+
+Credential: an API key; a self-hosted worker sends the work item's
+sessions token when it has one, else the environment key, as the
+official workers do.
+
+Sends a `POST` request to `/v1/sessions/{session_id}/events`
+
+Arguments:
+- `session_id`: Session identifier (e.g. `sesn_...`).
+- `anthropic_beta`: Optional header to specify the beta version(s) you want to use, as a
+comma-separated list. The official SDKs always send this header on
+these endpoints: the caller's betas first, then
+`managed-agents-2026-04-01` (e.g.
+`files-api-2025-04-14,managed-agents-2026-04-01`). Known values
+include `managed-agents-2026-04-01` and `files-api-2025-04-14`.
+- `anthropic_workspace_id`: Beyond the reference: the official Python SDK (2.10.0) sends this on
+the operations that take `workspace_id`. Selects the Workspace for
+this request (e.g. `wrkspc_011CZkZaBF1tNoB5wlCeusgy`). Only needed for
+credentials that can act on more than one Workspace; if sent, it must
+match the credential's Workspace.
+- `body`
+```ignore
+let response = client.send_session_events()
+    .session_id(session_id)
+    .anthropic_beta(anthropic_beta)
+    .anthropic_workspace_id(anthropic_workspace_id)
+    .body(body)
+    .send()
+    .await;
+```*/
+    fn send_session_events(&self) -> builder::SendSessionEvents<'_>;
+    /**Stream Events
+
+Follow a session's new events as Server-Sent Events. The stream
+carries only events produced after it opens; list the history
+(`list_session_events`) once it is open to close the gap.
+
+Framing, as both official SDKs parse it: each message is an
+`event: <name>` line, one or more `data: <json>` lines (joined with
+`\n`) and a blank line. The name is the event's `type` and `data` is
+one `BetaManagedAgentsSessionEvent` (decode by its `type`). Lines
+starting with `:` are comments (keep-alives). `event: ping` and
+messages without data are skipped; the SDKs also skip messages that
+have no `event:` line. `event: error` carries an `ErrorResponse` body
+on this 200 response and ends the stream with an error. An `id:` line
+may appear; neither SDK sends `Last-Event-ID` when it reconnects.
+
+The official SDKs send `Accept: application/json` here (their default)
+and still receive `text/event-stream`.
+
+Credential: an API key; a self-hosted worker sends the work item's
+sessions token when it has one, else the environment key, as the
+official workers do.
+
+Sends a `GET` request to `/v1/sessions/{session_id}/events/stream`
+
+Arguments:
+- `session_id`: Session identifier (e.g. `sesn_...`).
+- `event_deltas`: When set, this connection also receives streaming deltas
+(`event_start`, `event_delta`) while an event of one of these types
+is being produced, before the event itself arrives. Best-effort;
+the final event carries the complete content. `agent.message`
+streams `content_delta` fragments; `agent.thinking` is start-only.
+The official session tool runners do not send it.
+- `anthropic_beta`: Optional header to specify the beta version(s) you want to use, as a
+comma-separated list. The official SDKs always send this header on
+these endpoints: the caller's betas first, then
+`managed-agents-2026-04-01` (e.g.
+`files-api-2025-04-14,managed-agents-2026-04-01`). Known values
+include `managed-agents-2026-04-01` and `files-api-2025-04-14`.
+- `anthropic_workspace_id`: Beyond the reference: the official Python SDK (2.10.0) sends this on
+the operations that take `workspace_id`. Selects the Workspace for
+this request (e.g. `wrkspc_011CZkZaBF1tNoB5wlCeusgy`). Only needed for
+credentials that can act on more than one Workspace; if sent, it must
+match the credential's Workspace.
+```ignore
+let response = client.stream_session_events()
+    .session_id(session_id)
+    .event_deltas(event_deltas)
+    .anthropic_beta(anthropic_beta)
+    .anthropic_workspace_id(anthropic_workspace_id)
+    .send()
+    .await;
+```*/
+    fn stream_session_events(&self) -> builder::StreamSessionEvents<'_>;
+}
+impl ClientSessionsExt for Client {
+    fn retrieve_session(&self) -> builder::RetrieveSession<'_> {
+        builder::RetrieveSession::new(self)
+    }
+    fn list_session_events(&self) -> builder::ListSessionEvents<'_> {
+        builder::ListSessionEvents::new(self)
+    }
+    fn send_session_events(&self) -> builder::SendSessionEvents<'_> {
+        builder::SendSessionEvents::new(self)
+    }
+    fn stream_session_events(&self) -> builder::StreamSessionEvents<'_> {
+        builder::StreamSessionEvents::new(self)
+    }
+}
+/**Skill versions: the metadata and archive of a skill attached to a
+session's agent, which a self-hosted worker downloads into its sandbox.*/
+pub trait ClientSkillsExt {
+    /**Get Skill Version
+
+Retrieve a skill version. A worker resolves each
+`session.agent.skills[]` entry here (`version` may be `latest`) and
+downloads the archive by the returned `id`.
+
+Credential: an API key; a self-hosted worker sends the work item's
+sessions token when it has one, else the environment key, as the
+official workers do.
+
+Sends a `GET` request to `/v1/skills/{skill_id}/versions/{version}`
+
+Arguments:
+- `skill_id`: Unique identifier for the skill (e.g. `skill_...`). The format and
+length of IDs may change over time.
+- `version`: The skill version: a version ID, or the literal `latest` for the
+skill's most recent version (retrieve only; download by ID). Requests
+carrying the `skills-2025-10-02` beta address versions by Unix epoch
+timestamp instead (e.g. `1759178010641129`), which is not what
+`session.agent.skills[].version` holds.
+- `anthropic_beta`: Optional comma-separated betas. Unlike the session calls, the official
+SDKs (Python 2.15.0, TypeScript 1.15.0) send no `anthropic-beta` on the
+skills calls unless the caller gives some, and do not add
+`managed-agents-2026-04-01`. Do not send `skills-2025-10-02`: it
+switches version addressing to epoch timestamps.
+- `anthropic_workspace_id`: Beyond the reference: the official Python SDK (2.10.0) sends this on
+the operations that take `workspace_id`. Selects the Workspace for
+this request (e.g. `wrkspc_011CZkZaBF1tNoB5wlCeusgy`). Only needed for
+credentials that can act on more than one Workspace; if sent, it must
+match the credential's Workspace.
+```ignore
+let response = client.retrieve_skill_version()
+    .skill_id(skill_id)
+    .version(version)
+    .anthropic_beta(anthropic_beta)
+    .anthropic_workspace_id(anthropic_workspace_id)
+    .send()
+    .await;
+```*/
+    fn retrieve_skill_version(&self) -> builder::RetrieveSkillVersion<'_>;
+    /**Download Skill Version
+
+Download a skill version's files as an archive (documented as a zip;
+the official Python worker also accepts tar, optionally gzip, bzip2 or
+xz compressed). Address the version by its `id` (from
+`retrieve_skill_version`), not by `latest`.
+
+The official SDKs send `Accept: application/binary`. The generated
+client sets no `Accept` for a non-JSON success, so the caller sets it.
+
+Credential: an API key; a self-hosted worker sends the work item's
+sessions token when it has one, else the environment key, as the
+official workers do.
+
+Sends a `GET` request to `/v1/skills/{skill_id}/versions/{version}/content`
+
+Arguments:
+- `skill_id`: Unique identifier for the skill (e.g. `skill_...`). The format and
+length of IDs may change over time.
+- `version`: The skill version: a version ID, or the literal `latest` for the
+skill's most recent version (retrieve only; download by ID). Requests
+carrying the `skills-2025-10-02` beta address versions by Unix epoch
+timestamp instead (e.g. `1759178010641129`), which is not what
+`session.agent.skills[].version` holds.
+- `anthropic_beta`: Optional comma-separated betas. Unlike the session calls, the official
+SDKs (Python 2.15.0, TypeScript 1.15.0) send no `anthropic-beta` on the
+skills calls unless the caller gives some, and do not add
+`managed-agents-2026-04-01`. Do not send `skills-2025-10-02`: it
+switches version addressing to epoch timestamps.
+- `anthropic_workspace_id`: Beyond the reference: the official Python SDK (2.10.0) sends this on
+the operations that take `workspace_id`. Selects the Workspace for
+this request (e.g. `wrkspc_011CZkZaBF1tNoB5wlCeusgy`). Only needed for
+credentials that can act on more than one Workspace; if sent, it must
+match the credential's Workspace.
+```ignore
+let response = client.download_skill_version_content()
+    .skill_id(skill_id)
+    .version(version)
+    .anthropic_beta(anthropic_beta)
+    .anthropic_workspace_id(anthropic_workspace_id)
+    .send()
+    .await;
+```*/
+    fn download_skill_version_content(&self) -> builder::DownloadSkillVersionContent<'_>;
+}
+impl ClientSkillsExt for Client {
+    fn retrieve_skill_version(&self) -> builder::RetrieveSkillVersion<'_> {
+        builder::RetrieveSkillVersion::new(self)
+    }
+    fn download_skill_version_content(
+        &self,
+    ) -> builder::DownloadSkillVersionContent<'_> {
+        builder::DownloadSkillVersionContent::new(self)
     }
 }
 /**The work queue of a self-hosted environment. These endpoints are called
@@ -8675,6 +22223,993 @@ pub mod builder {
             }
         }
     }
+    /**Builder for [`ClientSessionsExt::retrieve_session`]
+
+[`ClientSessionsExt::retrieve_session`]: super::ClientSessionsExt::retrieve_session*/
+    #[derive(Debug, Clone)]
+    pub struct RetrieveSession<'a> {
+        client: &'a super::Client,
+        session_id: Result<::std::string::String, String>,
+        anthropic_beta: Result<Option<::std::string::String>, String>,
+        anthropic_workspace_id: Result<Option<::std::string::String>, String>,
+    }
+    impl<'a> RetrieveSession<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                session_id: Err("session_id was not initialized".to_string()),
+                anthropic_beta: Ok(None),
+                anthropic_workspace_id: Ok(None),
+            }
+        }
+        pub fn session_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.session_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for session_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn anthropic_beta<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.anthropic_beta = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for anthropic_beta failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn anthropic_workspace_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.anthropic_workspace_id = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for anthropic_workspace_id failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/v1/sessions/{session_id}`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::BetaManagedAgentsSession>,
+            Error<types::ErrorResponse>,
+        > {
+            let Self { client, session_id, anthropic_beta, anthropic_workspace_id } = self;
+            let session_id = session_id.map_err(Error::InvalidRequest)?;
+            let anthropic_beta = anthropic_beta.map_err(Error::InvalidRequest)?;
+            let anthropic_workspace_id = anthropic_workspace_id
+                .map_err(Error::InvalidRequest)?;
+            let url = client
+                .request_url(&["v1", "sessions", (session_id.to_string()).as_str()])
+                .map_err(Error::InvalidRequest)?;
+            let mut header_map = ::reqwest::header::HeaderMap::new();
+            if let Some(value) = anthropic_beta {
+                header_map.append("anthropic-beta", value.to_string().try_into()?);
+            }
+            if let Some(value) = anthropic_workspace_id {
+                header_map
+                    .append("anthropic-workspace-id", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "retrieve_session",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16..=499u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16..=599u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`ClientSessionsExt::list_session_events`]
+
+[`ClientSessionsExt::list_session_events`]: super::ClientSessionsExt::list_session_events*/
+    #[derive(Debug, Clone)]
+    pub struct ListSessionEvents<'a> {
+        client: &'a super::Client,
+        session_id: Result<::std::string::String, String>,
+        created_at_gt: Result<Option<::std::string::String>, String>,
+        created_at_gte: Result<Option<::std::string::String>, String>,
+        created_at_lt: Result<Option<::std::string::String>, String>,
+        created_at_lte: Result<Option<::std::string::String>, String>,
+        limit: Result<Option<i64>, String>,
+        order: Result<Option<types::ListSessionEventsOrder>, String>,
+        page: Result<Option<::std::string::String>, String>,
+        types: Result<
+            Option<::std::vec::Vec<crate::types::BetaManagedAgentsSessionEventType>>,
+            String,
+        >,
+        anthropic_beta: Result<Option<::std::string::String>, String>,
+        anthropic_workspace_id: Result<Option<::std::string::String>, String>,
+    }
+    impl<'a> ListSessionEvents<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                session_id: Err("session_id was not initialized".to_string()),
+                created_at_gt: Ok(None),
+                created_at_gte: Ok(None),
+                created_at_lt: Ok(None),
+                created_at_lte: Ok(None),
+                limit: Ok(None),
+                order: Ok(None),
+                page: Ok(None),
+                types: Ok(None),
+                anthropic_beta: Ok(None),
+                anthropic_workspace_id: Ok(None),
+            }
+        }
+        pub fn session_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.session_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for session_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn created_at_gt<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.created_at_gt = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for created_at_gt failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn created_at_gte<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.created_at_gte = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for created_at_gte failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn created_at_lt<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.created_at_lt = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for created_at_lt failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn created_at_lte<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.created_at_lte = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for created_at_lte failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn limit<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<i64>,
+        {
+            self.limit = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `i64` for limit failed".to_string());
+            self
+        }
+        pub fn order<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::ListSessionEventsOrder>,
+        {
+            self.order = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `ListSessionEventsOrder` for order failed".to_string()
+                });
+            self
+        }
+        pub fn page<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.page = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for page failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn types<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<
+                ::std::vec::Vec<crate::types::BetaManagedAgentsSessionEventType>,
+            >,
+        {
+            self.types = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: vec :: Vec < crate :: types :: BetaManagedAgentsSessionEventType >` for types failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn anthropic_beta<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.anthropic_beta = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for anthropic_beta failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn anthropic_workspace_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.anthropic_workspace_id = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for anthropic_workspace_id failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/v1/sessions/{session_id}/events`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::BetaManagedAgentsSessionEventListResponse>,
+            Error<types::ErrorResponse>,
+        > {
+            let Self {
+                client,
+                session_id,
+                created_at_gt,
+                created_at_gte,
+                created_at_lt,
+                created_at_lte,
+                limit,
+                order,
+                page,
+                types,
+                anthropic_beta,
+                anthropic_workspace_id,
+            } = self;
+            let session_id = session_id.map_err(Error::InvalidRequest)?;
+            let created_at_gt = created_at_gt.map_err(Error::InvalidRequest)?;
+            let created_at_gte = created_at_gte.map_err(Error::InvalidRequest)?;
+            let created_at_lt = created_at_lt.map_err(Error::InvalidRequest)?;
+            let created_at_lte = created_at_lte.map_err(Error::InvalidRequest)?;
+            let limit = limit.map_err(Error::InvalidRequest)?;
+            let order = order.map_err(Error::InvalidRequest)?;
+            let page = page.map_err(Error::InvalidRequest)?;
+            let types = types.map_err(Error::InvalidRequest)?;
+            let anthropic_beta = anthropic_beta.map_err(Error::InvalidRequest)?;
+            let anthropic_workspace_id = anthropic_workspace_id
+                .map_err(Error::InvalidRequest)?;
+            let url = client
+                .request_url(
+                    &["v1", "sessions", (session_id.to_string()).as_str(), "events"],
+                )
+                .map_err(Error::InvalidRequest)?;
+            let mut header_map = ::reqwest::header::HeaderMap::new();
+            if let Some(value) = anthropic_beta {
+                header_map.append("anthropic-beta", value.to_string().try_into()?);
+            }
+            if let Some(value) = anthropic_workspace_id {
+                header_map
+                    .append("anthropic-workspace-id", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(
+                    &progenitor_client::QueryParam::new("created_at[gt]", &created_at_gt),
+                )
+                .query(
+                    &progenitor_client::QueryParam::new(
+                        "created_at[gte]",
+                        &created_at_gte,
+                    ),
+                )
+                .query(
+                    &progenitor_client::QueryParam::new("created_at[lt]", &created_at_lt),
+                )
+                .query(
+                    &progenitor_client::QueryParam::new(
+                        "created_at[lte]",
+                        &created_at_lte,
+                    ),
+                )
+                .query(&progenitor_client::QueryParam::new("limit", &limit))
+                .query(&progenitor_client::QueryParam::new("order", &order))
+                .query(&progenitor_client::QueryParam::new("page", &page))
+                .query(&progenitor_client::QueryParam::new("types[]", &types))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "list_session_events",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16..=499u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16..=599u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`ClientSessionsExt::send_session_events`]
+
+[`ClientSessionsExt::send_session_events`]: super::ClientSessionsExt::send_session_events*/
+    #[derive(Debug, Clone)]
+    pub struct SendSessionEvents<'a> {
+        client: &'a super::Client,
+        session_id: Result<::std::string::String, String>,
+        anthropic_beta: Result<Option<::std::string::String>, String>,
+        anthropic_workspace_id: Result<Option<::std::string::String>, String>,
+        body: Result<types::builder::EventSendParams, String>,
+    }
+    impl<'a> SendSessionEvents<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                session_id: Err("session_id was not initialized".to_string()),
+                anthropic_beta: Ok(None),
+                anthropic_workspace_id: Ok(None),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn session_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.session_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for session_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn anthropic_beta<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.anthropic_beta = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for anthropic_beta failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn anthropic_workspace_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.anthropic_workspace_id = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for anthropic_workspace_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::EventSendParams>,
+            <V as std::convert::TryInto<
+                types::EventSendParams,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!("conversion to `EventSendParams` for body failed: {}", s)
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::EventSendParams,
+            ) -> types::builder::EventSendParams,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/v1/sessions/{session_id}/events`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::BetaManagedAgentsSendSessionEvents>,
+            Error<types::ErrorResponse>,
+        > {
+            let Self {
+                client,
+                session_id,
+                anthropic_beta,
+                anthropic_workspace_id,
+                body,
+            } = self;
+            let session_id = session_id.map_err(Error::InvalidRequest)?;
+            let anthropic_beta = anthropic_beta.map_err(Error::InvalidRequest)?;
+            let anthropic_workspace_id = anthropic_workspace_id
+                .map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| {
+                    types::EventSendParams::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = client
+                .request_url(
+                    &["v1", "sessions", (session_id.to_string()).as_str(), "events"],
+                )
+                .map_err(Error::InvalidRequest)?;
+            let mut header_map = ::reqwest::header::HeaderMap::new();
+            if let Some(value) = anthropic_beta {
+                header_map.append("anthropic-beta", value.to_string().try_into()?);
+            }
+            if let Some(value) = anthropic_workspace_id {
+                header_map
+                    .append("anthropic-workspace-id", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "send_session_events",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16..=499u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16..=599u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`ClientSessionsExt::stream_session_events`]
+
+[`ClientSessionsExt::stream_session_events`]: super::ClientSessionsExt::stream_session_events*/
+    #[derive(Debug, Clone)]
+    pub struct StreamSessionEvents<'a> {
+        client: &'a super::Client,
+        session_id: Result<::std::string::String, String>,
+        event_deltas: Result<
+            Option<::std::vec::Vec<crate::types::BetaManagedAgentsDeltaType>>,
+            String,
+        >,
+        anthropic_beta: Result<Option<::std::string::String>, String>,
+        anthropic_workspace_id: Result<Option<::std::string::String>, String>,
+    }
+    impl<'a> StreamSessionEvents<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                session_id: Err("session_id was not initialized".to_string()),
+                event_deltas: Ok(None),
+                anthropic_beta: Ok(None),
+                anthropic_workspace_id: Ok(None),
+            }
+        }
+        pub fn session_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.session_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for session_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn event_deltas<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<
+                ::std::vec::Vec<crate::types::BetaManagedAgentsDeltaType>,
+            >,
+        {
+            self.event_deltas = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: vec :: Vec < crate :: types :: BetaManagedAgentsDeltaType >` for event_deltas failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn anthropic_beta<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.anthropic_beta = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for anthropic_beta failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn anthropic_workspace_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.anthropic_workspace_id = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for anthropic_workspace_id failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/v1/sessions/{session_id}/events/stream`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<ByteStream>, Error<types::ErrorResponse>> {
+            let Self {
+                client,
+                session_id,
+                event_deltas,
+                anthropic_beta,
+                anthropic_workspace_id,
+            } = self;
+            let session_id = session_id.map_err(Error::InvalidRequest)?;
+            let event_deltas = event_deltas.map_err(Error::InvalidRequest)?;
+            let anthropic_beta = anthropic_beta.map_err(Error::InvalidRequest)?;
+            let anthropic_workspace_id = anthropic_workspace_id
+                .map_err(Error::InvalidRequest)?;
+            let url = client
+                .request_url(
+                    &[
+                        "v1",
+                        "sessions",
+                        (session_id.to_string()).as_str(),
+                        "events",
+                        "stream",
+                    ],
+                )
+                .map_err(Error::InvalidRequest)?;
+            let mut header_map = ::reqwest::header::HeaderMap::new();
+            if let Some(value) = anthropic_beta {
+                header_map.append("anthropic-beta", value.to_string().try_into()?);
+            }
+            if let Some(value) = anthropic_workspace_id {
+                header_map
+                    .append("anthropic-workspace-id", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .query(
+                    &progenitor_client::QueryParam::new("event_deltas[]", &event_deltas),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "stream_session_events",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => Ok(ResponseValue::stream(response)),
+                400u16..=499u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16..=599u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`ClientSkillsExt::retrieve_skill_version`]
+
+[`ClientSkillsExt::retrieve_skill_version`]: super::ClientSkillsExt::retrieve_skill_version*/
+    #[derive(Debug, Clone)]
+    pub struct RetrieveSkillVersion<'a> {
+        client: &'a super::Client,
+        skill_id: Result<::std::string::String, String>,
+        version: Result<::std::string::String, String>,
+        anthropic_beta: Result<Option<::std::string::String>, String>,
+        anthropic_workspace_id: Result<Option<::std::string::String>, String>,
+    }
+    impl<'a> RetrieveSkillVersion<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                skill_id: Err("skill_id was not initialized".to_string()),
+                version: Err("version was not initialized".to_string()),
+                anthropic_beta: Ok(None),
+                anthropic_workspace_id: Ok(None),
+            }
+        }
+        pub fn skill_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.skill_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for skill_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn version<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.version = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for version failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn anthropic_beta<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.anthropic_beta = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for anthropic_beta failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn anthropic_workspace_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.anthropic_workspace_id = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for anthropic_workspace_id failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/v1/skills/{skill_id}/versions/{version}`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::BetaSkillVersion>,
+            Error<types::ErrorResponse>,
+        > {
+            let Self {
+                client,
+                skill_id,
+                version,
+                anthropic_beta,
+                anthropic_workspace_id,
+            } = self;
+            let skill_id = skill_id.map_err(Error::InvalidRequest)?;
+            let version = version.map_err(Error::InvalidRequest)?;
+            let anthropic_beta = anthropic_beta.map_err(Error::InvalidRequest)?;
+            let anthropic_workspace_id = anthropic_workspace_id
+                .map_err(Error::InvalidRequest)?;
+            let url = client
+                .request_url(
+                    &[
+                        "v1",
+                        "skills",
+                        (skill_id.to_string()).as_str(),
+                        "versions",
+                        (version.to_string()).as_str(),
+                    ],
+                )
+                .map_err(Error::InvalidRequest)?;
+            let mut header_map = ::reqwest::header::HeaderMap::new();
+            if let Some(value) = anthropic_beta {
+                header_map.append("anthropic-beta", value.to_string().try_into()?);
+            }
+            if let Some(value) = anthropic_workspace_id {
+                header_map
+                    .append("anthropic-workspace-id", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "retrieve_skill_version",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16..=499u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16..=599u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`ClientSkillsExt::download_skill_version_content`]
+
+[`ClientSkillsExt::download_skill_version_content`]: super::ClientSkillsExt::download_skill_version_content*/
+    #[derive(Debug, Clone)]
+    pub struct DownloadSkillVersionContent<'a> {
+        client: &'a super::Client,
+        skill_id: Result<::std::string::String, String>,
+        version: Result<::std::string::String, String>,
+        anthropic_beta: Result<Option<::std::string::String>, String>,
+        anthropic_workspace_id: Result<Option<::std::string::String>, String>,
+    }
+    impl<'a> DownloadSkillVersionContent<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                skill_id: Err("skill_id was not initialized".to_string()),
+                version: Err("version was not initialized".to_string()),
+                anthropic_beta: Ok(None),
+                anthropic_workspace_id: Ok(None),
+            }
+        }
+        pub fn skill_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.skill_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for skill_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn version<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.version = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for version failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn anthropic_beta<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.anthropic_beta = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for anthropic_beta failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn anthropic_workspace_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.anthropic_workspace_id = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for anthropic_workspace_id failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/v1/skills/{skill_id}/versions/{version}/content`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<ByteStream>, Error<types::ErrorResponse>> {
+            let Self {
+                client,
+                skill_id,
+                version,
+                anthropic_beta,
+                anthropic_workspace_id,
+            } = self;
+            let skill_id = skill_id.map_err(Error::InvalidRequest)?;
+            let version = version.map_err(Error::InvalidRequest)?;
+            let anthropic_beta = anthropic_beta.map_err(Error::InvalidRequest)?;
+            let anthropic_workspace_id = anthropic_workspace_id
+                .map_err(Error::InvalidRequest)?;
+            let url = client
+                .request_url(
+                    &[
+                        "v1",
+                        "skills",
+                        (skill_id.to_string()).as_str(),
+                        "versions",
+                        (version.to_string()).as_str(),
+                        "content",
+                    ],
+                )
+                .map_err(Error::InvalidRequest)?;
+            let mut header_map = ::reqwest::header::HeaderMap::new();
+            if let Some(value) = anthropic_beta {
+                header_map.append("anthropic-beta", value.to_string().try_into()?);
+            }
+            if let Some(value) = anthropic_workspace_id {
+                header_map
+                    .append("anthropic-workspace-id", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client.client.get(url).headers(header_map).build()?;
+            let info = OperationInfo {
+                operation_id: "download_skill_version_content",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => Ok(ResponseValue::stream(response)),
+                400u16..=499u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16..=599u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
 }
 /// Items consumers will typically use such as the Client and
 /// extension traits.
@@ -8682,5 +23217,7 @@ pub mod prelude {
     #[allow(unused_imports)]
     pub use super::Client;
     pub use super::ClientEnvironmentsExt;
+    pub use super::ClientSessionsExt;
+    pub use super::ClientSkillsExt;
     pub use super::ClientWorkExt;
 }

@@ -438,6 +438,20 @@ impl Client {
         crate::resources::environments::Environments::new(self.clone())
     }
 
+    /// Sessions, as a self-hosted worker serves one: retrieve, and the
+    /// events (list, send, stream). Made on an item's client
+    /// (`WorkContext::client()` of the worker crate), they carry the item's
+    /// sessions token.
+    pub fn sessions(&self) -> crate::resources::sessions::Sessions {
+        crate::resources::sessions::Sessions::new(self.clone())
+    }
+
+    /// Skill versions: retrieve one (`latest` allowed) and download its
+    /// archive.
+    pub fn skills(&self) -> crate::resources::skills::Skills {
+        crate::resources::skills::Skills::new(self.clone())
+    }
+
     /// The work queue of one environment; the same as
     /// `client.environments().work(environment_id)`.
     pub fn work(&self, environment_id: impl Into<String>) -> crate::resources::work::WorkQueue {
@@ -451,6 +465,27 @@ impl Client {
             return Ok(self.shared.default_beta.clone());
         }
         HeaderValue::from_str(&beta_header(&self.shared.betas, extra))
+            .map_err(|_| Error::invalid("beta", "not a valid header value"))
+    }
+}
+
+impl Client {
+    /// The `anthropic-beta` value of a skills request: only the client's
+    /// and the request's betas, without [`MANAGED_AGENTS_BETA`] (the
+    /// official SDKs send none of their own on these calls); `None` when
+    /// there are none.
+    pub(crate) fn caller_beta_value(&self, extra: &[String]) -> Result<Option<HeaderValue>> {
+        let mut seen: Vec<&str> = Vec::new();
+        for beta in self.shared.betas.iter().chain(extra).map(String::as_str) {
+            if beta != MANAGED_AGENTS_BETA && !seen.contains(&beta) {
+                seen.push(beta);
+            }
+        }
+        if seen.is_empty() {
+            return Ok(None);
+        }
+        HeaderValue::from_str(&seen.join(","))
+            .map(Some)
             .map_err(|_| Error::invalid("beta", "not a valid header value"))
     }
 }

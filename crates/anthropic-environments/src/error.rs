@@ -63,6 +63,14 @@ pub enum Error {
         object_id: Option<String>,
     },
 
+    /// A stream of server-sent events (a session's events) ended in the
+    /// middle of a message: the partial message is dropped, never decoded.
+    #[error("{operation}: the stream ended in the middle of an event")]
+    StreamCut {
+        /// The operation (the spec's operationId).
+        operation: &'static str,
+    },
+
     /// A list's server sent a `next_page` cursor it had sent before: the
     /// stream stops instead of looping forever.
     #[error("{operation}: the server repeated the page cursor {cursor:?}; stopping the stream")]
@@ -275,11 +283,13 @@ impl Error {
     }
 
     /// Whether trying again later may succeed: connection errors, timeouts,
-    /// 408, 409, 429 and 5xx (the statuses the official SDK retries).
+    /// 408, 409, 429 and 5xx (the statuses the official SDK retries), and
+    /// an event stream that broke off or carried an `error` event (on its
+    /// 200 answer).
     pub fn is_retryable(&self) -> bool {
         match self {
-            Error::Timeout { .. } | Error::Connection { .. } => true,
-            Error::Api(e) => crate::retry::status_is_retryable(e.status),
+            Error::Timeout { .. } | Error::Connection { .. } | Error::StreamCut { .. } => true,
+            Error::Api(e) => e.status.is_success() || crate::retry::status_is_retryable(e.status),
             _ => false,
         }
     }

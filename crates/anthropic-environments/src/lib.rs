@@ -58,6 +58,10 @@
 //!   official SDK (see [`retry`]), 2 retries by default.
 //! - Checks inputs that can't be valid (empty ids, ids that would change the
 //!   URL path, `block_ms` outside 1-999) before sending anything.
+//! - Serves the session side a worker needs: [`Client::sessions`] (the
+//!   session, its events listed, sent and streamed as an [`EventStream`])
+//!   and [`Client::skills`] (a skill version and its archive as a byte
+//!   stream).
 //! - Maps every failure to one [`Error`], with the status, the API's error
 //!   type and message, and the `request-id`.
 //! - Tolerates what the server adds later: unknown enum values and union
@@ -78,6 +82,7 @@
 
 pub mod credentials;
 pub mod error;
+pub mod event_stream;
 pub mod ext;
 pub mod metadata;
 pub mod pagination;
@@ -96,6 +101,7 @@ pub use client::{
     MANAGED_AGENTS_BETA, USER_AGENT,
 };
 pub use error::{ApiError, Error, Result};
+pub use event_stream::EventStream;
 pub use metadata::MetadataPatch;
 pub use pagination::Page;
 pub use request::Response;
@@ -103,6 +109,11 @@ pub use resources::environments::{
     ArchiveEnvironment, CreateEnvironment, DeleteEnvironment, Environments, ListEnvironments,
     RetrieveEnvironment, UpdateEnvironment,
 };
+pub use resources::sessions::{
+    EventOrder, ListSessionEvents, RetrieveSession, STREAM_IDLE_TIMEOUT, SendSessionEvents,
+    SessionEvents, Sessions, StreamSessionEvents,
+};
+pub use resources::skills::{DownloadSkillVersion, RetrieveSkillVersion, SkillContent, Skills};
 pub use resources::work::{
     AckWork, HeartbeatWork, ListWork, NO_HEARTBEAT, PollWork, RetrieveWork, RetrieveWorkStats,
     StopWork, UpdateWork, WorkQueue,
@@ -134,6 +145,17 @@ pub type EnvironmentConfig = types::BetaEnvironmentConfig;
 pub type EnvironmentConfigParams = types::BetaEnvironmentConfigParams;
 /// The visibility scope of an environment.
 pub type Scope = types::BetaEnvironmentScope;
+/// A session (what a `session` work item asks a worker to serve).
+pub type Session = types::BetaManagedAgentsSession;
+/// The status of a session.
+pub type SessionStatus = types::BetaManagedAgentsSessionStatus;
+/// One event of a session (tool calls, results, status changes, ...), or a
+/// type this version does not know (kept as it came).
+pub type SessionEvent = types::BetaManagedAgentsSessionEvent;
+/// An event as sent to a session (a tool result, ...).
+pub type SessionEventParams = types::BetaManagedAgentsEventParams;
+/// A skill version.
+pub type SkillVersion = types::BetaSkillVersion;
 
 /// The client, the common types and the accessor traits. Not the crate's
 /// `Error` and `Result`, which would shadow `std`'s in a glob import: name

@@ -200,6 +200,17 @@ macro_rules! sends {
 }
 pub(crate) use sends;
 
+/// Which betas a call's `anthropic-beta` carries.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Betas {
+    /// The caller's, then `managed-agents-2026-04-01` (every call but the
+    /// skills calls).
+    ManagedAgents,
+    /// Only the caller's, and no header without any (the skills calls, as
+    /// the official SDKs send them).
+    CallerOnly,
+}
+
 /// One call: a generated client wired to this call's transport.
 pub(crate) struct Call {
     pub(crate) raw: RawClient,
@@ -217,10 +228,24 @@ impl Call {
         operation: &'static str,
         options: &RequestOptions,
     ) -> Result<Call> {
-        let (headers, betas) = options.resolve()?;
+        Self::with_betas(client, operation, options, Betas::ManagedAgents)
+    }
+
+    /// Prepares a call whose `anthropic-beta` follows `betas`.
+    pub(crate) fn with_betas(
+        client: &Client,
+        operation: &'static str,
+        options: &RequestOptions,
+        betas: Betas,
+    ) -> Result<Call> {
+        let (headers, extra) = options.resolve()?;
+        let beta = match betas {
+            Betas::ManagedAgents => Some(client.beta_value(&extra)?),
+            Betas::CallerOnly => client.caller_beta_value(&extra)?,
+        };
         let transport = Arc::new(CallTransport {
             client: client.clone(),
-            beta: client.beta_value(&betas)?,
+            beta,
             headers,
             max_retries: options.max_retries.unwrap_or(client.shared.max_retries),
             timeout: {

@@ -58,7 +58,7 @@ pub mod attribute {
 }
 
 /// Every operation: (operationId, span name, route).
-pub const OPERATIONS: [(&str, &str, &str); 14] = [
+pub const OPERATIONS: &[(&str, &str, &str)] = &[
     (
         "create_environment",
         "anthropic.environments.create",
@@ -129,6 +129,36 @@ pub const OPERATIONS: [(&str, &str, &str); 14] = [
         "anthropic.environments.work.stop",
         "/v1/environments/{environment_id}/work/{work_id}/stop",
     ),
+    (
+        "retrieve_session",
+        "anthropic.sessions.retrieve",
+        "/v1/sessions/{session_id}",
+    ),
+    (
+        "list_session_events",
+        "anthropic.sessions.events.list",
+        "/v1/sessions/{session_id}/events",
+    ),
+    (
+        "send_session_events",
+        "anthropic.sessions.events.send",
+        "/v1/sessions/{session_id}/events",
+    ),
+    (
+        "stream_session_events",
+        "anthropic.sessions.events.stream",
+        "/v1/sessions/{session_id}/events/stream",
+    ),
+    (
+        "retrieve_skill_version",
+        "anthropic.skills.versions.retrieve",
+        "/v1/skills/{skill_id}/versions/{version}",
+    ),
+    (
+        "download_skill_version_content",
+        "anthropic.skills.versions.download",
+        "/v1/skills/{skill_id}/versions/{version}/content",
+    ),
 ];
 
 /// The span name of an operation (the spec's operationId), as the official
@@ -194,6 +224,22 @@ pub(crate) fn api_call_span(operation_id: &str, method: &str, host: &str) -> tra
             call_span!("anthropic.environments.work.heartbeat", method, route, host)
         }
         "stop_work" => call_span!("anthropic.environments.work.stop", method, route, host),
+        "retrieve_session" => call_span!("anthropic.sessions.retrieve", method, route, host),
+        "list_session_events" => {
+            call_span!("anthropic.sessions.events.list", method, route, host)
+        }
+        "send_session_events" => {
+            call_span!("anthropic.sessions.events.send", method, route, host)
+        }
+        "stream_session_events" => {
+            call_span!("anthropic.sessions.events.stream", method, route, host)
+        }
+        "retrieve_skill_version" => {
+            call_span!("anthropic.skills.versions.retrieve", method, route, host)
+        }
+        "download_skill_version_content" => {
+            call_span!("anthropic.skills.versions.download", method, route, host)
+        }
         _ => call_span!("anthropic.environments.call", method, route, host),
     }
 }
@@ -244,10 +290,16 @@ mod tests {
 
     #[test]
     fn every_operation_has_the_official_span_name_and_a_route() {
-        for (op, name, route) in OPERATIONS {
+        for &(op, name, route) in OPERATIONS {
             assert_eq!(api_call_span_name(op), Some(name));
-            assert!(name.starts_with("anthropic.environments."), "{name}");
-            assert!(route.starts_with("/v1/environments"), "{route}");
+            // Named as the official SDKs' resources: environments (and their
+            // work), sessions, skills; each route under its resource.
+            let resource = name.split('.').nth(1).unwrap();
+            assert!(
+                ["environments", "sessions", "skills"].contains(&resource),
+                "{name}"
+            );
+            assert!(route.starts_with(&format!("/v1/{resource}")), "{route}");
         }
         let spec = include_str!("../../../openapi/environments.yaml");
         for (op, ..) in OPERATIONS {

@@ -50,8 +50,9 @@ impl Last {
 /// Sends the attempts of one call.
 pub(crate) struct CallTransport {
     pub(crate) client: Client,
-    /// The call's `anthropic-beta` value.
-    pub(crate) beta: HeaderValue,
+    /// The call's `anthropic-beta` value (`None`: no header, as the skills
+    /// calls go out without betas of their own).
+    pub(crate) beta: Option<HeaderValue>,
     /// The call's own headers (workspace, the caller's extra headers).
     pub(crate) headers: HeaderMap,
     pub(crate) max_retries: u32,
@@ -155,7 +156,9 @@ impl CallTransport {
             reqwest::header::AUTHORIZATION,
             self.client.shared.authorization.clone(),
         );
-        headers.insert(ANTHROPIC_BETA, self.beta.clone());
+        if let Some(beta) = &self.beta {
+            headers.insert(ANTHROPIC_BETA, beta.clone());
+        }
         #[cfg(feature = "opentelemetry")]
         crate::telemetry::inject_trace_context(&tracing::Span::current(), headers);
         if let Some(timeout) = self.timeout {

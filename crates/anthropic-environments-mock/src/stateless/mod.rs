@@ -73,6 +73,16 @@ pub(crate) struct Spec {
     routes: Vec<Route>,
 }
 
+/// The value of one of the spec's `components.examples` (the mock builds
+/// its sessions from the `Session` example: the spec is the only source of
+/// shapes).
+pub(crate) fn example(name: &str) -> Option<Value> {
+    spec()
+        .doc
+        .pointer(&format!("/components/examples/{name}/value"))
+        .cloned()
+}
+
 /// The embedded spec, parsed once.
 pub(crate) fn spec() -> &'static Spec {
     static SPEC: OnceLock<Spec> = OnceLock::new();
@@ -296,6 +306,21 @@ fn example_answer(
         .unwrap_or(StatusCode::OK);
     let response = schema::resolve(doc, response);
     let media = response.pointer("/content/application~1json");
+    if media.is_none()
+        && let Some((content_type, other)) = response
+            .get("content")
+            .and_then(Value::as_object)
+            .and_then(|c| c.iter().next())
+    {
+        // A stream or a download: the documented example as it is (an
+        // event stream's text), else no bytes.
+        let body = other
+            .get("example")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        return (status, [("content-type", content_type.clone())], body).into_response();
+    }
     // The first example (by name) that is not `null`: poll documents both a
     // work item and `null`, and answers the item.
     let example = media
@@ -357,7 +382,9 @@ mod tests {
     #[test]
     fn every_operation_of_the_spec_has_a_route_and_an_example() {
         let spec = spec();
-        assert_eq!(spec.routes.len(), 14);
+        // The 14 environment and work operations, and the 6 session and
+        // skill calls of a worker.
+        assert_eq!(spec.routes.len(), 20);
         for route in &spec.routes {
             let id = route.operation["operationId"].as_str().unwrap();
             let response = example_answer(&spec.doc, &route.operation, &HashMap::new());

@@ -1,0 +1,255 @@
+//! The HTTP surface of sessions and skills: the six API routes a worker
+//! uses to serve a session, and their control routes under `/_mock`.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::routing::{get, post};
+use base64::Engine as _;
+use futures::stream::{self, Stream, StreamExt};
+use serde_json::{Value, json};
+
+use crate::api::{Api, Query, Shared, bad, body, ok};
+use crate::sessions::{NewSession, Sender};
+
+/// How often an idle stream sends a keep-alive comment.
+pub(crate) const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+const DEFAULT_LIMIT: i64 = 20;
+const MAX_LIMIT: i64 = 1000;
+
+async fn retrieve_session(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> Api {
+    ok(&s.model().sessions.retrieve(&id)?)
+}
+
+async fn list_session_events(
+    State(s): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Api {
+    let q = Query::parse(q)?;
+    let limit = q.int("limit", 1, MAX_LIMIT)?.unwrap_or(DEFAULT_LIMIT) as usize;
+    let descending = match q.str("order") {
+        None | Some("asc") => false,
+        Some("desc") => true,
+        Some(other) => return Err(bad(format!("order: must be asc or desc, got {other:?}"))),
+    };
+    let (data, next_page) = s
+        .model()
+        .sessions
+        .page(&id, q.str("page"), limit, descending)?;
+    ok(&json!({"data": data, "next_page": next_page}))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Events {
+    events: Vec<Value>,
+}
+
+async fn send_session_events(
+    State(s): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> Api {
+    // The spec's shape first (errors name the field), then the log's rules.
+    let _: anthropic_environments_raw::types::EventSendParams = body(&bytes)?;
+    let Events { events } = body(&bytes)?;
+    if events.is_empty() {
+        return Err(bad("events: at least one event is required"));
+    }
+    let recorded = s.model().sessions.append(&id, events, Sender::Api)?;
+    ok(&json!({ "data": recorded }))
+}
+
+/// The log from the start, then live events, with keep-alive comments while
+/// idle; ended after `stream_event_limit` events when that fault is set.
+async fn stream_session_events(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> Api {
+    let (history, live) = s.model().sessions.follow(&id)?;
+    let live = stream::unfold(live, |mut live| async move {
+        // A lagging stream ends (the client reconnects and lists the
+        // history); so does a session gone.
+        live.recv().await.ok().map(|event| (event, live))
+    });
+    let events = stream::iter(history).chain(live);
+    let limit = s.faults.config().stream_event_limit;
+    let events: std::pin::Pin<Box<dyn Stream<Item = Value> + Send>> = match limit {
+        Some(n) => Box::pin(events.take(n)),
+        None => Box::pin(events),
+    };
+    let framed = events.map(|event| {
+        let name = event
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or("message")
+            .to_owned();
+        Ok::<_, Infallible>(Event::default().event(name).data(event.to_string()))
+    });
+    Ok(Sse::new(framed)
+        .keep_alive(KeepAlive::new().interval(KEEP_ALIVE).text("keep-alive"))
+        .into_response())
+}
+
+async fn retrieve_skill_version(
+    State(s): State<Arc<Shared>>,
+    Path((skill, version)): Path<(String, String)>,
+) -> Api {
+    ok(&s
+        .model()
+        .sessions
+        .retrieve_skill_version(&skill, &version)?)
+}
+
+async fn download_skill_version_content(
+    State(s): State<Arc<Shared>>,
+    Path((skill, version)): Path<(String, String)>,
+) -> Api {
+    let archive = s.model().sessions.skill_archive(&skill, &version)?;
+    Ok(([("content-type", "application/zip")], archive).into_response())
+}
+
+// ---- control ------------------------------------------------------------
+
+async fn control_create_session(State(s): State<Arc<Shared>>, bytes: Bytes) -> Api {
+    let new: NewSession = body(&bytes)?;
+    let session = create_session(&s, new)?;
+    Ok((StatusCode::CREATED, axum::Json(session)).into_response())
+}
+
+/// Creates a session in an existing environment and, when asked, queues a
+/// `session` work item for it (whose poll mints a fresh sessions token).
+pub(crate) fn create_session(s: &Shared, new: NewSession) -> Result<Value, crate::model::Refusal> {
+    let queue = new.queue_work;
+    let environment_id = new.environment_id.clone();
+    let session = {
+        let mut model = s.model();
+        model.environment(&environment_id)?;
+        let session = model.sessions.create(new)?;
+        if queue {
+            let id = session["id"].as_str().unwrap_or_default().to_owned();
+            model.queue_work(&environment_id, &id, Default::default())?;
+        }
+        session
+    };
+    if queue {
+        s.notify.notify_waiters();
+    }
+    Ok(session)
+}
+
+async fn control_append_events(
+    State(s): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> Api {
+    let Events { events } = body(&bytes)?;
+    let recorded = s.model().sessions.append(&id, events, Sender::Control)?;
+    ok(&json!({ "data": recorded }))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Status {
+    status: String,
+}
+
+async fn control_set_status(
+    State(s): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> Api {
+    let Status { status } = body(&bytes)?;
+    ok(&s.model().sessions.set_status(&id, &status)?)
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewSkillVersion {
+    skill_id: String,
+    name: String,
+    #[serde(default)]
+    description: String,
+    /// The archive, base64 (standard alphabet).
+    archive_base64: String,
+}
+
+async fn control_add_skill_version(State(s): State<Arc<Shared>>, bytes: Bytes) -> Api {
+    let new: NewSkillVersion = body(&bytes)?;
+    let archive = base64::engine::general_purpose::STANDARD
+        .decode(new.archive_base64.trim())
+        .map_err(|e| bad(format!("archive_base64: {e}")))?;
+    let version = s.model().sessions.add_skill_version(
+        &new.skill_id,
+        &new.name,
+        &new.description,
+        archive.into(),
+    )?;
+    Ok((StatusCode::CREATED, axum::Json(version)).into_response())
+}
+
+/// The six API routes.
+pub(crate) fn api_routes() -> Router<Arc<Shared>> {
+    Router::new()
+        .route("/v1/sessions/{session_id}", get(retrieve_session))
+        .route(
+            "/v1/sessions/{session_id}/events",
+            get(list_session_events).post(send_session_events),
+        )
+        .route(
+            "/v1/sessions/{session_id}/events/stream",
+            get(stream_session_events),
+        )
+        .route(
+            "/v1/skills/{skill_id}/versions/{version}",
+            get(retrieve_skill_version),
+        )
+        .route(
+            "/v1/skills/{skill_id}/versions/{version}/content",
+            get(download_skill_version_content),
+        )
+}
+
+/// The control routes of sessions and skills.
+pub(crate) fn control_routes() -> Router<Arc<Shared>> {
+    Router::new()
+        .route("/_mock/sessions", post(control_create_session))
+        .route(
+            "/_mock/sessions/{session_id}/events",
+            post(control_append_events),
+        )
+        .route(
+            "/_mock/sessions/{session_id}/status",
+            post(control_set_status),
+        )
+        .route("/_mock/skills", post(control_add_skill_version))
+}
+
+/// The session a session operation's path names.
+pub(crate) fn session_in_path(operation: &str, path: &str) -> Option<String> {
+    let is_session_op = matches!(
+        operation,
+        "retrieve_session"
+            | "list_session_events"
+            | "send_session_events"
+            | "stream_session_events"
+    );
+    // "", "v1", "sessions", {session_id}, ...
+    is_session_op
+        .then(|| path.split('/').nth(3).map(str::to_owned))
+        .flatten()
+}
+
+/// Whether an operation is a skills call (no beta of its own).
+pub(crate) fn is_skills_operation(operation: &str) -> bool {
+    matches!(
+        operation,
+        "retrieve_skill_version" | "download_skill_version_content"
+    )
+}
