@@ -107,10 +107,14 @@ mod item;
 mod lease;
 mod outcome;
 mod report;
+#[allow(dead_code)] // used by the runner being built (issue #20)
+mod runner;
 mod serve_one;
 mod signals;
 mod span;
 mod timing;
+#[allow(dead_code)] // used by the runner being built (issue #20)
+mod tools;
 mod worker;
 
 pub use config::{ConfigError, ItemConfig, ServeMode, WorkerConfig};

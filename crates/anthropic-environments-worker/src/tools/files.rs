@@ -1,0 +1,346 @@
+//! The file tools of the agent toolset: `read`, `write` and `edit`, each
+//! confined (see [`paths`](super::paths)), with the notes' limits and error
+//! meanings (§4.3-§4.5).
+
+use std::io::Write as _;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::Path;
+
+use base64::Engine as _;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::ToolOutput;
+use super::paths::{Confinement, PathError, reason};
+
+/// The largest text file `read` returns whole, and `edit` changes.
+pub(crate) const MAX_FILE_BYTES: u64 = 256 * 1024;
+/// The largest image `read` returns (raw bytes; base64 stays under 5 MiB).
+const MAX_IMAGE_BYTES: u64 = 3 * 1024 * 1024 + 768 * 1024;
+/// The largest PDF `read` returns.
+const MAX_PDF_BYTES: u64 = 20 * 1024 * 1024;
+
+fn path_error(tool: &str, e: PathError) -> ToolOutput {
+    ToolOutput::error(format!("{tool}: {e}"))
+}
+
+fn io_error(tool: &str, given: &str, e: &std::io::Error) -> ToolOutput {
+    ToolOutput::error(format!("{tool}: {given:?}: {}", reason(e)))
+}
+
+/// The input of `read`.
+#[derive(Deserialize)]
+struct ReadInput {
+    file_path: String,
+    #[serde(default)]
+    view_range: Option<Vec<i64>>,
+}
+
+/// `read`: a text file (whole, or lines `view_range = [start, end]`,
+/// 1-indexed, inclusive, `end <= 0` to the end), or an image or PDF as a
+/// content block.
+pub(crate) fn read(confinement: &Confinement, input: &Value) -> ToolOutput {
+    let input: ReadInput = match serde_json::from_value(input.clone()) {
+        Ok(i) => i,
+        Err(e) => return ToolOutput::error(format!("read: invalid input: {e}")),
+    };
+    let given = input.file_path.as_str();
+    let path = match confinement.resolve(given) {
+        Ok(p) => p,
+        Err(e) => return path_error("read", e),
+    };
+    let meta = match std::fs::metadata(&path) {
+        Ok(m) => m,
+        Err(e) => return io_error("read", given, &e),
+    };
+    if !meta.is_file() {
+        return ToolOutput::error(format!("read: {given:?} is not a regular file"));
+    }
+    let extension = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .unwrap_or_default();
+    let media = match extension.as_str() {
+        "png" => Some(("image", "image/png", MAX_IMAGE_BYTES)),
+        "jpg" | "jpeg" => Some(("image", "image/jpeg", MAX_IMAGE_BYTES)),
+        "gif" => Some(("image", "image/gif", MAX_IMAGE_BYTES)),
+        "webp" => Some(("image", "image/webp", MAX_IMAGE_BYTES)),
+        "pdf" => Some(("document", "application/pdf", MAX_PDF_BYTES)),
+        _ => None,
+    };
+    if let Some((kind, media_type, limit)) = media {
+        if meta.len() > limit {
+            return ToolOutput::error(format!(
+                "read: {given:?} is {} bytes, over the {limit}-byte limit",
+                meta.len()
+            ));
+        }
+        return match std::fs::read(&path) {
+            Ok(bytes) => ToolOutput::blocks(vec![json!({
+                "type": kind,
+                "source": {
+                    "type": "base64",
+                    "media_type": media_type,
+                    "data": base64::engine::general_purpose::STANDARD.encode(bytes),
+                },
+            })]),
+            Err(e) => io_error("read", given, &e),
+        };
+    }
+    let range = match input.view_range.as_deref() {
+        None | Some([]) => None,
+        Some([start, end]) => Some((*start, *end)),
+        Some(_) => {
+            return ToolOutput::error("read: view_range must be [start, end]".to_owned());
+        }
+    };
+    if range.is_none() && meta.len() > MAX_FILE_BYTES {
+        return ToolOutput::error(format!(
+            "read: {given:?} is {} bytes, over the {MAX_FILE_BYTES}-byte limit; read part of it with view_range",
+            meta.len()
+        ));
+    }
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) => return io_error("read", given, &e),
+    };
+    let Ok(text) = String::from_utf8(bytes) else {
+        return ToolOutput::error(format!("read: {given:?} is not valid UTF-8"));
+    };
+    match range {
+        None => ToolOutput::text(text),
+        Some((start, end)) => {
+            let start = start.max(1) as usize;
+            let lines: Vec<&str> = text.split('\n').collect();
+            let end = if end <= 0 {
+                lines.len()
+            } else {
+                (end as usize).min(lines.len())
+            };
+            if start > end {
+                return ToolOutput::text(String::new());
+            }
+            let selected = lines[start - 1..end].join("\n");
+            if selected.len() as u64 > MAX_FILE_BYTES {
+                return ToolOutput::error(format!(
+                    "read: the selected lines of {given:?} are over the {MAX_FILE_BYTES}-byte limit"
+                ));
+            }
+            ToolOutput::text(selected)
+        }
+    }
+}
+
+/// Writes `content` to `path` atomically: a temporary file beside it,
+/// synced, renamed over it. A new file is 0600; an existing one keeps its
+/// mode. Missing parents are created (0700).
+fn write_atomically(path: &Path, content: &[u8]) -> std::io::Result<()> {
+    let parent = path.parent().unwrap_or(Path::new("/"));
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(parent)?;
+    let mode = std::fs::metadata(path)
+        .map(|m| m.permissions().mode() & 0o7777)
+        .unwrap_or(0o600);
+    let mut temp = tempfile::Builder::new()
+        .prefix(".antenv-write-")
+        .tempfile_in(parent)?;
+    temp.write_all(content)?;
+    temp.as_file().sync_all()?;
+    temp.as_file()
+        .set_permissions(std::fs::Permissions::from_mode(mode))?;
+    temp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// The input of `write`.
+#[derive(Deserialize)]
+struct WriteInput {
+    file_path: String,
+    content: String,
+}
+
+/// `write`: creates or replaces a file, atomically.
+pub(crate) fn write(confinement: &Confinement, input: &Value) -> ToolOutput {
+    let input: WriteInput = match serde_json::from_value(input.clone()) {
+        Ok(i) => i,
+        Err(e) => return ToolOutput::error(format!("write: invalid input: {e}")),
+    };
+    let given = input.file_path.as_str();
+    let path = match confinement.resolve_writable(given) {
+        Ok(p) => p,
+        Err(e) => return path_error("write", e),
+    };
+    if path.is_dir() {
+        return ToolOutput::error(format!("write: {given:?} is a directory"));
+    }
+    match write_atomically(&path, input.content.as_bytes()) {
+        Ok(()) => ToolOutput::text(format!("wrote {} bytes to {given}", input.content.len())),
+        Err(e) => io_error("write", given, &e),
+    }
+}
+
+/// The input of `edit`.
+#[derive(Deserialize)]
+struct EditInput {
+    file_path: String,
+    old_string: String,
+    new_string: String,
+    #[serde(default)]
+    replace_all: bool,
+}
+
+/// `edit`: replaces an exact, unique match of `old_string` (every match
+/// with `replace_all`), literally, atomically.
+pub(crate) fn edit(confinement: &Confinement, input: &Value) -> ToolOutput {
+    let input: EditInput = match serde_json::from_value(input.clone()) {
+        Ok(i) => i,
+        Err(e) => return ToolOutput::error(format!("edit: invalid input: {e}")),
+    };
+    let given = input.file_path.as_str();
+    if input.old_string.is_empty() {
+        return ToolOutput::error("edit: old_string must not be empty".to_owned());
+    }
+    let path = match confinement.resolve_writable(given) {
+        Ok(p) => p,
+        Err(e) => return path_error("edit", e),
+    };
+    let meta = match std::fs::metadata(&path) {
+        Ok(m) => m,
+        Err(e) => return io_error("edit", given, &e),
+    };
+    if !meta.is_file() {
+        return ToolOutput::error(format!("edit: {given:?} is not a regular file"));
+    }
+    if meta.len() > MAX_FILE_BYTES {
+        return ToolOutput::error(format!(
+            "edit: {given:?} is {} bytes, over the {MAX_FILE_BYTES}-byte limit",
+            meta.len()
+        ));
+    }
+    let text = match std::fs::read(&path).map(String::from_utf8) {
+        Ok(Ok(t)) => t,
+        Ok(Err(_)) => return ToolOutput::error(format!("edit: {given:?} is not valid UTF-8")),
+        Err(e) => return io_error("edit", given, &e),
+    };
+    let count = text.matches(input.old_string.as_str()).count();
+    if count == 0 {
+        return ToolOutput::error(format!("edit: old_string was not found in {given:?}"));
+    }
+    if count > 1 && !input.replace_all {
+        return ToolOutput::error(format!(
+            "edit: old_string occurs {count} times in {given:?}; make it unique or set replace_all"
+        ));
+    }
+    let edited = if input.replace_all {
+        text.replace(&input.old_string, &input.new_string)
+    } else {
+        text.replacen(&input.old_string, &input.new_string, 1)
+    };
+    match write_atomically(&path, edited.as_bytes()) {
+        Ok(()) => ToolOutput::text(format!(
+            "edited {given}: {count} replacement{}",
+            if count == 1 { "" } else { "s" }
+        )),
+        Err(e) => io_error("edit", given, &e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn setup() -> (tempfile::TempDir, Confinement) {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Confinement::new(dir.path(), &[], &[], false).unwrap();
+        (dir, c)
+    }
+
+    fn text(out: &ToolOutput) -> String {
+        out.blocks[0]["text"].as_str().unwrap().to_owned()
+    }
+
+    #[test]
+    fn write_read_and_view_ranges() {
+        let (dir, c) = setup();
+        let out = write(
+            &c,
+            &json!({"file_path": "a/b.txt", "content": "1\n2\n3\n4"}),
+        );
+        assert!(!out.is_error, "{out:?}");
+        let mode = std::fs::metadata(dir.path().join("a/b.txt"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        assert_eq!(
+            text(&read(&c, &json!({"file_path": "a/b.txt"}))),
+            "1\n2\n3\n4"
+        );
+        let range = |r: Value| text(&read(&c, &json!({"file_path": "a/b.txt", "view_range": r})));
+        assert_eq!(range(json!([2, 3])), "2\n3");
+        assert_eq!(range(json!([2, 0])), "2\n3\n4");
+        assert_eq!(range(json!([])), "1\n2\n3\n4");
+        assert_eq!(range(json!([3, 2])), "(no output)");
+        assert_eq!(range(json!([9, 12])), "(no output)");
+        assert!(read(&c, &json!({"file_path": "a/b.txt", "view_range": [1]})).is_error);
+        assert!(read(&c, &json!({"file_path": "a"})).is_error, "a directory");
+        assert!(read(&c, &json!({"file_path": "../x"})).is_error);
+    }
+
+    #[test]
+    fn edits_are_exact_unique_and_literal() {
+        let (_dir, c) = setup();
+        write(&c, &json!({"file_path": "f", "content": "a $1 a"}));
+        let out = edit(
+            &c,
+            &json!({"file_path": "f", "old_string": "a", "new_string": "b"}),
+        );
+        assert!(out.is_error && text(&out).contains("2 times"), "{out:?}");
+        let out = edit(
+            &c,
+            &json!({"file_path": "f", "old_string": "$1", "new_string": "$&"}),
+        );
+        assert!(!out.is_error);
+        assert_eq!(text(&read(&c, &json!({"file_path": "f"}))), "a $& a");
+        let out = edit(
+            &c,
+            &json!({"file_path": "f", "old_string": "a", "new_string": "z", "replace_all": true}),
+        );
+        assert!(text(&out).contains("2 replacements"));
+        assert!(
+            edit(
+                &c,
+                &json!({"file_path": "f", "old_string": "", "new_string": "x"})
+            )
+            .is_error
+        );
+        assert!(
+            edit(
+                &c,
+                &json!({"file_path": "f", "old_string": "nope", "new_string": "x"})
+            )
+            .is_error
+        );
+    }
+
+    #[test]
+    fn images_are_blocks_and_big_files_are_refused() {
+        let (dir, c) = setup();
+        std::fs::write(dir.path().join("p.PNG"), [0x89, b'P', b'N', b'G']).unwrap();
+        let out = read(&c, &json!({"file_path": "p.PNG"}));
+        assert_eq!(out.blocks[0]["type"], "image");
+        assert_eq!(out.blocks[0]["source"]["media_type"], "image/png");
+        std::fs::write(
+            dir.path().join("big"),
+            vec![b'x'; MAX_FILE_BYTES as usize + 1],
+        )
+        .unwrap();
+        let out = read(&c, &json!({"file_path": "big"}));
+        assert!(out.is_error && text(&out).contains("view_range"));
+        std::fs::write(dir.path().join("bin"), [0xff, 0xfe]).unwrap();
+        assert!(text(&read(&c, &json!({"file_path": "bin"}))).contains("UTF-8"));
+    }
+}
