@@ -2,8 +2,10 @@
 //! session runner: `read`, `write`, `edit` (confined to the workdir and the
 //! allowed roots), and more to come (issue #20).
 
+pub(crate) mod bash;
 pub(crate) mod files;
 pub(crate) mod paths;
+pub(crate) mod search;
 
 use serde_json::{Value, json};
 
