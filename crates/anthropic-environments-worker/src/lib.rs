@@ -107,7 +107,6 @@ mod item;
 mod lease;
 mod outcome;
 mod report;
-#[allow(dead_code)] // used by the runner being built (issue #20)
 mod runner;
 mod serve_one;
 mod signals;
@@ -122,6 +121,7 @@ pub use context::{CancelReason, WorkContext};
 pub use lease::MAX_TTL;
 pub use outcome::{ItemOutcome, ItemReport, StopResult};
 pub use report::{WorkerReport, WorkerStats};
+pub use runner::{RunnerEnd, RunnerError, SessionRunner};
 pub use serve_one::{ServeOne, ServeOneBuilder};
 pub use timing::WorkerTiming;
 pub use worker::{Worker, WorkerBuilder};

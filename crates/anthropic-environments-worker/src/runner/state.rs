@@ -136,6 +136,7 @@ pub(crate) struct RunnerState {
 
 impl RunnerState {
     /// Whether the session ended.
+    #[cfg(test)]
     pub(crate) fn ended(&self) -> bool {
         self.ended
     }

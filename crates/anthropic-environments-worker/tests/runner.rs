@@ -1,0 +1,177 @@
+//! The session runner serves a scripted session on the strict mock, as a
+//! worker's handler: the agent asks for bash, write, read, edit, glob and
+//! grep; each call runs once in the workdir and its result is posted with
+//! the item's sessions token; a call of a tool it does not own is left
+//! alone; then an idle that ends the turn ends the runner and the worker
+//! stops the item. Real time (the tools are real processes): the test waits
+//! for the events themselves, and the runner's idle is 200 ms.
+
+use std::time::Duration;
+
+use anthropic_environments::Client;
+use anthropic_environments::params::SelfHostedConfig;
+use anthropic_environments_mock::{CallerKind, MockServer};
+use anthropic_environments_worker::{SessionRunner, WorkContext, Worker};
+use futures::StreamExt;
+use serde_json::{Value, json};
+
+fn results(server: &MockServer, session: &str) -> Vec<Value> {
+    server
+        .session_events(session)
+        .unwrap()
+        .into_iter()
+        .filter(|e| e["type"] == "user.tool_result")
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_runner_serves_a_scripted_session_end_to_end() {
+    let server = MockServer::builder().strict_credentials().start().await;
+    let admin = Client::builder()
+        .api_key("sk-ant-api-admin")
+        .base_url(server.base_url())
+        .build()
+        .unwrap();
+    let env = admin
+        .environments()
+        .create("runner")
+        .config(SelfHostedConfig)
+        .send()
+        .await
+        .unwrap()
+        .id;
+    let key = server.environment_key(&env).unwrap();
+    let session = server
+        .create_session(&env, None, Some(json!([])), true)
+        .unwrap();
+    let session_id = session["id"].as_str().unwrap().to_owned();
+    let tool =
+        |name: &str, input: Value| json!({"type": "agent.tool_use", "name": name, "input": input});
+    let calls = server
+        .append_session_events(
+            &session_id,
+            vec![
+                tool("bash", json!({"command": "echo hello from bash"})),
+                tool("write", json!({"file_path": "notes/a.txt", "content": "alpha\nbeta\n"})),
+                tool("read", json!({"file_path": "notes/a.txt"})),
+                tool("edit", json!({"file_path": "notes/a.txt", "old_string": "beta", "new_string": "gamma"})),
+                tool("glob", json!({"pattern": "**/*.txt"})),
+                tool("grep", json!({"pattern": "gam+a"})),
+                tool("web_fetch", json!({"url": "https://example.com"})),
+            ],
+        )
+        .unwrap();
+    let ids: Vec<String> = calls
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_owned())
+        .collect();
+
+    let workdir = tempfile::tempdir().unwrap();
+    let runner = SessionRunner::new(workdir.path()).max_idle(Some(Duration::from_millis(200)));
+    let worker = Client::builder()
+        .environment_key(&key)
+        .base_url(server.base_url())
+        .build()
+        .unwrap();
+    let run = tokio::spawn(
+        Worker::builder(worker.work(&env))
+            .drain(true)
+            .build()
+            .unwrap()
+            .run(move |ctx: WorkContext| {
+                let runner = runner.clone();
+                async move { runner.serve(ctx).await.map(drop) }
+            }),
+    );
+    // The six owned calls answered (seen on the session's own stream):
+    // then the agent ends its turn.
+    let mut events = admin
+        .sessions()
+        .events(&session_id)
+        .stream()
+        .send()
+        .await
+        .unwrap();
+    let mut answered = 0;
+    while answered < 6 {
+        let event = tokio::time::timeout(Duration::from_secs(60), events.next())
+            .await
+            .expect("the results arrive")
+            .unwrap()
+            .unwrap();
+        if event.tag() == Some("user.tool_result") {
+            answered += 1;
+        }
+    }
+    // The call the runner does not own keeps it from stopping on an idle
+    // (notes §7.3) until another client answers it.
+    server
+        .append_session_events(
+            &session_id,
+            vec![
+                json!({"type": "session.status_idle", "stop_reason": {"type": "end_turn"}}),
+                json!({"type": "user.tool_result", "tool_use_id": ids[6], "is_error": false,
+                       "content": [{"type": "text", "text": "fetched by the backend"}]}),
+                json!({"type": "session.status_idle", "stop_reason": {"type": "end_turn"}}),
+            ],
+        )
+        .unwrap();
+    let report = tokio::time::timeout(Duration::from_secs(30), run)
+        .await
+        .expect("the runner ends after its idle")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (report.claimed, report.succeeded, report.stopped),
+        (1, 1, 1)
+    );
+
+    let results: Vec<Value> = results(&server, &session_id)
+        .into_iter()
+        .filter(|r| r["tool_use_id"] != ids[6].as_str())
+        .collect();
+    assert_eq!(results.len(), 6, "one result per owned call: {results:#?}");
+    let text = |i: usize| -> String {
+        let r = results
+            .iter()
+            .find(|r| r["tool_use_id"] == ids[i].as_str())
+            .unwrap();
+        assert_eq!(r["is_error"], false, "{r}");
+        r["content"][0]["text"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(text(0), "hello from bash");
+    assert!(text(1).contains("11 bytes"));
+    assert_eq!(text(2), "alpha\nbeta\n");
+    assert!(text(3).contains("1 replacement"));
+    assert!(text(4).ends_with("notes/a.txt"), "{}", text(4));
+    assert!(text(5).contains("notes/a.txt:2:gamma"), "{}", text(5));
+    // web_fetch is not this runner's: it posted 6 results, none for it.
+    let posted = server.requests_for("send_session_events");
+    assert!(posted.iter().all(|r| !r.body.contains(ids[6].as_str())));
+    assert_eq!(
+        std::fs::read_to_string(workdir.path().join("notes/a.txt")).unwrap(),
+        "alpha\ngamma\n"
+    );
+    // Every session call went out with the item's sessions token.
+    for op in [
+        "retrieve_session",
+        "stream_session_events",
+        "list_session_events",
+        "send_session_events",
+    ] {
+        // (The test's own stream uses the API key.)
+        let requests: Vec<_> = server
+            .requests_for(op)
+            .into_iter()
+            .filter(|r| r.caller != CallerKind::ApiKey)
+            .collect();
+        assert!(!requests.is_empty(), "{op}");
+        assert!(
+            requests
+                .iter()
+                .all(|r| matches!(r.caller, CallerKind::SessionsToken { .. }) && r.status < 400),
+            "{op}: {requests:?}"
+        );
+    }
+    assert_eq!(server.requests_for("send_session_events").len(), 6);
+}
