@@ -365,3 +365,63 @@ fn unknown_values_are_opaque_and_try_parse_is_strict() {
     let scope = BetaEnvironmentScope::try_parse("account");
     assert!(scope.is_ok_and(|s| !s.is_unknown()));
 }
+
+/// Every event type and result block the spec types decodes to its own
+/// variant (not `Unknown`), and back to the same JSON.
+#[test]
+fn every_typed_event_and_block_decodes_to_its_own_variant() {
+    let t = "2026-03-15T10:00:05Z";
+    let events = [
+        json!({"id": "e1", "type": "agent.tool_use", "name": "bash", "input": {}, "processed_at": t}),
+        json!({"id": "e2", "type": "agent.custom_tool_use", "name": "lookup", "input": {}, "processed_at": t}),
+        json!({"id": "e3", "type": "user.tool_result", "tool_use_id": "e1", "is_error": false,
+               "content": [{"type": "text", "text": "ok"}]}),
+        json!({"id": "e4", "type": "user.custom_tool_result", "custom_tool_use_id": "e2"}),
+        json!({"id": "e5", "type": "user.tool_confirmation", "tool_use_id": "e1", "result": "allow"}),
+        json!({"id": "e6", "type": "user.message", "content": [{"type": "text", "text": "hi"}]}),
+        json!({"id": "e7", "type": "agent.message", "content": [{"type": "text", "text": "hi"}], "processed_at": t}),
+        json!({"id": "e8", "type": "session.status_idle", "processed_at": t,
+               "stop_reason": {"type": "requires_action", "event_ids": ["e1"]}, "stop_details": null}),
+        json!({"id": "e9", "type": "session.status_running", "processed_at": t}),
+        json!({"id": "e10", "type": "session.status_rescheduled", "processed_at": t}),
+        json!({"id": "e11", "type": "session.status_terminated", "processed_at": t}),
+        json!({"id": "e12", "type": "session.deleted", "processed_at": t}),
+        json!({"id": "e13", "type": "session.thread_status_running", "processed_at": t,
+               "agent_name": "a", "session_thread_id": "th"}),
+        json!({"id": "e14", "type": "session.thread_status_idle", "processed_at": t,
+               "agent_name": "a", "session_thread_id": "th",
+               "stop_reason": {"type": "end_turn"}, "stop_details": null}),
+        json!({"id": "e15", "type": "session.thread_status_rescheduled", "processed_at": t,
+               "agent_name": "a", "session_thread_id": "th"}),
+        json!({"id": "e16", "type": "session.thread_status_terminated", "processed_at": t,
+               "agent_name": "a", "session_thread_id": "th"}),
+    ];
+    for event in events {
+        let kind = event["type"].as_str().unwrap().to_owned();
+        let decoded: types::BetaManagedAgentsSessionEvent =
+            serde_json::from_value(event.clone()).unwrap_or_else(|e| panic!("{kind}: {e}"));
+        assert!(!decoded.is_unknown(), "{kind} decoded as Unknown");
+        assert_eq!(decoded.tag(), Some(kind.as_str()));
+        assert_eq!(serde_json::to_value(&decoded).unwrap(), event, "{kind}");
+    }
+    let blocks = [
+        json!({"type": "text", "text": "x"}),
+        json!({"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "AA=="}}),
+        json!({"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": "AA=="}}),
+        json!({"type": "search_result", "source": "https://e.x", "title": "t",
+               "content": [{"type": "text", "text": "y"}], "citations": {"enabled": false}}),
+    ];
+    for block in blocks {
+        let kind = block["type"].as_str().unwrap().to_owned();
+        let decoded: types::BetaManagedAgentsToolResultContent =
+            serde_json::from_value(block.clone()).unwrap_or_else(|e| panic!("{kind}: {e}"));
+        assert!(!decoded.is_unknown(), "{kind} decoded as Unknown");
+        assert_eq!(serde_json::to_value(&decoded).unwrap(), block, "{kind}");
+    }
+    // A type this version does not know: kept as it came.
+    let later = json!({"id": "e99", "type": "agent.thinking", "processed_at": t, "new": [1]});
+    let decoded: types::BetaManagedAgentsSessionEvent =
+        serde_json::from_value(later.clone()).unwrap();
+    assert!(decoded.is_unknown());
+    assert_eq!(serde_json::to_value(&decoded).unwrap(), later);
+}

@@ -80,25 +80,6 @@ async fn the_stateless_mode_answers_every_documented_request_from_the_spec() {
     );
 }
 
-/// The official SDK's own session runner (anthropic 2.15.0,
-/// `EnvironmentWorker`) serves a scripted session on the strict mock: it
-/// installs a skill, runs bash, write and read in a workdir and posts their
-/// results, all with the item's sessions token; the script reads the
-/// results back from the session's history.
-#[tokio::test(flavor = "multi_thread")]
-#[ignore = "needs the official Python SDK that `cargo xtask test` installs and runs ignored tests with"]
-async fn the_official_session_runner_serves_a_session_on_the_mock() {
-    let server = MockServer::builder().strict_credentials().start().await;
-    let workdir = std::env::temp_dir().join(format!("official-runner-{}", std::process::id()));
-    std::fs::create_dir_all(&workdir).unwrap();
-    let script = root().join("tests/python/official_runner.py");
-    let stdout = run_script(
-        &script,
-        &[server.base_url().as_str(), workdir.to_str().unwrap()],
-    )
-    .await;
-    std::fs::remove_dir_all(&workdir).unwrap();
-    assert!(stdout.contains("9 passed, 0 failed"), "{stdout}");
-    let results = server.requests_for("send_session_events");
-    assert_eq!(results.len(), 3, "one post per result");
-}
+// The official SDK's own session runner serves a scripted session on the
+// mock's binary: `cargo xtask test` runs tests/python/official_runner.py
+// against it (see xtask's `official_runner_against_the_mock`).

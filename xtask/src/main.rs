@@ -224,6 +224,7 @@ fn test(extra: &[String]) -> Result<ExitCode> {
         return Ok(ExitCode::from(1));
     }
     every_endpoint_against_the_mock(&root, &cargo)?;
+    official_runner_against_the_mock(&root, &python)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -274,6 +275,37 @@ fn every_endpoint_against_the_mock(root: &Path, cargo: &str) -> Result<()> {
         steps_run += steps;
     }
     println!("every_endpoint: {steps_run} passed, 0 failed");
+    Ok(())
+}
+
+/// The official Python SDK's own session runner serves a scripted session
+/// on the mock server's binary, with its credential checks on
+/// (`tests/python/official_runner.py`).
+fn official_runner_against_the_mock(root: &Path, python: &Path) -> Result<()> {
+    let binary = root.join("target/debug/anthropic-environments-mock");
+    let (mut mock, base_url) = start_mock(&binary, &["--credentials", "strict"])?;
+    let workdir = std::env::temp_dir().join(format!("official-runner-{}", std::process::id()));
+    std::fs::create_dir_all(&workdir)?;
+    println!("running tests/python/official_runner.py against the strict mock at {base_url}");
+    let output = Command::new(python)
+        .current_dir(std::env::temp_dir())
+        .arg(root.join("tests/python/official_runner.py"))
+        .arg(&base_url)
+        .arg(&workdir)
+        .env_remove("ANTHROPIC_API_KEY")
+        .output();
+    let _ = mock.kill();
+    let _ = mock.wait();
+    let _ = std::fs::remove_dir_all(&workdir);
+    let output = output.context("running the official runner script")?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    print!("{stdout}");
+    if !output.status.success() || !stdout.contains("9 passed, 0 failed") {
+        anyhow::bail!(
+            "the official session runner against the mock failed:\n{stdout}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
     Ok(())
 }
 

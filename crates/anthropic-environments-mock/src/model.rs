@@ -72,6 +72,8 @@ pub struct Timing {
     /// The longest lease a heartbeat's `desired_ttl_seconds` gets; larger
     /// asks are clamped (the answer's `ttl_seconds` says what applied).
     pub max_ttl: Duration,
+    /// How often an idle session event stream sends a keep-alive comment.
+    pub keep_alive: Duration,
 }
 
 impl Default for Timing {
@@ -82,6 +84,7 @@ impl Default for Timing {
             stop_grace: Duration::from_millis(200),
             workers_window: Duration::from_secs(30),
             max_ttl: Duration::from_secs(3600),
+            keep_alive: Duration::from_secs(15),
         }
     }
 }

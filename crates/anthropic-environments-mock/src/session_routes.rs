@@ -3,7 +3,6 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -18,9 +17,6 @@ use serde_json::{Value, json};
 
 use crate::api::{Api, Query, Shared, bad, body, ok};
 use crate::sessions::{NewSession, Sender};
-
-/// How often an idle stream sends a keep-alive comment.
-pub(crate) const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 const DEFAULT_LIMIT: i64 = 20;
 const MAX_LIMIT: i64 = 1000;
@@ -72,7 +68,11 @@ async fn send_session_events(
 /// The log from the start, then live events, with keep-alive comments while
 /// idle; ended after `stream_event_limit` events when that fault is set.
 async fn stream_session_events(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> Api {
-    let (history, live) = s.model().sessions.follow(&id)?;
+    let (history, live, keep_alive) = {
+        let model = s.model();
+        let (history, live) = model.sessions.follow(&id)?;
+        (history, live, model.timing.keep_alive)
+    };
     let live = stream::unfold(live, |mut live| async move {
         // A lagging stream ends (the client reconnects and lists the
         // history); so does a session gone.
@@ -85,15 +85,18 @@ async fn stream_session_events(State(s): State<Arc<Shared>>, Path(id): Path<Stri
         None => Box::pin(events),
     };
     let framed = events.map(|event| {
+        // Appends refuse types with control characters; a seeded log could
+        // still hold one, and an SSE field cannot.
         let name = event
             .get("type")
             .and_then(Value::as_str)
+            .filter(|t| !t.is_empty() && !t.chars().any(char::is_control))
             .unwrap_or("message")
             .to_owned();
         Ok::<_, Infallible>(Event::default().event(name).data(event.to_string()))
     });
     Ok(Sse::new(framed)
-        .keep_alive(KeepAlive::new().interval(KEEP_ALIVE).text("keep-alive"))
+        .keep_alive(KeepAlive::new().interval(keep_alive).text("keep-alive"))
         .into_response())
 }
 

@@ -192,6 +192,12 @@ impl SessionStore {
                     "events[{i}].type: a string is required"
                 )));
             };
+            // It names the event on the stream (`event: <type>`).
+            if kind.is_empty() || kind.chars().any(char::is_control) {
+                return Err(Refusal::Invalid(format!(
+                    "events[{i}].type: must be non-empty, without control characters"
+                )));
+            }
             if sender == Sender::Api && !(kind.starts_with("user.") || kind == "system.message") {
                 return Err(Refusal::Invalid(format!(
                     "events[{i}].type: {kind:?} cannot be sent; send user.* events"

@@ -6053,61 +6053,6 @@ so don't match on it.*/
             Default::default()
         }
     }
-    ///`ListSessionEventsOrder`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Copy,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd
-    )]
-    pub enum ListSessionEventsOrder {
-        #[serde(rename = "asc")]
-        Asc,
-        #[serde(rename = "desc")]
-        Desc,
-    }
-    impl ::std::fmt::Display for ListSessionEventsOrder {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            match *self {
-                Self::Asc => f.write_str("asc"),
-                Self::Desc => f.write_str("desc"),
-            }
-        }
-    }
-    impl ::std::str::FromStr for ListSessionEventsOrder {
-        type Err = self::error::ConversionError;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            match value {
-                "asc" => Ok(Self::Asc),
-                "desc" => Ok(Self::Desc),
-                _ => Err("invalid value".into()),
-            }
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for ListSessionEventsOrder {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for ListSessionEventsOrder {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
     /// Types for composing complex structures.
     pub mod builder {
         #[derive(Clone, Debug)]
@@ -16512,6 +16457,105 @@ so don't match on it.*/
             Ok(ErrorType::from(value.as_ref()))
         }
     }
+    /// The order of a listing of a session's events, by `processed_at`
+    /// (a named schema, so that a value added later is an `Unknown`, not a
+    /// breaking change).
+    ///
+    /// Forward compatible: a value this version does not know is kept in
+    /// `Unknown` and serialises back unchanged. Non-exhaustive, so that a
+    /// value added to the spec later is not a breaking change.
+    #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    #[non_exhaustive]
+    pub enum BetaManagedAgentsEventOrder {
+        /// `asc`
+        Asc,
+        /// `desc`
+        Desc,
+        /// A value this version of the client does not know (see
+        /// [`UnknownValue`]).
+        Unknown(UnknownValue),
+    }
+    impl BetaManagedAgentsEventOrder {
+        /// Every value this version of the client knows: `asc`, `desc`.
+        pub const KNOWN: &'static [BetaManagedAgentsEventOrder] = &[
+            BetaManagedAgentsEventOrder::Asc,
+            BetaManagedAgentsEventOrder::Desc,
+        ];
+        /// The value as it appears on the wire.
+        pub fn as_str(&self) -> &str {
+            match self {
+                BetaManagedAgentsEventOrder::Asc => "asc",
+                BetaManagedAgentsEventOrder::Desc => "desc",
+                BetaManagedAgentsEventOrder::Unknown(other) => other.as_str(),
+            }
+        }
+        /// Whether this is a value this version of the client does not know.
+        pub fn is_unknown(&self) -> bool {
+            matches!(self, BetaManagedAgentsEventOrder::Unknown(_))
+        }
+        /// Parses a value this version knows, refusing any other (for
+        /// input that must be valid now, e.g. a command-line flag);
+        /// [`FromStr`](::std::str::FromStr) keeps unknown values instead.
+        pub fn try_parse(value: &str) -> ::std::result::Result<Self, UnknownValueError> {
+            match BetaManagedAgentsEventOrder::from(value) {
+                BetaManagedAgentsEventOrder::Unknown(_) => {
+                    Err(UnknownValueError {
+                        type_name: "BetaManagedAgentsEventOrder",
+                        value: value.to_owned(),
+                    })
+                }
+                known => Ok(known),
+            }
+        }
+    }
+    impl ::std::fmt::Display for BetaManagedAgentsEventOrder {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::std::str::FromStr for BetaManagedAgentsEventOrder {
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            Ok(
+                match value {
+                    "asc" => BetaManagedAgentsEventOrder::Asc,
+                    "desc" => BetaManagedAgentsEventOrder::Desc,
+                    other => {
+                        BetaManagedAgentsEventOrder::Unknown(
+                            UnknownValue(other.to_owned()),
+                        )
+                    }
+                },
+            )
+        }
+    }
+    impl ::std::convert::From<&str> for BetaManagedAgentsEventOrder {
+        fn from(value: &str) -> Self {
+            match value.parse() {
+                Ok(v) => v,
+                Err(never) => match never {}
+            }
+        }
+    }
+    impl ::serde::Serialize for BetaManagedAgentsEventOrder {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> ::std::result::Result<S::Ok, S::Error> {
+            serializer.serialize_str(self.as_str())
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for BetaManagedAgentsEventOrder {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            let value = <::std::borrow::Cow<
+                'de,
+                str,
+            > as ::serde::Deserialize>::deserialize(deserializer)?;
+            Ok(BetaManagedAgentsEventOrder::from(value.as_ref()))
+        }
+    }
     /// Status of a session. `rescheduling`: a transient error occurred,
     /// retrying automatically. `running`: the agent is actively executing.
     /// `idle`: the agent is waiting for input, including user messages or
@@ -19677,9 +19721,11 @@ let response = client.send_session_events()
     fn send_session_events(&self) -> builder::SendSessionEvents<'_>;
     /**Stream Events
 
-Follow a session's new events as Server-Sent Events. The stream
-carries only events produced after it opens; list the history
-(`list_session_events`) once it is open to close the gap.
+Follow a session's events as Server-Sent Events. Whether the stream
+first replays events produced before it opened is not documented;
+the official session tool runners list the history
+(`list_session_events`) once the stream is open and de-duplicate
+by event id, which works either way.
 
 Framing, as both official SDKs parse it: each message is an
 `event: <name>` line, one or more `data: <json>` lines (joined with
@@ -22352,7 +22398,7 @@ pub mod builder {
         created_at_lt: Result<Option<::std::string::String>, String>,
         created_at_lte: Result<Option<::std::string::String>, String>,
         limit: Result<Option<i64>, String>,
-        order: Result<Option<types::ListSessionEventsOrder>, String>,
+        order: Result<Option<crate::types::BetaManagedAgentsEventOrder>, String>,
         page: Result<Option<::std::string::String>, String>,
         types: Result<
             Option<::std::vec::Vec<crate::types::BetaManagedAgentsSessionEventType>>,
@@ -22454,13 +22500,14 @@ pub mod builder {
         }
         pub fn order<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<types::ListSessionEventsOrder>,
+            V: std::convert::TryInto<crate::types::BetaManagedAgentsEventOrder>,
         {
             self.order = value
                 .try_into()
                 .map(Some)
                 .map_err(|_| {
-                    "conversion to `ListSessionEventsOrder` for order failed".to_string()
+                    "conversion to `crate :: types :: BetaManagedAgentsEventOrder` for order failed"
+                        .to_string()
                 });
             self
         }

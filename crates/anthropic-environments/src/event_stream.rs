@@ -27,10 +27,12 @@ const OPERATION: &str = "stream_session_events";
 /// error (then `None`): a connection that broke ([`Error::Connection`]), a
 /// message cut off by the end of the stream ([`Error::StreamCut`]), an
 /// `event: error` from the server ([`Error::Api`] with the stream's 200
-/// status), a message that does not decode ([`Error::Decode`]), or no bytes
-/// at all for the idle timeout ([`Error::Timeout`]). Every one of these is
-/// [`Error::is_retryable`]: reconnecting is the caller's job (and, for a
-/// session runner, listing the history to close the gap).
+/// status), a message that does not decode or bytes that are not UTF-8
+/// ([`Error::Decode`]), or no bytes at all for the idle timeout
+/// ([`Error::Timeout`]). All but the decode failure are
+/// [`Error::is_retryable`]; reconnecting after any of them is the caller's
+/// job (a session runner reconnects after every one and lists the history
+/// to close the gap).
 ///
 /// ```no_run
 /// # async fn run(client: anthropic_environments::Client) -> anthropic_environments::Result<()> {
@@ -150,16 +152,19 @@ where
 {
     let boundary = Arc::new(Mutex::new(Boundary::default()));
     let watched = boundary.clone();
-    // Idle timeout: each read waits at most `idle_timeout`; a timeout is an
-    // item of its own (`Err(None)`), after which the stream ends.
-    let reads = stream::unfold(Some(Box::pin(bytes)), move |state| {
+    // Each read waits at most `idle_timeout`; bytes reach the framing only
+    // as whole UTF-8 (a character split across chunks waits for its rest;
+    // an invalid byte ends the stream, where the framing crate would stall
+    // on it). A read error, the timeout or invalid UTF-8 is an item of its
+    // own, after which the stream ends.
+    let reads = stream::unfold(Some((Box::pin(bytes), Vec::<u8>::new())), move |state| {
         let watched = watched.clone();
         async move {
-            let mut bytes = state?;
+            let (mut bytes, mut carry) = state?;
             let next = match idle_timeout {
                 Some(limit) => match tokio::time::timeout(limit, bytes.next()).await {
                     Ok(next) => next,
-                    Err(_) => return Some((Err(None), None)),
+                    Err(_) => return Some((Err(ReadError::Timeout), None)),
                 },
                 None => bytes.next().await,
             };
@@ -169,9 +174,18 @@ where
                         .lock()
                         .unwrap_or_else(|p| p.into_inner())
                         .feed(&chunk);
-                    Some((Ok(chunk), Some(bytes)))
+                    carry.extend_from_slice(&chunk);
+                    let whole = match std::str::from_utf8(&carry) {
+                        Ok(_) => carry.len(),
+                        // An incomplete character at the end: wait.
+                        Err(e) if e.error_len().is_none() => e.valid_up_to(),
+                        Err(_) => return Some((Err(ReadError::Utf8), None)),
+                    };
+                    let rest = carry.split_off(whole);
+                    let text = Bytes::from(std::mem::replace(&mut carry, rest));
+                    Some((Ok(text), Some((bytes, carry))))
                 }
-                Err(e) => Some((Err(Some(e)), None)),
+                Err(e) => Some((Err(ReadError::Transport(e)), None)),
             }
         }
     });
@@ -180,7 +194,7 @@ where
         .map(Some)
         .chain(stream::once(async { None }));
     let request_id = Arc::new(request_id);
-    messages
+    let decoded = messages
         .filter_map(move |message| {
             let boundary = boundary.clone();
             let request_id = request_id.clone();
@@ -195,12 +209,17 @@ where
                             operation: OPERATION,
                         })),
                     Some(Ok(event)) => decode_message(&event.event, &event.data, &request_id),
-                    Some(Err(EventStreamError::Transport(Some(e)))) => {
+                    Some(Err(EventStreamError::Transport(ReadError::Transport(e)))) => {
                         Some(Err(transport_error(e)))
                     }
-                    Some(Err(EventStreamError::Transport(None))) => Some(Err(Error::Timeout {
-                        operation: OPERATION,
-                    })),
+                    Some(Err(EventStreamError::Transport(ReadError::Timeout))) => {
+                        Some(Err(Error::Timeout {
+                            operation: OPERATION,
+                        }))
+                    }
+                    Some(Err(EventStreamError::Transport(ReadError::Utf8))) => Some(Err(
+                        undecodable(&request_id, "the stream is not valid UTF-8".into()),
+                    )),
                     Some(Err(EventStreamError::Utf8(e))) => {
                         Some(Err(undecodable(&request_id, e.to_string())))
                     }
@@ -210,15 +229,26 @@ where
                 }
             }
         })
-        .scan(false, |failed, item| {
-            // Fused after the first error: never an event after it.
-            if *failed {
-                return std::future::ready(None);
-            }
-            *failed = item.is_err();
-            std::future::ready(Some(item))
-        })
-        .boxed()
+        .boxed();
+    // Ends right after the first error, without reading on (the server may
+    // keep the connection open with keep-alives).
+    stream::unfold(Some(decoded), |state| async move {
+        let mut decoded = state?;
+        let item = decoded.next().await?;
+        let failed = item.is_err();
+        Some((item, (!failed).then_some(decoded)))
+    })
+    .boxed()
+}
+
+/// What the reads of a stream's body may end with.
+enum ReadError<E> {
+    /// The transport failed.
+    Transport(E),
+    /// Nothing came for the idle timeout.
+    Timeout,
+    /// A byte that is not UTF-8.
+    Utf8,
 }
 
 /// Bytes the framing could not read (not UTF-8, or no SSE line).
@@ -298,7 +328,7 @@ mod tests {
     }
 
     const TOOL_USE: &str = r#"{"id":"sevt_1","type":"agent.tool_use","name":"bash","input":{"command":"ls"},"processed_at":"2026-03-15T10:00:05Z"}"#;
-    const UNKNOWN: &str = r#"{"id":"sevt_2","type":"agent.thinking","processed_at":"2026-03-15T10:00:06Z","extra":[1,2]}"#;
+    const UNKNOWN: &str = r#"{"id":"sevt_2","type":"agent.thinking","processed_at":"2026-03-15T10:00:06Z","extra":[1,2],"text":"héllo ✓ 日本"}"#;
 
     fn framed() -> String {
         format!(
@@ -371,6 +401,27 @@ mod tests {
         let events = events_of(vec![b"event: agent.tool_use\ndata: {not json\n\n".to_vec()]);
         assert_eq!(events.len(), 1);
         assert!(events[0].as_ref().unwrap_err().contains("could not decode"));
+    }
+
+    /// After an error the stream ends at once, without reading on: here the
+    /// connection stays open forever after it (a timeout under paused time
+    /// fails the test instead of hanging).
+    #[tokio::test(start_paused = true)]
+    async fn an_error_ends_the_stream_without_reading_on() {
+        let error = "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"api_error\",\"message\":\"m\"}}\n\n";
+        for head in [
+            error.as_bytes().to_vec(),
+            b"data: {\"id\": \xff}\n\n".to_vec(),
+        ] {
+            let bytes = stream::iter([Ok::<_, std::convert::Infallible>(Bytes::from(head))])
+                .chain(stream::pending());
+            let stream = EventStream::new(bytes, None, None, |never| match never {});
+            let items: Vec<_> = tokio::time::timeout(Duration::from_secs(1), stream.collect())
+                .await
+                .expect("the stream ended after its error");
+            assert_eq!(items.len(), 1);
+            assert!(items[0].is_err());
+        }
     }
 
     #[tokio::test(start_paused = true)]

@@ -197,14 +197,12 @@ async fn skills_resolve_latest_and_download_without_the_managed_agents_beta() {
         .send()
         .await
         .unwrap();
+    assert_eq!(content.content_length(), Some(archive.len() as u64));
     let mut received = Vec::new();
-    let mut chunks = 0;
     while let Some(chunk) = content.try_next().await.unwrap() {
-        chunks += 1;
         received.extend_from_slice(&chunk);
     }
     assert_eq!(received, archive);
-    assert!(chunks >= 1);
     for op in ["retrieve_skill_version", "download_skill_version_content"] {
         let request = &server.requests_for(op)[0];
         assert_eq!(request.header("anthropic-beta"), None, "{op}");
@@ -277,13 +275,47 @@ async fn a_worker_item_client_serves_its_session_with_its_token() {
         .unwrap();
     // The environment key serves the environment's sessions too.
     worker.sessions().retrieve(our_id).send().await.unwrap();
-    // Another session: not this token's.
-    let refused = item
-        .sessions()
-        .retrieve(theirs["id"].as_str().unwrap())
+    // Another session: not this token's, for any of the session's calls.
+    let theirs = theirs["id"].as_str().unwrap();
+    let refusals = [
+        item.sessions().retrieve(theirs).send().await.unwrap_err(),
+        item.sessions()
+            .events(theirs)
+            .list()
+            .send()
+            .await
+            .unwrap_err(),
+        item.sessions()
+            .events(theirs)
+            .send(vec![tool_result("sevt_x")])
+            .send()
+            .await
+            .unwrap_err(),
+        item.sessions()
+            .events(theirs)
+            .stream()
+            .send()
+            .await
+            .unwrap_err(),
+    ];
+    for refused in refusals {
+        assert!(refused.is_permission_denied(), "{refused}");
+    }
+    // Another environment's key: not this session's.
+    let other_env = admin
+        .environments()
+        .create("other")
+        .config(anthropic_environments::params::SelfHostedConfig)
         .send()
         .await
-        .unwrap_err();
+        .unwrap()
+        .id;
+    let other = worker
+        .with_credential(Credential::environment_key(
+            server.environment_key(&other_env).unwrap(),
+        ))
+        .unwrap();
+    let refused = other.sessions().retrieve(our_id).send().await.unwrap_err();
     assert!(refused.is_permission_denied(), "{refused}");
     // An unknown credential: 401.
     let stranger = worker
@@ -296,4 +328,127 @@ async fn a_worker_item_client_serves_its_session_with_its_token() {
         .await
         .unwrap_err();
     assert!(refused.is_authentication_error(), "{refused}");
+}
+
+/// The control surface over HTTP: create a session (with a queued item),
+/// append the agent's events, set the status, add a skill; and an idle
+/// stream carries keep-alive comments (here every 20 ms), which the
+/// client's stream skips.
+#[tokio::test]
+async fn the_control_surface_over_http_and_keep_alives() {
+    let server = MockServer::builder()
+        .timing(anthropic_environments_mock::Timing {
+            keep_alive: std::time::Duration::from_millis(20),
+            ..Default::default()
+        })
+        .start()
+        .await;
+    let (client, env) = common::mock_environment(&server, "control").await;
+    let http = reqwest::Client::new();
+    let post = |path: &str, body: Value| {
+        http.post(format!("{}{path}", server.base_url()))
+            .json(&body)
+            .send()
+    };
+    let created = post(
+        "/_mock/sessions",
+        json!({"environment_id": env, "id": "sesn_http", "queue_work": true,
+               "agent": {"skills": [{"type": "custom", "skill_id": "skill_h", "version": "latest"}]}}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(created.status(), 201);
+    let session: Value = created.json().await.unwrap();
+    assert_eq!(session["agent"]["skills"][0]["skill_id"], "skill_h");
+    let work = client.work(&env).poll().send().await.unwrap().unwrap();
+    assert_eq!(work.data.tag(), Some("session"));
+    let appended: Value = post(
+        "/_mock/sessions/sesn_http/events",
+        json!({"events": [tool_use(1)]}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert!(
+        appended["data"][0]["id"]
+            .as_str()
+            .unwrap()
+            .starts_with("sevt_")
+    );
+    let status = post(
+        "/_mock/sessions/sesn_http/status",
+        json!({"status": "idle"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(status.status(), 200);
+    assert_eq!(
+        client
+            .sessions()
+            .retrieve("sesn_http")
+            .send()
+            .await
+            .unwrap()
+            .status
+            .as_str(),
+        "idle"
+    );
+    let skill = post(
+        "/_mock/skills",
+        json!({"skill_id": "skill_h", "name": "h", "archive_base64": "emlw"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(skill.status(), 201);
+    let bad = post(
+        "/_mock/sessions/sesn_http/events",
+        json!({"events": [{"type": "a\nb"}]}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        bad.status(),
+        400,
+        "a type that would break the stream's framing"
+    );
+    // The raw stream: the event, then keep-alive comments while idle.
+    let mut raw = http
+        .get(format!(
+            "{}/v1/sessions/sesn_http/events/stream",
+            server.base_url()
+        ))
+        .bearer_auth("k")
+        .header("anthropic-beta", "managed-agents-2026-04-01")
+        .send()
+        .await
+        .unwrap();
+    let mut seen = String::new();
+    while seen.matches(": keep-alive").count() < 2 {
+        let chunk = raw.chunk().await.unwrap().expect("the stream stays open");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(seen.starts_with("event: agent.tool_use\n"), "{seen}");
+    // The client's stream: the event, then the next event after the
+    // keep-alives, none of which is an event.
+    let mut stream = client
+        .sessions()
+        .events("sesn_http")
+        .stream()
+        .send()
+        .await
+        .unwrap();
+    assert!(stream.next().await.unwrap().is_ok());
+    while raw
+        .chunk()
+        .await
+        .unwrap()
+        .is_some_and(|c| !c.starts_with(b":"))
+    {}
+    server
+        .append_session_events("sesn_http", vec![tool_use(2)])
+        .unwrap();
+    let live = stream.next().await.unwrap().unwrap();
+    assert_eq!(json_of(&live)["input"]["command"], "echo 2");
 }

@@ -13,7 +13,9 @@ use crate::error::Result;
 use crate::event_stream::EventStream;
 use crate::pagination::{self, Page, PagedRequest};
 use crate::request::{Call, RequestOptions, Response, request_options, sends};
-use crate::types::{BetaManagedAgentsSendSessionEvents, EventSendParams, ListSessionEventsOrder};
+use crate::types::{
+    BetaManagedAgentsEventOrder, BetaManagedAgentsSendSessionEvents, EventSendParams,
+};
 use crate::validate;
 use crate::{Session, SessionEvent, SessionEventParams};
 
@@ -104,7 +106,9 @@ impl SessionEvents {
     }
 
     /// Sends events to the session (a worker sends one `user.tool_result`
-    /// or `user.custom_tool_result` per request).
+    /// or `user.custom_tool_result` per request). Retried like any call by
+    /// default; a session runner, whose own loop is the retry, sends with
+    /// `.max_retries(0)` and a short `.timeout(..)`.
     ///
     /// ```no_run
     /// # async fn run(client: anthropic_environments::Client) -> anthropic_environments::Result<()> {
@@ -129,9 +133,12 @@ impl SessionEvents {
     }
 
     /// Opens the session's event stream (server-sent events). Only the
-    /// opening is retried; what happens after it (a broken connection, an
-    /// `error` event) ends the [`EventStream`] with an error, and
-    /// reconnecting is the caller's job.
+    /// opening is retried, within the request's (or the client's) timeout;
+    /// what happens after it (a broken connection, an `error` event) ends
+    /// the [`EventStream`] with an error, and reconnecting is the caller's
+    /// job. Whether the server first replays earlier events is not
+    /// documented: list the history once the stream is open and
+    /// de-duplicate by event id, as the official runners do.
     pub fn stream(&self) -> StreamSessionEvents {
         StreamSessionEvents {
             client: self.client.clone(),
@@ -159,7 +166,7 @@ impl RetrieveSession {
 }
 
 /// The order of a listing.
-pub type EventOrder = ListSessionEventsOrder;
+pub type EventOrder = BetaManagedAgentsEventOrder;
 
 session_request!(
     /// A request to list a session's events; see [`SessionEvents::list`].
@@ -223,8 +230,8 @@ impl ListSessionEvents {
                 if let Some(limit) = limit {
                     request = request.limit(limit);
                 }
-                if let Some(order) = self.order {
-                    request = request.order(order);
+                if let Some(order) = &self.order {
+                    request = request.order(order.clone());
                 }
                 if let Some(cursor) = &cursor {
                     request = request.page(cursor);
@@ -296,19 +303,23 @@ impl StreamSessionEvents {
         self.options
             .headers
             .push(("accept".into(), "text/event-stream".into()));
-        // The stream lasts as long as the session talks: no total timeout
-        // (the idle timeout bounds silence instead).
-        if self.options.timeout.is_none() {
-            self.options.timeout = Some(STREAM_TOTAL_TIMEOUT);
-        }
+        // The stream lasts as long as the session talks: its request has no
+        // total timeout to speak of (the idle timeout bounds silence
+        // instead); the request's (or the client's) timeout bounds the
+        // opening, until the answer's head.
+        let open_timeout = self.options.timeout.unwrap_or(self.client.shared.timeout);
+        self.options.timeout = Some(STREAM_TOTAL_TIMEOUT);
         let call = Call::new(&self.client, "stream_session_events", &self.options)?;
-        let response = call
-            .run(|raw| {
-                raw.stream_session_events()
-                    .session_id(&self.session_id)
-                    .send()
-            })
-            .await?;
+        let opening = call.run(|raw| {
+            raw.stream_session_events()
+                .session_id(&self.session_id)
+                .send()
+        });
+        let response = tokio::time::timeout(open_timeout, opening)
+            .await
+            .map_err(|_| crate::error::Error::Timeout {
+                operation: "stream_session_events",
+            })??;
         let request_id = response.request_id().map(str::to_owned);
         Ok(EventStream::new(
             response.into_inner().into_inner(),
