@@ -121,7 +121,8 @@ pub enum Command {
 /// Worker commands.
 #[derive(Debug, Subcommand)]
 pub enum WorkerCommand {
-    /// Claim work items and run a script or command for each session.
+    /// Claim work items and serve each session: in-process (the agent's
+    /// tool calls run here), or with a script or command.
     #[command(after_long_help = POLL_EXAMPLES)]
     Poll(PollArgs),
     /// Serve one already-claimed item: run CMD while keeping its lease, then
@@ -131,7 +132,13 @@ pub enum WorkerCommand {
 }
 
 const POLL_EXAMPLES: &str = "\
-For each claimed `session` item the script (or --exec command) runs with
+Without --on-work or --exec, each claimed session is served in-process, as
+`ant beta:worker poll` does: the agent's tool calls (bash, read, write,
+edit, glob, grep) run in --workdir (a folder per session when
+--concurrency is above 1) and their results are posted; the worker keeps
+the lease. Calls of other tools are left for another client.
+
+With a script, for each claimed `session` item the script (or --exec command) runs with
 the caller's environment plus ANTHROPIC_WORK_ID, ANTHROPIC_ENVIRONMENT_ID,
 ANTHROPIC_SESSION_ID and ANTHROPIC_ENVIRONMENT_KEY, and the polled item as
 JSON on standard input (its secret removed). When it exits, with any code,
@@ -139,8 +146,11 @@ the item is stopped. Other item types (healthcheck, ...) are stopped
 without running anything.
 
 Examples:
-  # As `ant beta:worker poll`: one item at a time, the script keeps the lease
+  # Serve sessions in-process, in /srv/sandbox
   export ANTHROPIC_ENVIRONMENT_ID=env_... ANTHROPIC_ENVIRONMENT_KEY=sk-ant-oat01-...
+  antenv worker poll --workdir /srv/sandbox
+
+  # As `ant beta:worker poll --on-work`: one item at a time, the script keeps the lease
   antenv worker poll --on-work ./handle-session.sh
 
   # Eight at once; the worker keeps the leases and signals scripts whose
@@ -174,12 +184,7 @@ pub struct PollArgs {
 
     /// Run SCRIPT for each session item (looked up like exec; no shell, no
     /// arguments), as `ant beta:worker poll --on-work`.
-    #[arg(
-        long,
-        value_name = "SCRIPT",
-        required_unless_present = "exec",
-        conflicts_with = "exec"
-    )]
+    #[arg(long, value_name = "SCRIPT", conflicts_with = "exec")]
     pub on_work: Option<PathBuf>,
 
     /// Run the command given after `--` (with its arguments) for each
@@ -191,7 +196,27 @@ pub struct PollArgs {
     #[arg(last = true, num_args = 1.., requires = "exec", value_name = "CMD")]
     pub command: Vec<String>,
 
-    /// How many scripts may run at once.
+    /// In-process serving: the folder the agent's tools work in (a folder
+    /// per session inside it when --concurrency is above 1).
+    #[arg(
+        long,
+        env = "ANTHROPIC_WORKER_WORKDIR",
+        default_value = ".",
+        value_name = "DIR"
+    )]
+    pub workdir: PathBuf,
+
+    /// In-process serving: let the file tools reach any path, not only the
+    /// workdir.
+    #[arg(long)]
+    pub unrestricted_paths: bool,
+
+    /// In-process serving: end a session's serving this long after an idle
+    /// that ends the agent's turn (0s: never).
+    #[arg(long, default_value = "60s", value_parser = parse_duration, value_name = "DURATION")]
+    pub max_idle: Duration,
+
+    /// How many sessions (or scripts) may be served at once.
     #[arg(long, env = "ANTHROPIC_WORKER_CONCURRENCY", default_value_t = 1,
           value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub concurrency: u32,

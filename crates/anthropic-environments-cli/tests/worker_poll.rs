@@ -627,3 +627,64 @@ async fn a_shutdown_with_every_stop_black_holed_ends_within_its_bound() {
         "{state:?}"
     );
 }
+
+/// Without a script, `worker poll` serves each session in-process, as
+/// `ant` does: the agent's calls run in --workdir and their results are
+/// posted with the item's token; the session's end ends the serving, and
+/// --drain then ends the worker.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_are_served_in_process_without_a_script() {
+    let f = fixture().await;
+    let session = f
+        .server
+        .create_session(&f.environment_id, None, Some(serde_json::json!([])), true)
+        .unwrap();
+    let session_id = session["id"].as_str().unwrap().to_owned();
+    f.server
+        .append_session_events(
+            &session_id,
+            vec![
+                serde_json::json!({"type": "agent.tool_use", "name": "bash",
+                    "input": {"command": "echo served by antenv"}}),
+                serde_json::json!({"type": "agent.tool_use", "name": "write",
+                    "input": {"file_path": "out.txt", "content": "hello"}}),
+            ],
+        )
+        .unwrap();
+    let workdir = f.dir.path().join("sandbox");
+    let mut cmd = f.worker([
+        "worker",
+        "poll",
+        "--drain",
+        "--log-format",
+        "json",
+        "--workdir",
+    ]);
+    cmd.arg(&workdir);
+    let mut worker = spawn(cmd);
+    let results = |f: &common::Fixture| -> Vec<serde_json::Value> {
+        f.server
+            .session_events(&session_id)
+            .unwrap()
+            .into_iter()
+            .filter(|e| e["type"] == "user.tool_result")
+            .collect()
+    };
+    wait_for("two results", LONG, || results(&f).len() == 2).await;
+    f.server
+        .append_session_events(
+            &session_id,
+            vec![serde_json::json!({"type": "session.status_terminated"})],
+        )
+        .unwrap();
+    assert!(worker.exit(LONG).await.success(), "{}", worker.log_text());
+    let results = results(&f);
+    assert_eq!(results[0]["content"][0]["text"], "served by antenv");
+    assert_eq!(results[1]["is_error"], false);
+    assert_eq!(
+        std::fs::read_to_string(workdir.join("out.txt")).unwrap(),
+        "hello"
+    );
+    let work_id = f.server.work_items(&f.environment_id)[0].id.clone();
+    f.stop_reached(&work_id).await;
+}

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anthropic_environments::{Client, MetadataPatch};
-use anthropic_environments_worker::{ServeMode, WorkContext, Worker, WorkerTiming};
+use anthropic_environments_worker::{ServeMode, SessionRunner, WorkContext, Worker, WorkerTiming};
 use tokio_util::sync::CancellationToken;
 
 use super::health::{self, Health, Phase};
@@ -46,24 +46,27 @@ struct Shared {
 /// Runs `worker poll` until shut down.
 pub async fn run(connection: &Connection, args: PollArgs) -> Result<(), CliError> {
     let program = match (&args.on_work, args.command.split_first()) {
-        (Some(script), _) => Program {
+        (Some(script), _) => Some(Program {
             path: script.clone(),
             args: Vec::new(),
-        },
-        (None, Some((cmd, rest))) => Program {
+        }),
+        (None, Some((cmd, rest))) => Some(Program {
             path: cmd.into(),
             args: rest.to_vec(),
-        },
-        (None, None) => {
-            return Err(CliError::Usage(
-                "give --on-work SCRIPT or --exec -- CMD".into(),
-            ));
-        }
+        }),
+        // Served in-process.
+        (None, None) => None,
     };
-    // As exec would find it, before any item is claimed.
-    program
-        .check()
-        .map_err(|e| CliError::Failed(format!("cannot run the script: {e}")))?;
+    if let Some(program) = &program {
+        // As exec would find it, before any item is claimed.
+        program
+            .check()
+            .map_err(|e| CliError::Failed(format!("cannot run the script: {e}")))?;
+    } else if args.hand_off {
+        return Err(CliError::Usage(
+            "--hand-off hands items to a script: give --on-work or --exec".into(),
+        ));
+    }
     let client = connection.client(Needs::EnvironmentKey)?;
     let recorder = if args.record_exit {
         Some(connection.client(Needs::ApiKey)?)
@@ -80,7 +83,7 @@ pub async fn run(connection: &Connection, args: PollArgs) -> Result<(), CliError
     // script owns it.
     let mode = if args.hand_off {
         ServeMode::HandOffLease
-    } else if args.heartbeat {
+    } else if args.heartbeat || program.is_none() {
         ServeMode::Leased
     } else {
         ServeMode::Unleased
@@ -125,6 +128,41 @@ pub async fn run(connection: &Connection, args: PollArgs) -> Result<(), CliError
         })
         .build()
         .map_err(|e| CliError::Usage(e.to_string()))?;
+    let Some(program) = program else {
+        tracing::info!(
+            environment_id = %args.environment_id,
+            worker_id = worker.worker_id(),
+            concurrency = args.concurrency,
+            workdir = %args.workdir.display(),
+            "serving sessions in-process"
+        );
+        let runner = SessionRunner::new(&args.workdir)
+            .max_idle(Some(args.max_idle))
+            .unrestricted_paths(args.unrestricted_paths);
+        let per_session = args.concurrency > 1;
+        let workdir = args.workdir.clone();
+        let result = worker
+            .run(move |ctx: WorkContext| {
+                let runner = if per_session {
+                    // A folder of its own per session (its id is safe in a
+                    // path: no separators).
+                    let name = ctx
+                        .session_id()
+                        .unwrap_or("session")
+                        .replace(['/', '\\'], "_");
+                    runner.clone().in_workdir(workdir.join(name))
+                } else {
+                    runner.clone()
+                };
+                async move { runner.serve(ctx).await.map(drop) }
+            })
+            .await;
+        if let Err(e) = result {
+            health.set_phase(Phase::Failed);
+            return Err(e.into());
+        }
+        return Ok(());
+    };
     tracing::info!(
         environment_id = %args.environment_id,
         worker_id = worker.worker_id(),

@@ -132,6 +132,13 @@ impl SessionRunner {
         self.with(|s| s.max_idle = max_idle.filter(|d| !d.is_zero()))
     }
 
+    /// The same runner with its tools in another folder (e.g. one per
+    /// session).
+    pub fn in_workdir(self, workdir: impl Into<PathBuf>) -> Self {
+        let workdir = workdir.into();
+        self.with(|s| s.workdir = workdir)
+    }
+
     /// Let the file tools reach any path, not only the workdir.
     pub fn unrestricted_paths(self, unrestricted: bool) -> Self {
         self.with(|s| s.unrestricted_paths = unrestricted)
