@@ -125,8 +125,8 @@ pub enum WorkerCommand {
     /// tool calls run here), or with a script or command.
     #[command(after_long_help = POLL_EXAMPLES)]
     Poll(PollArgs),
-    /// Serve one already-claimed item: run CMD while keeping its lease, then
-    /// stop the item.
+    /// Serve one already-claimed item: in-process, or run CMD, while keeping
+    /// its lease; then stop the item.
     #[command(after_long_help = RUN_EXAMPLES)]
     Run(RunArgs),
 }
@@ -168,7 +168,8 @@ or the file ANTHROPIC_WORK_SECRET_FILE (not world-readable), as
 `ant beta:worker run` does. CMD gets the caller's environment without the
 secret (unless --forward-secret).
 
-Example (the entrypoint of a per-session sandbox):
+Examples (the entrypoint of a per-session sandbox):
+  antenv worker run --workdir /workspace       # serve the session in-process
   antenv worker run -- /opt/agent/bin/run-session
 
 Exit status: CMD's; 128+N when CMD was killed by signal N; 75 when the
@@ -196,25 +197,8 @@ pub struct PollArgs {
     #[arg(last = true, num_args = 1.., requires = "exec", value_name = "CMD")]
     pub command: Vec<String>,
 
-    /// In-process serving: the folder the agent's tools work in (a folder
-    /// per session inside it when --concurrency is above 1).
-    #[arg(
-        long,
-        env = "ANTHROPIC_WORKER_WORKDIR",
-        default_value = ".",
-        value_name = "DIR"
-    )]
-    pub workdir: PathBuf,
-
-    /// In-process serving: let the file tools reach any path, not only the
-    /// workdir.
-    #[arg(long)]
-    pub unrestricted_paths: bool,
-
-    /// In-process serving: end a session's serving this long after an idle
-    /// that ends the agent's turn (0s: never).
-    #[arg(long, default_value = "60s", value_parser = parse_duration, value_name = "DURATION")]
-    pub max_idle: Duration,
+    #[command(flatten)]
+    pub sessions: SessionArgs,
 
     /// How many sessions (or scripts) may be served at once.
     #[arg(long, env = "ANTHROPIC_WORKER_CONCURRENCY", default_value_t = 1,
@@ -277,6 +261,31 @@ pub struct PollArgs {
 
     #[command(flatten)]
     pub script: ScriptArgs,
+}
+
+/// How sessions are served in-process (without a script): shared by
+/// `worker poll` and `worker run`.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "In-process serving (without a script)")]
+pub struct SessionArgs {
+    /// The folder the agent's tools work in (`worker poll`: a folder per
+    /// session inside it when --concurrency is above 1).
+    #[arg(
+        long,
+        env = "ANTHROPIC_WORKER_WORKDIR",
+        default_value = ".",
+        value_name = "DIR"
+    )]
+    pub workdir: PathBuf,
+
+    /// Let the file tools reach any path, not only the workdir.
+    #[arg(long)]
+    pub unrestricted_paths: bool,
+
+    /// End a session's serving this long after an idle that ends the
+    /// agent's turn (0s: never).
+    #[arg(long, default_value = "60s", value_parser = parse_duration, value_name = "DURATION")]
+    pub max_idle: Duration,
 }
 
 /// How scripts run: shared by `worker poll` and `worker run`.
@@ -361,8 +370,12 @@ pub struct RunArgs {
     #[command(flatten)]
     pub script: ScriptArgs,
 
-    /// The command to run, with its arguments.
-    #[arg(last = true, required = true, num_args = 1.., value_name = "CMD")]
+    #[command(flatten)]
+    pub sessions: SessionArgs,
+
+    /// The command to run, with its arguments; without one, the session is
+    /// served in-process (the agent's tool calls run here).
+    #[arg(last = true, num_args = 1.., value_name = "CMD")]
     pub command: Vec<String>,
 }
 

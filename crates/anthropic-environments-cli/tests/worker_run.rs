@@ -288,3 +288,69 @@ exec "$ANTENV" worker run --log-format json -- true"#,
     assert_eq!(first_stop, Some(ops.len() - 1), "{ops:?}");
     assert_eq!(f.state(&work_id), WorkState::Stopped);
 }
+
+/// Without a command, `worker run` serves its one session in-process (the
+/// entrypoint of a per-session sandbox): the agent's call runs in
+/// --workdir, its result is posted, the session's end ends the serving, and
+/// the item is stopped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_command_the_session_is_served_in_process() {
+    let f = fixture().await;
+    let session = f
+        .server
+        .create_session(&f.environment_id, None, Some(serde_json::json!([])), true)
+        .unwrap();
+    let session_id = session["id"].as_str().unwrap().to_owned();
+    let worker = Client::builder()
+        .environment_key(&f.environment_key)
+        .base_url(f.server.base_url())
+        .build()
+        .unwrap();
+    let queue = worker.work(&f.environment_id);
+    let work = queue.poll().send().await.unwrap().unwrap();
+    queue.ack(&work.id).send().await.unwrap();
+    f.server
+        .append_session_events(
+            &session_id,
+            vec![serde_json::json!({"type": "agent.tool_use", "name": "bash",
+                "input": {"command": "pwd; echo in the sandbox > made.txt"}})],
+        )
+        .unwrap();
+    let workdir = f.dir.path().join("sandbox");
+    let mut cmd = f.worker(["worker", "run", "--log-format", "json", "--workdir"]);
+    cmd.arg(&workdir)
+        .env("ANTHROPIC_WORK_ID", &work.id)
+        .env("ANTHROPIC_SESSION_ID", &session_id)
+        .env("ANTHROPIC_WORK_SECRET", work.secret.as_deref().unwrap());
+    let mut served = spawn(cmd);
+    let answered = || {
+        f.server
+            .session_events(&session_id)
+            .unwrap()
+            .into_iter()
+            .find(|e| e["type"] == "user.tool_result")
+    };
+    wait_for("the result", LONG, || answered().is_some()).await;
+    f.server
+        .append_session_events(
+            &session_id,
+            vec![serde_json::json!({"type": "session.status_terminated"})],
+        )
+        .unwrap();
+    assert!(served.exit(LONG).await.success(), "{}", served.log_text());
+    let result = answered().unwrap();
+    assert_eq!(result["is_error"], false, "{result}");
+    assert!(
+        std::fs::read_to_string(workdir.join("made.txt"))
+            .unwrap()
+            .contains("in the sandbox")
+    );
+    f.stop_reached(&work.id).await;
+    // Every call with the item's sessions token.
+    assert!(
+        f.server
+            .requests_for("send_session_events")
+            .iter()
+            .all(|r| matches!(r.caller, CallerKind::SessionsToken { .. }))
+    );
+}

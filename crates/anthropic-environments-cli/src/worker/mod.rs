@@ -7,9 +7,9 @@ pub mod script;
 
 use std::time::Duration;
 
-use anthropic_environments_worker::WorkerTiming;
+use anthropic_environments_worker::{SessionRunner, WorkerTiming};
 
-use crate::cli::ScriptArgs;
+use crate::cli::{ScriptArgs, SessionArgs};
 
 impl ScriptArgs {
     /// The worker's timing for these flags: the official defaults (times
@@ -22,5 +22,14 @@ impl ScriptArgs {
             stop_timeout: self.stop_timeout,
             ..WorkerTiming::default().scaled(self.timing_scale)
         }
+    }
+}
+
+impl SessionArgs {
+    /// The in-process session runner these flags describe.
+    pub fn runner(&self) -> SessionRunner {
+        SessionRunner::new(&self.workdir)
+            .max_idle(Some(self.max_idle))
+            .unrestricted_paths(self.unrestricted_paths)
     }
 }

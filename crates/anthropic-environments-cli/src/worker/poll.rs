@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anthropic_environments::{Client, MetadataPatch};
-use anthropic_environments_worker::{ServeMode, SessionRunner, WorkContext, Worker, WorkerTiming};
+use anthropic_environments_worker::{ServeMode, WorkContext, Worker, WorkerTiming};
 use tokio_util::sync::CancellationToken;
 
 use super::health::{self, Health, Phase};
@@ -133,14 +133,12 @@ pub async fn run(connection: &Connection, args: PollArgs) -> Result<(), CliError
             environment_id = %args.environment_id,
             worker_id = worker.worker_id(),
             concurrency = args.concurrency,
-            workdir = %args.workdir.display(),
+            workdir = %args.sessions.workdir.display(),
             "serving sessions in-process"
         );
-        let runner = SessionRunner::new(&args.workdir)
-            .max_idle(Some(args.max_idle))
-            .unrestricted_paths(args.unrestricted_paths);
+        let runner = args.sessions.runner();
         let per_session = args.concurrency > 1;
-        let workdir = args.workdir.clone();
+        let workdir = args.sessions.workdir.clone();
         let result = worker
             .run(move |ctx: WorkContext| {
                 let runner = if per_session {

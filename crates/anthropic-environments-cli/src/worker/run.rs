@@ -12,14 +12,10 @@ use crate::secret::SecretArg;
 
 /// Runs `worker run`; returns the exit status.
 pub async fn run(connection: &Connection, args: RunArgs) -> Result<u8, CliError> {
-    let (program, rest) = args
-        .command
-        .split_first()
-        .ok_or_else(|| CliError::Usage("give the command after `--`".into()))?;
-    let program = Program {
+    let program = args.command.split_first().map(|(program, rest)| Program {
         path: program.into(),
         args: rest.to_vec(),
-    };
+    });
     let mut builder = ServeOne::builder(&args.environment_id, &args.work_id, &args.session_id)
         .client_builder(connection.builder())
         .timing(args.script.timing())
@@ -42,6 +38,32 @@ pub async fn run(connection: &Connection, args: RunArgs) -> Result<u8, CliError>
         builder = builder.secret(secret.clone());
     }
     let serve = builder.build()?;
+    let Some(program) = program else {
+        // No command: the session is served in-process.
+        let runner = args.sessions.runner();
+        let report = serve
+            .run(move |ctx: WorkContext| {
+                let runner = runner.clone();
+                async move { runner.serve(ctx).await.map(drop) }
+            })
+            .await;
+        tracing::info!(work_id = %args.work_id, session_id = %args.session_id, environment_id = %args.environment_id, outcome = report.outcome.as_str(), stop = report.stop.as_str(), "item served in-process");
+        return Ok(match report.outcome {
+            ItemOutcome::Succeeded | ItemOutcome::Cancelled(_) => 0,
+            ItemOutcome::LeaseLost(_) => EXIT_LEASE_LOST,
+            ItemOutcome::Failed(reason) => {
+                return Err(CliError::Failed(format!(
+                    "the session was not served: {reason}"
+                )));
+            }
+            other => {
+                return Err(CliError::Failed(format!(
+                    "the item was not served: {}",
+                    other.as_str()
+                )));
+            }
+        });
+    };
     let ended: Arc<Mutex<Option<Result<Ended, LaunchError>>>> = Arc::default();
     let slot = ended.clone();
     let (forward, timeout, kill_grace) = (
