@@ -41,8 +41,25 @@ async fn the_runner_serves_a_scripted_session_end_to_end() {
         .unwrap()
         .id;
     let key = server.environment_key(&env).unwrap();
+    // A skill whose archive wraps its files in a folder.
+    let mut archive = std::io::Cursor::new(Vec::new());
+    {
+        let mut zip = zip::ZipWriter::new(&mut archive);
+        zip.start_file("notes/SKILL.md", zip::write::SimpleFileOptions::default())
+            .unwrap();
+        std::io::Write::write_all(&mut zip, b"Take careful notes.").unwrap();
+        zip.finish().unwrap();
+    }
+    server
+        .add_skill_version("skill_notes", "notes", archive.into_inner())
+        .unwrap();
     let session = server
-        .create_session(&env, None, Some(json!([])), true)
+        .create_session(
+            &env,
+            None,
+            Some(json!([{"type": "custom", "skill_id": "skill_notes", "version": "latest"}])),
+            true,
+        )
         .unwrap();
     let session_id = session["id"].as_str().unwrap().to_owned();
     let tool =
@@ -58,6 +75,7 @@ async fn the_runner_serves_a_scripted_session_end_to_end() {
                 tool("glob", json!({"pattern": "**/*.txt"})),
                 tool("grep", json!({"pattern": "gam+a"})),
                 tool("web_fetch", json!({"url": "https://example.com"})),
+                tool("read", json!({"file_path": "skills/notes/SKILL.md"})),
             ],
         )
         .unwrap();
@@ -83,7 +101,7 @@ async fn the_runner_serves_a_scripted_session_end_to_end() {
                 async move { runner.serve(ctx).await.map(drop) }
             }),
     );
-    // The six owned calls answered (seen on the session's own stream):
+    // The seven owned calls answered (seen on the session's own stream):
     // then the agent ends its turn.
     let mut events = admin
         .sessions()
@@ -93,7 +111,7 @@ async fn the_runner_serves_a_scripted_session_end_to_end() {
         .await
         .unwrap();
     let mut answered = 0;
-    while answered < 6 {
+    while answered < 7 {
         let event = tokio::time::timeout(Duration::from_secs(60), events.next())
             .await
             .expect("the results arrive")
@@ -130,7 +148,7 @@ async fn the_runner_serves_a_scripted_session_end_to_end() {
         .into_iter()
         .filter(|r| r["tool_use_id"] != ids[6].as_str())
         .collect();
-    assert_eq!(results.len(), 6, "one result per owned call: {results:#?}");
+    assert_eq!(results.len(), 7, "one result per owned call: {results:#?}");
     let text = |i: usize| -> String {
         let r = results
             .iter()
@@ -145,6 +163,10 @@ async fn the_runner_serves_a_scripted_session_end_to_end() {
     assert!(text(3).contains("1 replacement"));
     assert!(text(4).ends_with("notes/a.txt"), "{}", text(4));
     assert!(text(5).contains("notes/a.txt:2:gamma"), "{}", text(5));
+    // The skill was installed (its wrapper folder stripped) for the calls,
+    // and removed at the end.
+    assert_eq!(text(7), "Take careful notes.");
+    assert!(!workdir.path().join("skills/notes").exists());
     // web_fetch is not this runner's: it posted 6 results, none for it.
     let posted = server.requests_for("send_session_events");
     assert!(posted.iter().all(|r| !r.body.contains(ids[6].as_str())));
@@ -173,5 +195,8 @@ async fn the_runner_serves_a_scripted_session_end_to_end() {
             "{op}: {requests:?}"
         );
     }
-    assert_eq!(server.requests_for("send_session_events").len(), 6);
+    assert_eq!(server.requests_for("send_session_events").len(), 7);
+    for op in ["retrieve_skill_version", "download_skill_version_content"] {
+        assert_eq!(server.requests_for(op).len(), 1, "{op}");
+    }
 }

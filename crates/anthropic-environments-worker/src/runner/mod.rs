@@ -35,9 +35,12 @@
 //! has lasted `max_idle`, or when the worker cancels the item (a lost lease
 //! cancels the running tool and posts nothing).
 //!
-//! Not yet: the session's skills, custom tools, and a span per tool call
-//! (issue #20).
+//! Before the first call, the session's skills are installed in
+//! `<workdir>/skills/<name>/` (and removed at the end).
+//!
+//! Not yet: custom tools, and a span per tool call (issue #20).
 
+mod skills;
 pub(crate) mod state;
 
 use std::collections::VecDeque;
@@ -180,6 +183,11 @@ impl SessionRunner {
             tracing::info!(session_id, "the session is terminated; nothing to run");
             return Ok(RunnerEnd::SessionEnded);
         }
+        // The skills, in <workdir>/skills, while the lease is kept.
+        let installed = match serde_json::to_value(&session) {
+            Ok(session) => skills::install(&client, workdir, &session).await,
+            Err(_) => skills::Installed::default(),
+        };
         let tools = Toolset {
             confinement,
             bash: Bash::new(workdir.clone()),
@@ -195,9 +203,11 @@ impl SessionRunner {
             cancel_reason: None,
         };
         let end = run.serve(&ctx).await;
+        // The tools closed first (the shell killed), then the skills gone.
         if let Some(mut tools) = run.tools.take() {
             tools.bash.close();
         }
+        installed.remove();
         end
     }
 }
