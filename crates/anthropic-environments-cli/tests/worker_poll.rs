@@ -658,6 +658,8 @@ async fn sessions_are_served_in_process_without_a_script() {
         "--drain",
         "--log-format",
         "json",
+        "--health-listen",
+        "127.0.0.1:0",
         "--workdir",
     ]);
     cmd.arg(&workdir);
@@ -671,6 +673,21 @@ async fn sessions_are_served_in_process_without_a_script() {
             .collect()
     };
     wait_for("two results", LONG, || results(&f).len() == 2).await;
+    // The tool calls in the metrics (counted once each result is posted).
+    let metrics = common::poll_until("the tool calls counted", LONG, || async {
+        let text = scrape(&worker, "/metrics").await.1;
+        text.contains("antenv_tool_calls_total{tool=\"write\",outcome=\"posted\"} 1")
+            .then_some(text)
+    })
+    .await;
+    assert!(
+        metrics.contains("antenv_tool_calls_total{tool=\"bash\",outcome=\"posted\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("antenv_tool_call_duration_seconds_count{tool=\"bash\"} 1"),
+        "{metrics}"
+    );
     f.server
         .append_session_events(
             &session_id,

@@ -121,7 +121,7 @@ pub use context::{CancelReason, WorkContext};
 pub use lease::MAX_TTL;
 pub use outcome::{ItemOutcome, ItemReport, StopResult};
 pub use report::{WorkerReport, WorkerStats};
-pub use runner::{RunnerEnd, RunnerError, SessionRunner};
+pub use runner::{RunnerEnd, RunnerError, SessionRunner, ToolCallOutcome, ToolCallReport};
 pub use serve_one::{ServeOne, ServeOneBuilder};
 pub use timing::WorkerTiming;
 pub use worker::{Worker, WorkerBuilder};

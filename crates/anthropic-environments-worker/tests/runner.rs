@@ -11,7 +11,11 @@ use std::time::Duration;
 use anthropic_environments::Client;
 use anthropic_environments::params::SelfHostedConfig;
 use anthropic_environments_mock::{CallerKind, MockServer};
-use anthropic_environments_worker::{SessionRunner, WorkContext, Worker};
+use std::sync::{Arc, Mutex};
+
+use anthropic_environments_worker::{
+    SessionRunner, ToolCallOutcome, ToolCallReport, WorkContext, Worker,
+};
 use futures::StreamExt;
 use serde_json::{Value, json};
 
@@ -85,7 +89,11 @@ async fn the_runner_serves_a_scripted_session_end_to_end() {
         .collect();
 
     let workdir = tempfile::tempdir().unwrap();
-    let runner = SessionRunner::new(workdir.path()).max_idle(Some(Duration::from_millis(200)));
+    let reports: Arc<Mutex<Vec<ToolCallReport>>> = Arc::default();
+    let seen = reports.clone();
+    let runner = SessionRunner::new(workdir.path())
+        .max_idle(Some(Duration::from_millis(200)))
+        .on_tool_call(move |report| seen.lock().unwrap().push(report.clone()));
     let worker = Client::builder()
         .environment_key(&key)
         .base_url(server.base_url())
@@ -196,6 +204,21 @@ async fn the_runner_serves_a_scripted_session_end_to_end() {
         );
     }
     assert_eq!(server.requests_for("send_session_events").len(), 7);
+    // The hook saw each call once: seven posted, web_fetch left alone.
+    let reports = reports.lock().unwrap();
+    let outcome = |name: &str| {
+        reports
+            .iter()
+            .filter(|r| r.name == name)
+            .map(|r| r.outcome)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(reports.len(), 8, "{reports:?}");
+    assert_eq!(outcome("web_fetch"), [ToolCallOutcome::Unowned]);
+    assert_eq!(
+        outcome("read"),
+        [ToolCallOutcome::Posted { is_error: false }; 2]
+    );
     for op in ["retrieve_skill_version", "download_skill_version_content"] {
         assert_eq!(server.requests_for(op).len(), 1, "{op}");
     }

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 
-use anthropic_environments_worker::{ItemReport, WorkerStats};
+use anthropic_environments_worker::{ItemReport, ToolCallReport, WorkerStats};
 use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -45,6 +45,26 @@ pub struct OutcomeLabels {
     pub outcome: String,
 }
 
+/// The labels of the tool call counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ToolLabels {
+    /// The tool (`bash`, `read`, ...).
+    pub tool: String,
+    /// How the call went (`posted`, `error`, `gave_up`, `denied`,
+    /// `unowned`).
+    pub outcome: String,
+}
+
+/// The label of the tool call duration histogram.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ToolLabel {
+    /// The tool.
+    pub tool: String,
+}
+
+/// Buckets of the tool call duration histogram, in seconds.
+const TOOL_BUCKETS: [f64; 10] = [0.001, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 150.0];
+
 /// Buckets of the item duration histogram, in seconds: from a quick script
 /// to a long session.
 const DURATION_BUCKETS: [f64; 12] = [
@@ -58,6 +78,8 @@ pub struct Health {
     stats: WorkerStats,
     script_exits: Family<ExitLabels, Counter>,
     item_durations: Family<OutcomeLabels, Histogram>,
+    tool_calls: Family<ToolLabels, Counter>,
+    tool_durations: Family<ToolLabel, Histogram>,
     registry: Registry,
 }
 
@@ -158,12 +180,27 @@ impl Health {
             "How long items took, from the ack to the end (stop included), by outcome.",
             item_durations.clone(),
         );
+        let tool_calls = Family::<ToolLabels, Counter>::default();
+        registry.register(
+            "antenv_tool_calls",
+            "Tool calls of served sessions, by tool and outcome (a result given up is gave_up).",
+            tool_calls.clone(),
+        );
+        let tool_durations =
+            Family::<ToolLabel, Histogram>::new_with_constructor(|| Histogram::new(TOOL_BUCKETS));
+        registry.register(
+            "antenv_tool_call_duration_seconds",
+            "How long tools ran, by tool.",
+            tool_durations.clone(),
+        );
         registry.register_collector(Box::new(StatsCollector(stats.clone())));
         Arc::new(Health {
             phase: AtomicU8::new(Phase::Running as u8),
             stats,
             script_exits,
             item_durations,
+            tool_calls,
+            tool_durations,
             registry,
         })
     }
@@ -197,6 +234,23 @@ impl Health {
                 outcome: report.outcome.as_str().to_owned(),
             })
             .observe(report.duration.as_secs_f64());
+    }
+
+    /// Counts a tool call of an in-process session (the runner's hook).
+    pub fn tool_call_ended(&self, report: &ToolCallReport) {
+        self.tool_calls
+            .get_or_create(&ToolLabels {
+                tool: report.name.clone(),
+                outcome: report.outcome.as_str().to_owned(),
+            })
+            .inc();
+        if !report.duration.is_zero() {
+            self.tool_durations
+                .get_or_create(&ToolLabel {
+                    tool: report.name.clone(),
+                })
+                .observe(report.duration.as_secs_f64());
+        }
     }
 
     /// The `/healthz` answer.

@@ -136,7 +136,10 @@ pub async fn run(connection: &Connection, args: PollArgs) -> Result<(), CliError
             workdir = %args.sessions.workdir.display(),
             "serving sessions in-process"
         );
-        let runner = args.sessions.runner();
+        let runner = args.sessions.runner().on_tool_call({
+            let health = health.clone();
+            move |report| health.tool_call_ended(report)
+        });
         let per_session = args.concurrency > 1;
         let workdir = args.sessions.workdir.clone();
         let result = worker

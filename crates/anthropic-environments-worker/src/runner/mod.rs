@@ -40,6 +40,8 @@
 //!
 //! Not yet: custom tools, and a span per tool call (issue #20).
 
+mod call;
+mod session;
 mod skills;
 pub(crate) mod state;
 
@@ -48,27 +50,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anthropic_environments::{Client, SessionEventParams};
-use futures::StreamExt;
-use serde_json::{Value, json};
-use tokio::time::Instant;
-
 use crate::context::WorkContext;
-use crate::tools::ToolOutput;
 use crate::tools::bash::Bash;
 use crate::tools::paths::Confinement;
-use crate::tools::{files, search};
-use state::{Action, Call, CallKind, RunnerState};
+use call::{CallObserver, Toolset};
+use session::Run;
+use state::RunnerState;
 
-/// How long a tool may run (longer than bash's own 120 s, so that bash
-/// cleans up first).
-const TOOL_TIMEOUT: Duration = Duration::from_secs(150);
-/// Each attempt to post a result.
-const POST_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(15);
-/// How long a result's posts are retried without a lease TTL to go by.
-const POST_WINDOW: Duration = Duration::from_secs(300);
-/// A page of the history.
-const HISTORY_PAGE: u64 = 1000;
+pub use call::{ToolCallOutcome, ToolCallReport};
 
 /// Serves sessions: the runner's settings, cheap to clone.
 #[derive(Clone, Debug)]
@@ -76,11 +65,21 @@ pub struct SessionRunner {
     inner: Arc<RunnerSettings>,
 }
 
-#[derive(Debug)]
 struct RunnerSettings {
     workdir: PathBuf,
     max_idle: Option<Duration>,
     unrestricted_paths: bool,
+    observer: Option<CallObserver>,
+}
+
+impl std::fmt::Debug for RunnerSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunnerSettings")
+            .field("workdir", &self.workdir)
+            .field("max_idle", &self.max_idle)
+            .field("unrestricted_paths", &self.unrestricted_paths)
+            .finish_non_exhaustive()
+    }
 }
 
 /// How a session's serving ended.
@@ -125,6 +124,7 @@ impl SessionRunner {
                 workdir: workdir.into(),
                 max_idle: Some(Duration::from_secs(60)),
                 unrestricted_paths: false,
+                observer: None,
             }),
         }
     }
@@ -142,6 +142,14 @@ impl SessionRunner {
         self.with(|s| s.workdir = workdir)
     }
 
+    /// Calls `observe` as each tool call ends: run and posted (an error or
+    /// not), given up, denied, or left to another client; with its
+    /// duration (for metrics and audits). Keep it quick.
+    pub fn on_tool_call(self, observe: impl Fn(&ToolCallReport) + Send + Sync + 'static) -> Self {
+        let observer: CallObserver = Arc::new(observe);
+        self.with(|s| s.observer = Some(observer))
+    }
+
     /// Let the file tools reach any path, not only the workdir.
     pub fn unrestricted_paths(self, unrestricted: bool) -> Self {
         self.with(|s| s.unrestricted_paths = unrestricted)
@@ -152,6 +160,7 @@ impl SessionRunner {
             workdir: self.inner.workdir.clone(),
             max_idle: self.inner.max_idle,
             unrestricted_paths: self.inner.unrestricted_paths,
+            observer: self.inner.observer.clone(),
         };
         change(&mut settings);
         SessionRunner {
@@ -196,6 +205,7 @@ impl SessionRunner {
             client,
             session_id,
             max_idle: self.inner.max_idle,
+            observer: self.inner.observer.clone(),
             state: RunnerState::default(),
             queue: VecDeque::new(),
             idle_until: None,
@@ -209,322 +219,5 @@ impl SessionRunner {
         }
         installed.remove();
         end
-    }
-}
-
-/// The tools of one session.
-struct Toolset {
-    confinement: Confinement,
-    bash: Bash,
-}
-
-impl Toolset {
-    fn owns(name: &str) -> bool {
-        matches!(name, "bash" | "read" | "write" | "edit" | "glob" | "grep")
-    }
-
-    async fn call(&mut self, name: &str, input: &Value) -> ToolOutput {
-        match name {
-            "bash" => self.bash.call(input).await,
-            "read" => files::read(&self.confinement, input),
-            "write" => files::write(&self.confinement, input),
-            "edit" => files::edit(&self.confinement, input),
-            "glob" => search::glob(&self.confinement, input),
-            "grep" => search::grep(&self.confinement, input),
-            other => ToolOutput::error(format!("no tool named {other:?}")),
-        }
-    }
-}
-
-/// What one dispatched call came to.
-struct Done {
-    id: String,
-    posted: bool,
-    unowned: bool,
-}
-
-/// The serving of one session.
-struct Run {
-    client: Client,
-    session_id: String,
-    max_idle: Option<Duration>,
-    state: RunnerState,
-    queue: VecDeque<Call>,
-    idle_until: Option<Instant>,
-    /// The tools, unless a call has them.
-    tools: Option<Toolset>,
-    /// Why the worker cancelled the item, once it did.
-    cancel_reason: Option<crate::CancelReason>,
-}
-
-fn ctx_lease_lost(reason: Option<&crate::CancelReason>) -> bool {
-    reason.is_some_and(crate::CancelReason::lease_lost)
-}
-
-type Running = tokio::task::JoinHandle<(Toolset, Done)>;
-
-impl Run {
-    /// Applies the state machine's answers; `Some(end)` when the session
-    /// ended.
-    fn apply(&mut self, actions: Vec<Action>) -> Option<RunnerEnd> {
-        for action in actions {
-            match action {
-                Action::Dispatch(call) => self.queue.push_back(call),
-                Action::Denied(call) => {
-                    tracing::info!(session_id = %self.session_id, tool_use_id = %call.id, name = %call.name, "tool call denied; nothing run or posted");
-                }
-                Action::ArmIdle => {
-                    self.idle_until = self.max_idle.map(|d| Instant::now() + d);
-                }
-                Action::DisarmIdle => self.idle_until = None,
-                Action::Stop => return Some(RunnerEnd::SessionEnded),
-            }
-        }
-        None
-    }
-
-    /// Lists the whole history, oldest first.
-    async fn history(&self) -> Result<Vec<Value>, (Vec<Value>, anthropic_environments::Error)> {
-        let mut pages = self
-            .client
-            .sessions()
-            .events(&self.session_id)
-            .list()
-            .limit(HISTORY_PAGE)
-            .order(anthropic_environments::EventOrder::Asc)
-            .into_stream();
-        let mut events = Vec::new();
-        while let Some(event) = pages.next().await {
-            match event {
-                Ok(e) => events.push(serde_json::to_value(&e).unwrap_or(Value::Null)),
-                Err(e) => return Err((events, e)),
-            }
-        }
-        Ok(events)
-    }
-
-    /// Starts the next queued call still wanted, when no call runs.
-    fn start_next(&mut self, ctx: &WorkContext) -> Option<Running> {
-        while let Some(call) = self.queue.pop_front() {
-            if !self.state.still_wanted(&call) {
-                let _ = self.state.on_done(&call.id, false, false);
-                continue;
-            }
-            let mut tools = self.tools.take()?;
-            let client = self.client.clone();
-            let session_id = self.session_id.clone();
-            let ctx = ctx.clone();
-            return Some(tokio::spawn(async move {
-                let done = run_call(&mut tools, &client, &session_id, &ctx, call).await;
-                (tools, done)
-            }));
-        }
-        None
-    }
-
-    async fn serve(&mut self, ctx: &WorkContext) -> Result<RunnerEnd, RunnerError> {
-        let mut backoff = Duration::from_millis(500);
-        let mut running: Option<Running> = None;
-        loop {
-            // Open the stream; only once it is open, reconcile.
-            let opened = tokio::select! {
-                s = self.client.sessions().events(&self.session_id).stream().send() => s,
-                _ = ctx.cancelled() => return Ok(self.cancel(ctx, running).await),
-            };
-            let mut stream = match opened {
-                Ok(stream) => Some(stream),
-                Err(e) if !e.is_retryable() => return Err(e.into()),
-                Err(e) => {
-                    tracing::warn!(session_id = %self.session_id, error = %e, "cannot open the event stream; retrying");
-                    None
-                }
-            };
-            if stream.is_some() {
-                match self.history().await {
-                    Ok(events) => {
-                        let actions = self.state.on_history(&events);
-                        if let Some(end) = self.apply(actions) {
-                            return Ok(self.finish(running).await.unwrap_or(end));
-                        }
-                    }
-                    Err((partial, e)) => {
-                        tracing::warn!(session_id = %self.session_id, error = %e, "listing the history failed; the next reconnect retries");
-                        self.state.on_history_failed(&partial);
-                    }
-                }
-            }
-            // Follow the stream until it ends.
-            loop {
-                if running.is_none() {
-                    running = self.start_next(ctx);
-                }
-                let idle = async {
-                    match self.idle_until {
-                        Some(at) => tokio::time::sleep_until(at).await,
-                        None => std::future::pending().await,
-                    }
-                };
-                let next_event = async {
-                    match stream.as_mut() {
-                        Some(s) => s.next().await,
-                        None => None,
-                    }
-                };
-                let finished = async {
-                    match running.as_mut() {
-                        Some(task) => task.await.ok(),
-                        None => std::future::pending().await,
-                    }
-                };
-                tokio::select! {
-                    event = next_event => match event {
-                        Some(Ok(event)) => {
-                            backoff = Duration::from_millis(500);
-                            let value = serde_json::to_value(&event).unwrap_or(Value::Null);
-                            let actions = self.state.on_stream_event(&value);
-                            if let Some(end) = self.apply(actions) {
-                                return Ok(self.finish(running).await.unwrap_or(end));
-                            }
-                        }
-                        Some(Err(e)) => {
-                            tracing::info!(session_id = %self.session_id, error = %e, "the event stream broke; reconnecting");
-                            break;
-                        }
-                        None => break,
-                    },
-                    done = finished => {
-                        running = None;
-                        match done {
-                            Some((tools, done)) => {
-                                self.tools = Some(tools);
-                                let actions = self.state.on_done(&done.id, done.posted, done.unowned);
-                                let _ = self.apply(actions);
-                            }
-                            None => {
-                                tracing::error!(session_id = %self.session_id, "a tool call's task failed; its tools are gone");
-                                return Ok(RunnerEnd::Cancelled);
-                            }
-                        }
-                    },
-                    _ = idle => return Ok(self.finish(running).await.unwrap_or(RunnerEnd::Idle)),
-                    _ = ctx.cancelled() => return Ok(self.cancel(ctx, running).await),
-                }
-            }
-            // Back off, then reconnect (a call keeps running meanwhile only
-            // until the wait is over: its result is taken on the next loop).
-            let wait = backoff;
-            backoff = (backoff * 2).min(Duration::from_secs(10));
-            tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
-                _ = ctx.cancelled() => return Ok(self.cancel(ctx, running).await),
-            }
-        }
-    }
-
-    /// The session ended: the running call finishes (and posts).
-    async fn finish(&mut self, running: Option<Running>) -> Option<RunnerEnd> {
-        if let Some(task) = running
-            && let Ok((tools, _)) = task.await
-        {
-            self.tools = Some(tools);
-        }
-        None
-    }
-
-    /// The worker cancelled the item: a lost lease cancels the running
-    /// call at once (nothing is posted); otherwise it gets 30 s to finish.
-    async fn cancel(&mut self, ctx: &WorkContext, running: Option<Running>) -> RunnerEnd {
-        self.cancel_reason = ctx.cancel_reason();
-        if let Some(task) = running {
-            let lost = ctx_lease_lost(self.cancel_reason.as_ref());
-            if lost {
-                task.abort();
-            } else if let Ok(Ok((tools, _))) =
-                tokio::time::timeout(Duration::from_secs(30), task).await
-            {
-                self.tools = Some(tools);
-            }
-        }
-        RunnerEnd::Cancelled
-    }
-}
-
-/// Runs one call and posts its result.
-async fn run_call(
-    tools: &mut Toolset,
-    client: &Client,
-    session_id: &str,
-    ctx: &WorkContext,
-    call: Call,
-) -> Done {
-    if !Toolset::owns(&call.name) {
-        tracing::info!(session_id, tool_use_id = %call.id, name = %call.name, "not a tool of this runner; left for another client");
-        return Done {
-            id: call.id,
-            posted: false,
-            unowned: true,
-        };
-    }
-    let output = match tokio::time::timeout(TOOL_TIMEOUT, tools.call(&call.name, &call.input)).await
-    {
-        Ok(output) => output,
-        Err(_) => ToolOutput::error(format!("the {} tool timed out", call.name)),
-    };
-    let event = match call.kind {
-        CallKind::Builtin => json!({"type": "user.tool_result", "tool_use_id": call.id,
-            "is_error": output.is_error, "content": output.blocks}),
-        CallKind::Custom => {
-            json!({"type": "user.custom_tool_result", "custom_tool_use_id": call.id,
-            "is_error": output.is_error, "content": output.blocks})
-        }
-    };
-    let posted = post(client, session_id, ctx, event).await;
-    Done {
-        id: call.id,
-        posted,
-        unowned: false,
-    }
-}
-
-/// Posts one result: no client retries, each attempt bounded, retried with
-/// back-off (1 s doubling, capped at 30 s, jittered) while the lease's TTL
-/// (else 300 s) since the first attempt allows; a 4xx retrying cannot fix
-/// gives up at once. Whether it was posted.
-async fn post(client: &Client, session_id: &str, ctx: &WorkContext, event: Value) -> bool {
-    let Ok(params) = serde_json::from_value::<SessionEventParams>(event) else {
-        return false;
-    };
-    let started = Instant::now();
-    let mut attempt = 0u32;
-    loop {
-        attempt += 1;
-        let sent = client
-            .sessions()
-            .events(session_id)
-            .send(vec![params.clone()])
-            .max_retries(0)
-            .timeout(POST_ATTEMPT_TIMEOUT)
-            .send()
-            .await;
-        match sent {
-            Ok(_) => return true,
-            Err(e) if !e.is_retryable() => {
-                tracing::error!(session_id, error = %e, "posting a result failed for good");
-                return false;
-            }
-            Err(e) => {
-                let window = ctx.lease_ttl().unwrap_or(POST_WINDOW);
-                let left = window.saturating_sub(started.elapsed());
-                if left.is_zero() {
-                    tracing::error!(session_id, error = %e, "posting a result gave up: its window is over");
-                    return false;
-                }
-                let d =
-                    Duration::from_secs(1u64 << (attempt - 1).min(5)).min(Duration::from_secs(30));
-                let wait = d.mul_f64(0.5 + fastrand::f64() / 2.0).min(left);
-                tracing::warn!(session_id, error = %e, ?wait, "posting a result failed; retrying");
-                tokio::time::sleep(wait).await;
-            }
-        }
     }
 }

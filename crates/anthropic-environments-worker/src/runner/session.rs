@@ -1,0 +1,243 @@
+//! The serving of one session: the stream, the reconcile, the dispatch of
+//! calls one at a time, the idle clock, the end.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use anthropic_environments::Client;
+use futures::StreamExt;
+use serde_json::Value;
+use tokio::time::Instant;
+
+use crate::context::WorkContext;
+
+use super::call::{CallObserver, CallScope, Done, ToolCallOutcome, Toolset, run_call};
+use super::state::{Action, Call, RunnerState};
+use super::{RunnerEnd, RunnerError};
+
+/// A page of the history.
+const HISTORY_PAGE: u64 = 1000;
+
+/// The serving of one session.
+pub(crate) struct Run {
+    pub(crate) client: Client,
+    pub(crate) session_id: String,
+    pub(crate) max_idle: Option<Duration>,
+    pub(crate) observer: Option<CallObserver>,
+    pub(crate) state: RunnerState,
+    pub(crate) queue: VecDeque<Call>,
+    pub(crate) idle_until: Option<Instant>,
+    /// The tools, unless a call has them.
+    pub(crate) tools: Option<Toolset>,
+    /// Why the worker cancelled the item, once it did.
+    pub(crate) cancel_reason: Option<crate::CancelReason>,
+}
+
+pub(crate) fn ctx_lease_lost(reason: Option<&crate::CancelReason>) -> bool {
+    reason.is_some_and(crate::CancelReason::lease_lost)
+}
+
+type Running = tokio::task::JoinHandle<(Toolset, Done)>;
+
+impl Run {
+    /// Applies the state machine's answers; `Some(end)` when the session
+    /// ended.
+    fn apply(&mut self, actions: Vec<Action>) -> Option<RunnerEnd> {
+        for action in actions {
+            match action {
+                Action::Dispatch(call) => self.queue.push_back(call),
+                Action::Denied(call) => {
+                    tracing::info!(session_id = %self.session_id, tool_use_id = %call.id, name = %call.name, "tool call denied; nothing run or posted");
+                    if let Some(observe) = &self.observer {
+                        observe(&super::ToolCallReport {
+                            session_id: self.session_id.clone(),
+                            tool_use_id: call.id.clone(),
+                            name: call.name.clone(),
+                            outcome: ToolCallOutcome::Denied,
+                            duration: Duration::ZERO,
+                        });
+                    }
+                }
+                Action::ArmIdle => {
+                    self.idle_until = self.max_idle.map(|d| Instant::now() + d);
+                }
+                Action::DisarmIdle => self.idle_until = None,
+                Action::Stop => return Some(RunnerEnd::SessionEnded),
+            }
+        }
+        None
+    }
+
+    /// Lists the whole history, oldest first.
+    async fn history(&self) -> Result<Vec<Value>, (Vec<Value>, anthropic_environments::Error)> {
+        let mut pages = self
+            .client
+            .sessions()
+            .events(&self.session_id)
+            .list()
+            .limit(HISTORY_PAGE)
+            .order(anthropic_environments::EventOrder::Asc)
+            .into_stream();
+        let mut events = Vec::new();
+        while let Some(event) = pages.next().await {
+            match event {
+                Ok(e) => events.push(serde_json::to_value(&e).unwrap_or(Value::Null)),
+                Err(e) => return Err((events, e)),
+            }
+        }
+        Ok(events)
+    }
+
+    /// Starts the next queued call still wanted, when no call runs.
+    fn start_next(&mut self, ctx: &WorkContext) -> Option<Running> {
+        while let Some(call) = self.queue.pop_front() {
+            if !self.state.still_wanted(&call) {
+                let _ = self.state.on_done(&call.id, false, false);
+                continue;
+            }
+            let mut tools = self.tools.take()?;
+            let client = self.client.clone();
+            let session_id = self.session_id.clone();
+            let ctx = ctx.clone();
+            let observer = self.observer.clone();
+            return Some(tokio::spawn(async move {
+                let scope = CallScope {
+                    client: &client,
+                    session_id: &session_id,
+                    ctx: &ctx,
+                    observer: observer.as_ref(),
+                    primary_thread: None,
+                };
+                let done = run_call(&mut tools, scope, call).await;
+                (tools, done)
+            }));
+        }
+        None
+    }
+
+    pub(crate) async fn serve(&mut self, ctx: &WorkContext) -> Result<RunnerEnd, RunnerError> {
+        let mut backoff = Duration::from_millis(500);
+        let mut running: Option<Running> = None;
+        loop {
+            // Open the stream; only once it is open, reconcile.
+            let opened = tokio::select! {
+                s = self.client.sessions().events(&self.session_id).stream().send() => s,
+                _ = ctx.cancelled() => return Ok(self.cancel(ctx, running).await),
+            };
+            let mut stream = match opened {
+                Ok(stream) => Some(stream),
+                Err(e) if !e.is_retryable() => return Err(e.into()),
+                Err(e) => {
+                    tracing::warn!(session_id = %self.session_id, error = %e, "cannot open the event stream; retrying");
+                    None
+                }
+            };
+            if stream.is_some() {
+                match self.history().await {
+                    Ok(events) => {
+                        let actions = self.state.on_history(&events);
+                        if let Some(end) = self.apply(actions) {
+                            return Ok(self.finish(running).await.unwrap_or(end));
+                        }
+                    }
+                    Err((partial, e)) => {
+                        tracing::warn!(session_id = %self.session_id, error = %e, "listing the history failed; the next reconnect retries");
+                        self.state.on_history_failed(&partial);
+                    }
+                }
+            }
+            // Follow the stream until it ends.
+            loop {
+                if running.is_none() {
+                    running = self.start_next(ctx);
+                }
+                let idle = async {
+                    match self.idle_until {
+                        Some(at) => tokio::time::sleep_until(at).await,
+                        None => std::future::pending().await,
+                    }
+                };
+                let next_event = async {
+                    match stream.as_mut() {
+                        Some(s) => s.next().await,
+                        None => None,
+                    }
+                };
+                let finished = async {
+                    match running.as_mut() {
+                        Some(task) => task.await.ok(),
+                        None => std::future::pending().await,
+                    }
+                };
+                tokio::select! {
+                    event = next_event => match event {
+                        Some(Ok(event)) => {
+                            backoff = Duration::from_millis(500);
+                            let value = serde_json::to_value(&event).unwrap_or(Value::Null);
+                            let actions = self.state.on_stream_event(&value);
+                            if let Some(end) = self.apply(actions) {
+                                return Ok(self.finish(running).await.unwrap_or(end));
+                            }
+                        }
+                        Some(Err(e)) => {
+                            tracing::info!(session_id = %self.session_id, error = %e, "the event stream broke; reconnecting");
+                            break;
+                        }
+                        None => break,
+                    },
+                    done = finished => {
+                        running = None;
+                        match done {
+                            Some((tools, done)) => {
+                                self.tools = Some(tools);
+                                let actions = self.state.on_done(&done.id, done.posted, done.unowned);
+                                let _ = self.apply(actions);
+                            }
+                            None => {
+                                tracing::error!(session_id = %self.session_id, "a tool call's task failed; its tools are gone");
+                                return Ok(RunnerEnd::Cancelled);
+                            }
+                        }
+                    },
+                    _ = idle => return Ok(self.finish(running).await.unwrap_or(RunnerEnd::Idle)),
+                    _ = ctx.cancelled() => return Ok(self.cancel(ctx, running).await),
+                }
+            }
+            // Back off, then reconnect (a call keeps running meanwhile only
+            // until the wait is over: its result is taken on the next loop).
+            let wait = backoff;
+            backoff = (backoff * 2).min(Duration::from_secs(10));
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = ctx.cancelled() => return Ok(self.cancel(ctx, running).await),
+            }
+        }
+    }
+
+    /// The session ended: the running call finishes (and posts).
+    async fn finish(&mut self, running: Option<Running>) -> Option<RunnerEnd> {
+        if let Some(task) = running
+            && let Ok((tools, _)) = task.await
+        {
+            self.tools = Some(tools);
+        }
+        None
+    }
+
+    /// The worker cancelled the item: a lost lease cancels the running
+    /// call at once (nothing is posted); otherwise it gets 30 s to finish.
+    async fn cancel(&mut self, ctx: &WorkContext, running: Option<Running>) -> RunnerEnd {
+        self.cancel_reason = ctx.cancel_reason();
+        if let Some(task) = running {
+            let lost = ctx_lease_lost(self.cancel_reason.as_ref());
+            if lost {
+                task.abort();
+            } else if let Ok(Ok((tools, _))) =
+                tokio::time::timeout(Duration::from_secs(30), task).await
+            {
+                self.tools = Some(tools);
+            }
+        }
+        RunnerEnd::Cancelled
+    }
+}
