@@ -223,3 +223,142 @@ async fn the_runner_serves_a_scripted_session_end_to_end() {
         assert_eq!(server.requests_for(op).len(), 1, "{op}");
     }
 }
+
+/// Custom tools the runner owns, the permission gate, and a result post
+/// that fails once: a registered tool answers its custom call; an `ask`
+/// call runs only once a confirmation allows it, a denied one never does
+/// and nothing is posted for it; the first post's 503 is retried by the
+/// runner itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn custom_tools_confirmations_and_a_failing_post() {
+    use anthropic_environments_mock::{Fault, FaultConfig, FaultRule};
+    let server = MockServer::start().await;
+    let admin = Client::builder()
+        .api_key("sk-ant-api-admin")
+        .base_url(server.base_url())
+        .build()
+        .unwrap();
+    let env = admin
+        .environments()
+        .create("gate")
+        .config(SelfHostedConfig)
+        .send()
+        .await
+        .unwrap()
+        .id;
+    let session = server
+        .create_session(&env, None, Some(json!([])), true)
+        .unwrap();
+    let session_id = session["id"].as_str().unwrap().to_owned();
+    let calls = server
+        .append_session_events(
+            &session_id,
+            vec![
+                json!({"type": "agent.custom_tool_use", "name": "lookup", "input": {"key": "colour"}}),
+                json!({"type": "agent.tool_use", "name": "bash", "evaluated_permission": "ask",
+                       "input": {"command": "echo allowed > allowed.txt; echo ran"}}),
+                json!({"type": "agent.tool_use", "name": "write", "evaluated_permission": "ask",
+                       "input": {"file_path": "denied.txt", "content": "no"}}),
+                json!({"type": "agent.tool_use", "name": "write", "evaluated_permission": "deny",
+                       "input": {"file_path": "server-denied.txt", "content": "no"}}),
+            ],
+        )
+        .unwrap();
+    let ids: Vec<String> = calls
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_owned())
+        .collect();
+    // The first result's post is answered 503.
+    server.set_faults(FaultConfig::rules([FaultRule::on_operation(
+        "send_session_events",
+        Fault::Status(503),
+    )
+    .nth(1)]));
+    let workdir = tempfile::tempdir().unwrap();
+    let runner = SessionRunner::new(workdir.path())
+        .max_idle(None)
+        .custom_tool("lookup", |input| async move {
+            let key = input["key"].as_str().ok_or("key is required")?.to_owned();
+            Ok(format!("the {key} is blue"))
+        });
+    let worker = Client::builder()
+        .api_key("k")
+        .base_url(server.base_url())
+        .build()
+        .unwrap();
+    let run = tokio::spawn(
+        Worker::builder(worker.work(&env))
+            .drain(true)
+            .build()
+            .unwrap()
+            .run(move |ctx: WorkContext| {
+                let runner = runner.clone();
+                async move { runner.serve(ctx).await.map(drop) }
+            }),
+    );
+    let mut events = admin
+        .sessions()
+        .events(&session_id)
+        .stream()
+        .send()
+        .await
+        .unwrap();
+    let mut next_result = async || loop {
+        let event = tokio::time::timeout(Duration::from_secs(60), events.next())
+            .await
+            .expect("a result arrives")
+            .unwrap()
+            .unwrap();
+        let value = serde_json::to_value(&event).unwrap();
+        if value["type"]
+            .as_str()
+            .is_some_and(|t| t.ends_with("tool_result"))
+        {
+            return value;
+        }
+    };
+    let custom = next_result().await;
+    assert_eq!(custom["type"], "user.custom_tool_result");
+    assert_eq!(custom["custom_tool_use_id"], ids[0].as_str());
+    assert_eq!(custom["content"][0]["text"], "the colour is blue");
+    // The held calls wait for their verdicts.
+    server
+        .append_session_events(
+            &session_id,
+            vec![
+                json!({"type": "user.tool_confirmation", "tool_use_id": ids[2], "result": "deny"}),
+                json!({"type": "user.tool_confirmation", "tool_use_id": ids[1], "result": "allow"}),
+            ],
+        )
+        .unwrap();
+    let allowed = next_result().await;
+    assert_eq!(allowed["tool_use_id"], ids[1].as_str());
+    assert_eq!(allowed["content"][0]["text"], "ran");
+    server
+        .append_session_events(
+            &session_id,
+            vec![json!({"type": "session.status_terminated"})],
+        )
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(30), run)
+        .await
+        .expect("the session's end ends the runner")
+        .unwrap()
+        .unwrap();
+    assert!(workdir.path().join("allowed.txt").exists());
+    assert!(
+        !workdir.path().join("denied.txt").exists(),
+        "a denied call never runs"
+    );
+    assert!(!workdir.path().join("server-denied.txt").exists());
+    let sends: Vec<u16> = server
+        .requests_for("send_session_events")
+        .iter()
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(
+        sends,
+        [503, 200, 200],
+        "the 503 retried; nothing posted for denials"
+    );
+}

@@ -77,18 +77,33 @@ impl ToolCallOutcome {
 /// The hook told of each call.
 pub(crate) type CallObserver = Arc<dyn Fn(&ToolCallReport) + Send + Sync>;
 
+/// A tool a library user registers
+/// ([`SessionRunner::custom_tool`](super::SessionRunner::custom_tool)): the
+/// runner then owns calls of its name.
+pub(crate) type CustomTool =
+    Arc<dyn Fn(Value) -> futures::future::BoxFuture<'static, Result<String, String>> + Send + Sync>;
+
 /// The tools of one session.
 pub(crate) struct Toolset {
     pub(crate) confinement: Confinement,
     pub(crate) bash: Bash,
+    pub(crate) custom: Arc<std::collections::HashMap<String, CustomTool>>,
 }
 
 impl Toolset {
-    fn owns(name: &str) -> bool {
-        matches!(name, "bash" | "read" | "write" | "edit" | "glob" | "grep")
+    fn owns(&self, name: &str) -> bool {
+        self.custom.contains_key(name)
+            || matches!(name, "bash" | "read" | "write" | "edit" | "glob" | "grep")
     }
 
     async fn call(&mut self, name: &str, input: &Value) -> ToolOutput {
+        // A registered tool wins over a built-in one of the same name.
+        if let Some(tool) = self.custom.get(name) {
+            return match tool(input.clone()).await {
+                Ok(text) => ToolOutput::text(text),
+                Err(message) => ToolOutput::error(message),
+            };
+        }
         match name {
             "bash" => self.bash.call(input).await,
             "read" => files::read(&self.confinement, input),
@@ -166,7 +181,7 @@ fn call_span(scope: &CallScope<'_>, call: &Call) -> tracing::Span {
 /// Runs one call and posts its result.
 pub(crate) async fn run_call(tools: &mut Toolset, scope: CallScope<'_>, call: Call) -> Done {
     let session_id = scope.session_id;
-    if !Toolset::owns(&call.name) {
+    if !tools.owns(&call.name) {
         tracing::info!(session_id, tool_use_id = %call.id, name = %call.name, "not a tool of this runner; left for another client");
         scope.report(&call, ToolCallOutcome::Unowned, Duration::ZERO);
         return Done {

@@ -38,7 +38,10 @@
 //! Before the first call, the session's skills are installed in
 //! `<workdir>/skills/<name>/` (and removed at the end).
 //!
-//! Not yet: custom tools, and a span per tool call (issue #20).
+//! A library user can register tools of their own
+//! ([`SessionRunner::custom_tool`]); every call is observable
+//! ([`SessionRunner::on_tool_call`]) and runs in a span named as the
+//! official runners'.
 
 mod call;
 mod session;
@@ -53,7 +56,7 @@ use std::time::Duration;
 use crate::context::WorkContext;
 use crate::tools::bash::Bash;
 use crate::tools::paths::Confinement;
-use call::{CallObserver, Toolset};
+use call::{CallObserver, CustomTool, Toolset};
 use session::Run;
 use state::RunnerState;
 
@@ -70,6 +73,7 @@ struct RunnerSettings {
     max_idle: Option<Duration>,
     unrestricted_paths: bool,
     observer: Option<CallObserver>,
+    custom: Arc<std::collections::HashMap<String, CustomTool>>,
 }
 
 impl std::fmt::Debug for RunnerSettings {
@@ -78,6 +82,7 @@ impl std::fmt::Debug for RunnerSettings {
             .field("workdir", &self.workdir)
             .field("max_idle", &self.max_idle)
             .field("unrestricted_paths", &self.unrestricted_paths)
+            .field("custom_tools", &self.custom.keys().collect::<Vec<_>>())
             .finish_non_exhaustive()
     }
 }
@@ -125,6 +130,7 @@ impl SessionRunner {
                 max_idle: Some(Duration::from_secs(60)),
                 unrestricted_paths: false,
                 observer: None,
+                custom: Arc::default(),
             }),
         }
     }
@@ -150,6 +156,32 @@ impl SessionRunner {
         self.with(|s| s.observer = Some(observer))
     }
 
+    /// Registers a tool the runner then owns: calls of `name` (custom tool
+    /// calls, or a built-in name, which this replaces) run `tool` with the
+    /// call's input; `Ok(text)` is the result, `Err(message)` an error
+    /// result.
+    ///
+    /// ```
+    /// use anthropic_environments_worker::SessionRunner;
+    /// let runner = SessionRunner::new("/srv/sandbox").custom_tool("lookup", |input| async move {
+    ///     let key = input["key"].as_str().ok_or("key is required")?.to_owned();
+    ///     Ok(format!("the value of {key}"))
+    /// });
+    /// ```
+    pub fn custom_tool<F, Fut>(self, name: impl Into<String>, tool: F) -> Self
+    where
+        F: Fn(serde_json::Value) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Result<String, String>> + Send + 'static,
+    {
+        let name = name.into();
+        let tool: CustomTool = Arc::new(move |input| Box::pin(tool(input)));
+        self.with(|s| {
+            let mut custom = (*s.custom).clone();
+            custom.insert(name, tool);
+            s.custom = Arc::new(custom);
+        })
+    }
+
     /// Let the file tools reach any path, not only the workdir.
     pub fn unrestricted_paths(self, unrestricted: bool) -> Self {
         self.with(|s| s.unrestricted_paths = unrestricted)
@@ -161,6 +193,7 @@ impl SessionRunner {
             max_idle: self.inner.max_idle,
             unrestricted_paths: self.inner.unrestricted_paths,
             observer: self.inner.observer.clone(),
+            custom: self.inner.custom.clone(),
         };
         change(&mut settings);
         SessionRunner {
@@ -200,6 +233,7 @@ impl SessionRunner {
         let tools = Toolset {
             confinement,
             bash: Bash::new(workdir.clone()),
+            custom: self.inner.custom.clone(),
         };
         let mut run = Run {
             client,
