@@ -225,6 +225,7 @@ fn test(extra: &[String]) -> Result<ExitCode> {
     }
     every_endpoint_against_the_mock(&root, &cargo)?;
     official_runner_against_the_mock(&root, &python)?;
+    session_demo(&root, &cargo)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -306,6 +307,36 @@ fn official_runner_against_the_mock(root: &Path, python: &Path) -> Result<()> {
             String::from_utf8_lossy(&output.stderr)
         );
     }
+    Ok(())
+}
+
+/// The README's offline demo: a session served end to end by the session
+/// runner on the embedded mock (`examples/session_demo.rs` of the worker
+/// crate).
+fn session_demo(root: &Path, cargo: &str) -> Result<()> {
+    println!("running the session demo (examples/session_demo.rs)");
+    let output = Command::new(cargo)
+        .current_dir(root)
+        .args([
+            "run",
+            "--quiet",
+            "-p",
+            "anthropic-environments-worker",
+            "--example",
+            "session_demo",
+        ])
+        .output()
+        .context("running the session demo")?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    print!("{stdout}");
+    let done = "served 1 session, 6 tool calls answered, item stopped: true";
+    if !output.status.success() || !stdout.contains(done) {
+        anyhow::bail!(
+            "the session demo failed:\n{stdout}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    println!("session_demo: 1 passed, 0 failed");
     Ok(())
 }
 

@@ -10,9 +10,9 @@
 //!   health check, and processes them, printing each step, then exits.
 //!
 //! ```sh
-//! cargo run -p anthropic-environments --example worker
+//! cargo run -p anthropic-environments-worker --example worker
 //! ANTHROPIC_ENVIRONMENT_KEY=sk-ant-oat01-... ANTHROPIC_ENVIRONMENT_ID=env_... \
-//!     cargo run -p anthropic-environments --example worker
+//!     cargo run -p anthropic-environments-worker --example worker
 //! ```
 
 use std::time::Duration;
