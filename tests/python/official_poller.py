@@ -15,31 +15,24 @@ check and `N passed, 0 failed`; exits non-zero on failure.
 import asyncio
 import base64
 import json
+import os
 import sys
 import urllib.request
 
 import anthropic
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import mockctl  # noqa: E402
+
 BASE_URL = sys.argv[1]
-passed = 0
 
 
-def ok(label):
-    global passed
-    passed += 1
-    print(f"ok {label}")
+CHECKS = mockctl.Checks()
+ok = CHECKS.ok
 
 
 def control(method, path, body=None):
-    req = urllib.request.Request(
-        f"{BASE_URL}{path}",
-        data=json.dumps(body).encode() if body is not None else None,
-        headers={"content-type": "application/json"},
-        method=method,
-    )
-    with urllib.request.urlopen(req) as r:
-        text = r.read()
-        return json.loads(text) if text else None
+    return mockctl.control(BASE_URL, method, path, body)
 
 
 async def main():
@@ -86,7 +79,7 @@ async def main():
     assert len(states) == 4 and all(s in ("stopping", "stopped") for s in states), states
     ok("list_work with the environment key: every item stopping or stopped")
 
-    print(f"{passed} passed, 0 failed")
+    print(f"{CHECKS.passed} passed, 0 failed")
 
 
 asyncio.run(main())

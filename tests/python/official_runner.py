@@ -28,29 +28,21 @@ import zipfile
 import anyio
 
 import anthropic
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import mockctl  # noqa: E402
 from anthropic.lib.environments import EnvironmentWorker
 
 BASE_URL = sys.argv[1]
 WORKDIR = sys.argv[2]
-passed = 0
 
 
-def ok(label):
-    global passed
-    passed += 1
-    print(f"ok {label}")
+CHECKS = mockctl.Checks()
+ok = CHECKS.ok
 
 
 def control(method, path, body=None):
-    req = urllib.request.Request(
-        f"{BASE_URL}{path}",
-        data=json.dumps(body).encode() if body is not None else None,
-        headers={"content-type": "application/json"},
-        method=method,
-    )
-    with urllib.request.urlopen(req) as r:
-        text = r.read()
-        return json.loads(text) if text else None
+    return mockctl.control(BASE_URL, method, path, body)
 
 
 def skill_zip():
@@ -209,6 +201,6 @@ except Exception as e:
     import traceback
 
     traceback.print_exc()
-    print(f"{passed} passed, 1 failed")
+    print(f"{CHECKS.passed} passed, 1 failed")
     sys.exit(1)
-print(f"{passed} passed, 0 failed")
+print(f"{CHECKS.passed} passed, 0 failed")

@@ -470,6 +470,21 @@ impl MockServer {
         Ok(work)
     }
 
+    /// Creates a self-hosted environment named `name`, as an administrator
+    /// would through the API; its id (its key:
+    /// [`environment_key`](Self::environment_key)).
+    pub fn create_environment(&self, name: &str) -> Result<String, Refusal> {
+        let config: anthropic_environments_raw::types::BetaEnvironmentConfigParams =
+            serde_json::from_value(serde_json::json!({"type": "self_hosted"}))
+                .map_err(|e| Refusal::Invalid(e.to_string()))?;
+        let params = built(
+            anthropic_environments_raw::types::EnvironmentCreateParams::builder()
+                .name(name.to_owned())
+                .config(Some(config)),
+        );
+        Ok(self.shared.model().create_environment(params)?.id)
+    }
+
     /// Creates a session in an environment, with `status` (default
     /// `running`) and the spec example's agent, its `skills` replaced when
     /// given (`[{"type": "custom", "skill_id": "...", "version": "latest"}]`);

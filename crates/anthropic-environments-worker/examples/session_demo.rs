@@ -10,7 +10,6 @@
 use std::time::Duration;
 
 use anthropic_environments::Client;
-use anthropic_environments::params::SelfHostedConfig;
 use anthropic_environments_mock::MockServer;
 use anthropic_environments_worker::{SessionRunner, WorkContext, Worker};
 use futures::StreamExt;
@@ -23,13 +22,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .api_key("sk-ant-api-demo")
         .base_url(server.base_url())
         .build()?;
-    let env = admin
-        .environments()
-        .create("demo")
-        .config(SelfHostedConfig)
-        .send()
-        .await?
-        .id;
+    let env = server.create_environment("demo")?;
     let key = server.environment_key(&env).ok_or("no environment key")?;
     let session = server.create_session(&env, None, Some(json!([])), true)?;
     let session_id = session["id"].as_str().ok_or("no session id")?.to_owned();

@@ -9,7 +9,6 @@
 use std::time::Duration;
 
 use anthropic_environments::Client;
-use anthropic_environments::params::SelfHostedConfig;
 use anthropic_environments_mock::{CallerKind, MockServer};
 use std::sync::{Arc, Mutex};
 
@@ -36,14 +35,7 @@ async fn the_runner_serves_a_scripted_session_end_to_end() {
         .base_url(server.base_url())
         .build()
         .unwrap();
-    let env = admin
-        .environments()
-        .create("runner")
-        .config(SelfHostedConfig)
-        .send()
-        .await
-        .unwrap()
-        .id;
+    let env = server.create_environment("runner").unwrap();
     let key = server.environment_key(&env).unwrap();
     // A skill whose archive wraps its files in a folder.
     let mut archive = std::io::Cursor::new(Vec::new());
@@ -238,14 +230,7 @@ async fn custom_tools_confirmations_and_a_failing_post() {
         .base_url(server.base_url())
         .build()
         .unwrap();
-    let env = admin
-        .environments()
-        .create("gate")
-        .config(SelfHostedConfig)
-        .send()
-        .await
-        .unwrap()
-        .id;
+    let env = server.create_environment("gate").unwrap();
     let session = server
         .create_session(&env, None, Some(json!([])), true)
         .unwrap();

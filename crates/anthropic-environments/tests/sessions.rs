@@ -223,19 +223,7 @@ async fn skills_resolve_latest_and_download_without_the_managed_agents_beta() {
 #[tokio::test]
 async fn a_worker_item_client_serves_its_session_with_its_token() {
     let server = MockServer::builder().strict_credentials().start().await;
-    let admin = Client::builder()
-        .api_key("sk-ant-api-admin")
-        .base_url(server.base_url())
-        .build()
-        .unwrap();
-    let env = admin
-        .environments()
-        .create("strict")
-        .config(anthropic_environments::params::SelfHostedConfig)
-        .send()
-        .await
-        .unwrap()
-        .id;
+    let env = server.create_environment("strict").unwrap();
     let key = server.environment_key(&env).unwrap();
     let ours = server.create_session(&env, None, None, true).unwrap();
     let theirs = server.create_session(&env, None, None, false).unwrap();
@@ -302,14 +290,7 @@ async fn a_worker_item_client_serves_its_session_with_its_token() {
         assert!(refused.is_permission_denied(), "{refused}");
     }
     // Another environment's key: not this session's.
-    let other_env = admin
-        .environments()
-        .create("other")
-        .config(anthropic_environments::params::SelfHostedConfig)
-        .send()
-        .await
-        .unwrap()
-        .id;
+    let other_env = server.create_environment("other").unwrap();
     let other = worker
         .with_credential(Credential::environment_key(
             server.environment_key(&other_env).unwrap(),

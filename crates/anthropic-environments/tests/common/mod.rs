@@ -80,14 +80,7 @@ pub async fn mock_environment(
         .base_url(server.base_url())
         .build()
         .unwrap();
-    let env = client
-        .environments()
-        .create(name)
-        .config(anthropic_environments::params::SelfHostedConfig)
-        .send()
-        .await
-        .unwrap()
-        .id;
+    let env = server.create_environment(name).unwrap();
     (client, env)
 }
 
