@@ -225,6 +225,7 @@ fn test(extra: &[String]) -> Result<ExitCode> {
     }
     every_endpoint_against_the_mock(&root, &cargo)?;
     official_runner_against_the_mock(&root, &python)?;
+    runner_parity(&root, &cargo, &python)?;
     session_demo(&root, &cargo)?;
     Ok(ExitCode::SUCCESS)
 }
@@ -304,6 +305,42 @@ fn official_runner_against_the_mock(root: &Path, python: &Path) -> Result<()> {
     if !output.status.success() || !stdout.contains("9 passed, 0 failed") {
         anyhow::bail!(
             "the official session runner against the mock failed:\n{stdout}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(())
+}
+
+/// The official Python runner and ours (`antenv worker poll`, in-process)
+/// serve the same scripted session on the mock's binary and post the same
+/// results (`tests/python/parity.py`).
+fn runner_parity(root: &Path, cargo: &str, python: &Path) -> Result<()> {
+    run(Command::new(cargo).current_dir(root).args([
+        "build",
+        "--quiet",
+        "-p",
+        "anthropic-environments-cli",
+        "--bin",
+        "antenv",
+    ]))?;
+    let (mut mock, base_url) =
+        start_mock(&root.join("target/debug/anthropic-environments-mock"), &[])?;
+    println!("running tests/python/parity.py against the mock at {base_url}");
+    let output = Command::new(python)
+        .current_dir(std::env::temp_dir())
+        .arg(root.join("tests/python/parity.py"))
+        .arg(&base_url)
+        .arg(root.join("target/debug/antenv"))
+        .env_remove("ANTHROPIC_API_KEY")
+        .output();
+    let _ = mock.kill();
+    let _ = mock.wait();
+    let output = output.context("running the parity script")?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    print!("{stdout}");
+    if !output.status.success() || !stdout.contains("15 passed, 0 failed") {
+        anyhow::bail!(
+            "the runners' results differ:\n{stdout}\n{}",
             String::from_utf8_lossy(&output.stderr)
         );
     }

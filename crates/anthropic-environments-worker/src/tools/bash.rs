@@ -22,6 +22,9 @@ use super::ToolOutput;
 
 /// The budget of a command without `timeout_ms`.
 pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
+/// The result of a call whose shell ended (an `exit`) without output, as
+/// the official Python runner words it.
+pub(crate) const SHELL_ENDED: &str = "bash: bash session terminated; restart required";
 /// The most output kept (the last bytes).
 pub(crate) const MAX_OUTPUT: usize = 100 * 1024;
 
@@ -234,9 +237,9 @@ impl Bash {
                 // The shell ended (an `exit`): the next call gets a fresh one.
                 self.close();
                 ToolOutput::error(if text.is_empty() {
-                    "bash: the shell exited".to_owned()
+                    SHELL_ENDED.to_owned()
                 } else {
-                    format!("{text}\nbash: the shell exited")
+                    text
                 })
             }
         }
@@ -270,7 +273,7 @@ mod tests {
         assert_eq!(text(&out), "oops");
         assert_eq!(
             text(&bash.call(&json!({"command": "exit 3"})).await),
-            "bash: the shell exited"
+            SHELL_ENDED
         );
         let out = bash.call(&json!({"command": "echo ${X:-unset}"})).await;
         assert_eq!(text(&out), "unset", "a fresh shell after exit");

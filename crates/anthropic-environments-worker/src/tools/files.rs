@@ -25,7 +25,7 @@ fn path_error(tool: &str, e: PathError) -> ToolOutput {
 }
 
 fn io_error(tool: &str, given: &str, e: &std::io::Error) -> ToolOutput {
-    ToolOutput::error(format!("{tool}: {given:?}: {}", reason(e)))
+    ToolOutput::error(format!("{tool}: {given}: {}", reason(e)))
 }
 
 /// The input of `read`.
@@ -227,11 +227,11 @@ pub(crate) fn edit(confinement: &Confinement, input: &Value) -> ToolOutput {
     };
     let count = text.matches(input.old_string.as_str()).count();
     if count == 0 {
-        return ToolOutput::error(format!("edit: old_string was not found in {given:?}"));
+        return ToolOutput::error(format!("edit: old_string not found in {given}"));
     }
     if count > 1 && !input.replace_all {
         return ToolOutput::error(format!(
-            "edit: old_string occurs {count} times in {given:?}; make it unique or set replace_all"
+            "edit: old_string appears {count} times in {given} (must be unique)"
         ));
     }
     let edited = if input.replace_all {
@@ -240,10 +240,7 @@ pub(crate) fn edit(confinement: &Confinement, input: &Value) -> ToolOutput {
         text.replacen(&input.old_string, &input.new_string, 1)
     };
     match write_atomically(&path, edited.as_bytes()) {
-        Ok(()) => ToolOutput::text(format!(
-            "edited {given}: {count} replacement{}",
-            if count == 1 { "" } else { "s" }
-        )),
+        Ok(()) => ToolOutput::text(format!("edited {given} ({count} replacement(s))")),
         Err(e) => io_error("edit", given, &e),
     }
 }
@@ -298,7 +295,10 @@ mod tests {
             &c,
             &json!({"file_path": "f", "old_string": "a", "new_string": "b"}),
         );
-        assert!(out.is_error && text(&out).contains("2 times"), "{out:?}");
+        assert!(
+            out.is_error && text(&out).contains("appears 2 times"),
+            "{out:?}"
+        );
         let out = edit(
             &c,
             &json!({"file_path": "f", "old_string": "$1", "new_string": "$&"}),
@@ -309,7 +309,7 @@ mod tests {
             &c,
             &json!({"file_path": "f", "old_string": "a", "new_string": "z", "replace_all": true}),
         );
-        assert!(text(&out).contains("2 replacements"));
+        assert!(text(&out).contains("(2 replacement(s))"));
         assert!(
             edit(
                 &c,

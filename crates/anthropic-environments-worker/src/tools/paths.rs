@@ -17,16 +17,16 @@ const MAX_HOPS: usize = 40;
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub(crate) enum PathError {
     /// Outside the workdir (and the allowed roots).
-    #[error("{0:?} is outside the working directory{1}")]
+    #[error("path '{0}' is outside the session's working directory{1}")]
     Outside(String, &'static str),
     /// Too many levels of symbolic links.
-    #[error("{0:?}: too many levels of symbolic links")]
+    #[error("{0}: too many levels of symbolic links")]
     Loop(String),
     /// A component could not be read.
-    #[error("{0:?}: {1}")]
+    #[error("{0}: {1}")]
     Unresolvable(String, String),
     /// Inside a read-only root.
-    #[error("{0:?} is inside a read-only directory ({1})")]
+    #[error("path '{0}' is inside a read-only directory ({1})")]
     ReadOnly(String, String),
 }
 
