@@ -1,0 +1,207 @@
+//! The session runner through faults, on paused time (custom tools only,
+//! so nothing but tokio's clock is waited on): streams that end after one
+//! event (reconnects, the history reconciled, duplicates), result posts
+//! that never succeed (given up within the lease's TTL, then run again by
+//! the next reconcile), and a lease lost while a tool runs (the tool
+//! cancelled, nothing posted, the item not stopped).
+
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anthropic_environments_mock::{Fault, FaultConfig, FaultRule, MockServer};
+use anthropic_environments_worker::{
+    SessionRunner, ToolCallOutcome, ToolCallReport, WorkContext, Worker,
+};
+use serde_json::{Value, json};
+
+fn custom_call(n: usize) -> Value {
+    json!({"type": "agent.custom_tool_use", "name": "count", "input": {"n": n}})
+}
+
+fn answered(server: &MockServer, session: &str) -> Vec<Value> {
+    server
+        .session_events(session)
+        .unwrap()
+        .into_iter()
+        .filter(|e| e["type"] == "user.custom_tool_result")
+        .collect()
+}
+
+/// A session with `calls` custom calls queued in a new environment.
+async fn session_with(
+    server: &MockServer,
+    calls: usize,
+) -> (anthropic_environments::Client, String, String) {
+    let (client, env) = common::mock_environment(server, "faults").await;
+    let session = server
+        .create_session(&env, None, Some(json!([])), true)
+        .unwrap();
+    let id = session["id"].as_str().unwrap().to_owned();
+    server
+        .append_session_events(&id, (0..calls).map(custom_call).collect())
+        .unwrap();
+    (client, env, id)
+}
+
+#[tokio::test(start_paused = true)]
+async fn streams_that_break_every_event_still_run_each_call_once() {
+    let server = MockServer::start().await;
+    let (client, env, session) = session_with(&server, 5).await;
+    // Every stream ends after one event: the runner reconnects (and lists
+    // the history) again and again.
+    server.set_faults(FaultConfig {
+        stream_event_limit: Some(1),
+        ..FaultConfig::none()
+    });
+    let runs = Arc::new(AtomicUsize::new(0));
+    let counted = runs.clone();
+    let workdir = tempfile::tempdir().unwrap();
+    let runner = SessionRunner::new(workdir.path())
+        .max_idle(None)
+        .custom_tool("count", move |input| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            async move { Ok(format!("counted {}", input["n"])) }
+        });
+    let run = tokio::spawn(
+        Worker::builder(client.work(&env))
+            .drain(true)
+            .build()
+            .unwrap()
+            .run(move |ctx: WorkContext| {
+                let runner = runner.clone();
+                async move { runner.serve(ctx).await.map(drop) }
+            }),
+    );
+    while answered(&server, &session).len() < 5 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    server
+        .append_session_events(&session, vec![json!({"type": "session.status_terminated"})])
+        .unwrap();
+    run.await.unwrap().unwrap();
+    assert_eq!(runs.load(Ordering::SeqCst), 5, "each call ran once");
+    assert_eq!(answered(&server, &session).len(), 5, "one result each");
+    assert!(
+        server.requests_for("stream_session_events").len() > 3,
+        "it reconnected"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_result_that_cannot_be_posted_is_given_up_within_the_lease() {
+    let server = MockServer::start().await;
+    let (client, env, session) = session_with(&server, 1).await;
+    server.set_faults(FaultConfig::rules([FaultRule::on_operation(
+        "send_session_events",
+        Fault::Status(503),
+    )]));
+    let reports: Arc<Mutex<Vec<ToolCallReport>>> = Arc::default();
+    let seen = reports.clone();
+    let workdir = tempfile::tempdir().unwrap();
+    let runner = SessionRunner::new(workdir.path())
+        .max_idle(None)
+        .on_tool_call(move |r| seen.lock().unwrap().push(r.clone()))
+        .custom_tool("count", |_| async { Ok("counted".to_owned()) });
+    let started = tokio::time::Instant::now();
+    let run = tokio::spawn(
+        Worker::builder(client.work(&env))
+            .drain(true)
+            .build()
+            .unwrap()
+            .run(move |ctx: WorkContext| {
+                let runner = runner.clone();
+                async move { runner.serve(ctx).await.map(drop) }
+            }),
+    );
+    while reports.lock().unwrap().is_empty() {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let given_up_after = started.elapsed();
+    assert_eq!(reports.lock().unwrap()[0].outcome, ToolCallOutcome::GaveUp);
+    // The lease's TTL (the mock's 30 s) bounds the retries.
+    assert!(
+        given_up_after <= Duration::from_secs(35),
+        "{given_up_after:?}"
+    );
+    assert!(
+        server.requests_for("send_session_events").len() >= 3,
+        "retried"
+    );
+    server
+        .append_session_events(&session, vec![json!({"type": "session.status_terminated"})])
+        .unwrap();
+    run.await.unwrap().unwrap();
+    assert!(answered(&server, &session).is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_lease_lost_mid_tool_cancels_it_and_posts_nothing() {
+    let server = MockServer::start().await;
+    let (client, env, session) = session_with(&server, 1).await;
+    let (started, mut started_rx) = tokio::sync::mpsc::unbounded_channel();
+    let finished = Arc::new(AtomicUsize::new(0));
+    let done = finished.clone();
+    let workdir = tempfile::tempdir().unwrap();
+    let runner = SessionRunner::new(workdir.path())
+        .max_idle(None)
+        .custom_tool("count", move |_| {
+            let _ = started.send(());
+            let done = done.clone();
+            async move {
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+                done.fetch_add(1, Ordering::SeqCst);
+                Ok("too late".to_owned())
+            }
+        });
+    let worker = Worker::builder(client.work(&env))
+        .drain(true)
+        .build()
+        .unwrap();
+    let run = tokio::spawn(worker.run(move |ctx: WorkContext| {
+        let runner = runner.clone();
+        async move { runner.serve(ctx).await.map(drop) }
+    }));
+    started_rx.recv().await.unwrap();
+    // Another holder takes the lease over.
+    let item = server.work_items(&env)[0].clone();
+    let queue = client.work(&env);
+    let mut current = queue
+        .retrieve(&item.id)
+        .send()
+        .await
+        .unwrap()
+        .latest_heartbeat_at
+        .unwrap();
+    loop {
+        match queue
+            .heartbeat(&item.id)
+            .expected_last_heartbeat(&current)
+            .send()
+            .await
+        {
+            Ok(_) => break,
+            Err(e) if e.is_lease_held_elsewhere() => {
+                current = queue
+                    .retrieve(&item.id)
+                    .send()
+                    .await
+                    .unwrap()
+                    .latest_heartbeat_at
+                    .unwrap();
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    let report = tokio::time::timeout(Duration::from_secs(600), run)
+        .await
+        .expect("the lost lease ends the serving")
+        .unwrap()
+        .unwrap();
+    assert_eq!((report.lease_lost, report.stopped), (1, 0));
+    assert_eq!(finished.load(Ordering::SeqCst), 0, "the tool was cancelled");
+    assert!(answered(&server, &session).is_empty(), "nothing posted");
+    assert!(server.requests_for("stop_work").is_empty(), "not stopped");
+}
