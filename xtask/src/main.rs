@@ -477,7 +477,14 @@ fn bench_peers() -> Result<ExitCode> {
         }
         Ok(env_id)
     };
-    type Results = (f64, f64, f64, f64, Vec<(String, f64)>);
+    type Results = (
+        f64,
+        f64,
+        f64,
+        f64,
+        Vec<(String, f64)>,
+        Vec<(&'static str, f64, f64, f64)>,
+    );
     let result = (|| -> Result<Results> {
         let env_id = new_environment()?;
         // The facade and bare reqwest + serde_json in interleaved rounds of
@@ -577,14 +584,29 @@ fn bench_peers() -> Result<ExitCode> {
             "items_per_sec=",
         )?;
         workers.push((
-            "Python iter_work (anthropic 2.10.0), poll -> ack -> stop".to_owned(),
+            "Python iter_work (anthropic 2.15.0), poll -> ack -> stop".to_owned(),
             python_items,
         ));
-        Ok((ours, bare, ratio_vs_bare, theirs, workers))
+        // The session runners: 200 trivial bash calls, one at a time.
+        let mut runners = Vec::new();
+        for mode in ["rust", "python"] {
+            let output = Command::new(&python)
+                .current_dir(std::env::temp_dir())
+                .arg(root.join("benches/peers/runner_latency.py"))
+                .args([base_url.as_str(), mode])
+                .arg(release.join("antenv"))
+                .arg("200")
+                .output()?;
+            let p50 = measured(output.clone(), mode, "p50_ms=")?;
+            let p99 = measured(output.clone(), mode, "p99_ms=")?;
+            let rss = measured(output, mode, "peak_rss_kib=")?;
+            runners.push((mode, p50, p99, rss));
+        }
+        Ok((ours, bare, ratio_vs_bare, theirs, workers, runners))
     })();
     let _ = mock.kill();
     let _ = mock.wait();
-    let (ours, bare, ratio_vs_bare, theirs, workers) = result?;
+    let (ours, bare, ratio_vs_bare, theirs, workers, runners) = result?;
     println!("retrieve_environment, sequential, against the mock server on loopback");
     println!(
         "  anthropic-environments (Rust): {ours:8.1} us CPU per request (median of 20 rounds, {RUST_REQUESTS} requests)"
@@ -608,6 +630,26 @@ fn bench_peers() -> Result<ExitCode> {
         println!(
             "  {label:<64} {items:8.0} items/s ({:.1}x the Python poller)",
             items / python_items
+        );
+    }
+    println!(
+        "session runner, 200 trivial bash calls one at a time (call in the log -> result posted), each runner in a process of its own"
+    );
+    for (mode, p50, p99, rss) in &runners {
+        let label = match *mode {
+            "rust" => "antenv worker poll (in-process runner)",
+            _ => "anthropic 2.15.0 EnvironmentWorker",
+        };
+        println!(
+            "  {label:<40} p50 {p50:7.3} ms  p99 {p99:8.3} ms  peak RSS {:6.1} MiB",
+            rss / 1024.0
+        );
+    }
+    if let [(_, p50, _, rss), (_, their_p50, _, their_rss)] = runners[..] {
+        println!(
+            "  ratios: p50 {:.1}x lower, peak RSS {:.1}x smaller",
+            their_p50 / p50,
+            their_rss / rss
         );
     }
     Ok(ExitCode::SUCCESS)

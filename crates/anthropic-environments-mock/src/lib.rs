@@ -317,7 +317,12 @@ async fn serve(
     loop {
         let stream = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok((stream, _)) => {
+                    // Small writes (an event on a stream, a short answer)
+                    // go out at once, not after the peer's delayed ACK.
+                    let _ = stream.set_nodelay(true);
+                    stream
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "accept failed");
                     continue;
