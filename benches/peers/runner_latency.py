@@ -5,10 +5,10 @@ serving one scripted session on the mock.
 Usage: python runner_latency.py BASE_URL rust|python [ANTENV] [CALLS]
 
 The driver appends one trivial bash call at a time and waits for its
-result before the next; a call's round trip is its result's `processed_at`
+result on the session's event stream before the next; a call's round trip is its result's `processed_at`
 minus the call's (the mock's clock, in microseconds): the stream's
-delivery, the tool, the post. Prints `p50_ms=`, `p99_ms=` and
-`peak_rss_kib=` (the serving process's maximum resident set) lines.
+delivery, the tool, the post. Prints `p50_ms=`, `p99_ms=` and `peak_rss_kib=` (the serving process's own
+high-water resident set, VmHWM) lines.
 """
 
 import json
@@ -79,24 +79,40 @@ if MODE == "rust":
 else:
     server = subprocess.Popen([sys.executable, "-c", PYTHON_SERVER, BASE_URL, env, key, workdir])
 
+# The driver waits on the session's own event stream (no polling, which
+# would load the two shared cores), opened before the first call.
+stream = urllib.request.urlopen(urllib.request.Request(
+    f"{BASE_URL}/v1/sessions/{session}/events/stream",
+    headers={"authorization": "Bearer sk-ant-api-bench", "anthropic-beta": "managed-agents-2026-04-01",
+             "accept": "text/event-stream"}), timeout=60)
+
+
+def result_of(call_id):
+    for raw in stream:
+        line = raw.decode().rstrip("\r\n")
+        if not line.startswith("data:"):
+            continue
+        event = json.loads(line[5:])
+        if event.get("type") == "user.tool_result" and event.get("tool_use_id") == call_id:
+            return event
+    raise SystemExit(f"the stream ended before the result of {call_id}")
+
+
 round_trips = []
-seen = 0
 for i in range(CALLS):
     call = control("POST", f"/_mock/sessions/{session}/events",
                    {"events": [{"type": "agent.tool_use", "name": "bash", "input": {"command": "true"}}]})["data"][0]
-    deadline = time.monotonic() + 60
-    while True:
-        page = api("GET", f"/v1/sessions/{session}/events?limit=1000&order=desc")["data"]
-        result = next((e for e in page if e["type"] == "user.tool_result" and e["tool_use_id"] == call["id"]), None)
-        if result:
-            break
-        if time.monotonic() > deadline:
-            raise SystemExit(f"no result for call {i}")
-        time.sleep(0.001)
+    result = result_of(call["id"])
     round_trips.append(stamp(result["processed_at"]) - stamp(call["processed_at"]))
 
+# The serving process's own high-water mark, read while it still runs. Not
+# wait4's ru_maxrss: a child spawned by vfork + exec (as both subprocess and
+# Rust's Command do) inherits its parent's high-water mark at exec, so the
+# server's ru_maxrss is at least this driver's own (about 20 MiB).
+with open(f"/proc/{server.pid}/status") as status_file:
+    own_peak = next(int(line.split()[1]) for line in status_file if line.startswith("VmHWM:"))
 control("POST", f"/_mock/sessions/{session}/events", {"events": [{"type": "session.status_terminated"}]})
-_, status, usage = os.wait4(server.pid, 0)
+_, status, _ = os.wait4(server.pid, 0)
 if status != 0:
     raise SystemExit(f"the {MODE} runner exited with {status}")
 round_trips.sort()
@@ -104,4 +120,4 @@ p50 = round_trips[len(round_trips) // 2] * 1000
 p99 = round_trips[min(len(round_trips) - 1, int(len(round_trips) * 0.99))] * 1000
 print(f"p50_ms={p50:.3f}")
 print(f"p99_ms={p99:.3f}")
-print(f"peak_rss_kib={usage.ru_maxrss}")
+print(f"peak_rss_kib={own_peak}")

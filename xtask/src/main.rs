@@ -415,6 +415,12 @@ fn cpu_us(output: std::process::Output, who: &str) -> Result<f64> {
 }
 
 /// The number after `key` in a peer's output.
+/// The middle value (the upper one of an even count); 0 when empty.
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(0.0)
+}
+
 fn measured(output: std::process::Output, who: &str, key: &str) -> Result<f64> {
     let stdout = String::from_utf8_lossy(&output.stdout);
     if !output.status.success() {
@@ -587,21 +593,42 @@ fn bench_peers() -> Result<ExitCode> {
             "Python iter_work (anthropic 2.15.0), poll -> ack -> stop".to_owned(),
             python_items,
         ));
-        // The session runners: 200 trivial bash calls, one at a time.
-        let mut runners = Vec::new();
-        for mode in ["rust", "python"] {
-            let output = Command::new(&python)
-                .current_dir(std::env::temp_dir())
-                .arg(root.join("benches/peers/runner_latency.py"))
-                .args([base_url.as_str(), mode])
-                .arg(release.join("antenv"))
-                .arg("200")
-                .output()?;
-            let p50 = measured(output.clone(), mode, "p50_ms=")?;
-            let p99 = measured(output.clone(), mode, "p99_ms=")?;
-            let rss = measured(output, mode, "peak_rss_kib=")?;
-            runners.push((mode, p50, p99, rss));
-        }
+        // The session runners: 200 trivial bash calls, one at a time, on a
+        // mock of their own (the one above holds every earlier run's
+        // state), in three alternating rounds; medians per runner.
+        let (mut runner_mock, runner_url) =
+            start_mock(&release.join("anthropic-environments-mock"), &[])?;
+        let mut rounds: [Vec<[f64; 3]>; 2] = [Vec::new(), Vec::new()];
+        let outcome = (|| -> Result<()> {
+            for _ in 0..3 {
+                for (mode, samples) in ["rust", "python"].into_iter().zip(rounds.iter_mut()) {
+                    let output = Command::new(&python)
+                        .current_dir(std::env::temp_dir())
+                        .arg(root.join("benches/peers/runner_latency.py"))
+                        .args([runner_url.as_str(), mode])
+                        .arg(release.join("antenv"))
+                        .arg("200")
+                        .output()?;
+                    samples.push([
+                        measured(output.clone(), mode, "p50_ms=")?,
+                        measured(output.clone(), mode, "p99_ms=")?,
+                        measured(output, mode, "peak_rss_kib=")?,
+                    ]);
+                }
+            }
+            Ok(())
+        })();
+        let _ = runner_mock.kill();
+        let _ = runner_mock.wait();
+        outcome?;
+        let runners = ["rust", "python"]
+            .into_iter()
+            .zip(rounds)
+            .map(|(mode, samples)| {
+                let of = |i: usize| median(samples.iter().map(|s| s[i]).collect());
+                (mode, of(0), of(1), of(2))
+            })
+            .collect::<Vec<_>>();
         Ok((ours, bare, ratio_vs_bare, theirs, workers, runners))
     })();
     let _ = mock.kill();
@@ -615,7 +642,7 @@ fn bench_peers() -> Result<ExitCode> {
         "  bare reqwest + serde_json:     {bare:8.1} us CPU per request (interleaved with it)"
     );
     println!(
-        "  anthropic 2.10.0 (Python):     {theirs:8.1} us CPU per request ({PYTHON_REQUESTS} requests)"
+        "  anthropic 2.15.0 (Python):     {theirs:8.1} us CPU per request ({PYTHON_REQUESTS} requests)"
     );
     println!(
         "  ratio vs bare:   {ratio_vs_bare:.2}x the CPU per request (median of the rounds' ratios)"
@@ -633,7 +660,7 @@ fn bench_peers() -> Result<ExitCode> {
         );
     }
     println!(
-        "session runner, 200 trivial bash calls one at a time (call in the log -> result posted), each runner in a process of its own"
+        "session runner, 200 trivial bash calls one at a time (call in the log -> result posted), each runner in a process of its own; medians of 3 rounds"
     );
     for (mode, p50, p99, rss) in &runners {
         let label = match *mode {
