@@ -705,3 +705,96 @@ async fn sessions_are_served_in_process_without_a_script() {
     let work_id = f.server.work_items(&f.environment_id)[0].id.clone();
     f.stop_reached(&work_id).await;
 }
+
+/// SIGTERM while an in-process session's tool runs, with no grace: the
+/// handler is cancelled at once, yet the call in flight finishes and its
+/// result is posted (notes §3.10: only a lost lease cancels a tool at once;
+/// a shutdown gives it the drain time), then the worker stops the item and
+/// exits 0. A session that ended before is counted in
+/// `antenv_sessions_served_total`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_mid_tool_lets_the_call_finish_and_post() {
+    let f = fixture().await;
+    let tool_results = |f: &common::Fixture, session_id: &str| -> Vec<serde_json::Value> {
+        f.server
+            .session_events(session_id)
+            .unwrap()
+            .into_iter()
+            .filter(|e| e["type"] == "user.tool_result")
+            .collect()
+    };
+    let new_session = |command: &str| -> String {
+        let session = f
+            .server
+            .create_session(&f.environment_id, None, Some(serde_json::json!([])), true)
+            .unwrap();
+        let id = session["id"].as_str().unwrap().to_owned();
+        f.server
+            .append_session_events(
+                &id,
+                vec![serde_json::json!({"type": "agent.tool_use", "name": "bash",
+                    "input": {"command": command}})],
+            )
+            .unwrap();
+        id
+    };
+    // Served first (one at a time): ends by termination.
+    let first = new_session("echo first");
+    // Served next: its call waits for the test's go-ahead.
+    let second =
+        new_session("touch started; while [ ! -e go ]; do sleep 0.05; done; echo finished");
+    let workdir = f.dir.path().join("sandbox");
+    let mut cmd = f.worker([
+        "worker",
+        "poll",
+        "--grace",
+        "0s",
+        "--log-format",
+        "json",
+        "--health-listen",
+        "127.0.0.1:0",
+        "--workdir",
+    ]);
+    cmd.arg(&workdir);
+    let mut worker = spawn(cmd);
+    wait_for("the first result", LONG, || {
+        tool_results(&f, &first).len() == 1
+    })
+    .await;
+    f.server
+        .append_session_events(
+            &first,
+            vec![serde_json::json!({"type": "session.status_terminated"})],
+        )
+        .unwrap();
+    common::poll_until("the first session counted", LONG, || async {
+        scrape(&worker, "/metrics")
+            .await
+            .1
+            .contains("antenv_sessions_served_total{end=\"session_ended\"} 1")
+            .then_some(())
+    })
+    .await;
+    wait_for("the second call running", LONG, || {
+        workdir.join("started").exists()
+    })
+    .await;
+    worker.signal(Signal::SIGTERM);
+    wait_for("the handler cancelled", LONG, || {
+        !worker
+            .events("grace period over; cancelling handlers")
+            .is_empty()
+    })
+    .await;
+    assert!(!workdir.join("go").exists());
+    std::fs::write(workdir.join("go"), "").unwrap();
+    let status = worker.exit(LONG).await;
+    assert!(status.success(), "{status:?}\n{}", worker.log_text());
+    let results = tool_results(&f, &second);
+    assert_eq!(results.len(), 1, "{results:?}");
+    assert_eq!(results[0]["is_error"], false, "{results:?}");
+    assert_eq!(results[0]["content"][0]["text"], "finished", "{results:?}");
+    for item in f.server.work_items(&f.environment_id) {
+        f.stop_reached(&item.id).await;
+    }
+}

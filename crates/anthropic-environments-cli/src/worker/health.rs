@@ -62,6 +62,14 @@ pub struct ToolLabel {
     pub tool: String,
 }
 
+/// The label of the sessions-served counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SessionEndLabel {
+    /// How the serving ended (`session_ended`, `idle`, `cancelled`,
+    /// `failed`).
+    pub end: String,
+}
+
 /// Buckets of the tool call duration histogram, in seconds.
 const TOOL_BUCKETS: [f64; 10] = [0.001, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 150.0];
 
@@ -80,6 +88,7 @@ pub struct Health {
     item_durations: Family<OutcomeLabels, Histogram>,
     tool_calls: Family<ToolLabels, Counter>,
     tool_durations: Family<ToolLabel, Histogram>,
+    sessions: Family<SessionEndLabel, Counter>,
     registry: Registry,
 }
 
@@ -193,6 +202,12 @@ impl Health {
             "How long tools ran, by tool.",
             tool_durations.clone(),
         );
+        let sessions = Family::<SessionEndLabel, Counter>::default();
+        registry.register(
+            "antenv_sessions_served",
+            "Sessions served in-process, by how the serving ended (session_ended: terminated or deleted; idle: --max-idle after the turn ended; cancelled: lease lost or shutdown; failed: an error the runner could not get past).",
+            sessions.clone(),
+        );
         registry.register_collector(Box::new(StatsCollector(stats.clone())));
         Arc::new(Health {
             phase: AtomicU8::new(Phase::Running as u8),
@@ -201,6 +216,7 @@ impl Health {
             item_durations,
             tool_calls,
             tool_durations,
+            sessions,
             registry,
         })
     }
@@ -251,6 +267,15 @@ impl Health {
                 })
                 .observe(report.duration.as_secs_f64());
         }
+    }
+
+    /// Counts a session whose in-process serving ended as `end`.
+    pub fn session_served(&self, end: &str) {
+        self.sessions
+            .get_or_create(&SessionEndLabel {
+                end: end.to_owned(),
+            })
+            .inc();
     }
 
     /// The `/healthz` answer.
@@ -326,6 +351,21 @@ mod tests {
         );
         assert!(
             text.contains("antenv_script_exits_total{code=\"3\"} 1"),
+            "{text}"
+        );
+        health.session_served("idle");
+        health.session_served("failed");
+        health.session_served("idle");
+        assert!(
+            health
+                .metrics()
+                .contains("antenv_sessions_served_total{end=\"idle\"} 2"),
+            "{}",
+            health.metrics()
+        );
+        let text = health.metrics();
+        assert!(
+            text.contains("antenv_sessions_served_total{end=\"failed\"} 1"),
             "{text}"
         );
         assert!(text.contains("antenv_items_claimed_total 0"), "{text}");

@@ -142,8 +142,10 @@ pub async fn run(connection: &Connection, args: PollArgs) -> Result<(), CliError
         });
         let per_session = args.concurrency > 1;
         let workdir = args.sessions.workdir.clone();
+        let served = health.clone();
         let result = worker
             .run(move |ctx: WorkContext| {
+                let health = served.clone();
                 let runner = if per_session {
                     // A folder of its own per session (its id is safe in a
                     // path: no separators).
@@ -155,7 +157,11 @@ pub async fn run(connection: &Connection, args: PollArgs) -> Result<(), CliError
                 } else {
                     runner.clone()
                 };
-                async move { runner.serve(ctx).await.map(drop) }
+                async move {
+                    let result = runner.serve(ctx).await;
+                    health.session_served(result.as_ref().map_or("failed", |end| end.as_str()));
+                    result.map(drop)
+                }
             })
             .await;
         if let Err(e) = result {

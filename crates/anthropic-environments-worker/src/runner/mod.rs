@@ -99,6 +99,18 @@ pub enum RunnerEnd {
     Cancelled,
 }
 
+impl RunnerEnd {
+    /// A short name, for logs and metric labels (`session_ended`, `idle`,
+    /// `cancelled`).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            RunnerEnd::SessionEnded => "session_ended",
+            RunnerEnd::Idle => "idle",
+            RunnerEnd::Cancelled => "cancelled",
+        }
+    }
+}
+
 /// Why a session could not be served.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
