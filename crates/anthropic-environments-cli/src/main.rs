@@ -1,7 +1,8 @@
-//! `antenv`: a production worker for self-hosted environments (a drop-in
-//! for `ant beta:worker poll|run`, with concurrency, heartbeats for
-//! scripts, health and metrics) and an admin tool for environments and
-//! work queues. See `antenv --help`.
+//! `antenv`: a worker for self-hosted environments (it serves each claimed
+//! session in-process, with the agent's bash and file tools and its
+//! skills, or hands it to a script on `ant beta:worker`'s `--on-work`
+//! contract; with concurrency, heartbeats, health and metrics) and an admin
+//! tool for environments and work queues. See `antenv --help`.
 
 #![forbid(unsafe_code)]
 
