@@ -16,7 +16,16 @@ async fn api_calls_have_the_official_spans() {
     let _guard = tracing::subscriber::set_default(subscriber);
 
     let server = MockServer::start().await;
-    let (client, env) = common::mock_environment(&server, "spans").await;
+    let (client, _) = common::client_at(&server.base_url());
+    // Created through the client: its span is under test.
+    let env = client
+        .environments()
+        .create("spans")
+        .config(anthropic_environments::params::SelfHostedConfig)
+        .send()
+        .await
+        .unwrap()
+        .id;
     server.queue_work(&env, "session_traced").unwrap();
     let polled = client.work(&env).poll().send().await.unwrap();
     assert!(polled.is_some());
