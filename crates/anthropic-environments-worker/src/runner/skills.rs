@@ -183,6 +183,42 @@ fn wrapper(members: &[&Member]) -> Option<PathBuf> {
     (all_share && nested).then(|| PathBuf::from(first.as_os_str()))
 }
 
+/// Decompresses an xz stream into an unlinked file beside `stage`, refusing
+/// it once it grows past `limit` (a small xz can expand to any size, and
+/// lzma-rs decompresses into a writer, not a reader: so not into memory).
+fn xz_to_file(file: File, stage: &Path, limit: u64) -> Result<File, Failure> {
+    /// A writer that fails once more than `limit` bytes are written.
+    struct Bounded {
+        inner: File,
+        left: u64,
+        limit: u64,
+    }
+    impl Write for Bounded {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.left = self.left.checked_sub(buf.len() as u64).ok_or_else(|| {
+                std::io::Error::other(format!("over {} bytes once decompressed", self.limit))
+            })?;
+            self.inner
+                .write(buf)
+                .inspect(|&n| self.left += (buf.len() - n) as u64)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            self.inner.flush()
+        }
+    }
+    let out = tempfile::tempfile_in(stage.parent().unwrap_or(stage)).map_err(|e| e.to_string())?;
+    let mut bounded = Bounded {
+        inner: out,
+        left: limit,
+        limit,
+    };
+    lzma_rs::xz_decompress(&mut std::io::BufReader::new(file), &mut bounded)
+        .map_err(|e| format!("xz: {e}"))?;
+    let mut out = bounded.inner;
+    out.rewind().map_err(|e| e.to_string())?;
+    Ok(out)
+}
+
 /// Extracts a zip or a (compressed) tar into `stage`.
 pub(crate) fn extract(archive: &Path, stage: &Path) -> Result<(), Failure> {
     let mut file = File::open(archive).map_err(|e| e.to_string())?;
@@ -199,15 +235,7 @@ pub(crate) fn extract(archive: &Path, stage: &Path) -> Result<(), Failure> {
         let reader: Box<dyn Read> = match &magic[..n] {
             [0x1f, 0x8b, ..] => Box::new(flate2::read::GzDecoder::new(file)),
             [b'B', b'Z', b'h', ..] => Box::new(bzip2::read::BzDecoder::new(file)),
-            [0xfd, b'7', b'z', b'X', b'Z', 0x00] => {
-                let mut decompressed = Vec::new();
-                lzma_rs::xz_decompress(&mut std::io::BufReader::new(file), &mut decompressed)
-                    .map_err(|e| format!("xz: {e}"))?;
-                if decompressed.len() as u64 > MAX_BYTES {
-                    return Err("the archive is over 1 GiB".into());
-                }
-                Box::new(std::io::Cursor::new(decompressed))
-            }
+            [0xfd, b'7', b'z', b'X', b'Z', 0x00] => Box::new(xz_to_file(file, stage, MAX_BYTES)?),
             _ => Box::new(file),
         };
         extract_tar(reader, stage)
@@ -403,6 +431,23 @@ mod tests {
         builder.into_inner().unwrap().finish().unwrap()
     }
 
+    fn tar_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut builder = tar::Builder::new(Vec::new());
+        for (name, data) in entries {
+            let mut header = tar::Header::new_gnu();
+            header.set_mode(0o644);
+            header.set_size(data.len() as u64);
+            builder.append_data(&mut header, name, *data).unwrap();
+        }
+        builder.into_inner().unwrap()
+    }
+
+    fn xz_of(bytes: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        lzma_rs::xz_compress(&mut &bytes[..], &mut out).unwrap();
+        out
+    }
+
     fn extracted(bytes: &[u8]) -> (tempfile::TempDir, Result<(), Failure>) {
         let dir = tempfile::tempdir().unwrap();
         let archive = dir.path().join("a");
@@ -467,6 +512,41 @@ mod tests {
             .permissions()
             .mode();
         assert_eq!(mode & 0o777, 0o755);
+    }
+
+    #[test]
+    fn bzip2_and_xz_tars_are_extracted() {
+        let tar = tar_of(&[("skill/SKILL.md", b"# compressed"), ("skill/x.txt", b"x")]);
+        let mut bz = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
+        bz.write_all(&tar).unwrap();
+        for (kind, bytes) in [("bzip2", bz.finish().unwrap()), ("xz", xz_of(&tar))] {
+            let (dir, result) = extracted(&bytes);
+            result.unwrap_or_else(|e| panic!("{kind}: {e}"));
+            assert_eq!(
+                std::fs::read_to_string(dir.path().join("stage/SKILL.md")).unwrap(),
+                "# compressed",
+                "{kind}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_xz_that_expands_past_the_limit_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let archive = dir.path().join("a.xz");
+        std::fs::write(&archive, xz_of(&vec![0u8; 64 * 1024])).unwrap();
+        let stage = dir.path().join("stage");
+        let open = || File::open(&archive).unwrap();
+        let refused = xz_to_file(open(), &stage, 4096).unwrap_err();
+        assert!(refused.contains("over 4096 bytes"), "{refused}");
+        let mut whole = String::new();
+        let len = xz_to_file(open(), &stage, 64 * 1024)
+            .unwrap()
+            .read_to_string(&mut whole)
+            .unwrap();
+        assert_eq!(len, 64 * 1024);
+        // Nothing is left beside the stage: the file was never linked.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 
     #[test]
