@@ -628,6 +628,16 @@ async fn a_shutdown_with_every_stop_black_holed_ends_within_its_bound() {
     );
 }
 
+/// The tool results posted to a session of the fixture's mock.
+fn tool_results(f: &common::Fixture, session_id: &str) -> Vec<serde_json::Value> {
+    f.server
+        .session_events(session_id)
+        .unwrap()
+        .into_iter()
+        .filter(|e| e["type"] == "user.tool_result")
+        .collect()
+}
+
 /// Without a script, `worker poll` serves each session in-process, as
 /// `ant` does: the agent's calls run in --workdir and their results are
 /// posted with the item's token; the session's end ends the serving, and
@@ -664,15 +674,10 @@ async fn sessions_are_served_in_process_without_a_script() {
     ]);
     cmd.arg(&workdir);
     let mut worker = spawn(cmd);
-    let results = |f: &common::Fixture| -> Vec<serde_json::Value> {
-        f.server
-            .session_events(&session_id)
-            .unwrap()
-            .into_iter()
-            .filter(|e| e["type"] == "user.tool_result")
-            .collect()
-    };
-    wait_for("two results", LONG, || results(&f).len() == 2).await;
+    wait_for("two results", LONG, || {
+        tool_results(&f, &session_id).len() == 2
+    })
+    .await;
     // The tool calls in the metrics (counted once each result is posted).
     let metrics = common::poll_until("the tool calls counted", LONG, || async {
         let text = scrape(&worker, "/metrics").await.1;
@@ -695,7 +700,7 @@ async fn sessions_are_served_in_process_without_a_script() {
         )
         .unwrap();
     assert!(worker.exit(LONG).await.success(), "{}", worker.log_text());
-    let results = results(&f);
+    let results = tool_results(&f, &session_id);
     assert_eq!(results[0]["content"][0]["text"], "served by antenv");
     assert_eq!(results[1]["is_error"], false);
     assert_eq!(
@@ -715,14 +720,6 @@ async fn sessions_are_served_in_process_without_a_script() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_mid_tool_lets_the_call_finish_and_post() {
     let f = fixture().await;
-    let tool_results = |f: &common::Fixture, session_id: &str| -> Vec<serde_json::Value> {
-        f.server
-            .session_events(session_id)
-            .unwrap()
-            .into_iter()
-            .filter(|e| e["type"] == "user.tool_result")
-            .collect()
-    };
     let new_session = |command: &str| -> String {
         let session = f
             .server
