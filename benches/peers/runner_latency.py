@@ -16,7 +16,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 from datetime import datetime
 
@@ -81,28 +80,13 @@ else:
 
 # The driver waits on the session's own event stream (no polling, which
 # would load the two shared cores), opened before the first call.
-stream = urllib.request.urlopen(urllib.request.Request(
-    f"{BASE_URL}/v1/sessions/{session}/events/stream",
-    headers={"authorization": "Bearer sk-ant-api-bench", "anthropic-beta": "managed-agents-2026-04-01",
-             "accept": "text/event-stream"}), timeout=60)
-
-
-def result_of(call_id):
-    for raw in stream:
-        line = raw.decode().rstrip("\r\n")
-        if not line.startswith("data:"):
-            continue
-        event = json.loads(line[5:])
-        if event.get("type") == "user.tool_result" and event.get("tool_use_id") == call_id:
-            return event
-    raise SystemExit(f"the stream ended before the result of {call_id}")
-
+stream = mockctl.SessionStream(BASE_URL, session, "sk-ant-api-bench")
 
 round_trips = []
 for i in range(CALLS):
     call = control("POST", f"/_mock/sessions/{session}/events",
                    {"events": [{"type": "agent.tool_use", "name": "bash", "input": {"command": "true"}}]})["data"][0]
-    result = result_of(call["id"])
+    result = stream.results_for([call["id"]])[call["id"]]
     round_trips.append(stamp(result["processed_at"]) - stamp(call["processed_at"]))
 
 # The serving process's own high-water mark, read while it still runs. Not

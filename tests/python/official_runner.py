@@ -133,11 +133,9 @@ async def main():
         raise AssertionError("the poller found no item")
 
     async def end_the_turn_once_answered():
-        while True:
-            answered = {e.get("tool_use_id") for e in history(session["id"]) if e["type"] == "user.tool_result"}
-            if set(ids) <= answered:
-                break
-            await anyio.sleep(0.05)
+        await anyio.to_thread.run_sync(
+            mockctl.wait_for_results, BASE_URL, session["id"], "sk-ant-api-python-admin", ids, abandon_on_cancel=True
+        )
         control(
             "POST",
             f"/_mock/sessions/{session['id']}/events",

@@ -70,9 +70,8 @@ def scripted_session(environment_id):
     return session["id"], [c["id"] for c in calls]
 
 
-async def end_once_answered(session_id, count):
-    while len([e for e in history(session_id) if e["type"] == "user.tool_result"]) < count:
-        await anyio.sleep(0.05)
+async def end_once_answered(session_id, call_ids):
+    await anyio.to_thread.run_sync(mockctl.wait_for_results, BASE_URL, session_id, "k", call_ids, abandon_on_cancel=True)
     control("POST", f"/_mock/sessions/{session_id}/events", {"events": [{"type": "session.status_terminated"}]})
 
 
@@ -100,7 +99,7 @@ async def main():
     )
     with anyio.fail_after(60):
         async with anyio.create_task_group() as group:
-            group.start_soon(end_once_answered, theirs_session, len(CALLS))
+            group.start_soon(end_once_answered, theirs_session, theirs_calls)
             items = client.beta.environments.work.poller(
                 environment_id=env.id, environment_key=key, auto_stop=False, drain=True, block_ms=None
             )
@@ -128,7 +127,7 @@ async def main():
     }
     proc = subprocess.Popen([ANTENV, "worker", "poll", "--drain", "--workdir", ours_dir], env=environment)
     with anyio.fail_after(60):
-        await end_once_answered(ours_session, len(CALLS))
+        await end_once_answered(ours_session, ours_calls)
     assert proc.wait(timeout=30) == 0, "antenv failed"
 
     theirs = results(theirs_session, theirs_calls, theirs_dir)
