@@ -24,6 +24,8 @@ const TOOL_TIMEOUT: Duration = Duration::from_secs(150);
 const POST_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(15);
 /// How long a result's posts are retried without a lease TTL to go by.
 const POST_WINDOW: Duration = Duration::from_secs(300);
+/// The longest wait between two posts of a result (1 s doubled, jittered).
+const POST_BACKOFF_CAP: Duration = Duration::from_secs(30);
 
 /// How one tool call went, as the runner's hook sees it
 /// ([`SessionRunner::on_tool_call`](super::SessionRunner::on_tool_call)).
@@ -261,8 +263,7 @@ async fn post(client: &Client, session_id: &str, ctx: &WorkContext, event: Value
                     tracing::error!(session_id, error = %e, "posting a result gave up: its window is over");
                     return false;
                 }
-                let d =
-                    Duration::from_secs(1u64 << (attempt - 1).min(5)).min(Duration::from_secs(30));
+                let d = Duration::from_secs(1u64 << (attempt - 1).min(5)).min(POST_BACKOFF_CAP);
                 let wait = d.mul_f64(0.5 + fastrand::f64() / 2.0).min(left);
                 tracing::warn!(session_id, error = %e, ?wait, "posting a result failed; retrying");
                 tokio::time::sleep(wait).await;

@@ -17,6 +17,13 @@ use super::{RunnerEnd, RunnerError};
 
 /// A page of the history.
 const HISTORY_PAGE: u64 = 1000;
+/// The first wait before reopening a broken stream (doubled each time).
+const STREAM_BACKOFF_BASE: Duration = Duration::from_millis(500);
+/// The longest wait before reopening a broken stream.
+const STREAM_BACKOFF_CAP: Duration = Duration::from_secs(10);
+/// How long the running call may finish after a cancellation other than a
+/// lost lease (notes §3.10).
+const DRAIN: Duration = Duration::from_secs(30);
 
 /// The serving of one session.
 pub(crate) struct Run {
@@ -116,7 +123,7 @@ impl Run {
     }
 
     pub(crate) async fn serve(&mut self, ctx: &WorkContext) -> Result<RunnerEnd, RunnerError> {
-        let mut backoff = Duration::from_millis(500);
+        let mut backoff = STREAM_BACKOFF_BASE;
         let mut running: Option<Running> = None;
         loop {
             // Open the stream; only once it is open, reconcile.
@@ -172,7 +179,7 @@ impl Run {
                 tokio::select! {
                     event = next_event => match event {
                         Some(Ok(event)) => {
-                            backoff = Duration::from_millis(500);
+                            backoff = STREAM_BACKOFF_BASE;
                             let value = serde_json::to_value(&event).unwrap_or(Value::Null);
                             let actions = self.state.on_stream_event(&value);
                             if let Some(end) = self.apply(actions) {
@@ -206,7 +213,7 @@ impl Run {
             // Back off, then reconnect (a call keeps running meanwhile only
             // until the wait is over: its result is taken on the next loop).
             let wait = backoff;
-            backoff = (backoff * 2).min(Duration::from_secs(10));
+            backoff = (backoff * 2).min(STREAM_BACKOFF_CAP);
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
                 _ = ctx.cancelled() => return Ok(self.cancel(ctx, running).await),
@@ -232,9 +239,7 @@ impl Run {
             let lost = ctx_lease_lost(self.cancel_reason.as_ref());
             if lost {
                 task.abort();
-            } else if let Ok(Ok((tools, _))) =
-                tokio::time::timeout(Duration::from_secs(30), task).await
-            {
+            } else if let Ok(Ok((tools, _))) = tokio::time::timeout(DRAIN, task).await {
                 self.tools = Some(tools);
             }
         }
