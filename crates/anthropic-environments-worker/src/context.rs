@@ -58,6 +58,8 @@ pub struct WorkContext {
     /// The item's queue (the item's credential).
     pub(crate) item_queue: WorkQueue,
     pub(crate) cancel: CancellationToken,
+    /// Cancelled when the worker begins to shut down (before the grace).
+    pub(crate) shutdown: CancellationToken,
     pub(crate) reason: Arc<Mutex<Option<CancelReason>>>,
     /// The lease as the last extending heartbeat left it.
     pub(crate) lease: Arc<Mutex<Option<(String, Duration)>>>,
@@ -80,6 +82,7 @@ impl WorkContext {
         secret: Option<WorkSecret>,
         worker_queue: WorkQueue,
         item_queue: WorkQueue,
+        shutdown: CancellationToken,
     ) -> Self {
         WorkContext {
             work: Arc::new(work),
@@ -87,6 +90,7 @@ impl WorkContext {
             worker_queue,
             item_queue,
             cancel: CancellationToken::new(),
+            shutdown,
             reason: Arc::default(),
             lease: Arc::default(),
         }
@@ -123,6 +127,35 @@ impl WorkContext {
     /// Whether the handler should stop.
     pub fn is_cancelled(&self) -> bool {
         self.cancel.is_cancelled()
+    }
+
+    /// Completes when the worker begins to shut down: the handler is not
+    /// cancelled yet (that comes when the grace period is over, see
+    /// [`cancelled`](Self::cancelled)), but it should finish what it has in
+    /// hand and take on nothing new. Also complete once the handler is
+    /// cancelled, whatever the reason.
+    ///
+    /// ```no_run
+    /// # async fn handle(ctx: anthropic_environments_worker::WorkContext) {
+    /// loop {
+    ///     tokio::select! {
+    ///         _ = ctx.shutdown_requested() => break, // finish up, then return
+    ///         _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => { /* a step of work */ }
+    ///     }
+    /// }
+    /// # }
+    /// ```
+    pub async fn shutdown_requested(&self) {
+        tokio::select! {
+            _ = self.shutdown.cancelled() => {}
+            _ = self.cancel.cancelled() => {}
+        }
+    }
+
+    /// Whether the worker is shutting down or the handler is cancelled
+    /// (see [`shutdown_requested`](Self::shutdown_requested)).
+    pub fn is_shutdown_requested(&self) -> bool {
+        self.shutdown.is_cancelled() || self.cancel.is_cancelled()
     }
 
     /// Why the handler should stop, once it should.

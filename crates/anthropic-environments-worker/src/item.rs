@@ -39,6 +39,9 @@ pub(crate) struct ItemServer {
     pub(crate) config: ItemConfig,
     pub(crate) mode: ServeMode,
     pub(crate) counters: std::sync::Arc<Counters>,
+    /// Tells every handler the worker is shutting down (before the grace
+    /// period; see [`WorkContext::shutdown_requested`]).
+    pub(crate) shutdown_requested: CancellationToken,
     /// Cancels every handler: the shutdown grace period is over.
     pub(crate) hard_cancel: CancellationToken,
     /// Ends every handler's grace and gives up every stop and claim: the
@@ -180,7 +183,13 @@ impl ItemServer {
             return (ItemOutcome::NotASession, stopped);
         }
         bump(&self.counters.claimed);
-        let ctx = WorkContext::new(work, secret, self.worker_queue.clone(), item_queue);
+        let ctx = WorkContext::new(
+            work,
+            secret,
+            self.worker_queue.clone(),
+            item_queue,
+            self.shutdown_requested.clone(),
+        );
         let hard_stop: HardStop = Mutex::new(None);
         // Claim the lease (the first heartbeat) before the handler runs: an
         // item whose lease can't be claimed is someone else's, or over.

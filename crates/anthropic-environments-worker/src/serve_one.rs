@@ -201,7 +201,11 @@ impl ServeOne {
         // A shutdown cancels the handler at once (it gets its grace); the
         // stop is given up `stop_timeout` after that grace, or at once on a
         // second signal.
-        let (hard_cancel, abandon) = (self.server.hard_cancel.clone(), self.server.abandon.clone());
+        let (requested, hard_cancel, abandon) = (
+            self.server.shutdown_requested.clone(),
+            self.server.hard_cancel.clone(),
+            self.server.abandon.clone(),
+        );
         let timing = self.server.config.timing.clone();
         let shutdown = self.shutdown.clone();
         let others = self.shutdown_on.clone();
@@ -215,6 +219,7 @@ impl ServeOne {
                     ))),
             );
             theirs.await;
+            requested.cancel();
             hard_cancel.cancel();
             tokio::select! {
                 _ = tokio::time::sleep(timing.cancel_grace.saturating_add(timing.stop_timeout)) => {}
@@ -397,6 +402,7 @@ impl ServeOneBuilder {
                 config: self.item,
                 mode: ServeMode::Leased,
                 counters: Default::default(),
+                shutdown_requested: CancellationToken::new(),
                 hard_cancel: CancellationToken::new(),
                 abandon: CancellationToken::new(),
                 observer: None,

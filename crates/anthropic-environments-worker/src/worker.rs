@@ -374,6 +374,7 @@ impl Worker {
             config: self.config.item.clone(),
             mode: self.config.mode,
             counters: self.stats.0.clone(),
+            shutdown_requested: shutdown.clone(),
             hard_cancel: CancellationToken::new(),
             abandon: CancellationToken::new(),
             observer: self.observer.clone(),

@@ -3,7 +3,9 @@
 //! event (reconnects, the history reconciled, duplicates), result posts
 //! that never succeed (given up within the lease's TTL, then run again by
 //! the next reconcile), and a lease lost while a tool runs (the tool
-//! cancelled, nothing posted, the item not stopped).
+//! cancelled, nothing posted, the item not stopped), and a shutdown (the
+//! running call finishes and posts within the drain time, nothing new
+//! starts).
 
 mod common;
 
@@ -204,4 +206,104 @@ async fn a_lease_lost_mid_tool_cancels_it_and_posts_nothing() {
     assert_eq!(finished.load(Ordering::SeqCst), 0, "the tool was cancelled");
     assert!(answered(&server, &session).is_empty(), "nothing posted");
     assert!(server.requests_for("stop_work").is_empty(), "not stopped");
+}
+
+/// A worker serving `session` in-process with `runner`, shut down through
+/// the returned token; the shutdown grace is long (120 s), so a serving
+/// that ends before it ended on its own.
+fn serve_until_shutdown(
+    client: &anthropic_environments::Client,
+    env: &str,
+    runner: SessionRunner,
+) -> (
+    tokio_util::sync::CancellationToken,
+    tokio::task::JoinHandle<
+        anthropic_environments::Result<anthropic_environments_worker::WorkerReport>,
+    >,
+) {
+    let builder =
+        Worker::builder(client.work(env)).timing(anthropic_environments_worker::WorkerTiming {
+            shutdown_grace: Duration::from_secs(120),
+            ..Default::default()
+        });
+    let shutdown = builder.shutdown_token();
+    let run = tokio::spawn(builder.build().unwrap().run(move |ctx: WorkContext| {
+        let runner = runner.clone();
+        async move { runner.serve(ctx).await.map(drop) }
+    }));
+    (shutdown, run)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_shutdown_lets_the_running_call_post_and_leaves_the_queued_ones() {
+    let server = MockServer::start().await;
+    let (client, env, session) = session_with(&server, 3).await;
+    let (started, mut started_rx) = tokio::sync::mpsc::unbounded_channel();
+    let release = Arc::new(tokio::sync::Notify::new());
+    let released = release.clone();
+    let runs = Arc::new(AtomicUsize::new(0));
+    let counted = runs.clone();
+    let workdir = tempfile::tempdir().unwrap();
+    let runner = SessionRunner::new(workdir.path())
+        .max_idle(None)
+        .custom_tool("count", move |input| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            let _ = started.send(());
+            let released = released.clone();
+            async move {
+                released.notified().await;
+                Ok(format!("counted {}", input["n"]))
+            }
+        });
+    let (shutdown, run) = serve_until_shutdown(&client, &env, runner);
+    started_rx.recv().await.unwrap();
+    let signalled = tokio::time::Instant::now();
+    shutdown.cancel();
+    release.notify_one();
+    let report = run.await.unwrap().unwrap();
+    assert!(
+        signalled.elapsed() < Duration::from_secs(120),
+        "the serving ended before the grace: {:?}",
+        signalled.elapsed()
+    );
+    assert_eq!(runs.load(Ordering::SeqCst), 1, "nothing new started");
+    let results = answered(&server, &session);
+    assert_eq!(results.len(), 1, "the running call posted: {results:?}");
+    assert_eq!(results[0]["content"][0]["text"], "counted 0");
+    assert_eq!((report.succeeded, report.stopped), (1, 1), "{report:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_shutdown_gives_the_running_call_the_drain_time_then_cancels_it() {
+    let server = MockServer::start().await;
+    let (client, env, session) = session_with(&server, 1).await;
+    let (started, mut started_rx) = tokio::sync::mpsc::unbounded_channel();
+    let finished = Arc::new(AtomicUsize::new(0));
+    let done = finished.clone();
+    let workdir = tempfile::tempdir().unwrap();
+    let runner = SessionRunner::new(workdir.path())
+        .max_idle(None)
+        .custom_tool("count", move |_| {
+            let _ = started.send(());
+            let done = done.clone();
+            async move {
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+                done.fetch_add(1, Ordering::SeqCst);
+                Ok("too late".to_owned())
+            }
+        });
+    let (shutdown, run) = serve_until_shutdown(&client, &env, runner);
+    started_rx.recv().await.unwrap();
+    let signalled = tokio::time::Instant::now();
+    shutdown.cancel();
+    let report = run.await.unwrap().unwrap();
+    let took = signalled.elapsed();
+    // The runner's drain time (30 s), not the worker's grace (120 s).
+    assert!(
+        took >= Duration::from_secs(30) && took < Duration::from_secs(60),
+        "{took:?}"
+    );
+    assert_eq!(finished.load(Ordering::SeqCst), 0, "the tool was cancelled");
+    assert!(answered(&server, &session).is_empty(), "nothing posted");
+    assert_eq!(report.stopped, 1, "the item was stopped: {report:?}");
 }

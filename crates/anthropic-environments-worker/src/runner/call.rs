@@ -87,7 +87,7 @@ pub(crate) type CustomTool =
 
 /// The tools of one session.
 pub(crate) struct Toolset {
-    pub(crate) confinement: Confinement,
+    pub(crate) confinement: Arc<Confinement>,
     pub(crate) bash: Bash,
     pub(crate) custom: Arc<std::collections::HashMap<String, CustomTool>>,
 }
@@ -106,14 +106,38 @@ impl Toolset {
                 Err(message) => ToolOutput::error(message),
             };
         }
-        match name {
-            "bash" => self.bash.call(input).await,
-            "read" => files::read(&self.confinement, input),
-            "write" => files::write(&self.confinement, input),
-            "edit" => files::edit(&self.confinement, input),
-            "glob" => search::glob(&self.confinement, input),
-            "grep" => search::grep(&self.confinement, input),
-            other => ToolOutput::error(format!("no tool named {other:?}")),
+        let file_tool: fn(&Confinement, &Value) -> ToolOutput = match name {
+            "bash" => return self.bash.call(input).await,
+            "read" => files::read,
+            "write" => files::write,
+            "edit" => files::edit,
+            "glob" => search::glob,
+            "grep" => search::grep,
+            other => return ToolOutput::error(format!("no tool named {other:?}")),
+        };
+        // The file tools block (disk, walks): off the async threads.
+        let confinement = self.confinement.clone();
+        let input = input.clone();
+        let name = name.to_owned();
+        tokio::task::spawn_blocking(move || file_tool(&confinement, &input))
+            .await
+            .unwrap_or_else(|e| ToolOutput::error(format!("{name}: the tool failed: {e}")))
+    }
+
+    /// Runs a call under the tool timeout; a timed-out shell is killed, so
+    /// that the next call gets a fresh one.
+    async fn call_bounded(&mut self, name: &str, input: &Value) -> ToolOutput {
+        match tokio::time::timeout(TOOL_TIMEOUT, self.call(name, input)).await {
+            Ok(output) => output,
+            Err(_) => {
+                if name == "bash" && !self.custom.contains_key(name) {
+                    self.bash.close();
+                }
+                ToolOutput::error(format!(
+                    "{name}: timed out after {} s",
+                    TOOL_TIMEOUT.as_secs()
+                ))
+            }
         }
     }
 }
@@ -194,11 +218,8 @@ pub(crate) async fn run_call(tools: &mut Toolset, scope: CallScope<'_>, call: Ca
     }
     let span = call_span(&scope, &call);
     let started = Instant::now();
-    let run = tokio::time::timeout(TOOL_TIMEOUT, tools.call(&call.name, &call.input));
-    let output = match tracing::Instrument::instrument(run, span.clone()).await {
-        Ok(output) => output,
-        Err(_) => ToolOutput::error(format!("the {} tool timed out", call.name)),
-    };
+    let run = tools.call_bounded(&call.name, &call.input);
+    let output = tracing::Instrument::instrument(run, span.clone()).await;
     let duration = started.elapsed();
     if output.is_error {
         span.record("otel.status_code", "ERROR");

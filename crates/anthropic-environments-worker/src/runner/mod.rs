@@ -32,8 +32,10 @@
 //! of other tools for another client, and holds calls that ask for a
 //! confirmation until one comes (anything but `allow` denies). It ends when
 //! the session is terminated or deleted, when an idle that ends the turn
-//! has lasted `max_idle`, or when the worker cancels the item (a lost lease
-//! cancels the running tool and posts nothing).
+//! has lasted `max_idle`, when the worker shuts down (the running call gets
+//! 30 s to finish and post; queued calls are left for whoever serves the
+//! session next), or when the worker cancels the item (a lost lease cancels
+//! the running tool and posts nothing).
 //!
 //! Before the first call, the session's skills are installed in
 //! `<workdir>/skills/<name>/` (and removed at the end).
@@ -49,6 +51,7 @@ mod skills;
 pub(crate) mod state;
 
 use std::collections::VecDeque;
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -74,6 +77,8 @@ struct RunnerSettings {
     unrestricted_paths: bool,
     observer: Option<CallObserver>,
     custom: Arc<std::collections::HashMap<String, CustomTool>>,
+    /// The shell's whole environment (`None`: the process's, scrubbed).
+    shell_env: Option<Arc<Vec<(OsString, OsString)>>>,
 }
 
 impl std::fmt::Debug for RunnerSettings {
@@ -83,6 +88,10 @@ impl std::fmt::Debug for RunnerSettings {
             .field("max_idle", &self.max_idle)
             .field("unrestricted_paths", &self.unrestricted_paths)
             .field("custom_tools", &self.custom.keys().collect::<Vec<_>>())
+            .field(
+                "shell_environment",
+                &self.shell_env.as_ref().map(|vars| vars.len()),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -95,18 +104,24 @@ pub enum RunnerEnd {
     SessionEnded,
     /// An idle that ended the turn lasted `max_idle`.
     Idle,
-    /// The worker cancelled the item (lease lost, item stopping, shutdown).
+    /// The worker cancelled the item (lease lost, item stopping, or a
+    /// shutdown's grace period over).
     Cancelled,
+    /// The worker is shutting down: the running call finished (or its
+    /// drain time ran out) and the queued calls were left for whoever
+    /// serves the session next.
+    Shutdown,
 }
 
 impl RunnerEnd {
     /// A short name, for logs and metric labels (`session_ended`, `idle`,
-    /// `cancelled`).
+    /// `cancelled`, `shutdown`).
     pub fn as_str(&self) -> &'static str {
         match self {
             RunnerEnd::SessionEnded => "session_ended",
             RunnerEnd::Idle => "idle",
             RunnerEnd::Cancelled => "cancelled",
+            RunnerEnd::Shutdown => "shutdown",
         }
     }
 }
@@ -143,6 +158,7 @@ impl SessionRunner {
                 unrestricted_paths: false,
                 observer: None,
                 custom: Arc::default(),
+                shell_env: None,
             }),
         }
     }
@@ -194,6 +210,27 @@ impl SessionRunner {
         })
     }
 
+    /// The bash tool's whole environment, instead of the process's with
+    /// every `ANTHROPIC_*` variable removed (the default). Nothing is added
+    /// to it but `PS1`, `PS2` and `TERM` are yours to set.
+    ///
+    /// ```
+    /// use anthropic_environments_worker::SessionRunner;
+    /// let runner = SessionRunner::new("/srv/sandbox")
+    ///     .shell_environment([("PATH", "/usr/bin:/bin"), ("LANG", "C.UTF-8")]);
+    /// ```
+    pub fn shell_environment<K, V>(self, vars: impl IntoIterator<Item = (K, V)>) -> Self
+    where
+        K: Into<OsString>,
+        V: Into<OsString>,
+    {
+        let vars: Vec<(OsString, OsString)> = vars
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect();
+        self.with(|s| s.shell_env = Some(Arc::new(vars)))
+    }
+
     /// Let the file tools reach any path, not only the workdir.
     pub fn unrestricted_paths(self, unrestricted: bool) -> Self {
         self.with(|s| s.unrestricted_paths = unrestricted)
@@ -206,6 +243,7 @@ impl SessionRunner {
             unrestricted_paths: self.inner.unrestricted_paths,
             observer: self.inner.observer.clone(),
             custom: self.inner.custom.clone(),
+            shell_env: self.inner.shell_env.clone(),
         };
         change(&mut settings);
         SessionRunner {
@@ -231,7 +269,9 @@ impl SessionRunner {
             })?;
         let session = tokio::select! {
             s = client.sessions().retrieve(&session_id).send() => s?,
-            _ = ctx.cancelled() => return Ok(RunnerEnd::Cancelled),
+            _ = ctx.shutdown_requested() => {
+                return Ok(if ctx.is_cancelled() { RunnerEnd::Cancelled } else { RunnerEnd::Shutdown });
+            }
         };
         if session.status.as_str() == "terminated" {
             tracing::info!(session_id, "the session is terminated; nothing to run");
@@ -243,8 +283,8 @@ impl SessionRunner {
             Err(_) => skills::Installed::default(),
         };
         let tools = Toolset {
-            confinement,
-            bash: Bash::new(workdir.clone()),
+            confinement: Arc::new(confinement),
+            bash: Bash::new(workdir.clone(), self.inner.shell_env.as_deref().cloned()),
             custom: self.inner.custom.clone(),
         };
         let mut run = Run {
@@ -256,7 +296,6 @@ impl SessionRunner {
             queue: VecDeque::new(),
             idle_until: None,
             tools: Some(tools),
-            cancel_reason: None,
         };
         let end = run.serve(&ctx).await;
         // The tools closed first (the shell killed), then the skills gone.

@@ -8,6 +8,7 @@ use anthropic_environments::Client;
 use futures::StreamExt;
 use serde_json::Value;
 use tokio::time::Instant;
+use tokio_util::task::AbortOnDropHandle;
 
 use crate::context::WorkContext;
 
@@ -36,15 +37,11 @@ pub(crate) struct Run {
     pub(crate) idle_until: Option<Instant>,
     /// The tools, unless a call has them.
     pub(crate) tools: Option<Toolset>,
-    /// Why the worker cancelled the item, once it did.
-    pub(crate) cancel_reason: Option<crate::CancelReason>,
 }
 
-pub(crate) fn ctx_lease_lost(reason: Option<&crate::CancelReason>) -> bool {
-    reason.is_some_and(crate::CancelReason::lease_lost)
-}
-
-type Running = tokio::task::JoinHandle<(Toolset, Done)>;
+/// The running call's task; dropping it cancels the call (and kills its
+/// shell), so no call outlives the serving.
+type Running = AbortOnDropHandle<(Toolset, Done)>;
 
 impl Run {
     /// Applies the state machine's answers; `Some(end)` when the session
@@ -107,7 +104,7 @@ impl Run {
             let session_id = self.session_id.clone();
             let ctx = ctx.clone();
             let observer = self.observer.clone();
-            return Some(tokio::spawn(async move {
+            return Some(AbortOnDropHandle::new(tokio::spawn(async move {
                 let scope = CallScope {
                     client: &client,
                     session_id: &session_id,
@@ -117,7 +114,7 @@ impl Run {
                 };
                 let done = run_call(&mut tools, scope, call).await;
                 (tools, done)
-            }));
+            })));
         }
         None
     }
@@ -129,7 +126,7 @@ impl Run {
             // Open the stream; only once it is open, reconcile.
             let opened = tokio::select! {
                 s = self.client.sessions().events(&self.session_id).stream().send() => s,
-                _ = ctx.cancelled() => return Ok(self.cancel(ctx, running).await),
+                _ = ctx.shutdown_requested() => return Ok(self.stop(ctx, running).await),
             };
             let mut stream = match opened {
                 Ok(stream) => Some(stream),
@@ -155,7 +152,8 @@ impl Run {
             }
             // Follow the stream until it ends.
             loop {
-                if running.is_none() {
+                // Nothing new starts once a shutdown is asked for.
+                if running.is_none() && !ctx.is_shutdown_requested() {
                     running = self.start_next(ctx);
                 }
                 let idle = async {
@@ -207,7 +205,7 @@ impl Run {
                         }
                     },
                     _ = idle => return Ok(self.finish(running).await.unwrap_or(RunnerEnd::Idle)),
-                    _ = ctx.cancelled() => return Ok(self.cancel(ctx, running).await),
+                    _ = ctx.shutdown_requested() => return Ok(self.stop(ctx, running).await),
                 }
             }
             // Back off, then reconnect (a call keeps running meanwhile only
@@ -216,7 +214,7 @@ impl Run {
             backoff = (backoff * 2).min(STREAM_BACKOFF_CAP);
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
-                _ = ctx.cancelled() => return Ok(self.cancel(ctx, running).await),
+                _ = ctx.shutdown_requested() => return Ok(self.stop(ctx, running).await),
             }
         }
     }
@@ -231,18 +229,48 @@ impl Run {
         None
     }
 
-    /// The worker cancelled the item: a lost lease cancels the running
-    /// call at once (nothing is posted); otherwise it gets 30 s to finish.
-    async fn cancel(&mut self, ctx: &WorkContext, running: Option<Running>) -> RunnerEnd {
-        self.cancel_reason = ctx.cancel_reason();
-        if let Some(task) = running {
-            let lost = ctx_lease_lost(self.cancel_reason.as_ref());
-            if lost {
-                task.abort();
-            } else if let Ok(Ok((tools, _))) = tokio::time::timeout(DRAIN, task).await {
-                self.tools = Some(tools);
+    /// The worker shuts down or cancels the item: queued calls are dropped
+    /// (unanswered, whoever serves the session next finds them again); the
+    /// running call is cancelled at once, posting nothing, when the lease is
+    /// lost (another worker may own the session), else it gets [`DRAIN`] to
+    /// finish and post (notes §3.10).
+    async fn stop(&mut self, ctx: &WorkContext, running: Option<Running>) -> RunnerEnd {
+        let dropped = self.queue.len();
+        self.queue.clear();
+        if dropped > 0 {
+            tracing::info!(session_id = %self.session_id, dropped, "stopping: queued tool calls left to whoever serves the session next");
+        }
+        if let Some(mut task) = running {
+            let deadline = Instant::now() + DRAIN;
+            loop {
+                if ctx.cancel_reason().is_some_and(|r| r.lease_lost()) {
+                    tracing::warn!(session_id = %self.session_id, "the lease is lost; the running tool call is cancelled and its result not posted");
+                    task.abort();
+                    let _ = task.await;
+                    break;
+                }
+                tokio::select! {
+                    done = &mut task => {
+                        if let Ok((tools, _)) = done {
+                            self.tools = Some(tools);
+                        }
+                        break;
+                    }
+                    // Cancelled while draining: check the reason again.
+                    _ = ctx.cancelled(), if !ctx.is_cancelled() => {}
+                    _ = tokio::time::sleep_until(deadline) => {
+                        tracing::warn!(session_id = %self.session_id, drain = ?DRAIN, "the running tool call did not finish within the drain time; cancelled");
+                        task.abort();
+                        let _ = task.await;
+                        break;
+                    }
+                }
             }
         }
-        RunnerEnd::Cancelled
+        if ctx.is_cancelled() {
+            RunnerEnd::Cancelled
+        } else {
+            RunnerEnd::Shutdown
+        }
     }
 }

@@ -2,11 +2,14 @@
 //! exports and functions persist between calls), in its own process group,
 //! with every `ANTHROPIC_*` variable removed from its environment (§4.2).
 //!
-//! Each command runs in a brace group with stdin from `/dev/null` and
-//! stderr merged, followed by a sentinel line carrying `$?`; the sentinel's
-//! marker is split in what is written (`'__ANTENV_''END_<nonce>'`), so only
-//! the shell's own output holds it whole and a command cannot spoof the end
-//! or the exit code.
+//! Each command is given to `eval` as one quoted word, in a brace group
+//! with stdin from `/dev/null` and stderr merged, followed on the same line
+//! by a sentinel carrying `$?`; the sentinel's marker is split in what is
+//! written (`'__ANTENV_' 'END_<nonce>'`), so only the shell's own output
+//! holds it whole, and the shell has read the whole line before the
+//! command runs: a command can neither spoof the end or the exit code nor
+//! read the sentinel ahead. At most the last 100 KiB of output are kept,
+//! however much is printed.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -22,9 +25,8 @@ use super::ToolOutput;
 
 /// The budget of a command without `timeout_ms`.
 pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
-/// The result of a call whose shell ended (an `exit`) without output, as
-/// the official Python runner words it.
-pub(crate) const SHELL_ENDED: &str = "bash: bash session terminated; restart required";
+/// The result of a call whose shell ended (an `exit`) without output.
+pub(crate) const SHELL_ENDED: &str = "bash: the shell exited; the next call starts a new one";
 /// The most output kept (the last bytes).
 pub(crate) const MAX_OUTPUT: usize = 100 * 1024;
 
@@ -75,19 +77,92 @@ struct BashInput {
 /// The process's environment without `ANTHROPIC_*` (any case), for a shell
 /// the agent drives: it never sees a credential.
 pub(crate) fn scrubbed_env() -> Vec<(OsString, OsString)> {
-    let mut env: Vec<(OsString, OsString)> = std::env::vars_os()
+    scrub(std::env::vars_os())
+}
+
+/// `vars` without `ANTHROPIC_*` (any case, also in names that are not
+/// UTF-8) and the prompt variables, plus `PS1=` `PS2=` `TERM=dumb`.
+fn scrub(vars: impl Iterator<Item = (OsString, OsString)>) -> Vec<(OsString, OsString)> {
+    let mut env: Vec<(OsString, OsString)> = vars
         .filter(|(k, _)| {
-            !k.to_str()
-                .is_some_and(|k| k.to_ascii_uppercase().starts_with("ANTHROPIC_"))
-                && !k
-                    .to_str()
-                    .is_some_and(|k| matches!(k, "PS1" | "PS2" | "TERM"))
+            let k = k.as_encoded_bytes();
+            let credential = k.len() >= 10 && k[..10].eq_ignore_ascii_case(b"ANTHROPIC_");
+            !credential && !matches!(k, b"PS1" | b"PS2" | b"TERM")
         })
         .collect();
     env.push(("PS1".into(), "".into()));
     env.push(("PS2".into(), "".into()));
     env.push(("TERM".into(), "dumb".into()));
     env
+}
+
+/// The line written for one call: the command as one single-quoted word
+/// given to `eval` (so a syntax error is the command's error, not the
+/// shell's end, and the whole line is read before anything runs: a command
+/// cannot read ahead to the sentinel), in a brace group with stdin from
+/// `/dev/null` and stderr merged, then the sentinel and `$?` on a line of
+/// their own. The sentinel is split in what is written, so only the shell's
+/// output holds it whole.
+fn call_script(command: &str, nonce: &str) -> String {
+    let quoted = command.replace('\'', "'\\''");
+    format!(
+        "{{ eval '{quoted}'; }} < /dev/null 2>&1; printf '\\n%s%s %d\\n' '__ANTENV_' 'END_{nonce}' \"$?\"\n"
+    )
+}
+
+/// A command's output as it is read: at most [`MAX_OUTPUT`] bytes kept
+/// (the last ones), whatever the command prints.
+#[derive(Default)]
+struct Output {
+    kept: Vec<u8>,
+    dropped: bool,
+    /// Read but not yet known not to be the start of the sentinel.
+    pending: Vec<u8>,
+}
+
+impl Output {
+    /// Looks for the sentinel line (`marker`, then the exit code and a
+    /// newline) in what is pending: `Some(code)` once it is whole;
+    /// otherwise keeps what cannot be part of it.
+    fn take(&mut self, marker: &str) -> Option<Option<i32>> {
+        let marker = marker.as_bytes();
+        if let Some(at) = find(&self.pending, marker) {
+            let rest = &self.pending[at + marker.len()..];
+            let end = rest.iter().position(|&b| b == b'\n')?;
+            let code = std::str::from_utf8(&rest[..end])
+                .ok()
+                .and_then(|c| c.trim().parse::<i32>().ok());
+            let before: Vec<u8> = self.pending[..at].to_vec();
+            self.keep(&before);
+            self.pending.clear();
+            return Some(code);
+        }
+        // Everything but a tail that could begin the marker is output.
+        let safe = self.pending.len().saturating_sub(marker.len());
+        let head: Vec<u8> = self.pending.drain(..safe).collect();
+        self.keep(&head);
+        None
+    }
+
+    /// The shell ended: what is pending is output.
+    fn end(&mut self) {
+        let rest = std::mem::take(&mut self.pending);
+        self.keep(&rest);
+    }
+
+    fn keep(&mut self, bytes: &[u8]) {
+        self.kept.extend_from_slice(bytes);
+        if self.kept.len() > MAX_OUTPUT {
+            let cut = self.kept.len() - MAX_OUTPUT;
+            self.kept.drain(..cut);
+            self.dropped = true;
+        }
+    }
+}
+
+/// The first position of `needle` in `haystack`.
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 /// Drops ANSI CSI sequences (colours, cursor moves).
@@ -111,11 +186,12 @@ fn strip_ansi(text: &str) -> String {
 }
 
 impl Bash {
-    /// A bash tool working in `workdir` with the scrubbed environment.
-    pub(crate) fn new(workdir: PathBuf) -> Self {
+    /// A bash tool working in `workdir` with `env` as its whole
+    /// environment (`None`: the process's, scrubbed).
+    pub(crate) fn new(workdir: PathBuf, env: Option<Vec<(OsString, OsString)>>) -> Self {
         Bash {
             workdir,
-            env: scrubbed_env(),
+            env: env.unwrap_or_else(scrubbed_env),
             shell: None,
         }
     }
@@ -173,39 +249,31 @@ impl Bash {
             }
         }
         let nonce = format!("{:016x}", fastrand::u64(..));
-        let marker = format!("__ANTENV_END_{nonce}");
-        let script = format!(
-            "{{ {command}\n}} < /dev/null 2>&1\nprintf '\\n%s%s %d\\n' '__ANTENV_' 'END_{nonce}' \"$?\"\n"
-        );
+        let marker = format!("\n__ANTENV_END_{nonce} ");
+        let script = call_script(&command, &nonce);
         let Some(shell) = self.shell.as_mut() else {
             return ToolOutput::error("bash: no shell".to_owned());
         };
         let run = async {
             shell.stdin.write_all(script.as_bytes()).await?;
             shell.stdin.flush().await?;
-            let mut kept: Vec<u8> = Vec::new();
-            let mut dropped = false;
-            let mut line = Vec::new();
+            let mut output = Output::default();
             loop {
-                line.clear();
-                let n = shell.stdout.read_until(b'\n', &mut line).await?;
-                if n == 0 {
-                    return Ok::<_, std::io::Error>((kept, dropped, None));
+                let chunk = shell.stdout.fill_buf().await?;
+                if chunk.is_empty() {
+                    output.end();
+                    return Ok::<_, std::io::Error>((output, None));
                 }
-                let text = String::from_utf8_lossy(&line);
-                if let Some(code) = text.trim_end().strip_prefix(&format!("{marker} ")) {
-                    return Ok((kept, dropped, code.trim().parse::<i32>().ok()));
-                }
-                kept.extend_from_slice(&line);
-                if kept.len() > MAX_OUTPUT {
-                    let cut = kept.len() - MAX_OUTPUT;
-                    kept.drain(..cut);
-                    dropped = true;
+                let n = chunk.len();
+                output.pending.extend_from_slice(chunk);
+                shell.stdout.consume(n);
+                if let Some(code) = output.take(&marker) {
+                    return Ok((output, code));
                 }
             }
         };
         let outcome = tokio::time::timeout(budget, run).await;
-        let (kept, dropped, code) = match outcome {
+        let (Output { kept, dropped, .. }, code) = match outcome {
             Err(_) => {
                 // The next call gets a fresh shell.
                 self.close();
@@ -258,7 +326,7 @@ mod tests {
     #[tokio::test]
     async fn state_persists_errors_are_errors_and_restart_is_fresh() {
         let dir = tempfile::tempdir().unwrap();
-        let mut bash = Bash::new(dir.path().to_owned());
+        let mut bash = Bash::new(dir.path().to_owned(), None);
         let out = bash
             .call(&json!({"command": "export X=42; mkdir d; cd d; f() { echo fn; }"}))
             .await;
@@ -288,7 +356,7 @@ mod tests {
     #[tokio::test]
     async fn output_cannot_spoof_the_end_and_stdin_is_empty() {
         let dir = tempfile::tempdir().unwrap();
-        let mut bash = Bash::new(dir.path().to_owned());
+        let mut bash = Bash::new(dir.path().to_owned(), None);
         let out = bash
             .call(&json!({"command": "echo __ANTENV_END_0000000000000000 0; cat; echo after"}))
             .await;
@@ -302,7 +370,7 @@ mod tests {
     #[tokio::test]
     async fn a_timeout_kills_the_shell_and_huge_output_is_cut() {
         let dir = tempfile::tempdir().unwrap();
-        let mut bash = Bash::new(dir.path().to_owned());
+        let mut bash = Bash::new(dir.path().to_owned(), None);
         let out = bash
             .call(&json!({"command": "export Y=1; sleep 30", "timeout_ms": 200}))
             .await;
@@ -319,6 +387,112 @@ mod tests {
             &t[..40]
         );
         assert!(t.len() <= MAX_OUTPUT + 40);
+    }
+
+    #[tokio::test]
+    async fn syntax_errors_and_empty_commands_keep_the_shell() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut bash = Bash::new(dir.path().to_owned(), None);
+        bash.call(&json!({"command": "export KEPT=yes"})).await;
+        let out = bash.call(&json!({"command": "echo ("})).await;
+        assert!(
+            out.is_error && text(&out).contains("syntax error"),
+            "{out:?}"
+        );
+        let out = bash.call(&json!({"command": ""})).await;
+        assert_eq!((out.is_error, text(&out)), (false, "(no output)"));
+        let out = bash
+            .call(&json!({"command": "echo \"it's $KEPT\"; # a comment"}))
+            .await;
+        assert_eq!(text(&out), "it's yes", "the same shell, quotes intact");
+        let out = bash.call(&json!({"command": "cat <<EOF\na\nEOF"})).await;
+        assert_eq!(text(&out), "a", "here-documents work");
+    }
+
+    #[tokio::test]
+    async fn a_command_cannot_read_the_sentinel_ahead() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut bash = Bash::new(dir.path().to_owned(), None);
+        let out = bash
+            .call(&json!({"command": "for fd in 0 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 255; do read -t 0.2 -r L <&$fd 2>/dev/null && echo \"fd $fd: $L\"; done; exit 7"}))
+            .await;
+        assert!(!text(&out).contains("__ANTENV_"), "{out:?}");
+    }
+
+    #[tokio::test]
+    async fn exit_codes_restarts_and_trailing_newlines() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut bash = Bash::new(dir.path().to_owned(), None);
+        let out = bash.call(&json!({"command": "false"})).await;
+        assert_eq!((out.is_error, text(&out)), (true, "exit code 1"));
+        let out = bash.call(&json!({"command": "printf 'a\\n\\n\\n'"})).await;
+        assert_eq!(text(&out), "a");
+        bash.call(&json!({"command": "export Z=1"})).await;
+        let out = bash.call(&json!({"restart": true})).await;
+        assert!(!out.is_error && text(&out).contains("restarted"), "{out:?}");
+        let out = bash
+            .call(&json!({"command": "echo ${Z:-gone} \"[$PS1][$PS2]\""}))
+            .await;
+        assert_eq!(text(&out), "gone [][]");
+        let out = bash
+            .call(&json!({"command": "echo x", "timeout_ms": -5}))
+            .await;
+        assert_eq!(text(&out), "x", "a budget <= 0 is the default");
+    }
+
+    #[tokio::test]
+    async fn a_timeout_kills_the_whole_process_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut bash = Bash::new(dir.path().to_owned(), None);
+        bash.call(&json!({"command": "mkfifo held"})).await;
+        // A reader of the FIFO sees its end once every writer is gone: the
+        // background `sleep` holds it open until it is killed.
+        let fifo = dir.path().join("held");
+        let (ended, ended_rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut held = std::fs::File::open(fifo).unwrap();
+            let _ = std::io::Read::read_to_end(&mut held, &mut Vec::new());
+            let _ = ended.send(());
+        });
+        let out = bash
+            .call(&json!({"command": "sleep 600 > held & wait", "timeout_ms": 300}))
+            .await;
+        assert!(out.is_error && text(&out).contains("timed out"), "{out:?}");
+        assert!(
+            ended_rx.recv_timeout(Duration::from_secs(10)).is_ok(),
+            "the background child survived the timeout"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_configured_environment_replaces_the_process_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let env = vec![
+            ("ONLY".into(), "this".into()),
+            ("PATH".into(), "/usr/bin:/bin".into()),
+        ];
+        let mut bash = Bash::new(dir.path().to_owned(), Some(env));
+        let out = bash
+            .call(&json!({"command": "echo $ONLY ${HOME:-nohome}"}))
+            .await;
+        assert_eq!(text(&out), "this nohome");
+    }
+
+    #[test]
+    fn scrubbing_drops_credentials_in_any_case_and_keeps_path() {
+        let vars = [
+            ("ANTHROPIC_API_KEY", "k"),
+            ("anthropic_environment_key", "k"),
+            ("Anthropic_X", "k"),
+            ("PATH", "/bin"),
+            ("PS1", "$ "),
+            ("ANTHROPICX", "kept"),
+        ]
+        .map(|(k, v)| (OsString::from(k), OsString::from(v)));
+        let env = scrub(vars.into_iter());
+        let names: Vec<_> = env.iter().map(|(k, _)| k.to_str().unwrap()).collect();
+        assert_eq!(names, ["PATH", "ANTHROPICX", "PS1", "PS2", "TERM"]);
+        assert!(env.iter().all(|(k, v)| k != "PS1" || v.is_empty()));
     }
 
     #[test]
