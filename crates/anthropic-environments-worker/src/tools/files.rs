@@ -25,7 +25,7 @@ fn path_error(tool: &str, e: PathError) -> ToolOutput {
 }
 
 fn io_error(tool: &str, given: &str, e: &std::io::Error) -> ToolOutput {
-    ToolOutput::error(format!("{tool}: {given}: {}", reason(e)))
+    ToolOutput::error(format!("{tool}: '{given}': {}", reason(e)))
 }
 
 /// The input of `read`.
@@ -54,7 +54,7 @@ pub(crate) fn read(confinement: &Confinement, input: &Value) -> ToolOutput {
         Err(e) => return io_error("read", given, &e),
     };
     if !meta.is_file() {
-        return ToolOutput::error(format!("read: {given:?} is not a regular file"));
+        return ToolOutput::error(format!("read: '{given}' is not a regular file"));
     }
     let extension = path
         .extension()
@@ -72,7 +72,7 @@ pub(crate) fn read(confinement: &Confinement, input: &Value) -> ToolOutput {
     if let Some((kind, media_type, limit)) = media {
         if meta.len() > limit {
             return ToolOutput::error(format!(
-                "read: {given:?} is {} bytes, over the {limit}-byte limit",
+                "read: '{given}' is {} bytes, over the {limit}-byte limit",
                 meta.len()
             ));
         }
@@ -95,40 +95,102 @@ pub(crate) fn read(confinement: &Confinement, input: &Value) -> ToolOutput {
             return ToolOutput::error("read: view_range must be [start, end]".to_owned());
         }
     };
-    if range.is_none() && meta.len() > MAX_FILE_BYTES {
-        return ToolOutput::error(format!(
-            "read: {given:?} is {} bytes, over the {MAX_FILE_BYTES}-byte limit; read part of it with view_range",
-            meta.len()
-        ));
-    }
-    let bytes = match std::fs::read(&path) {
-        Ok(b) => b,
+    let Some((start, end)) = range else {
+        if meta.len() > MAX_FILE_BYTES {
+            return ToolOutput::error(format!(
+                "read: '{given}' is {} bytes, over the {MAX_FILE_BYTES}-byte limit; read part of it with view_range",
+                meta.len()
+            ));
+        }
+        return match std::fs::read(&path) {
+            Ok(bytes) => match String::from_utf8(bytes) {
+                Ok(text) => ToolOutput::text(text),
+                Err(_) => ToolOutput::error(format!("read: '{given}' is not valid UTF-8")),
+            },
+            Err(e) => io_error("read", given, &e),
+        };
+    };
+    let file = match std::fs::File::open(&path) {
+        Ok(f) => f,
         Err(e) => return io_error("read", given, &e),
     };
-    let Ok(text) = String::from_utf8(bytes) else {
-        return ToolOutput::error(format!("read: {given:?} is not valid UTF-8"));
-    };
-    match range {
-        None => ToolOutput::text(text),
-        Some((start, end)) => {
-            let start = start.max(1) as usize;
-            let lines: Vec<&str> = text.split('\n').collect();
-            let end = if end <= 0 {
-                lines.len()
-            } else {
-                (end as usize).min(lines.len())
-            };
-            if start > end {
-                return ToolOutput::text(String::new());
-            }
-            let selected = lines[start - 1..end].join("\n");
-            if selected.len() as u64 > MAX_FILE_BYTES {
-                return ToolOutput::error(format!(
-                    "read: the selected lines of {given:?} are over the {MAX_FILE_BYTES}-byte limit"
-                ));
-            }
-            ToolOutput::text(selected)
+    let start = u64::try_from(start).unwrap_or(0).max(1);
+    let end = u64::try_from(end).ok().filter(|&e| e > 0);
+    match select_lines(file, start, end, MAX_FILE_BYTES) {
+        Ok(bytes) => match String::from_utf8(bytes) {
+            Ok(text) => ToolOutput::text(text),
+            Err(_) => ToolOutput::error(format!("read: '{given}' is not valid UTF-8")),
+        },
+        Err(Selection::LineTooLong(n)) => ToolOutput::error(format!(
+            "read: line {n} of '{given}' is over the {MAX_FILE_BYTES}-byte limit"
+        )),
+        Err(Selection::TooLong) => ToolOutput::error(format!(
+            "read: the selected lines of '{given}' are over the {MAX_FILE_BYTES}-byte limit; ask for fewer lines"
+        )),
+        Err(Selection::Io(e)) => io_error("read", given, &e),
+    }
+}
+
+/// Why lines could not be selected.
+#[derive(Debug)]
+enum Selection {
+    /// One line alone is over the limit.
+    LineTooLong(u64),
+    /// The lines together are.
+    TooLong,
+    Io(std::io::Error),
+}
+
+/// Lines `start..=end` (1-indexed; `end` `None`: to the end) of `file`,
+/// split on `\n` and joined with it, read in 64 KiB chunks and never more
+/// than `limit` bytes of them held.
+fn select_lines(
+    file: std::fs::File,
+    start: u64,
+    end: Option<u64>,
+    limit: u64,
+) -> Result<Vec<u8>, Selection> {
+    use std::io::{BufRead, Read};
+    let mut reader = std::io::BufReader::with_capacity(64 * 1024, file);
+    // Lines before the range: skipped without being held.
+    for _ in 1..start {
+        if reader.skip_until(b'\n').map_err(Selection::Io)? == 0 {
+            return Ok(Vec::new());
         }
+    }
+    let mut selected = Vec::new();
+    let mut number = start;
+    loop {
+        if end.is_some_and(|end| number > end) {
+            return Ok(selected);
+        }
+        let mut line = Vec::new();
+        let room = limit.saturating_sub(selected.len() as u64) + 1;
+        (&mut reader)
+            .take(room)
+            .read_until(b'\n', &mut line)
+            .map_err(Selection::Io)?;
+        let complete = line.last() == Some(&b'\n');
+        if complete {
+            line.pop();
+        }
+        if number > start {
+            selected.push(b'\n');
+        }
+        selected.extend_from_slice(&line);
+        if selected.len() as u64 > limit {
+            return Err(if number == start {
+                Selection::LineTooLong(number)
+            } else {
+                Selection::TooLong
+            });
+        }
+        if !complete {
+            // The end of the file (a last line without a newline, or the
+            // empty line after the last newline).
+            return Ok(selected);
+        }
+        number += 1;
     }
 }
 
@@ -174,7 +236,7 @@ pub(crate) fn write(confinement: &Confinement, input: &Value) -> ToolOutput {
         Err(e) => return path_error("write", e),
     };
     if path.is_dir() {
-        return ToolOutput::error(format!("write: {given:?} is a directory"));
+        return ToolOutput::error(format!("write: '{given}' is a directory"));
     }
     match write_atomically(&path, input.content.as_bytes()) {
         Ok(()) => ToolOutput::text(format!("wrote {} bytes to {given}", input.content.len())),
@@ -212,26 +274,26 @@ pub(crate) fn edit(confinement: &Confinement, input: &Value) -> ToolOutput {
         Err(e) => return io_error("edit", given, &e),
     };
     if !meta.is_file() {
-        return ToolOutput::error(format!("edit: {given:?} is not a regular file"));
+        return ToolOutput::error(format!("edit: '{given}' is not a regular file"));
     }
     if meta.len() > MAX_FILE_BYTES {
         return ToolOutput::error(format!(
-            "edit: {given:?} is {} bytes, over the {MAX_FILE_BYTES}-byte limit",
+            "edit: '{given}' is {} bytes, over the {MAX_FILE_BYTES}-byte limit",
             meta.len()
         ));
     }
     let text = match std::fs::read(&path).map(String::from_utf8) {
         Ok(Ok(t)) => t,
-        Ok(Err(_)) => return ToolOutput::error(format!("edit: {given:?} is not valid UTF-8")),
+        Ok(Err(_)) => return ToolOutput::error(format!("edit: '{given}' is not valid UTF-8")),
         Err(e) => return io_error("edit", given, &e),
     };
     let count = text.matches(input.old_string.as_str()).count();
     if count == 0 {
-        return ToolOutput::error(format!("edit: old_string not found in {given}"));
+        return ToolOutput::error(format!("edit: old_string not found in '{given}'"));
     }
     if count > 1 && !input.replace_all {
         return ToolOutput::error(format!(
-            "edit: old_string appears {count} times in {given} (must be unique)"
+            "edit: old_string appears {count} times in '{given}'; give more context to make it unique, or set replace_all"
         ));
     }
     let edited = if input.replace_all {
@@ -342,5 +404,107 @@ mod tests {
         assert!(out.is_error && text(&out).contains("view_range"));
         std::fs::write(dir.path().join("bin"), [0xff, 0xfe]).unwrap();
         assert!(text(&read(&c, &json!({"file_path": "bin"}))).contains("UTF-8"));
+    }
+
+    #[test]
+    fn view_ranges_stream_and_bound_what_they_select() {
+        let (dir, c) = setup();
+        let range = |f: &str, r: Value| read(&c, &json!({"file_path": f, "view_range": r}));
+        std::fs::write(dir.path().join("nl"), "a\nb\n").unwrap();
+        assert_eq!(
+            text(&range("nl", json!([1, 0]))),
+            "a\nb\n",
+            "no newline lost"
+        );
+        assert_eq!(text(&range("nl", json!([-4, 1]))), "a");
+        // A file far over the cap, of which a few lines are asked for.
+        let mut big = "x".repeat(MAX_FILE_BYTES as usize * 3);
+        big.push_str("\nsmall\ntail");
+        std::fs::write(dir.path().join("big"), &big).unwrap();
+        assert_eq!(text(&range("big", json!([2, 0]))), "small\ntail");
+        let out = range("big", json!([1, 1]));
+        assert_eq!(
+            text(&out),
+            format!("read: line 1 of 'big' is over the {MAX_FILE_BYTES}-byte limit")
+        );
+        let lines = "y".repeat(1000) + "\n";
+        std::fs::write(dir.path().join("many"), lines.repeat(300)).unwrap();
+        let out = range("many", json!([1, 0]));
+        assert!(
+            out.is_error && text(&out).contains("ask for fewer lines"),
+            "{out:?}"
+        );
+        assert_eq!(text(&range("many", json!([300, 300]))).len(), 1000);
+    }
+
+    #[test]
+    fn writes_keep_modes_count_bytes_and_follow_dangling_links_inside() {
+        let (dir, c) = setup();
+        let script = dir.path().join("run.sh");
+        std::fs::write(&script, "old").unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let out = write(&c, &json!({"file_path": "run.sh", "content": "é"}));
+        assert_eq!(text(&out), "wrote 2 bytes to run.sh");
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&script), 0o755, "an existing file keeps its mode");
+        edit(
+            &c,
+            &json!({"file_path": "run.sh", "old_string": "é", "new_string": "e"}),
+        );
+        assert_eq!(mode(&script), 0o755, "also through edit");
+        write(&c, &json!({"file_path": "new/deep/f", "content": "x"}));
+        assert_eq!(mode(&dir.path().join("new")), 0o700);
+        assert_eq!(mode(&dir.path().join("new/deep")), 0o700);
+        std::os::unix::fs::symlink("target/inside.txt", dir.path().join("dangling")).unwrap();
+        let out = write(&c, &json!({"file_path": "dangling", "content": "through"}));
+        assert!(!out.is_error, "{out:?}");
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("target/inside.txt")).unwrap(),
+            "through"
+        );
+    }
+
+    #[test]
+    fn errors_name_the_models_path_quoted_and_say_what_to_do() {
+        let (dir, c) = setup();
+        write(&c, &json!({"file_path": "f", "content": "a a"}));
+        let out = edit(
+            &c,
+            &json!({"file_path": "f", "old_string": "a", "new_string": "b"}),
+        );
+        assert_eq!(
+            text(&out),
+            "edit: old_string appears 2 times in 'f'; give more context to make it unique, or set replace_all"
+        );
+        let out = edit(
+            &c,
+            &json!({"file_path": "f", "old_string": "zz", "new_string": "b"}),
+        );
+        assert_eq!(text(&out), "edit: old_string not found in 'f'");
+        let out = read(&c, &json!({"file_path": "missing"}));
+        assert_eq!(text(&out), "read: 'missing': no such file or directory");
+        std::fs::write(
+            dir.path().join("big"),
+            vec![b'x'; MAX_FILE_BYTES as usize + 1],
+        )
+        .unwrap();
+        let out = edit(
+            &c,
+            &json!({"file_path": "big", "old_string": "x", "new_string": "y"}),
+        );
+        assert!(
+            out.is_error && text(&out).starts_with("edit: 'big' is "),
+            "{out:?}"
+        );
+        let fifo = dir.path().join("fifo");
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(&fifo)
+                .status()
+                .unwrap()
+                .success()
+        );
+        let out = read(&c, &json!({"file_path": "fifo"}));
+        assert_eq!(text(&out), "read: 'fifo' is not a regular file");
     }
 }

@@ -20,13 +20,13 @@ pub(crate) enum PathError {
     #[error("path '{0}' is outside the session's working directory{1}")]
     Outside(String, &'static str),
     /// Too many levels of symbolic links.
-    #[error("{0}: too many levels of symbolic links")]
+    #[error("'{0}': too many levels of symbolic links")]
     Loop(String),
     /// A component could not be read.
-    #[error("{0}: {1}")]
+    #[error("'{0}': {1}")]
     Unresolvable(String, String),
     /// Inside a read-only root.
-    #[error("path '{0}' is inside a read-only directory ({1})")]
+    #[error("path '{0}' is inside a read-only directory ('{1}')")]
     ReadOnly(String, String),
 }
 
@@ -35,6 +35,7 @@ pub(crate) enum PathError {
 pub(crate) struct Confinement {
     workdir: PathBuf,
     allowed: Vec<PathBuf>,
+    /// As configured: canonicalised at each check, named in errors.
     read_only: Vec<PathBuf>,
     unrestricted: bool,
 }
@@ -76,11 +77,10 @@ impl Confinement {
         read_only: &[PathBuf],
         unrestricted: bool,
     ) -> std::io::Result<Self> {
-        let canonical = |p: &PathBuf| p.canonicalize().unwrap_or_else(|_| lexical(p));
         Ok(Confinement {
             workdir: workdir.canonicalize()?,
-            allowed: allowed.iter().map(canonical).collect(),
-            read_only: read_only.iter().map(canonical).collect(),
+            allowed: allowed.iter().map(|root| canonical_root(root)).collect(),
+            read_only: read_only.to_vec(),
             unrestricted,
         })
     }
@@ -89,59 +89,69 @@ impl Confinement {
     pub(crate) fn workdir(&self) -> &Path {
         &self.workdir
     }
+}
 
-    /// Follows every link of `path` (absolute, lexical), keeping trailing
-    /// components that do not exist.
-    fn follow(&self, given: &str, path: &Path) -> Result<PathBuf, PathError> {
-        let mut pending: VecDeque<PathBuf> = path
-            .components()
-            .map(|c| PathBuf::from(c.as_os_str()))
-            .collect();
-        let mut current = PathBuf::new();
-        let mut hops = 0;
-        let mut missing = false;
-        while let Some(part) = pending.pop_front() {
-            if part.as_os_str() == ".." {
-                current.pop();
-                continue;
-            }
-            if part.as_os_str() == "." {
-                continue;
-            }
-            let candidate = current.join(&part);
-            if missing {
-                current = candidate;
-                continue;
-            }
-            match std::fs::symlink_metadata(&candidate) {
-                Ok(meta) if meta.file_type().is_symlink() => {
-                    hops += 1;
-                    if hops > MAX_HOPS {
-                        return Err(PathError::Loop(given.to_owned()));
-                    }
-                    let target = std::fs::read_link(&candidate)
-                        .map_err(|e| PathError::Unresolvable(given.to_owned(), reason(&e)))?;
-                    let mut parts: VecDeque<PathBuf> = target
-                        .components()
-                        .map(|c| PathBuf::from(c.as_os_str()))
-                        .collect();
-                    if target.is_absolute() {
-                        current = PathBuf::new();
-                    }
-                    parts.extend(pending.drain(..));
-                    pending = parts;
-                }
-                Ok(_) => current = candidate,
-                Err(e) if e.kind() == ErrorKind::NotFound => {
-                    missing = true;
-                    current = candidate;
-                }
-                Err(e) => return Err(PathError::Unresolvable(given.to_owned(), reason(&e))),
-            }
+/// A configured root as the checks compare with it: every link followed,
+/// missing trailing components kept (a root that does not exist yet, or
+/// one under a symlinked ancestor, is still reachable).
+fn canonical_root(root: &Path) -> PathBuf {
+    let lexical = lexical(root);
+    follow("", &lexical).unwrap_or(lexical)
+}
+
+/// Follows every link of `path` (absolute, lexical), keeping trailing
+/// components that do not exist.
+fn follow(given: &str, path: &Path) -> Result<PathBuf, PathError> {
+    let mut pending: VecDeque<PathBuf> = path
+        .components()
+        .map(|c| PathBuf::from(c.as_os_str()))
+        .collect();
+    let mut current = PathBuf::new();
+    let mut hops = 0;
+    let mut missing = false;
+    while let Some(part) = pending.pop_front() {
+        if part.as_os_str() == ".." {
+            current.pop();
+            continue;
         }
-        Ok(current)
+        if part.as_os_str() == "." {
+            continue;
+        }
+        let candidate = current.join(&part);
+        if missing {
+            current = candidate;
+            continue;
+        }
+        match std::fs::symlink_metadata(&candidate) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                hops += 1;
+                if hops > MAX_HOPS {
+                    return Err(PathError::Loop(given.to_owned()));
+                }
+                let target = std::fs::read_link(&candidate)
+                    .map_err(|e| PathError::Unresolvable(given.to_owned(), reason(&e)))?;
+                let mut parts: VecDeque<PathBuf> = target
+                    .components()
+                    .map(|c| PathBuf::from(c.as_os_str()))
+                    .collect();
+                if target.is_absolute() {
+                    current = PathBuf::new();
+                }
+                parts.extend(pending.drain(..));
+                pending = parts;
+            }
+            Ok(_) => current = candidate,
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                missing = true;
+                current = candidate;
+            }
+            Err(e) => return Err(PathError::Unresolvable(given.to_owned(), reason(&e))),
+        }
     }
+    Ok(current)
+}
 
+impl Confinement {
     /// The canonical path the model's `given` path names, if the tools may
     /// reach it.
     pub(crate) fn resolve(&self, given: &str) -> Result<PathBuf, PathError> {
@@ -154,12 +164,15 @@ impl Confinement {
         let inside = |p: &Path| {
             p.starts_with(&self.workdir) || self.allowed.iter().any(|root| p.starts_with(root))
         };
-        // `..` is judged lexically first: `loop/../out` leaves the workdir
-        // whatever `loop` is.
-        if !self.unrestricted && !inside(&lexical) {
-            return Err(self.outside(given));
-        }
-        let resolved = self.follow(given, &lexical)?;
+        // `..` is collapsed lexically first (`loop/../out` is `out`,
+        // whatever `loop` is), then only where the links lead counts: an
+        // absolute path through a symlinked ancestor of the workdir is in.
+        let resolved = match follow(given, &lexical) {
+            Ok(resolved) => resolved,
+            // Nothing is told about what lies outside.
+            Err(_) if !self.unrestricted && !inside(&lexical) => return Err(self.outside(given)),
+            Err(e) => return Err(e),
+        };
         if !self.unrestricted && !inside(&resolved) {
             return Err(self.outside(given));
         }
@@ -179,8 +192,7 @@ impl Confinement {
     pub(crate) fn resolve_writable(&self, given: &str) -> Result<PathBuf, PathError> {
         let resolved = self.resolve(given)?;
         for root in &self.read_only {
-            let root = root.canonicalize().unwrap_or_else(|_| root.clone());
-            if resolved.starts_with(&root) {
+            if resolved.starts_with(canonical_root(root)) {
                 return Err(PathError::ReadOnly(
                     given.to_owned(),
                     root.display().to_string(),
@@ -259,5 +271,70 @@ mod tests {
             Err(PathError::ReadOnly(..))
         ));
         assert!(c.resolve_writable("f").is_ok());
+    }
+
+    #[test]
+    fn roots_reached_through_symlinked_ancestors_and_named_as_configured() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real");
+        std::fs::create_dir_all(real.join("work/ro")).unwrap();
+        symlink(&real, dir.path().join("link")).unwrap();
+        let via_link = dir.path().join("link/work");
+        let not_yet = dir.path().join("link/memory");
+        let read_only = via_link.join("ro");
+        let c = Confinement::new(
+            &via_link,
+            std::slice::from_ref(&not_yet),
+            std::slice::from_ref(&read_only),
+            false,
+        )
+        .unwrap();
+        // The workdir spelled through the link, and an allowed root that
+        // does not exist yet (under the link).
+        let abs = via_link.join("a.txt");
+        assert_eq!(
+            c.resolve(abs.to_str().unwrap()).unwrap(),
+            real.join("work/a.txt")
+        );
+        let later = not_yet.join("m.md");
+        assert_eq!(
+            c.resolve(later.to_str().unwrap()).unwrap(),
+            real.join("memory/m.md")
+        );
+        let err = c.resolve_writable("ro/f").unwrap_err().to_string();
+        assert_eq!(
+            err,
+            format!(
+                "path 'ro/f' is inside a read-only directory ('{}')",
+                read_only.display()
+            )
+        );
+        let err = c.resolve("../../outside").unwrap_err().to_string();
+        assert!(
+            err.ends_with("and its other permitted directories"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn loops_are_named_by_the_models_path_and_say_nothing_of_outside() {
+        let (dir, c) = setup();
+        let w = c.workdir().to_owned();
+        symlink("self", w.join("self")).unwrap();
+        let err = c.resolve("self/child").unwrap_err().to_string();
+        assert_eq!(err, "'self/child': too many levels of symbolic links");
+        // A loop outside the workdir is just outside.
+        symlink("outloop", dir.path().join("outloop")).unwrap();
+        let outside = dir.path().join("outloop");
+        assert!(matches!(
+            c.resolve(outside.to_str().unwrap()),
+            Err(PathError::Outside(..))
+        ));
+        // `loop/../x`: `..` first, lexically.
+        symlink(dir.path().join("outside.txt"), w.join("out-link")).unwrap();
+        assert!(matches!(
+            c.resolve("self/../out-link"),
+            Err(PathError::Outside(..))
+        ));
     }
 }

@@ -1,16 +1,20 @@
-//! `glob` and `grep` (§4.6-§4.7): walks with ripgrep's `ignore` walker
-//! (no symlinks followed, `.git` and `node_modules` skipped, at most 50 000
-//! entries), patterns by `globset` and the `regex` crate (which cannot
-//! backtrack catastrophically).
+//! `glob` and `grep` (§4.6-§4.7), on ripgrep's own crates: the `ignore`
+//! walker (`.git` and `node_modules` skipped, at most 50 000 entries),
+//! `globset` patterns, and `grep-searcher` with `grep-regex` (files
+//! streamed line by line, binary files skipped, a regex engine that cannot
+//! backtrack catastrophically). grep never runs an `rg` executable: the
+//! same engine in-process, with nothing on `PATH` to trust.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
+use grep_regex::RegexMatcher;
+use grep_searcher::{BinaryDetection, SearcherBuilder, sinks::Lossy};
 use serde::Deserialize;
 use serde_json::Value;
 
 use super::ToolOutput;
-use super::paths::Confinement;
+use super::paths::{Confinement, reason};
 
 /// The most entries one walk visits.
 const MAX_ENTRIES: usize = 50_000;
@@ -23,15 +27,25 @@ const MAX_LINE: usize = 2000;
 /// How long one `grep` may search.
 const GREP_BUDGET: Duration = Duration::from_secs(60);
 
-/// The regular files under `root`, without following links, skipping
-/// `.git` and `node_modules`, at most [`MAX_ENTRIES`] entries visited.
-fn walk(root: &Path) -> impl Iterator<Item = PathBuf> {
+/// The regular files under `root`, skipping `.git` and `node_modules`, at
+/// most [`MAX_ENTRIES`] entries visited. With `links_inside`, symbolic
+/// links are followed when they lead inside `canonical_root` (looping ones
+/// are dropped); otherwise never.
+fn walk(root: &Path, canonical_root: &Path, links_inside: bool) -> impl Iterator<Item = PathBuf> {
+    let inside = canonical_root.to_owned();
     ignore::WalkBuilder::new(root)
         .standard_filters(false)
         .hidden(false)
-        .follow_links(false)
-        .filter_entry(|e| {
-            e.depth() == 0 || !matches!(e.file_name().to_str(), Some(".git" | "node_modules"))
+        .follow_links(links_inside)
+        .filter_entry(move |e| {
+            if e.depth() > 0 && matches!(e.file_name().to_str(), Some(".git" | "node_modules")) {
+                return false;
+            }
+            // A link is entered (or listed) only when it stays inside.
+            !e.path_is_symlink()
+                || e.path()
+                    .canonicalize()
+                    .is_ok_and(|target| target.starts_with(&inside))
         })
         .build()
         .take(MAX_ENTRIES)
@@ -40,13 +54,28 @@ fn walk(root: &Path) -> impl Iterator<Item = PathBuf> {
         .map(ignore::DirEntry::into_path)
 }
 
-/// The search root: the optional `path` (confined), else the workdir.
-fn root(tool: &str, confinement: &Confinement, path: Option<&str>) -> Result<PathBuf, ToolOutput> {
-    match path {
-        None => Ok(confinement.workdir().to_owned()),
-        Some(p) => confinement
-            .resolve(p)
-            .map_err(|e| ToolOutput::error(format!("{tool}: {e}"))),
+/// The search root: the optional `path` (confined; it must exist), else
+/// the workdir; and its canonical form.
+fn root(
+    tool: &str,
+    confinement: &Confinement,
+    path: Option<&str>,
+) -> Result<(PathBuf, PathBuf), ToolOutput> {
+    let (given, root) = match path {
+        None => (".", confinement.workdir().to_owned()),
+        Some(p) => (
+            p,
+            confinement
+                .resolve(p)
+                .map_err(|e| ToolOutput::error(format!("{tool}: {e}")))?,
+        ),
+    };
+    match root.canonicalize() {
+        Ok(canonical) => Ok((root, canonical)),
+        Err(e) => Err(ToolOutput::error(format!(
+            "{tool}: '{given}': {}",
+            reason(&e)
+        ))),
     }
 }
 
@@ -74,10 +103,16 @@ pub(crate) fn glob(confinement: &Confinement, input: &Value) -> ToolOutput {
             "glob: {pattern:?}: patterns must be relative and without '..'"
         ));
     }
-    let root = match root("glob", confinement, input.path.as_deref()) {
+    let (root, canonical_root) = match root("glob", confinement, input.path.as_deref()) {
         Ok(r) => r,
         Err(e) => return e,
     };
+    if !canonical_root.is_dir() {
+        return ToolOutput::error(format!(
+            "glob: '{}': not a directory",
+            input.path.as_deref().unwrap_or(".")
+        ));
+    }
     let matcher = match globset::GlobBuilder::new(pattern)
         .literal_separator(true)
         .build()
@@ -85,8 +120,7 @@ pub(crate) fn glob(confinement: &Confinement, input: &Value) -> ToolOutput {
         Ok(g) => g.compile_matcher(),
         Err(e) => return ToolOutput::error(format!("glob: invalid pattern: {e}")),
     };
-    let canonical_root = root.canonicalize().unwrap_or_else(|_| root.clone());
-    let mut found: Vec<(SystemTime, PathBuf)> = walk(&root)
+    let mut found: Vec<(SystemTime, PathBuf)> = walk(&root, &canonical_root, true)
         .filter(|p| {
             p.strip_prefix(&root)
                 .is_ok_and(|relative| matcher.is_match(relative))
@@ -125,59 +159,98 @@ struct GrepInput {
 }
 
 /// `grep`: `path:line:text` of every line matching the regex, in the file
-/// or under the directory `path` (default the workdir).
+/// or under the directory `path` (default the workdir); binary files and
+/// lines over 2000 bytes skipped, 100 KiB of output, 60 s of searching.
 pub(crate) fn grep(confinement: &Confinement, input: &Value) -> ToolOutput {
     let input: GrepInput = match serde_json::from_value(input.clone()) {
         Ok(i) => i,
         Err(e) => return ToolOutput::error(format!("grep: invalid input: {e}")),
     };
-    let regex = match regex::Regex::new(&input.pattern) {
-        Ok(r) => r,
+    let matcher = match RegexMatcher::new(&input.pattern) {
+        Ok(m) => m,
         Err(e) => return ToolOutput::error(format!("grep: invalid pattern: {e}")),
     };
-    let root = match root("grep", confinement, input.path.as_deref()) {
+    let (root, canonical_root) = match root("grep", confinement, input.path.as_deref()) {
         Ok(r) => r,
         Err(e) => return e,
     };
-    let started = Instant::now();
-    let files: Box<dyn Iterator<Item = PathBuf>> = if root.is_file() {
-        Box::new(std::iter::once(root.clone()))
+    search(
+        &matcher,
+        &root,
+        &canonical_root,
+        Instant::now() + GREP_BUDGET,
+    )
+}
+
+/// Why a search ended before its end.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum CutShort {
+    Output,
+    Time,
+}
+
+/// Searches the file or the tree at `root` until `deadline`.
+fn search(
+    matcher: &RegexMatcher,
+    root: &Path,
+    canonical_root: &Path,
+    deadline: Instant,
+) -> ToolOutput {
+    let files: Box<dyn Iterator<Item = PathBuf>> = if canonical_root.is_file() {
+        Box::new(std::iter::once(root.to_owned()))
     } else {
-        Box::new(walk(&root))
+        Box::new(walk(root, canonical_root, false))
     };
+    let mut searcher = SearcherBuilder::new()
+        .binary_detection(BinaryDetection::quit(0))
+        .line_number(true)
+        .build();
     let mut out = String::new();
     let mut cut_short = None;
-    'files: for file in files {
-        if started.elapsed() > GREP_BUDGET {
-            cut_short = Some("[search cut short: time limit]");
+    for file in files {
+        let shown = file.display().to_string();
+        let sink = Lossy(|number, line| {
+            let line = line.strip_suffix('\n').unwrap_or(line);
+            if line.len() <= MAX_LINE {
+                let entry = format!("{shown}:{number}:{line}\n");
+                if out.len() + entry.len() > MAX_GREP_OUTPUT {
+                    cut_short = Some(CutShort::Output);
+                    return Ok(false);
+                }
+                out.push_str(&entry);
+            }
+            if Instant::now() >= deadline {
+                cut_short = Some(CutShort::Time);
+                return Ok(false);
+            }
+            Ok(true)
+        });
+        // An unreadable file is skipped, as rg does.
+        let _ = searcher.search_path(matcher, &file, sink);
+        if cut_short.is_none() && Instant::now() >= deadline {
+            cut_short = Some(CutShort::Time);
+        }
+        if cut_short.is_some() {
             break;
         }
-        let Ok(bytes) = std::fs::read(&file) else {
-            continue;
+    }
+    if out.is_empty() {
+        return match cut_short {
+            Some(CutShort::Time) => ToolOutput::error(format!(
+                "grep: the search timed out after {} s without a match",
+                GREP_BUDGET.as_secs()
+            )),
+            _ => ToolOutput::text("no matches"),
         };
-        if bytes.iter().take(512).any(|&b| b == 0) {
-            continue;
-        }
-        let text = String::from_utf8_lossy(&bytes);
-        for (n, line) in text.split('\n').enumerate() {
-            if line.len() > MAX_LINE || !regex.is_match(line) {
-                continue;
-            }
-            let entry = format!("{}:{}:{}\n", file.display(), n + 1, line);
-            if out.len() + entry.len() > MAX_GREP_OUTPUT {
-                cut_short = Some("[output truncated]");
-                break 'files;
-            }
-            out.push_str(&entry);
+    }
+    match cut_short {
+        Some(CutShort::Output) => out.push_str("[output truncated]"),
+        Some(CutShort::Time) => out.push_str("[search cut short: time limit]"),
+        None => {
+            out.pop();
         }
     }
-    if out.is_empty() && cut_short.is_none() {
-        return ToolOutput::text("no matches");
-    }
-    if let Some(marker) = cut_short {
-        out.push_str(marker);
-    }
-    ToolOutput::text(out.trim_end().to_owned())
+    ToolOutput::text(out)
 }
 
 #[cfg(all(test, unix))]
@@ -243,5 +316,75 @@ mod tests {
         assert!(grep(&c, &json!({"pattern": "("})).is_error);
         let one = grep(&c, &json!({"pattern": "let", "path": "src/a.ts"}));
         assert!(text(&one).ends_with("a.ts:1:let a = 1;"));
+    }
+
+    #[test]
+    fn glob_keeps_links_that_stay_inside_and_survives_loops() {
+        let (_dir, c) = setup();
+        let w = c.workdir().to_owned();
+        std::os::unix::fs::symlink("src/a.ts", w.join("linked.ts")).unwrap();
+        std::os::unix::fs::symlink("src/deep", w.join("linked-dir")).unwrap();
+        std::os::unix::fs::symlink(".", w.join("src/self")).unwrap();
+        let out = glob(&c, &json!({"pattern": "*.ts"}));
+        assert!(text(&out).ends_with("linked.ts"), "{out:?}");
+        let out = glob(&c, &json!({"pattern": "linked-dir/*.ts"}));
+        assert!(text(&out).ends_with("linked-dir/b.ts"), "{out:?}");
+        let out = glob(&c, &json!({"pattern": "**/b.ts"}));
+        assert!(!out.is_error, "{out:?}");
+        assert!(text(&out).lines().count() >= 2, "{out:?}");
+    }
+
+    #[test]
+    fn a_missing_or_wrong_kind_of_root_is_an_error() {
+        let (_dir, c) = setup();
+        let out = glob(&c, &json!({"pattern": "*", "path": "nope"}));
+        assert_eq!(
+            (out.is_error, text(&out)),
+            (true, "glob: 'nope': no such file or directory")
+        );
+        let out = glob(&c, &json!({"pattern": "*", "path": "src/a.ts"}));
+        assert_eq!(text(&out), "glob: 'src/a.ts': not a directory");
+        let out = grep(&c, &json!({"pattern": "x", "path": "nope"}));
+        assert_eq!(text(&out), "grep: 'nope': no such file or directory");
+    }
+
+    #[test]
+    fn grep_skips_long_lines_keeps_whitespace_and_caps_its_output() {
+        let (_dir, c) = setup();
+        let w = c.workdir().to_owned();
+        let long = format!("needle {}\nneedle short   \n", "x".repeat(MAX_LINE));
+        std::fs::write(w.join("long.txt"), long).unwrap();
+        let out = grep(&c, &json!({"pattern": "needle", "path": "long.txt"}));
+        assert_eq!(
+            text(&out),
+            format!("{}:2:needle short   ", w.join("long.txt").display())
+        );
+        let many = "needle\n".repeat(MAX_GREP_OUTPUT / 4);
+        std::fs::write(w.join("many.txt"), many).unwrap();
+        let out = grep(&c, &json!({"pattern": "needle", "path": "many.txt"}));
+        let t = text(&out);
+        assert!(
+            t.ends_with("\n[output truncated]"),
+            "{}",
+            &t[t.len() - 60..]
+        );
+        assert!(t.len() <= MAX_GREP_OUTPUT + 20, "{}", t.len());
+    }
+
+    #[test]
+    fn the_time_bound_gives_partial_hits_or_an_error() {
+        let (_dir, c) = setup();
+        let matcher = RegexMatcher::new("needle").unwrap();
+        let file = c.workdir().join("src/a.ts");
+        let past = Instant::now();
+        let out = search(&matcher, &file, &file, past);
+        assert!(!out.is_error);
+        assert!(
+            text(&out).ends_with("a.ts:2:needle here\n[search cut short: time limit]"),
+            "{out:?}"
+        );
+        let none = RegexMatcher::new("absent").unwrap();
+        let out = search(&none, &file, &file, past);
+        assert!(out.is_error && text(&out).contains("timed out"), "{out:?}");
     }
 }
