@@ -10,9 +10,8 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use crate::context::WorkContext;
-use crate::tools::ToolOutput;
 use crate::tools::bash::Bash;
-use crate::tools::paths::Confinement;
+use crate::tools::{FileScope, ToolOutput};
 use crate::tools::{files, search};
 
 use super::state::{Call, CallKind};
@@ -87,7 +86,7 @@ pub(crate) type CustomTool =
 
 /// The tools of one session.
 pub(crate) struct Toolset {
-    pub(crate) confinement: Arc<Confinement>,
+    pub(crate) files: Arc<FileScope>,
     pub(crate) bash: Bash,
     pub(crate) custom: Arc<std::collections::HashMap<String, CustomTool>>,
 }
@@ -106,7 +105,7 @@ impl Toolset {
                 Err(message) => ToolOutput::error(message),
             };
         }
-        let file_tool: fn(&Confinement, &Value) -> ToolOutput = match name {
+        let file_tool: fn(&FileScope, &Value) -> ToolOutput = match name {
             "bash" => return self.bash.call(input).await,
             "read" => files::read,
             "write" => files::write,
@@ -116,10 +115,10 @@ impl Toolset {
             other => return ToolOutput::error(format!("no tool named {other:?}")),
         };
         // The file tools block (disk, walks): off the async threads.
-        let confinement = self.confinement.clone();
+        let scope = self.files.clone();
         let input = input.clone();
         let name = name.to_owned();
-        tokio::task::spawn_blocking(move || file_tool(&confinement, &input))
+        tokio::task::spawn_blocking(move || file_tool(&scope, &input))
             .await
             .unwrap_or_else(|e| ToolOutput::error(format!("{name}: the tool failed: {e}")))
     }

@@ -59,6 +59,7 @@ use std::time::Duration;
 use crate::context::WorkContext;
 use crate::tools::bash::Bash;
 use crate::tools::paths::Confinement;
+use crate::tools::{FileLimits, FileScope};
 use call::{CallObserver, CustomTool, Toolset};
 use session::Run;
 use state::RunnerState;
@@ -77,6 +78,8 @@ struct RunnerSettings {
     unrestricted_paths: bool,
     observer: Option<CallObserver>,
     custom: Arc<std::collections::HashMap<String, CustomTool>>,
+    /// How big a file the file tools take.
+    file_limits: FileLimits,
     /// The shell's whole environment (`None`: the process's, scrubbed).
     shell_env: Option<Arc<Vec<(OsString, OsString)>>>,
 }
@@ -87,6 +90,7 @@ impl std::fmt::Debug for RunnerSettings {
             .field("workdir", &self.workdir)
             .field("max_idle", &self.max_idle)
             .field("unrestricted_paths", &self.unrestricted_paths)
+            .field("file_limits", &self.file_limits)
             .field("custom_tools", &self.custom.keys().collect::<Vec<_>>())
             .field(
                 "shell_environment",
@@ -159,6 +163,7 @@ impl SessionRunner {
                 observer: None,
                 custom: Arc::default(),
                 shell_env: None,
+                file_limits: FileLimits::default(),
             }),
         }
     }
@@ -231,6 +236,14 @@ impl SessionRunner {
         self.with(|s| s.shell_env = Some(Arc::new(vars)))
     }
 
+    /// The largest file `read` returns whole (without `view_range`) and
+    /// `edit` changes, and the most bytes a `view_range` selects; `None`:
+    /// no cap. By default 256 KiB for text, and images and PDFs have only
+    /// their own caps (3.75 MiB and 20 MiB); set here, it binds them too.
+    pub fn max_file_bytes(self, max_file_bytes: Option<u64>) -> Self {
+        self.with(|s| s.file_limits = FileLimits::explicit(max_file_bytes))
+    }
+
     /// Let the file tools reach any path, not only the workdir.
     pub fn unrestricted_paths(self, unrestricted: bool) -> Self {
         self.with(|s| s.unrestricted_paths = unrestricted)
@@ -244,6 +257,7 @@ impl SessionRunner {
             observer: self.inner.observer.clone(),
             custom: self.inner.custom.clone(),
             shell_env: self.inner.shell_env.clone(),
+            file_limits: self.inner.file_limits,
         };
         change(&mut settings);
         SessionRunner {
@@ -283,7 +297,10 @@ impl SessionRunner {
             Err(_) => skills::Installed::default(),
         };
         let tools = Toolset {
-            confinement: Arc::new(confinement),
+            files: Arc::new(FileScope {
+                paths: confinement,
+                limits: self.inner.file_limits,
+            }),
             bash: Bash::new(workdir.clone(), self.inner.shell_env.as_deref().cloned()),
             custom: self.inner.custom.clone(),
         };

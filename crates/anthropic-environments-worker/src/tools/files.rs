@@ -10,11 +10,9 @@ use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::ToolOutput;
-use super::paths::{Confinement, PathError, reason};
+use super::paths::{PathError, reason};
+use super::{FileScope, ToolOutput};
 
-/// The largest text file `read` returns whole, and `edit` changes.
-pub(crate) const MAX_FILE_BYTES: u64 = 256 * 1024;
 /// The largest image `read` returns (raw bytes; base64 stays under 5 MiB).
 const MAX_IMAGE_BYTES: u64 = 3 * 1024 * 1024 + 768 * 1024;
 /// The largest PDF `read` returns.
@@ -39,13 +37,13 @@ struct ReadInput {
 /// `read`: a text file (whole, or lines `view_range = [start, end]`,
 /// 1-indexed, inclusive, `end <= 0` to the end), or an image or PDF as a
 /// content block.
-pub(crate) fn read(confinement: &Confinement, input: &Value) -> ToolOutput {
+pub(crate) fn read(scope: &FileScope, input: &Value) -> ToolOutput {
     let input: ReadInput = match serde_json::from_value(input.clone()) {
         Ok(i) => i,
         Err(e) => return ToolOutput::error(format!("read: invalid input: {e}")),
     };
     let given = input.file_path.as_str();
-    let path = match confinement.resolve(given) {
+    let path = match scope.paths.resolve(given) {
         Ok(p) => p,
         Err(e) => return path_error("read", e),
     };
@@ -70,6 +68,7 @@ pub(crate) fn read(confinement: &Confinement, input: &Value) -> ToolOutput {
         _ => None,
     };
     if let Some((kind, media_type, limit)) = media {
+        let limit = scope.limits.media.map_or(limit, |l| l.min(limit));
         if meta.len() > limit {
             return ToolOutput::error(format!(
                 "read: '{given}' is {} bytes, over the {limit}-byte limit",
@@ -95,10 +94,11 @@ pub(crate) fn read(confinement: &Confinement, input: &Value) -> ToolOutput {
             return ToolOutput::error("read: view_range must be [start, end]".to_owned());
         }
     };
+    let cap = scope.limits.text;
     let Some((start, end)) = range else {
-        if meta.len() > MAX_FILE_BYTES {
+        if let Some(cap) = cap.filter(|&cap| meta.len() > cap) {
             return ToolOutput::error(format!(
-                "read: '{given}' is {} bytes, over the {MAX_FILE_BYTES}-byte limit; read part of it with view_range",
+                "read: '{given}' is {} bytes, over the {cap}-byte limit; read part of it with view_range",
                 meta.len()
             ));
         }
@@ -116,16 +116,17 @@ pub(crate) fn read(confinement: &Confinement, input: &Value) -> ToolOutput {
     };
     let start = u64::try_from(start).unwrap_or(0).max(1);
     let end = u64::try_from(end).ok().filter(|&e| e > 0);
-    match select_lines(file, start, end, MAX_FILE_BYTES) {
+    let cap = cap.unwrap_or(u64::MAX - 1);
+    match select_lines(file, start, end, cap) {
         Ok(bytes) => match String::from_utf8(bytes) {
             Ok(text) => ToolOutput::text(text),
             Err(_) => ToolOutput::error(format!("read: '{given}' is not valid UTF-8")),
         },
         Err(Selection::LineTooLong(n)) => ToolOutput::error(format!(
-            "read: line {n} of '{given}' is over the {MAX_FILE_BYTES}-byte limit"
+            "read: line {n} of '{given}' is over the {cap}-byte limit"
         )),
         Err(Selection::TooLong) => ToolOutput::error(format!(
-            "read: the selected lines of '{given}' are over the {MAX_FILE_BYTES}-byte limit; ask for fewer lines"
+            "read: the selected lines of '{given}' are over the {cap}-byte limit; ask for fewer lines"
         )),
         Err(Selection::Io(e)) => io_error("read", given, &e),
     }
@@ -225,13 +226,13 @@ struct WriteInput {
 }
 
 /// `write`: creates or replaces a file, atomically.
-pub(crate) fn write(confinement: &Confinement, input: &Value) -> ToolOutput {
+pub(crate) fn write(scope: &FileScope, input: &Value) -> ToolOutput {
     let input: WriteInput = match serde_json::from_value(input.clone()) {
         Ok(i) => i,
         Err(e) => return ToolOutput::error(format!("write: invalid input: {e}")),
     };
     let given = input.file_path.as_str();
-    let path = match confinement.resolve_writable(given) {
+    let path = match scope.paths.resolve_writable(given) {
         Ok(p) => p,
         Err(e) => return path_error("write", e),
     };
@@ -256,7 +257,7 @@ struct EditInput {
 
 /// `edit`: replaces an exact, unique match of `old_string` (every match
 /// with `replace_all`), literally, atomically.
-pub(crate) fn edit(confinement: &Confinement, input: &Value) -> ToolOutput {
+pub(crate) fn edit(scope: &FileScope, input: &Value) -> ToolOutput {
     let input: EditInput = match serde_json::from_value(input.clone()) {
         Ok(i) => i,
         Err(e) => return ToolOutput::error(format!("edit: invalid input: {e}")),
@@ -265,7 +266,7 @@ pub(crate) fn edit(confinement: &Confinement, input: &Value) -> ToolOutput {
     if input.old_string.is_empty() {
         return ToolOutput::error("edit: old_string must not be empty".to_owned());
     }
-    let path = match confinement.resolve_writable(given) {
+    let path = match scope.paths.resolve_writable(given) {
         Ok(p) => p,
         Err(e) => return path_error("edit", e),
     };
@@ -276,9 +277,9 @@ pub(crate) fn edit(confinement: &Confinement, input: &Value) -> ToolOutput {
     if !meta.is_file() {
         return ToolOutput::error(format!("edit: '{given}' is not a regular file"));
     }
-    if meta.len() > MAX_FILE_BYTES {
+    if let Some(cap) = scope.limits.text.filter(|&cap| meta.len() > cap) {
         return ToolOutput::error(format!(
-            "edit: '{given}' is {} bytes, over the {MAX_FILE_BYTES}-byte limit",
+            "edit: '{given}' is {} bytes, over the {cap}-byte limit",
             meta.len()
         ));
     }
@@ -310,10 +311,18 @@ pub(crate) fn edit(confinement: &Confinement, input: &Value) -> ToolOutput {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tools::FileLimits;
+    use crate::tools::paths::Confinement;
 
-    fn setup() -> (tempfile::TempDir, Confinement) {
+    const MAX_FILE_BYTES: u64 = FileLimits::DEFAULT_TEXT;
+
+    fn setup() -> (tempfile::TempDir, FileScope) {
         let dir = tempfile::tempdir().unwrap();
-        let c = Confinement::new(dir.path(), &[], &[], false).unwrap();
+        let paths = Confinement::new(dir.path(), &[], &[], false).unwrap();
+        let c = FileScope {
+            paths,
+            limits: FileLimits::default(),
+        };
         (dir, c)
     }
 
@@ -506,5 +515,47 @@ mod tests {
         );
         let out = read(&c, &json!({"file_path": "fifo"}));
         assert_eq!(text(&out), "read: 'fifo' is not a regular file");
+    }
+
+    #[test]
+    fn an_explicit_cap_binds_every_kind_and_none_lifts_it() {
+        let (dir, mut c) = setup();
+        std::fs::write(
+            dir.path().join("big.txt"),
+            vec![b'x'; MAX_FILE_BYTES as usize + 1],
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("p.png"), [0u8; 100]).unwrap();
+        std::fs::create_dir(dir.path().join("d")).unwrap();
+        c.limits = FileLimits::explicit(None);
+        let out = read(&c, &json!({"file_path": "big.txt"}));
+        assert_eq!(text(&out).len(), MAX_FILE_BYTES as usize + 1, "uncapped");
+        let out = read(&c, &json!({"file_path": "d"}));
+        assert_eq!(
+            text(&out),
+            "read: 'd' is not a regular file",
+            "directories even uncapped"
+        );
+        c.limits = FileLimits::explicit(Some(50));
+        let out = read(&c, &json!({"file_path": "p.png"}));
+        assert_eq!(
+            text(&out),
+            "read: 'p.png' is 100 bytes, over the 50-byte limit"
+        );
+        c.limits = FileLimits::default();
+        assert_eq!(
+            read(&c, &json!({"file_path": "p.png"})).blocks[0]["type"],
+            "image"
+        );
+        std::fs::write(dir.path().join("big.pdf"), vec![0u8; 20 * 1024 * 1024 + 1]).unwrap();
+        let out = read(&c, &json!({"file_path": "big.pdf"}));
+        assert!(
+            text(&out).contains("over the 20971520-byte limit"),
+            "{out:?}"
+        );
+        std::fs::write(dir.path().join("doc.pdf"), b"%PDF-1.4").unwrap();
+        let out = read(&c, &json!({"file_path": "doc.pdf"}));
+        assert_eq!(out.blocks[0]["type"], "document");
+        assert_eq!(out.blocks[0]["source"]["media_type"], "application/pdf");
     }
 }

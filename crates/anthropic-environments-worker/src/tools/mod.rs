@@ -1,6 +1,7 @@
 //! The agent's tools (`agent_toolset_20260401`), run in the sandbox by the
-//! session runner: `read`, `write`, `edit` (confined to the workdir and the
-//! allowed roots), and more to come (issue #20).
+//! session runner: `bash`, and the file tools `read`, `write`, `edit`,
+//! `glob` and `grep` (confined to the workdir and the allowed roots, see
+//! [`paths`]).
 
 pub(crate) mod bash;
 pub(crate) mod files;
@@ -8,6 +9,47 @@ pub(crate) mod paths;
 pub(crate) mod search;
 
 use serde_json::{Value, json};
+
+use paths::Confinement;
+
+/// What the file tools work within: where they may reach, and how big a
+/// file they take.
+#[derive(Clone, Debug)]
+pub(crate) struct FileScope {
+    pub(crate) paths: Confinement,
+    pub(crate) limits: FileLimits,
+}
+
+/// How big a file `read` returns whole and `edit` changes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct FileLimits {
+    /// Text files (`None`: no cap).
+    pub(crate) text: Option<u64>,
+    /// Images and PDFs, besides their own caps (set only explicitly).
+    pub(crate) media: Option<u64>,
+}
+
+impl FileLimits {
+    /// The largest text file by default, as the official runners'.
+    pub(crate) const DEFAULT_TEXT: u64 = 256 * 1024;
+
+    /// The limits of an explicit setting: it binds every kind of file.
+    pub(crate) fn explicit(max_file_bytes: Option<u64>) -> Self {
+        FileLimits {
+            text: max_file_bytes,
+            media: max_file_bytes,
+        }
+    }
+}
+
+impl Default for FileLimits {
+    fn default() -> Self {
+        FileLimits {
+            text: Some(Self::DEFAULT_TEXT),
+            media: None,
+        }
+    }
+}
 
 /// What a tool call produced: its result's content blocks, and whether it
 /// is an error.

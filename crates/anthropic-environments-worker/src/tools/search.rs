@@ -13,8 +13,8 @@ use grep_searcher::{BinaryDetection, SearcherBuilder, sinks::Lossy};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::ToolOutput;
 use super::paths::{Confinement, reason};
+use super::{FileScope, ToolOutput};
 
 /// The most entries one walk visits.
 const MAX_ENTRIES: usize = 50_000;
@@ -89,7 +89,7 @@ struct GlobInput {
 
 /// `glob`: regular files matching the pattern under the root, newest
 /// first, at most 200, as absolute paths.
-pub(crate) fn glob(confinement: &Confinement, input: &Value) -> ToolOutput {
+pub(crate) fn glob(scope: &FileScope, input: &Value) -> ToolOutput {
     let input: GlobInput = match serde_json::from_value(input.clone()) {
         Ok(i) => i,
         Err(e) => return ToolOutput::error(format!("glob: invalid input: {e}")),
@@ -103,7 +103,7 @@ pub(crate) fn glob(confinement: &Confinement, input: &Value) -> ToolOutput {
             "glob: {pattern:?}: patterns must be relative and without '..'"
         ));
     }
-    let (root, canonical_root) = match root("glob", confinement, input.path.as_deref()) {
+    let (root, canonical_root) = match root("glob", &scope.paths, input.path.as_deref()) {
         Ok(r) => r,
         Err(e) => return e,
     };
@@ -161,7 +161,7 @@ struct GrepInput {
 /// `grep`: `path:line:text` of every line matching the regex, in the file
 /// or under the directory `path` (default the workdir); binary files and
 /// lines over 2000 bytes skipped, 100 KiB of output, 60 s of searching.
-pub(crate) fn grep(confinement: &Confinement, input: &Value) -> ToolOutput {
+pub(crate) fn grep(scope: &FileScope, input: &Value) -> ToolOutput {
     let input: GrepInput = match serde_json::from_value(input.clone()) {
         Ok(i) => i,
         Err(e) => return ToolOutput::error(format!("grep: invalid input: {e}")),
@@ -170,7 +170,7 @@ pub(crate) fn grep(confinement: &Confinement, input: &Value) -> ToolOutput {
         Ok(m) => m,
         Err(e) => return ToolOutput::error(format!("grep: invalid pattern: {e}")),
     };
-    let (root, canonical_root) = match root("grep", confinement, input.path.as_deref()) {
+    let (root, canonical_root) = match root("grep", &scope.paths, input.path.as_deref()) {
         Ok(r) => r,
         Err(e) => return e,
     };
@@ -262,7 +262,7 @@ mod tests {
         out.blocks[0]["text"].as_str().unwrap()
     }
 
-    fn setup() -> (tempfile::TempDir, Confinement) {
+    fn setup() -> (tempfile::TempDir, FileScope) {
         let dir = tempfile::tempdir().unwrap();
         let w = dir.path().join("work");
         std::fs::create_dir_all(w.join("src/deep")).unwrap();
@@ -273,7 +273,11 @@ mod tests {
         std::fs::write(w.join("bin.dat"), b"needle\0binary").unwrap();
         std::fs::write(dir.path().join("secret.ts"), "needle outside\n").unwrap();
         std::os::unix::fs::symlink(dir.path(), w.join("up")).unwrap();
-        let c = Confinement::new(&w, &[], &[], false).unwrap();
+        let paths = Confinement::new(&w, &[], &[], false).unwrap();
+        let c = FileScope {
+            paths,
+            limits: crate::tools::FileLimits::default(),
+        };
         (dir, c)
     }
 
@@ -321,7 +325,7 @@ mod tests {
     #[test]
     fn glob_keeps_links_that_stay_inside_and_survives_loops() {
         let (_dir, c) = setup();
-        let w = c.workdir().to_owned();
+        let w = c.paths.workdir().to_owned();
         std::os::unix::fs::symlink("src/a.ts", w.join("linked.ts")).unwrap();
         std::os::unix::fs::symlink("src/deep", w.join("linked-dir")).unwrap();
         std::os::unix::fs::symlink(".", w.join("src/self")).unwrap();
@@ -351,7 +355,7 @@ mod tests {
     #[test]
     fn grep_skips_long_lines_keeps_whitespace_and_caps_its_output() {
         let (_dir, c) = setup();
-        let w = c.workdir().to_owned();
+        let w = c.paths.workdir().to_owned();
         let long = format!("needle {}\nneedle short   \n", "x".repeat(MAX_LINE));
         std::fs::write(w.join("long.txt"), long).unwrap();
         let out = grep(&c, &json!({"pattern": "needle", "path": "long.txt"}));
@@ -375,7 +379,7 @@ mod tests {
     fn the_time_bound_gives_partial_hits_or_an_error() {
         let (_dir, c) = setup();
         let matcher = RegexMatcher::new("needle").unwrap();
-        let file = c.workdir().join("src/a.ts");
+        let file = c.paths.workdir().join("src/a.ts");
         let past = Instant::now();
         let out = search(&matcher, &file, &file, past);
         assert!(!out.is_error);
@@ -386,5 +390,37 @@ mod tests {
         let none = RegexMatcher::new("absent").unwrap();
         let out = search(&none, &file, &file, past);
         assert!(out.is_error && text(&out).contains("timed out"), "{out:?}");
+    }
+
+    #[test]
+    fn glob_lists_newest_first_at_most_200_and_skips_git() {
+        let (_dir, c) = setup();
+        let w = c.paths.workdir().to_owned();
+        std::fs::create_dir_all(w.join(".git")).unwrap();
+        std::fs::write(w.join(".git/x.ts"), "").unwrap();
+        let old = std::fs::File::create(w.join("old.ts")).unwrap();
+        old.set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(1))
+            .unwrap();
+        let new = std::fs::File::create(w.join("new.ts")).unwrap();
+        new.set_modified(SystemTime::now() + Duration::from_secs(3600))
+            .unwrap();
+        let out = glob(&c, &json!({"pattern": "*.ts"}));
+        let lines: Vec<&str> = text(&out).lines().collect();
+        assert!(
+            lines[0].ends_with("/new.ts") && lines[1].ends_with("/old.ts"),
+            "{lines:?}"
+        );
+        let out = glob(&c, &json!({"pattern": "**/*.ts"}));
+        assert!(!text(&out).contains(".git"), "{out:?}");
+        assert_eq!(
+            text(&glob(&c, &json!({"pattern": "[.][.]/*"}))),
+            "no matches"
+        );
+        std::fs::create_dir(w.join("many")).unwrap();
+        for i in 0..250 {
+            std::fs::write(w.join(format!("many/{i}.txt")), "").unwrap();
+        }
+        let out = glob(&c, &json!({"pattern": "many/*.txt"}));
+        assert_eq!(text(&out).lines().count(), MAX_MATCHES);
     }
 }
