@@ -25,8 +25,10 @@ use super::ToolOutput;
 
 /// The budget of a command without `timeout_ms`.
 pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
-/// The result of a call whose shell ended (an `exit`) without output.
-pub(crate) const SHELL_ENDED: &str = "bash: the shell exited; the next call starts a new one";
+/// The result of a call whose shell ended (an `exit`) without output, as
+/// the official Python runner words it (the next call starts a new shell
+/// all the same).
+pub(crate) const SHELL_ENDED: &str = "bash: bash session terminated; restart required";
 /// The most output kept (the last bytes).
 pub(crate) const MAX_OUTPUT: usize = 100 * 1024;
 
@@ -165,6 +167,16 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
+/// Seconds as the official runner prints its timeouts (`120.0`, `0.2`).
+fn python_seconds(budget: Duration) -> String {
+    let seconds = budget.as_secs_f64();
+    if seconds.fract() == 0.0 {
+        format!("{seconds:.1}")
+    } else {
+        format!("{seconds}")
+    }
+}
+
 /// Drops ANSI CSI sequences (colours, cursor moves).
 fn strip_ansi(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -232,10 +244,11 @@ impl Bash {
         if input.restart {
             self.close();
             if input.command.is_none() {
-                return ToolOutput::text("bash: the shell was restarted");
+                return ToolOutput::text("bash session restarted");
             }
         }
-        let Some(command) = input.command else {
+        // An empty command is no command, as the official runner has it.
+        let Some(command) = input.command.filter(|c| !c.is_empty()) else {
             return ToolOutput::error("bash: command is required".to_owned());
         };
         let budget = match input.timeout_ms {
@@ -278,8 +291,8 @@ impl Bash {
                 // The next call gets a fresh shell.
                 self.close();
                 return ToolOutput::error(format!(
-                    "bash: the command timed out after {} ms",
-                    budget.as_millis()
+                    "bash: bash command timed out after {}s",
+                    python_seconds(budget)
                 ));
             }
             Ok(Err(e)) => {
@@ -374,7 +387,11 @@ mod tests {
         let out = bash
             .call(&json!({"command": "export Y=1; sleep 30", "timeout_ms": 200}))
             .await;
-        assert!(out.is_error && text(&out).contains("timed out"), "{out:?}");
+        assert_eq!(
+            (out.is_error, text(&out)),
+            (true, "bash: bash command timed out after 0.2s")
+        );
+        assert_eq!(python_seconds(DEFAULT_TIMEOUT), "120.0");
         let out = bash.call(&json!({"command": "echo ${Y:-fresh}"})).await;
         assert_eq!(text(&out), "fresh");
         let out = bash
@@ -400,7 +417,10 @@ mod tests {
             "{out:?}"
         );
         let out = bash.call(&json!({"command": ""})).await;
-        assert_eq!((out.is_error, text(&out)), (false, "(no output)"));
+        assert_eq!(
+            (out.is_error, text(&out)),
+            (true, "bash: command is required")
+        );
         let out = bash
             .call(&json!({"command": "echo \"it's $KEPT\"; # a comment"}))
             .await;
@@ -429,7 +449,10 @@ mod tests {
         assert_eq!(text(&out), "a");
         bash.call(&json!({"command": "export Z=1"})).await;
         let out = bash.call(&json!({"restart": true})).await;
-        assert!(!out.is_error && text(&out).contains("restarted"), "{out:?}");
+        assert_eq!(
+            (out.is_error, text(&out)),
+            (false, "bash session restarted")
+        );
         let out = bash
             .call(&json!({"command": "echo ${Z:-gone} \"[$PS1][$PS2]\""}))
             .await;

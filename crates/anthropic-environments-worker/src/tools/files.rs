@@ -23,7 +23,7 @@ fn path_error(tool: &str, e: PathError) -> ToolOutput {
 }
 
 fn io_error(tool: &str, given: &str, e: &std::io::Error) -> ToolOutput {
-    ToolOutput::error(format!("{tool}: '{given}': {}", reason(e)))
+    ToolOutput::error(format!("{tool}: {given}: {}", reason(e)))
 }
 
 /// The input of `read`.
@@ -52,7 +52,7 @@ pub(crate) fn read(scope: &FileScope, input: &Value) -> ToolOutput {
         Err(e) => return io_error("read", given, &e),
     };
     if !meta.is_file() {
-        return ToolOutput::error(format!("read: '{given}' is not a regular file"));
+        return ToolOutput::error(format!("read: {given}: not a regular file"));
     }
     let extension = path
         .extension()
@@ -68,10 +68,13 @@ pub(crate) fn read(scope: &FileScope, input: &Value) -> ToolOutput {
         _ => None,
     };
     if let Some((kind, media_type, limit)) = media {
+        if input.view_range.as_deref().is_some_and(|r| !r.is_empty()) {
+            return ToolOutput::error("read: view_range is not supported for image/PDF files");
+        }
         let limit = scope.limits.media.map_or(limit, |l| l.min(limit));
         if meta.len() > limit {
             return ToolOutput::error(format!(
-                "read: '{given}' is {} bytes, over the {limit}-byte limit",
+                "read: {given} is {} bytes, exceeds {limit}-byte limit for image/PDF files.",
                 meta.len()
             ));
         }
@@ -91,21 +94,21 @@ pub(crate) fn read(scope: &FileScope, input: &Value) -> ToolOutput {
         None | Some([]) => None,
         Some([start, end]) => Some((*start, *end)),
         Some(_) => {
-            return ToolOutput::error("read: view_range must be [start, end]".to_owned());
+            return ToolOutput::error("read: view_range must be [start_line, end_line]");
         }
     };
     let cap = scope.limits.text;
     let Some((start, end)) = range else {
         if let Some(cap) = cap.filter(|&cap| meta.len() > cap) {
             return ToolOutput::error(format!(
-                "read: '{given}' is {} bytes, over the {cap}-byte limit; read part of it with view_range",
+                "read: {given} is {} bytes, exceeds {cap}-byte limit. Use the view_range parameter to read specific line ranges, e.g. view_range: [1, 500].",
                 meta.len()
             ));
         }
         return match std::fs::read(&path) {
             Ok(bytes) => match String::from_utf8(bytes) {
                 Ok(text) => ToolOutput::text(text),
-                Err(_) => ToolOutput::error(format!("read: '{given}' is not valid UTF-8")),
+                Err(_) => ToolOutput::error(format!("read: {given}: {NOT_UTF8_READ}")),
             },
             Err(e) => io_error("read", given, &e),
         };
@@ -114,23 +117,29 @@ pub(crate) fn read(scope: &FileScope, input: &Value) -> ToolOutput {
         Ok(f) => f,
         Err(e) => return io_error("read", given, &e),
     };
+    let (asked_start, asked_end) = (start, end);
     let start = u64::try_from(start).unwrap_or(0).max(1);
     let end = u64::try_from(end).ok().filter(|&e| e > 0);
     let cap = cap.unwrap_or(u64::MAX - 1);
     match select_lines(file, start, end, cap) {
         Ok(bytes) => match String::from_utf8(bytes) {
             Ok(text) => ToolOutput::text(text),
-            Err(_) => ToolOutput::error(format!("read: '{given}' is not valid UTF-8")),
+            Err(_) => ToolOutput::error(format!("read: {given}: {NOT_UTF8_READ}")),
         },
         Err(Selection::LineTooLong(n)) => ToolOutput::error(format!(
-            "read: line {n} of '{given}' is over the {cap}-byte limit"
+            "read: line {n} of {given} alone exceeds {cap}-byte limit. The read tool cannot return part of a line, so view_range cannot narrow this further."
         )),
         Err(Selection::TooLong) => ToolOutput::error(format!(
-            "read: the selected lines of '{given}' are over the {cap}-byte limit; ask for fewer lines"
+            "read: view_range [{asked_start}, {asked_end}] of {given} exceeds {cap}-byte limit. Narrow the view_range to read a smaller portion."
         )),
         Err(Selection::Io(e)) => io_error("read", given, &e),
     }
 }
+
+/// Why a text file that is not UTF-8 cannot be read, as the official
+/// runner says it.
+const NOT_UTF8_READ: &str =
+    "not valid UTF-8 text (binary files are only supported for image/PDF extensions)";
 
 /// Why lines could not be selected.
 #[derive(Debug)]
@@ -180,7 +189,8 @@ fn select_lines(
         }
         selected.extend_from_slice(&line);
         if selected.len() as u64 > limit {
-            return Err(if number == start {
+            // One line asked for: it alone is too long.
+            return Err(if end == Some(start) {
                 Selection::LineTooLong(number)
             } else {
                 Selection::TooLong
@@ -237,7 +247,7 @@ pub(crate) fn write(scope: &FileScope, input: &Value) -> ToolOutput {
         Err(e) => return path_error("write", e),
     };
     if path.is_dir() {
-        return ToolOutput::error(format!("write: '{given}' is a directory"));
+        return ToolOutput::error(format!("write: {given}: is a directory"));
     }
     match write_atomically(&path, input.content.as_bytes()) {
         Ok(()) => ToolOutput::text(format!("wrote {} bytes to {given}", input.content.len())),
@@ -275,26 +285,30 @@ pub(crate) fn edit(scope: &FileScope, input: &Value) -> ToolOutput {
         Err(e) => return io_error("edit", given, &e),
     };
     if !meta.is_file() {
-        return ToolOutput::error(format!("edit: '{given}' is not a regular file"));
+        return ToolOutput::error(format!("edit: {given}: not a regular file"));
     }
     if let Some(cap) = scope.limits.text.filter(|&cap| meta.len() > cap) {
         return ToolOutput::error(format!(
-            "edit: '{given}' is {} bytes, over the {cap}-byte limit",
+            "edit: {given} is {} bytes, exceeds {cap}-byte limit. The edit tool loads the whole file and cannot modify a file this large.",
             meta.len()
         ));
     }
     let text = match std::fs::read(&path).map(String::from_utf8) {
         Ok(Ok(t)) => t,
-        Ok(Err(_)) => return ToolOutput::error(format!("edit: '{given}' is not valid UTF-8")),
+        Ok(Err(_)) => {
+            return ToolOutput::error(format!(
+                "edit: {given}: not valid UTF-8 text (cannot edit binary files)"
+            ));
+        }
         Err(e) => return io_error("edit", given, &e),
     };
     let count = text.matches(input.old_string.as_str()).count();
     if count == 0 {
-        return ToolOutput::error(format!("edit: old_string not found in '{given}'"));
+        return ToolOutput::error(format!("edit: old_string not found in {given}"));
     }
     if count > 1 && !input.replace_all {
         return ToolOutput::error(format!(
-            "edit: old_string appears {count} times in '{given}'; give more context to make it unique, or set replace_all"
+            "edit: old_string appears {count} times in {given} (must be unique)"
         ));
     }
     let edited = if input.replace_all {
@@ -434,14 +448,18 @@ mod tests {
         let out = range("big", json!([1, 1]));
         assert_eq!(
             text(&out),
-            format!("read: line 1 of 'big' is over the {MAX_FILE_BYTES}-byte limit")
+            format!(
+                "read: line 1 of big alone exceeds {MAX_FILE_BYTES}-byte limit. The read tool cannot return part of a line, so view_range cannot narrow this further."
+            )
         );
         let lines = "y".repeat(1000) + "\n";
         std::fs::write(dir.path().join("many"), lines.repeat(300)).unwrap();
         let out = range("many", json!([1, 0]));
-        assert!(
-            out.is_error && text(&out).contains("ask for fewer lines"),
-            "{out:?}"
+        assert_eq!(
+            text(&out),
+            format!(
+                "read: view_range [1, 0] of many exceeds {MAX_FILE_BYTES}-byte limit. Narrow the view_range to read a smaller portion."
+            )
         );
         assert_eq!(text(&range("many", json!([300, 300]))).len(), 1000);
     }
@@ -474,7 +492,7 @@ mod tests {
     }
 
     #[test]
-    fn errors_name_the_models_path_quoted_and_say_what_to_do() {
+    fn errors_name_the_models_path_as_the_official_runner_does() {
         let (dir, c) = setup();
         write(&c, &json!({"file_path": "f", "content": "a a"}));
         let out = edit(
@@ -483,15 +501,15 @@ mod tests {
         );
         assert_eq!(
             text(&out),
-            "edit: old_string appears 2 times in 'f'; give more context to make it unique, or set replace_all"
+            "edit: old_string appears 2 times in f (must be unique)"
         );
         let out = edit(
             &c,
             &json!({"file_path": "f", "old_string": "zz", "new_string": "b"}),
         );
-        assert_eq!(text(&out), "edit: old_string not found in 'f'");
+        assert_eq!(text(&out), "edit: old_string not found in f");
         let out = read(&c, &json!({"file_path": "missing"}));
-        assert_eq!(text(&out), "read: 'missing': no such file or directory");
+        assert_eq!(text(&out), "read: missing: no such file or directory");
         std::fs::write(
             dir.path().join("big"),
             vec![b'x'; MAX_FILE_BYTES as usize + 1],
@@ -502,7 +520,7 @@ mod tests {
             &json!({"file_path": "big", "old_string": "x", "new_string": "y"}),
         );
         assert!(
-            out.is_error && text(&out).starts_with("edit: 'big' is "),
+            out.is_error && text(&out).starts_with("edit: big is "),
             "{out:?}"
         );
         let fifo = dir.path().join("fifo");
@@ -514,7 +532,7 @@ mod tests {
                 .success()
         );
         let out = read(&c, &json!({"file_path": "fifo"}));
-        assert_eq!(text(&out), "read: 'fifo' is not a regular file");
+        assert_eq!(text(&out), "read: fifo: not a regular file");
     }
 
     #[test]
@@ -533,14 +551,14 @@ mod tests {
         let out = read(&c, &json!({"file_path": "d"}));
         assert_eq!(
             text(&out),
-            "read: 'd' is not a regular file",
+            "read: d: not a regular file",
             "directories even uncapped"
         );
         c.limits = FileLimits::explicit(Some(50));
         let out = read(&c, &json!({"file_path": "p.png"}));
         assert_eq!(
             text(&out),
-            "read: 'p.png' is 100 bytes, over the 50-byte limit"
+            "read: p.png is 100 bytes, exceeds 50-byte limit for image/PDF files."
         );
         c.limits = FileLimits::default();
         assert_eq!(
@@ -550,7 +568,7 @@ mod tests {
         std::fs::write(dir.path().join("big.pdf"), vec![0u8; 20 * 1024 * 1024 + 1]).unwrap();
         let out = read(&c, &json!({"file_path": "big.pdf"}));
         assert!(
-            text(&out).contains("over the 20971520-byte limit"),
+            text(&out).contains("exceeds 20971520-byte limit"),
             "{out:?}"
         );
         std::fs::write(dir.path().join("doc.pdf"), b"%PDF-1.4").unwrap();

@@ -20,13 +20,13 @@ pub(crate) enum PathError {
     #[error("path '{0}' is outside the session's working directory{1}")]
     Outside(String, &'static str),
     /// Too many levels of symbolic links.
-    #[error("'{0}': too many levels of symbolic links")]
+    #[error("path '{0}': too many levels of symbolic links")]
     Loop(String),
     /// A component could not be read.
-    #[error("'{0}': {1}")]
+    #[error("path '{0}': {1}")]
     Unresolvable(String, String),
     /// Inside a read-only root.
-    #[error("path '{0}' is inside a read-only directory ('{1}')")]
+    #[error("{0} is inside read-only directory {1}")]
     ReadOnly(String, String),
 }
 
@@ -304,10 +304,7 @@ mod tests {
         let err = c.resolve_writable("ro/f").unwrap_err().to_string();
         assert_eq!(
             err,
-            format!(
-                "path 'ro/f' is inside a read-only directory ('{}')",
-                read_only.display()
-            )
+            format!("ro/f is inside read-only directory {}", read_only.display())
         );
         let err = c.resolve("../../outside").unwrap_err().to_string();
         assert!(
@@ -322,7 +319,7 @@ mod tests {
         let w = c.workdir().to_owned();
         symlink("self", w.join("self")).unwrap();
         let err = c.resolve("self/child").unwrap_err().to_string();
-        assert_eq!(err, "'self/child': too many levels of symbolic links");
+        assert_eq!(err, "path 'self/child': too many levels of symbolic links");
         // A loop outside the workdir is just outside.
         symlink("outloop", dir.path().join("outloop")).unwrap();
         let outside = dir.path().join("outloop");

@@ -73,7 +73,7 @@ fn root(
     match root.canonicalize() {
         Ok(canonical) => Ok((root, canonical)),
         Err(e) => Err(ToolOutput::error(format!(
-            "{tool}: '{given}': {}",
+            "{tool}: {given}: {}",
             reason(&e)
         ))),
     }
@@ -98,10 +98,13 @@ pub(crate) fn glob(scope: &FileScope, input: &Value) -> ToolOutput {
     let parent_dir = pattern
         .split(['/', '{', '}', ','])
         .any(|segment| segment == "..");
-    if pattern.starts_with('/') || parent_dir {
-        return ToolOutput::error(format!(
-            "glob: {pattern:?}: patterns must be relative and without '..'"
-        ));
+    if pattern.starts_with('/') {
+        return ToolOutput::error(
+            "glob: absolute pattern not permitted; pass a relative pattern (and optionally path)",
+        );
+    }
+    if parent_dir {
+        return ToolOutput::error("glob: '..' is not permitted in the pattern");
     }
     let (root, canonical_root) = match root("glob", &scope.paths, input.path.as_deref()) {
         Ok(r) => r,
@@ -109,7 +112,7 @@ pub(crate) fn glob(scope: &FileScope, input: &Value) -> ToolOutput {
     };
     if !canonical_root.is_dir() {
         return ToolOutput::error(format!(
-            "glob: '{}': not a directory",
+            "glob: {}: not a directory",
             input.path.as_deref().unwrap_or(".")
         ));
     }
@@ -168,7 +171,7 @@ pub(crate) fn grep(scope: &FileScope, input: &Value) -> ToolOutput {
     };
     let matcher = match RegexMatcher::new(&input.pattern) {
         Ok(m) => m,
-        Err(e) => return ToolOutput::error(format!("grep: invalid pattern: {e}")),
+        Err(e) => return ToolOutput::error(format!("grep: invalid regex: {e}")),
     };
     let (root, canonical_root) = match root("grep", &scope.paths, input.path.as_deref()) {
         Ok(r) => r,
@@ -236,10 +239,9 @@ fn search(
     }
     if out.is_empty() {
         return match cut_short {
-            Some(CutShort::Time) => ToolOutput::error(format!(
-                "grep: the search timed out after {} s without a match",
-                GREP_BUDGET.as_secs()
-            )),
+            Some(CutShort::Time) => {
+                ToolOutput::error(format!("grep: timed out after {}s", GREP_BUDGET.as_secs()))
+            }
             _ => ToolOutput::text("no matches"),
         };
     }
@@ -344,12 +346,12 @@ mod tests {
         let out = glob(&c, &json!({"pattern": "*", "path": "nope"}));
         assert_eq!(
             (out.is_error, text(&out)),
-            (true, "glob: 'nope': no such file or directory")
+            (true, "glob: nope: no such file or directory")
         );
         let out = glob(&c, &json!({"pattern": "*", "path": "src/a.ts"}));
-        assert_eq!(text(&out), "glob: 'src/a.ts': not a directory");
+        assert_eq!(text(&out), "glob: src/a.ts: not a directory");
         let out = grep(&c, &json!({"pattern": "x", "path": "nope"}));
-        assert_eq!(text(&out), "grep: 'nope': no such file or directory");
+        assert_eq!(text(&out), "grep: nope: no such file or directory");
     }
 
     #[test]
