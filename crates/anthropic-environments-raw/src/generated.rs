@@ -5847,6 +5847,58 @@ of a downloaded archive. Workers install into
             value.parse()
         }
     }
+    /**A webhook delivery's body (not an operation: the API POSTs it to the
+endpoint a workspace registers, signed as Standard Webhooks say).
+Shapes from the official SDKs' types (Python 2.15.0
+`BetaWebhookEvent`, TypeScript 1.15.0); a self-hosted environment's
+webhook worker acts on `session.status_run_started` and drains the
+queue.*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
+    pub struct BetaWebhookEvent {
+        ///RFC 3339 time the event happened.
+        pub created_at: ::std::string::String,
+        pub data: BetaWebhookEventData,
+        ///Unique id of the event, the same on every delivery of it (deduplicate by it).
+        pub id: ::std::string::String,
+        #[serde(rename = "type")]
+        pub type_: crate::types::BetaWebhookEnvelopeType,
+    }
+    impl BetaWebhookEvent {
+        pub fn builder() -> builder::BetaWebhookEvent {
+            Default::default()
+        }
+    }
+    /**What the event is about: its `type`, and the id of the object it
+concerns (for `session.*` events, the session). The SDKs give each
+type its own shape; every one has `type`, `id` and
+`organization_id`, most a `workspace_id`, the thread events a
+`session_thread_id`, the vault credential events a `vault_id`, the
+enforcement action events an `enforcement_action_id`. Fields added
+later are ignored.*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
+    pub struct BetaWebhookEventData {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub enforcement_action_id: ::std::option::Option<::std::string::String>,
+        ///The id of the object the event concerns.
+        pub id: ::std::string::String,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub organization_id: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub session_thread_id: ::std::option::Option<::std::string::String>,
+        #[serde(rename = "type")]
+        pub type_: crate::types::BetaWebhookEventType,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub vault_id: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub workspace_id: ::std::option::Option<::std::string::String>,
+    }
+    impl BetaWebhookEventData {
+        pub fn builder() -> builder::BetaWebhookEventData {
+            Default::default()
+        }
+    }
     ///A work item's lease as the server holds it.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[non_exhaustive]
@@ -14641,6 +14693,264 @@ so don't match on it.*/
             }
         }
         #[derive(Clone, Debug)]
+        pub struct BetaWebhookEvent {
+            created_at: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            data: ::std::result::Result<
+                super::BetaWebhookEventData,
+                ::std::string::String,
+            >,
+            id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            type_: ::std::result::Result<
+                crate::types::BetaWebhookEnvelopeType,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BetaWebhookEvent {
+            fn default() -> Self {
+                Self {
+                    created_at: Err("no value supplied for created_at".to_string()),
+                    data: Err("no value supplied for data".to_string()),
+                    id: Err("no value supplied for id".to_string()),
+                    type_: Err("no value supplied for type_".to_string()),
+                }
+            }
+        }
+        impl BetaWebhookEvent {
+            pub fn created_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.created_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for created_at: {e}")
+                    });
+                self
+            }
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::BetaWebhookEventData>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<crate::types::BetaWebhookEnvelopeType>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BetaWebhookEvent> for super::BetaWebhookEvent {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BetaWebhookEvent,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    created_at: value.created_at?,
+                    data: value.data?,
+                    id: value.id?,
+                    type_: value.type_?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BetaWebhookEvent> for BetaWebhookEvent {
+            fn from(value: super::BetaWebhookEvent) -> Self {
+                Self {
+                    created_at: Ok(value.created_at),
+                    data: Ok(value.data),
+                    id: Ok(value.id),
+                    type_: Ok(value.type_),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BetaWebhookEventData {
+            enforcement_action_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            organization_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            session_thread_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            type_: ::std::result::Result<
+                crate::types::BetaWebhookEventType,
+                ::std::string::String,
+            >,
+            vault_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            workspace_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BetaWebhookEventData {
+            fn default() -> Self {
+                Self {
+                    enforcement_action_id: Ok(Default::default()),
+                    id: Err("no value supplied for id".to_string()),
+                    organization_id: Ok(Default::default()),
+                    session_thread_id: Ok(Default::default()),
+                    type_: Err("no value supplied for type_".to_string()),
+                    vault_id: Ok(Default::default()),
+                    workspace_id: Ok(Default::default()),
+                }
+            }
+        }
+        impl BetaWebhookEventData {
+            pub fn enforcement_action_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.enforcement_action_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for enforcement_action_id: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn organization_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.organization_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for organization_id: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn session_thread_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.session_thread_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for session_thread_id: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<crate::types::BetaWebhookEventType>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+            pub fn vault_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.vault_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for vault_id: {e}")
+                    });
+                self
+            }
+            pub fn workspace_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.workspace_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for workspace_id: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BetaWebhookEventData>
+        for super::BetaWebhookEventData {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BetaWebhookEventData,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    enforcement_action_id: value.enforcement_action_id?,
+                    id: value.id?,
+                    organization_id: value.organization_id?,
+                    session_thread_id: value.session_thread_id?,
+                    type_: value.type_?,
+                    vault_id: value.vault_id?,
+                    workspace_id: value.workspace_id?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BetaWebhookEventData> for BetaWebhookEventData {
+            fn from(value: super::BetaWebhookEventData) -> Self {
+                Self {
+                    enforcement_action_id: Ok(value.enforcement_action_id),
+                    id: Ok(value.id),
+                    organization_id: Ok(value.organization_id),
+                    session_thread_id: Ok(value.session_thread_id),
+                    type_: Ok(value.type_),
+                    vault_id: Ok(value.vault_id),
+                    workspace_id: Ok(value.workspace_id),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct BetaWorkLeaseState {
             last_heartbeat: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
@@ -16455,6 +16765,505 @@ so don't match on it.*/
                 str,
             > as ::serde::Deserialize>::deserialize(deserializer)?;
             Ok(ErrorType::from(value.as_ref()))
+        }
+    }
+    /// The kind of a webhook body; always `event` today.
+    ///
+    /// Forward compatible: a value this version does not know is kept in
+    /// `Unknown` and serialises back unchanged. Non-exhaustive, so that a
+    /// value added to the spec later is not a breaking change.
+    #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    #[non_exhaustive]
+    pub enum BetaWebhookEnvelopeType {
+        /// `event`
+        Event,
+        /// A value this version of the client does not know (see
+        /// [`UnknownValue`]).
+        Unknown(UnknownValue),
+    }
+    impl BetaWebhookEnvelopeType {
+        /// Every value this version of the client knows: `event`.
+        pub const KNOWN: &'static [BetaWebhookEnvelopeType] = &[
+            BetaWebhookEnvelopeType::Event,
+        ];
+        /// The value as it appears on the wire.
+        pub fn as_str(&self) -> &str {
+            match self {
+                BetaWebhookEnvelopeType::Event => "event",
+                BetaWebhookEnvelopeType::Unknown(other) => other.as_str(),
+            }
+        }
+        /// Whether this is a value this version of the client does not know.
+        pub fn is_unknown(&self) -> bool {
+            matches!(self, BetaWebhookEnvelopeType::Unknown(_))
+        }
+        /// Parses a value this version knows, refusing any other (for
+        /// input that must be valid now, e.g. a command-line flag);
+        /// [`FromStr`](::std::str::FromStr) keeps unknown values instead.
+        pub fn try_parse(value: &str) -> ::std::result::Result<Self, UnknownValueError> {
+            match BetaWebhookEnvelopeType::from(value) {
+                BetaWebhookEnvelopeType::Unknown(_) => {
+                    Err(UnknownValueError {
+                        type_name: "BetaWebhookEnvelopeType",
+                        value: value.to_owned(),
+                    })
+                }
+                known => Ok(known),
+            }
+        }
+    }
+    impl ::std::fmt::Display for BetaWebhookEnvelopeType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::std::str::FromStr for BetaWebhookEnvelopeType {
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            Ok(
+                match value {
+                    "event" => BetaWebhookEnvelopeType::Event,
+                    other => {
+                        BetaWebhookEnvelopeType::Unknown(UnknownValue(other.to_owned()))
+                    }
+                },
+            )
+        }
+    }
+    impl ::std::convert::From<&str> for BetaWebhookEnvelopeType {
+        fn from(value: &str) -> Self {
+            match value.parse() {
+                Ok(v) => v,
+                Err(never) => match never {}
+            }
+        }
+    }
+    impl ::serde::Serialize for BetaWebhookEnvelopeType {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> ::std::result::Result<S::Ok, S::Error> {
+            serializer.serialize_str(self.as_str())
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for BetaWebhookEnvelopeType {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            let value = <::std::borrow::Cow<
+                'de,
+                str,
+            > as ::serde::Deserialize>::deserialize(deserializer)?;
+            Ok(BetaWebhookEnvelopeType::from(value.as_ref()))
+        }
+    }
+    /// The type of a webhook event (an open enum: a type added later is an
+    /// `Unknown`). Every value of the official SDKs' union.
+    ///
+    /// Forward compatible: a value this version does not know is kept in
+    /// `Unknown` and serialises back unchanged. Non-exhaustive, so that a
+    /// value added to the spec later is not a breaking change.
+    #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    #[non_exhaustive]
+    pub enum BetaWebhookEventType {
+        /// `session.created`
+        SessionCreated,
+        /// `session.pending`
+        SessionPending,
+        /// `session.running`
+        SessionRunning,
+        /// `session.idled`
+        SessionIdled,
+        /// `session.requires_action`
+        SessionRequiresAction,
+        /// `session.archived`
+        SessionArchived,
+        /// `session.deleted`
+        SessionDeleted,
+        /// `session.updated`
+        SessionUpdated,
+        /// `session.status_rescheduled`
+        SessionStatusRescheduled,
+        /// `session.status_run_started`
+        SessionStatusRunStarted,
+        /// `session.status_idled`
+        SessionStatusIdled,
+        /// `session.status_terminated`
+        SessionStatusTerminated,
+        /// `session.outcome_evaluation_ended`
+        SessionOutcomeEvaluationEnded,
+        /// `session.budget_reached`
+        SessionBudgetReached,
+        /// `session.thread_created`
+        SessionThreadCreated,
+        /// `session.thread_idled`
+        SessionThreadIdled,
+        /// `session.thread_terminated`
+        SessionThreadTerminated,
+        /// `vault.created`
+        VaultCreated,
+        /// `vault.archived`
+        VaultArchived,
+        /// `vault.deleted`
+        VaultDeleted,
+        /// `vault_credential.created`
+        VaultCredentialCreated,
+        /// `vault_credential.archived`
+        VaultCredentialArchived,
+        /// `vault_credential.deleted`
+        VaultCredentialDeleted,
+        /// `vault_credential.refresh_failed`
+        VaultCredentialRefreshFailed,
+        /// `agent.created`
+        AgentCreated,
+        /// `agent.updated`
+        AgentUpdated,
+        /// `agent.archived`
+        AgentArchived,
+        /// `agent.deleted`
+        AgentDeleted,
+        /// `deployment.created`
+        DeploymentCreated,
+        /// `deployment.updated`
+        DeploymentUpdated,
+        /// `deployment.paused`
+        DeploymentPaused,
+        /// `deployment.unpaused`
+        DeploymentUnpaused,
+        /// `deployment.archived`
+        DeploymentArchived,
+        /// `deployment.deleted`
+        DeploymentDeleted,
+        /// `deployment_run.started`
+        DeploymentRunStarted,
+        /// `deployment_run.succeeded`
+        DeploymentRunSucceeded,
+        /// `deployment_run.failed`
+        DeploymentRunFailed,
+        /// `environment.created`
+        EnvironmentCreated,
+        /// `environment.updated`
+        EnvironmentUpdated,
+        /// `environment.archived`
+        EnvironmentArchived,
+        /// `environment.deleted`
+        EnvironmentDeleted,
+        /// `memory_store.created`
+        MemoryStoreCreated,
+        /// `memory_store.archived`
+        MemoryStoreArchived,
+        /// `memory_store.deleted`
+        MemoryStoreDeleted,
+        /// `external_key.failed`
+        ExternalKeyFailed,
+        /// `external_key.recovered`
+        ExternalKeyRecovered,
+        /// `external_storage.failed`
+        ExternalStorageFailed,
+        /// `external_storage.recovered`
+        ExternalStorageRecovered,
+        /// `user_profile.program_status_updated`
+        UserProfileProgramStatusUpdated,
+        /// `user_profile.enforcement_action_opened`
+        UserProfileEnforcementActionOpened,
+        /// `user_profile.enforcement_action_resolved`
+        UserProfileEnforcementActionResolved,
+        /// A value this version of the client does not know (see
+        /// [`UnknownValue`]).
+        Unknown(UnknownValue),
+    }
+    impl BetaWebhookEventType {
+        /// Every value this version of the client knows: `session.created`, `session.pending`, `session.running`, `session.idled`, `session.requires_action`, `session.archived`, `session.deleted`, `session.updated`, `session.status_rescheduled`, `session.status_run_started`, `session.status_idled`, `session.status_terminated`, `session.outcome_evaluation_ended`, `session.budget_reached`, `session.thread_created`, `session.thread_idled`, `session.thread_terminated`, `vault.created`, `vault.archived`, `vault.deleted`, `vault_credential.created`, `vault_credential.archived`, `vault_credential.deleted`, `vault_credential.refresh_failed`, `agent.created`, `agent.updated`, `agent.archived`, `agent.deleted`, `deployment.created`, `deployment.updated`, `deployment.paused`, `deployment.unpaused`, `deployment.archived`, `deployment.deleted`, `deployment_run.started`, `deployment_run.succeeded`, `deployment_run.failed`, `environment.created`, `environment.updated`, `environment.archived`, `environment.deleted`, `memory_store.created`, `memory_store.archived`, `memory_store.deleted`, `external_key.failed`, `external_key.recovered`, `external_storage.failed`, `external_storage.recovered`, `user_profile.program_status_updated`, `user_profile.enforcement_action_opened`, `user_profile.enforcement_action_resolved`.
+        pub const KNOWN: &'static [BetaWebhookEventType] = &[
+            BetaWebhookEventType::SessionCreated,
+            BetaWebhookEventType::SessionPending,
+            BetaWebhookEventType::SessionRunning,
+            BetaWebhookEventType::SessionIdled,
+            BetaWebhookEventType::SessionRequiresAction,
+            BetaWebhookEventType::SessionArchived,
+            BetaWebhookEventType::SessionDeleted,
+            BetaWebhookEventType::SessionUpdated,
+            BetaWebhookEventType::SessionStatusRescheduled,
+            BetaWebhookEventType::SessionStatusRunStarted,
+            BetaWebhookEventType::SessionStatusIdled,
+            BetaWebhookEventType::SessionStatusTerminated,
+            BetaWebhookEventType::SessionOutcomeEvaluationEnded,
+            BetaWebhookEventType::SessionBudgetReached,
+            BetaWebhookEventType::SessionThreadCreated,
+            BetaWebhookEventType::SessionThreadIdled,
+            BetaWebhookEventType::SessionThreadTerminated,
+            BetaWebhookEventType::VaultCreated,
+            BetaWebhookEventType::VaultArchived,
+            BetaWebhookEventType::VaultDeleted,
+            BetaWebhookEventType::VaultCredentialCreated,
+            BetaWebhookEventType::VaultCredentialArchived,
+            BetaWebhookEventType::VaultCredentialDeleted,
+            BetaWebhookEventType::VaultCredentialRefreshFailed,
+            BetaWebhookEventType::AgentCreated,
+            BetaWebhookEventType::AgentUpdated,
+            BetaWebhookEventType::AgentArchived,
+            BetaWebhookEventType::AgentDeleted,
+            BetaWebhookEventType::DeploymentCreated,
+            BetaWebhookEventType::DeploymentUpdated,
+            BetaWebhookEventType::DeploymentPaused,
+            BetaWebhookEventType::DeploymentUnpaused,
+            BetaWebhookEventType::DeploymentArchived,
+            BetaWebhookEventType::DeploymentDeleted,
+            BetaWebhookEventType::DeploymentRunStarted,
+            BetaWebhookEventType::DeploymentRunSucceeded,
+            BetaWebhookEventType::DeploymentRunFailed,
+            BetaWebhookEventType::EnvironmentCreated,
+            BetaWebhookEventType::EnvironmentUpdated,
+            BetaWebhookEventType::EnvironmentArchived,
+            BetaWebhookEventType::EnvironmentDeleted,
+            BetaWebhookEventType::MemoryStoreCreated,
+            BetaWebhookEventType::MemoryStoreArchived,
+            BetaWebhookEventType::MemoryStoreDeleted,
+            BetaWebhookEventType::ExternalKeyFailed,
+            BetaWebhookEventType::ExternalKeyRecovered,
+            BetaWebhookEventType::ExternalStorageFailed,
+            BetaWebhookEventType::ExternalStorageRecovered,
+            BetaWebhookEventType::UserProfileProgramStatusUpdated,
+            BetaWebhookEventType::UserProfileEnforcementActionOpened,
+            BetaWebhookEventType::UserProfileEnforcementActionResolved,
+        ];
+        /// The value as it appears on the wire.
+        pub fn as_str(&self) -> &str {
+            match self {
+                BetaWebhookEventType::SessionCreated => "session.created",
+                BetaWebhookEventType::SessionPending => "session.pending",
+                BetaWebhookEventType::SessionRunning => "session.running",
+                BetaWebhookEventType::SessionIdled => "session.idled",
+                BetaWebhookEventType::SessionRequiresAction => "session.requires_action",
+                BetaWebhookEventType::SessionArchived => "session.archived",
+                BetaWebhookEventType::SessionDeleted => "session.deleted",
+                BetaWebhookEventType::SessionUpdated => "session.updated",
+                BetaWebhookEventType::SessionStatusRescheduled => {
+                    "session.status_rescheduled"
+                }
+                BetaWebhookEventType::SessionStatusRunStarted => {
+                    "session.status_run_started"
+                }
+                BetaWebhookEventType::SessionStatusIdled => "session.status_idled",
+                BetaWebhookEventType::SessionStatusTerminated => {
+                    "session.status_terminated"
+                }
+                BetaWebhookEventType::SessionOutcomeEvaluationEnded => {
+                    "session.outcome_evaluation_ended"
+                }
+                BetaWebhookEventType::SessionBudgetReached => "session.budget_reached",
+                BetaWebhookEventType::SessionThreadCreated => "session.thread_created",
+                BetaWebhookEventType::SessionThreadIdled => "session.thread_idled",
+                BetaWebhookEventType::SessionThreadTerminated => {
+                    "session.thread_terminated"
+                }
+                BetaWebhookEventType::VaultCreated => "vault.created",
+                BetaWebhookEventType::VaultArchived => "vault.archived",
+                BetaWebhookEventType::VaultDeleted => "vault.deleted",
+                BetaWebhookEventType::VaultCredentialCreated => {
+                    "vault_credential.created"
+                }
+                BetaWebhookEventType::VaultCredentialArchived => {
+                    "vault_credential.archived"
+                }
+                BetaWebhookEventType::VaultCredentialDeleted => {
+                    "vault_credential.deleted"
+                }
+                BetaWebhookEventType::VaultCredentialRefreshFailed => {
+                    "vault_credential.refresh_failed"
+                }
+                BetaWebhookEventType::AgentCreated => "agent.created",
+                BetaWebhookEventType::AgentUpdated => "agent.updated",
+                BetaWebhookEventType::AgentArchived => "agent.archived",
+                BetaWebhookEventType::AgentDeleted => "agent.deleted",
+                BetaWebhookEventType::DeploymentCreated => "deployment.created",
+                BetaWebhookEventType::DeploymentUpdated => "deployment.updated",
+                BetaWebhookEventType::DeploymentPaused => "deployment.paused",
+                BetaWebhookEventType::DeploymentUnpaused => "deployment.unpaused",
+                BetaWebhookEventType::DeploymentArchived => "deployment.archived",
+                BetaWebhookEventType::DeploymentDeleted => "deployment.deleted",
+                BetaWebhookEventType::DeploymentRunStarted => "deployment_run.started",
+                BetaWebhookEventType::DeploymentRunSucceeded => {
+                    "deployment_run.succeeded"
+                }
+                BetaWebhookEventType::DeploymentRunFailed => "deployment_run.failed",
+                BetaWebhookEventType::EnvironmentCreated => "environment.created",
+                BetaWebhookEventType::EnvironmentUpdated => "environment.updated",
+                BetaWebhookEventType::EnvironmentArchived => "environment.archived",
+                BetaWebhookEventType::EnvironmentDeleted => "environment.deleted",
+                BetaWebhookEventType::MemoryStoreCreated => "memory_store.created",
+                BetaWebhookEventType::MemoryStoreArchived => "memory_store.archived",
+                BetaWebhookEventType::MemoryStoreDeleted => "memory_store.deleted",
+                BetaWebhookEventType::ExternalKeyFailed => "external_key.failed",
+                BetaWebhookEventType::ExternalKeyRecovered => "external_key.recovered",
+                BetaWebhookEventType::ExternalStorageFailed => "external_storage.failed",
+                BetaWebhookEventType::ExternalStorageRecovered => {
+                    "external_storage.recovered"
+                }
+                BetaWebhookEventType::UserProfileProgramStatusUpdated => {
+                    "user_profile.program_status_updated"
+                }
+                BetaWebhookEventType::UserProfileEnforcementActionOpened => {
+                    "user_profile.enforcement_action_opened"
+                }
+                BetaWebhookEventType::UserProfileEnforcementActionResolved => {
+                    "user_profile.enforcement_action_resolved"
+                }
+                BetaWebhookEventType::Unknown(other) => other.as_str(),
+            }
+        }
+        /// Whether this is a value this version of the client does not know.
+        pub fn is_unknown(&self) -> bool {
+            matches!(self, BetaWebhookEventType::Unknown(_))
+        }
+        /// Parses a value this version knows, refusing any other (for
+        /// input that must be valid now, e.g. a command-line flag);
+        /// [`FromStr`](::std::str::FromStr) keeps unknown values instead.
+        pub fn try_parse(value: &str) -> ::std::result::Result<Self, UnknownValueError> {
+            match BetaWebhookEventType::from(value) {
+                BetaWebhookEventType::Unknown(_) => {
+                    Err(UnknownValueError {
+                        type_name: "BetaWebhookEventType",
+                        value: value.to_owned(),
+                    })
+                }
+                known => Ok(known),
+            }
+        }
+    }
+    impl ::std::fmt::Display for BetaWebhookEventType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::std::str::FromStr for BetaWebhookEventType {
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            Ok(
+                match value {
+                    "session.created" => BetaWebhookEventType::SessionCreated,
+                    "session.pending" => BetaWebhookEventType::SessionPending,
+                    "session.running" => BetaWebhookEventType::SessionRunning,
+                    "session.idled" => BetaWebhookEventType::SessionIdled,
+                    "session.requires_action" => {
+                        BetaWebhookEventType::SessionRequiresAction
+                    }
+                    "session.archived" => BetaWebhookEventType::SessionArchived,
+                    "session.deleted" => BetaWebhookEventType::SessionDeleted,
+                    "session.updated" => BetaWebhookEventType::SessionUpdated,
+                    "session.status_rescheduled" => {
+                        BetaWebhookEventType::SessionStatusRescheduled
+                    }
+                    "session.status_run_started" => {
+                        BetaWebhookEventType::SessionStatusRunStarted
+                    }
+                    "session.status_idled" => BetaWebhookEventType::SessionStatusIdled,
+                    "session.status_terminated" => {
+                        BetaWebhookEventType::SessionStatusTerminated
+                    }
+                    "session.outcome_evaluation_ended" => {
+                        BetaWebhookEventType::SessionOutcomeEvaluationEnded
+                    }
+                    "session.budget_reached" => {
+                        BetaWebhookEventType::SessionBudgetReached
+                    }
+                    "session.thread_created" => {
+                        BetaWebhookEventType::SessionThreadCreated
+                    }
+                    "session.thread_idled" => BetaWebhookEventType::SessionThreadIdled,
+                    "session.thread_terminated" => {
+                        BetaWebhookEventType::SessionThreadTerminated
+                    }
+                    "vault.created" => BetaWebhookEventType::VaultCreated,
+                    "vault.archived" => BetaWebhookEventType::VaultArchived,
+                    "vault.deleted" => BetaWebhookEventType::VaultDeleted,
+                    "vault_credential.created" => {
+                        BetaWebhookEventType::VaultCredentialCreated
+                    }
+                    "vault_credential.archived" => {
+                        BetaWebhookEventType::VaultCredentialArchived
+                    }
+                    "vault_credential.deleted" => {
+                        BetaWebhookEventType::VaultCredentialDeleted
+                    }
+                    "vault_credential.refresh_failed" => {
+                        BetaWebhookEventType::VaultCredentialRefreshFailed
+                    }
+                    "agent.created" => BetaWebhookEventType::AgentCreated,
+                    "agent.updated" => BetaWebhookEventType::AgentUpdated,
+                    "agent.archived" => BetaWebhookEventType::AgentArchived,
+                    "agent.deleted" => BetaWebhookEventType::AgentDeleted,
+                    "deployment.created" => BetaWebhookEventType::DeploymentCreated,
+                    "deployment.updated" => BetaWebhookEventType::DeploymentUpdated,
+                    "deployment.paused" => BetaWebhookEventType::DeploymentPaused,
+                    "deployment.unpaused" => BetaWebhookEventType::DeploymentUnpaused,
+                    "deployment.archived" => BetaWebhookEventType::DeploymentArchived,
+                    "deployment.deleted" => BetaWebhookEventType::DeploymentDeleted,
+                    "deployment_run.started" => {
+                        BetaWebhookEventType::DeploymentRunStarted
+                    }
+                    "deployment_run.succeeded" => {
+                        BetaWebhookEventType::DeploymentRunSucceeded
+                    }
+                    "deployment_run.failed" => BetaWebhookEventType::DeploymentRunFailed,
+                    "environment.created" => BetaWebhookEventType::EnvironmentCreated,
+                    "environment.updated" => BetaWebhookEventType::EnvironmentUpdated,
+                    "environment.archived" => BetaWebhookEventType::EnvironmentArchived,
+                    "environment.deleted" => BetaWebhookEventType::EnvironmentDeleted,
+                    "memory_store.created" => BetaWebhookEventType::MemoryStoreCreated,
+                    "memory_store.archived" => BetaWebhookEventType::MemoryStoreArchived,
+                    "memory_store.deleted" => BetaWebhookEventType::MemoryStoreDeleted,
+                    "external_key.failed" => BetaWebhookEventType::ExternalKeyFailed,
+                    "external_key.recovered" => {
+                        BetaWebhookEventType::ExternalKeyRecovered
+                    }
+                    "external_storage.failed" => {
+                        BetaWebhookEventType::ExternalStorageFailed
+                    }
+                    "external_storage.recovered" => {
+                        BetaWebhookEventType::ExternalStorageRecovered
+                    }
+                    "user_profile.program_status_updated" => {
+                        BetaWebhookEventType::UserProfileProgramStatusUpdated
+                    }
+                    "user_profile.enforcement_action_opened" => {
+                        BetaWebhookEventType::UserProfileEnforcementActionOpened
+                    }
+                    "user_profile.enforcement_action_resolved" => {
+                        BetaWebhookEventType::UserProfileEnforcementActionResolved
+                    }
+                    other => {
+                        BetaWebhookEventType::Unknown(UnknownValue(other.to_owned()))
+                    }
+                },
+            )
+        }
+    }
+    impl ::std::convert::From<&str> for BetaWebhookEventType {
+        fn from(value: &str) -> Self {
+            match value.parse() {
+                Ok(v) => v,
+                Err(never) => match never {}
+            }
+        }
+    }
+    impl ::serde::Serialize for BetaWebhookEventType {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> ::std::result::Result<S::Ok, S::Error> {
+            serializer.serialize_str(self.as_str())
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for BetaWebhookEventType {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            let value = <::std::borrow::Cow<
+                'de,
+                str,
+            > as ::serde::Deserialize>::deserialize(deserializer)?;
+            Ok(BetaWebhookEventType::from(value.as_ref()))
         }
     }
     /// The order of a listing of a session's events, by `processed_at`

@@ -89,6 +89,7 @@ pub mod pagination;
 pub mod params;
 pub mod retry;
 pub mod telemetry;
+pub mod webhooks;
 
 mod client;
 mod request;
