@@ -104,6 +104,9 @@ pub struct WorkerConfig {
     /// Return once a poll finds the queue empty (and in-flight items are
     /// done) instead of polling forever.
     pub drain: bool,
+    /// Once a poll finds the queue empty, wait for this to be woken
+    /// instead of polling again after an idle pause (`None`: poll on).
+    pub wakeup: Option<crate::Wakeup>,
     /// How each session item is served.
     pub mode: ServeMode,
     /// How each item is served (shared with `ServeOne`).
@@ -119,6 +122,7 @@ impl WorkerConfig {
             block_ms: Some(999),
             reclaim_older_than_ms: None,
             drain: false,
+            wakeup: None,
             mode: ServeMode::default(),
             item: ItemConfig::default(),
         }

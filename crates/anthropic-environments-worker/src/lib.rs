@@ -112,8 +112,8 @@ mod serve_one;
 mod signals;
 mod span;
 mod timing;
-#[allow(dead_code)] // used by the runner being built (issue #20)
 mod tools;
+mod wakeup;
 mod worker;
 
 pub use config::{ConfigError, ItemConfig, ServeMode, WorkerConfig};
@@ -124,4 +124,5 @@ pub use report::{WorkerReport, WorkerStats};
 pub use runner::{RunnerEnd, RunnerError, SessionRunner, ToolCallOutcome, ToolCallReport};
 pub use serve_one::{ServeOne, ServeOneBuilder};
 pub use timing::WorkerTiming;
+pub use wakeup::Wakeup;
 pub use worker::{Worker, WorkerBuilder};

@@ -110,6 +110,17 @@ impl WorkerBuilder {
         self
     }
 
+    /// Polls only when there may be work: once a poll finds the queue
+    /// empty, the poll loops wait for `wakeup` ([`Wakeup::wake`]) instead
+    /// of polling again, then poll until the queue is empty again. With
+    /// [`non_blocking`](Self::non_blocking) and
+    /// [`reclaim_older_than_ms`](Self::reclaim_older_than_ms), the
+    /// webhook-triggered worker the platform's docs describe.
+    pub fn poll_on_wakeup(mut self, wakeup: crate::Wakeup) -> Self {
+        self.config.wakeup = Some(wakeup);
+        self
+    }
+
     /// Return once a poll finds the queue empty (and in-flight items are
     /// done) instead of polling forever.
     pub fn drain(mut self, drain: bool) -> Self {
@@ -470,7 +481,13 @@ impl Worker {
             last_report: Instant::now(),
         };
         let env = self.queue.environment_id().to_owned();
+        let mut wakeups = self.config.wakeup.as_ref().map(crate::Wakeup::subscribe);
         loop {
+            // The wake-ups seen so far: one that comes during this poll is
+            // new when the queue looks empty.
+            if let Some(w) = wakeups.as_mut() {
+                w.borrow_and_update();
+            }
             while let Some(result) = tasks.try_join_next() {
                 reap(result, &shared.counters);
             }
@@ -559,6 +576,16 @@ impl Worker {
                         tracing::info!(parent: span, "queue drained");
                         stop.cancel();
                         return (None, tasks);
+                    }
+                    if let Some(w) = wakeups.as_mut() {
+                        tracing::debug!(parent: span, "queue empty; waiting to be woken");
+                        tokio::select! {
+                            _ = stop.cancelled() => return (None, tasks),
+                            changed = w.changed() => if changed.is_err() {
+                                return (None, tasks);
+                            },
+                        }
+                        continue;
                     }
                     idle.on_empty_poll(&env);
                     if Self::sleep_or_stop(stop, self.timing().idle()).await {
