@@ -129,6 +129,11 @@ pub enum WorkerCommand {
     /// its lease; then stop the item.
     #[command(after_long_help = RUN_EXAMPLES)]
     Run(RunArgs),
+    /// Serve the queue when a webhook says work arrived: verify each
+    /// delivery's signature, and on `session.status_run_started` poll the
+    /// queue until it is empty, serving each session as `worker poll` does.
+    #[command(after_long_help = WEBHOOK_EXAMPLES)]
+    Webhook(WebhookArgs),
 }
 
 const POLL_EXAMPLES: &str = "\
@@ -175,6 +180,61 @@ Examples (the entrypoint of a per-session sandbox):
 Exit status: CMD's; 128+N when CMD was killed by signal N; 75 when the
 lease was lost (another worker holds the item; it was not stopped); 127
 when CMD could not be started; 2 when a variable is missing.";
+
+const WEBHOOK_EXAMPLES: &str = "\
+Listens for the API's webhook deliveries on POST /webhook. A delivery
+whose Standard Webhooks signature does not verify with the signing key,
+or whose timestamp is more than 5 minutes off, gets 401 and changes
+nothing. Deliveries are told apart by their webhook-id (they come at
+least once): a repeat gets 200 and is ignored, as is any event but
+session.status_run_started. That one gets 202 at once and wakes the
+worker, which polls the queue (without block_ms, reclaiming items polled
+but not acknowledged for 2 s) until it is empty and serves each item as
+`worker poll` would: in-process, or with --on-work / --exec, with the
+same concurrency, heartbeats, health and metrics. Between deliveries
+nothing is polled. A session being served is not in the queue, so a
+later turn's event does not serve it twice. On SIGTERM, deliveries get
+503 (the sender retries them) while in-flight sessions finish.
+
+Examples:
+  export ANTHROPIC_ENVIRONMENT_ID=env_... ANTHROPIC_ENVIRONMENT_KEY=sk-ant-oat01-...
+  export ANTHROPIC_WEBHOOK_SIGNING_KEY=whsec_...
+  antenv worker webhook --listen 0.0.0.0:8080 --workdir /srv/sandbox --concurrency 4
+
+Exit status: 0 after SIGINT/SIGTERM; 1 when the address cannot be bound
+or polling fails for good; 2 on bad flags or a missing or unusable
+signing key.";
+
+/// `worker webhook`.
+#[derive(Debug, Args)]
+pub struct WebhookArgs {
+    /// Where to listen for webhook deliveries (`POST /webhook`).
+    #[arg(long, env = "ANTHROPIC_WEBHOOK_LISTEN", value_name = "ADDR")]
+    pub listen: SocketAddr,
+
+    /// The webhook endpoint's signing key (`whsec_...`). Prefer the
+    /// environment variable or --signing-key-file; a value on the command
+    /// line is visible to other users of the host.
+    #[arg(
+        long,
+        env = "ANTHROPIC_WEBHOOK_SIGNING_KEY",
+        hide_env_values = true,
+        value_name = "KEY"
+    )]
+    pub signing_key: Option<SecretArg>,
+
+    /// Read the signing key from this file instead.
+    #[arg(
+        long,
+        env = "ANTHROPIC_WEBHOOK_SIGNING_KEY_FILE",
+        conflicts_with = "signing_key",
+        value_name = "PATH"
+    )]
+    pub signing_key_file: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub poll: PollArgs,
+}
 
 /// `worker poll`.
 #[derive(Debug, Args)]

@@ -47,10 +47,14 @@ async fn run(cli: Cli) -> Result<u8, CliError> {
     let connection = Connection::new(&cli.global)?;
     match cli.command {
         Command::Worker(WorkerCommand::Poll(args)) => {
-            worker::poll::run(&connection, args).await?;
+            worker::poll::run(&connection, args, None).await?;
             Ok(EXIT_OK)
         }
         Command::Worker(WorkerCommand::Run(args)) => worker::run::run(&connection, args).await,
+        Command::Worker(WorkerCommand::Webhook(args)) => {
+            worker::webhook::run(&connection, args).await?;
+            Ok(EXIT_OK)
+        }
         Command::Environments(command) => {
             admin::environments::run(&connection, command).await?;
             Ok(EXIT_OK)

@@ -206,6 +206,7 @@ async fn help_snapshots() {
         &["worker"],
         &["worker", "poll"],
         &["worker", "run"],
+        &["worker", "webhook"],
         &["environments"],
         &["environments", "list"],
         &["environments", "get"],

@@ -36,7 +36,10 @@ async fn an_empty_queue_is_polled_again_only_when_woken() {
     }
     tokio::time::sleep(Duration::from_secs(3600)).await;
     assert_eq!(polls(), 1, "an empty queue is not polled until a wake-up");
-    let reclaim = server.requests_for("poll_work")[0].query.clone().unwrap_or_default();
+    let reclaim = server.requests_for("poll_work")[0]
+        .query
+        .clone()
+        .unwrap_or_default();
     assert!(reclaim.contains("reclaim_older_than_ms=2000"), "{reclaim}");
     assert!(!reclaim.contains("block_ms"), "{reclaim}");
 

@@ -65,9 +65,15 @@ pub struct ToolLabel {
 /// The label of the sessions-served counter.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct SessionEndLabel {
-    /// How the serving ended (`session_ended`, `idle`, `cancelled`,
-    /// `failed`).
+    /// How the serving ended (`session_ended`, `idle`, `shutdown`,
+    /// `cancelled`, `failed`).
     pub end: String,
+}
+
+/// The `outcome` label of a webhook delivery.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DeliveryLabel {
+    outcome: String,
 }
 
 /// Buckets of the tool call duration histogram, in seconds.
@@ -89,6 +95,7 @@ pub struct Health {
     tool_calls: Family<ToolLabels, Counter>,
     tool_durations: Family<ToolLabel, Histogram>,
     sessions: Family<SessionEndLabel, Counter>,
+    webhook_deliveries: Family<DeliveryLabel, Counter>,
     registry: Registry,
 }
 
@@ -205,8 +212,14 @@ impl Health {
         let sessions = Family::<SessionEndLabel, Counter>::default();
         registry.register(
             "antenv_sessions_served",
-            "Sessions served in-process, by how the serving ended (session_ended: terminated or deleted; idle: --max-idle after the turn ended; cancelled: lease lost or shutdown; failed: an error the runner could not get past).",
+            "Sessions served in-process, by how the serving ended (session_ended: terminated or deleted; idle: --max-idle after the turn ended; shutdown: the worker shut down, the running call finished; cancelled: lease lost, item stopping or the grace over; failed: an error the runner could not get past).",
             sessions.clone(),
+        );
+        let webhook_deliveries = Family::<DeliveryLabel, Counter>::default();
+        registry.register(
+            "antenv_webhook_deliveries",
+            "Webhook deliveries received (worker webhook), by outcome: accepted (work announced), ignored (another event), duplicate, unauthenticated, invalid or shutting_down.",
+            webhook_deliveries.clone(),
         );
         registry.register_collector(Box::new(StatsCollector(stats.clone())));
         Arc::new(Health {
@@ -217,6 +230,7 @@ impl Health {
             tool_calls,
             tool_durations,
             sessions,
+            webhook_deliveries,
             registry,
         })
     }
@@ -274,6 +288,15 @@ impl Health {
         self.sessions
             .get_or_create(&SessionEndLabel {
                 end: end.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Counts a webhook delivery as `outcome`.
+    pub fn webhook_delivery(&self, outcome: &str) {
+        self.webhook_deliveries
+            .get_or_create(&DeliveryLabel {
+                outcome: outcome.to_owned(),
             })
             .inc();
     }

@@ -1,9 +1,11 @@
-//! `antenv worker ...`: the poller and the single-item runner.
+//! `antenv worker ...`: the poller, the single-item runner and the
+//! webhook-triggered worker.
 
 pub mod health;
 pub mod poll;
 pub mod run;
 pub mod script;
+pub mod webhook;
 
 use std::time::Duration;
 

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anthropic_environments::{Client, MetadataPatch};
-use anthropic_environments_worker::{ServeMode, WorkContext, Worker, WorkerTiming};
+use anthropic_environments_worker::{ServeMode, Wakeup, WorkContext, Worker, WorkerTiming};
 use tokio_util::sync::CancellationToken;
 
 use super::health::{self, Health, Phase};
@@ -43,8 +43,21 @@ struct Shared {
     shutdown: CancellationToken,
 }
 
-/// Runs `worker poll` until shut down.
-pub async fn run(connection: &Connection, args: PollArgs) -> Result<(), CliError> {
+/// A worker that polls when told to (`worker webhook`) rather than
+/// long-polling.
+pub struct OnDemand {
+    /// What wakes the poll loops.
+    pub wakeup: Wakeup,
+    /// Told the worker's health and shutdown token once they exist.
+    pub ready: tokio::sync::oneshot::Sender<(Arc<Health>, CancellationToken)>,
+}
+
+/// Runs `worker poll` until shut down (polling on demand with `on_demand`).
+pub async fn run(
+    connection: &Connection,
+    args: PollArgs,
+    on_demand: Option<OnDemand>,
+) -> Result<(), CliError> {
     let program = match (&args.on_work, args.command.split_first()) {
         (Some(script), _) => Some(Program {
             path: script.clone(),
@@ -105,8 +118,18 @@ pub async fn run(connection: &Connection, args: PollArgs) -> Result<(), CliError
     if let Some(ms) = args.reclaim_older_than_ms {
         builder = builder.reclaim_older_than_ms(ms);
     }
+    if let Some(on_demand) = &on_demand {
+        // As the platform's docs say a webhook-triggered worker polls.
+        builder = builder
+            .non_blocking()
+            .reclaim_older_than_ms(args.reclaim_older_than_ms.unwrap_or(2000))
+            .poll_on_wakeup(on_demand.wakeup.clone());
+    }
     let shutdown = builder.shutdown_token();
     let health = Health::new(builder.stats());
+    if let Some(on_demand) = on_demand {
+        let _ = on_demand.ready.send((health.clone(), shutdown.clone()));
+    }
     if let Some(addr) = args.health_listen {
         let bound = health::serve(addr, health.clone())
             .await

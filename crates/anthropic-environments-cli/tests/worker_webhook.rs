@@ -1,0 +1,210 @@
+//! `antenv worker webhook`, the built binary against the strict mock:
+//! deliveries signed with the endpoint's key wake a worker that polls the
+//! queue until it is empty and serves each session in-process; forged,
+//! repeated and other deliveries change nothing; 503 once shutting down.
+
+mod common;
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// How long anything the tests wait for may take.
+const LONG: Duration = Duration::from_secs(20);
+
+use anthropic_environments::webhooks::WebhookVerifier;
+use common::{fixture, spawn, wait_for};
+use nix::sys::signal::Signal;
+use serde_json::{Value, json};
+
+const KEY: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+/// A delivery of an event of `kind` about `id`, signed with `key`.
+async fn deliver(address: &str, key: &str, delivery: &str, kind: &str, id: &str) -> (u16, String) {
+    let body = json!({"type": "event", "id": format!("wevt_{delivery}"),
+        "created_at": "2026-12-02T00:00:00Z",
+        "data": {"type": kind, "id": id, "organization_id": "org_1", "workspace_id": "wrkspc_1"}})
+    .to_string();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let signature = WebhookVerifier::new(key)
+        .unwrap()
+        .sign(delivery, now, body.as_bytes());
+    let response = reqwest::Client::new()
+        .post(format!("http://{address}/webhook"))
+        .header("webhook-id", delivery)
+        .header("webhook-timestamp", now.to_string())
+        .header("webhook-signature", signature)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+fn tool_results(f: &common::Fixture, session_id: &str) -> Vec<Value> {
+    f.server
+        .session_events(session_id)
+        .unwrap()
+        .into_iter()
+        .filter(|e| e["type"] == "user.tool_result")
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_deliveries_wake_the_worker_and_nothing_else_does() {
+    let f = fixture().await;
+    let workdir = f.dir.path().join("sandbox");
+    let mut cmd = f.worker([
+        "worker",
+        "webhook",
+        "--listen",
+        "127.0.0.1:0",
+        "--log-format",
+        "json",
+        "--workdir",
+    ]);
+    cmd.arg(&workdir).env("ANTHROPIC_WEBHOOK_SIGNING_KEY", KEY);
+    let mut worker = spawn(cmd);
+    wait_for("the receiver", LONG, || {
+        !worker.events("webhook receiver listening").is_empty()
+    })
+    .await;
+    let address = worker.events("webhook receiver listening")[0]["address"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // The first poll (a backlog is served at start) finds nothing.
+    let polls = || f.server.requests_for("poll_work").len();
+    wait_for("the first poll", LONG, || polls() >= 1).await;
+
+    // A session with work: nothing polls until a delivery announces it.
+    let session = f
+        .server
+        .create_session(&f.environment_id, None, Some(json!([])), true)
+        .unwrap();
+    let session_id = session["id"].as_str().unwrap().to_owned();
+    f.server
+        .append_session_events(
+            &session_id,
+            vec![json!({"type": "agent.tool_use", "name": "bash",
+                "input": {"command": "echo woken by a webhook"}})],
+        )
+        .unwrap();
+    let before = polls();
+    let forged = deliver(
+        &address,
+        "whsec_c2VjcmV0LW9mLWEtcm90YXRlZC1lbmRwb2ludA==",
+        "msg_forged",
+        "session.status_run_started",
+        &session_id,
+    )
+    .await;
+    assert_eq!(forged.0, 401, "{forged:?}");
+    let other = deliver(
+        &address,
+        KEY,
+        "msg_other",
+        "session.status_idled",
+        &session_id,
+    )
+    .await;
+    assert_eq!(other.0, 200, "{other:?}");
+    assert_eq!(polls(), before, "neither a forged nor another event polls");
+    assert!(tool_results(&f, &session_id).is_empty());
+
+    let accepted = deliver(
+        &address,
+        KEY,
+        "msg_run",
+        "session.status_run_started",
+        &session_id,
+    )
+    .await;
+    assert_eq!(accepted.0, 202, "{accepted:?}");
+    wait_for("the call answered", LONG, || {
+        tool_results(&f, &session_id).len() == 1
+    })
+    .await;
+    let results = tool_results(&f, &session_id);
+    assert_eq!(results[0]["content"][0]["text"], "woken by a webhook");
+    // Delivered again (at least once): ignored; the queue is empty anyway.
+    let repeated = deliver(
+        &address,
+        KEY,
+        "msg_run",
+        "session.status_run_started",
+        &session_id,
+    )
+    .await;
+    assert_eq!(repeated, (200, "already received\n".to_owned()));
+    // Another turn's event while the session is served: one more poll, and
+    // the session (not in the queue) is not served twice.
+    let next_turn = deliver(
+        &address,
+        KEY,
+        "msg_run_2",
+        "session.status_run_started",
+        &session_id,
+    )
+    .await;
+    assert_eq!(next_turn.0, 202);
+    let acks = f.server.requests_for("ack_work").len();
+    assert_eq!(acks, 1, "one ack: the session is served once");
+
+    // Shutting down with a call running (it gets its drain time):
+    // deliveries get 503 meanwhile (the sender retries them later).
+    let started = workdir.join("started");
+    f.server
+        .append_session_events(
+            &session_id,
+            vec![json!({"type": "agent.tool_use", "name": "bash",
+                "input": {"command": "touch started; sleep 3; echo finished"}})],
+        )
+        .unwrap();
+    wait_for("the long call", LONG, || started.exists()).await;
+    worker.signal(Signal::SIGTERM);
+    let mut attempt = 0;
+    let refused = common::poll_until("503 while shutting down", LONG, || {
+        attempt += 1;
+        let id = format!("msg_late_{attempt}");
+        let address = address.clone();
+        let session_id = session_id.clone();
+        async move {
+            let (status, body) = deliver(
+                &address,
+                KEY,
+                &id,
+                "session.status_run_started",
+                &session_id,
+            )
+            .await;
+            (status == 503).then_some(body)
+        }
+    })
+    .await;
+    assert!(refused.contains("shutting down"), "{refused}");
+    assert!(worker.exit(LONG).await.success(), "{}", worker.log_text());
+    assert_eq!(f.server.requests_for("ack_work").len(), 1);
+    let results = tool_results(&f, &session_id);
+    assert_eq!(results.len(), 2, "the running call finished and posted");
+    assert_eq!(results[1]["content"][0]["text"], "finished");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_or_unusable_signing_key_is_a_usage_error() {
+    let f = fixture().await;
+    let cmd = f.worker(["worker", "webhook", "--listen", "127.0.0.1:0"]);
+    let (code, _, stderr) = common::output(cmd).await;
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("ANTHROPIC_WEBHOOK_SIGNING_KEY"), "{stderr}");
+    let mut cmd = f.worker(["worker", "webhook", "--listen", "127.0.0.1:0"]);
+    cmd.env("ANTHROPIC_WEBHOOK_SIGNING_KEY", "whsec_not base64!");
+    let (code, _, stderr) = common::output(cmd).await;
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("not base64"), "{stderr}");
+    assert!(
+        !stderr.contains("not base64!"),
+        "the key is never printed: {stderr}"
+    );
+}
