@@ -1,7 +1,8 @@
-//! `antenv worker webhook`, the built binary against the strict mock:
-//! deliveries signed with the endpoint's key wake a worker that polls the
-//! queue until it is empty and serves each session in-process; forged,
-//! repeated and other deliveries change nothing; 503 once shutting down.
+//! `antenv worker webhook`, the built binary against the strict mock: the
+//! mock announces a session whose work is queued with a delivery signed
+//! with the endpoint's key, which wakes a worker that polls the queue until
+//! it is empty and serves the session in-process; forged, repeated and
+//! other deliveries change nothing; 503 once shutting down.
 
 mod common;
 
@@ -78,10 +79,29 @@ async fn signed_deliveries_wake_the_worker_and_nothing_else_does() {
     let polls = || f.server.requests_for("poll_work").len();
     wait_for("the first poll", LONG, || polls() >= 1).await;
 
-    // A session with work: nothing polls until a delivery announces it.
+    // Forged and other deliveries poll nothing.
+    let before = polls();
+    let forged = deliver(
+        &address,
+        "whsec_c2VjcmV0LW9mLWEtcm90YXRlZC1lbmRwb2ludA==",
+        "msg_forged",
+        "session.status_run_started",
+        "sesn_x",
+    )
+    .await;
+    assert_eq!(forged.0, 401, "{forged:?}");
+    let other = deliver(&address, KEY, "msg_other", "session.status_idled", "sesn_x").await;
+    assert_eq!(other.0, 200, "{other:?}");
+    assert_eq!(polls(), before, "neither a forged nor another event polls");
+
+    // The mock announces each session whose work is queued, signed with
+    // the endpoint's key: that delivery wakes the worker.
+    f.server
+        .add_webhook_endpoint(&format!("http://{address}/webhook"), Some(KEY))
+        .unwrap();
     let session = f
         .server
-        .create_session(&f.environment_id, None, Some(json!([])), true)
+        .create_session(&f.environment_id, None, Some(json!([])), false)
         .unwrap();
     let session_id = session["id"].as_str().unwrap().to_owned();
     f.server
@@ -91,64 +111,31 @@ async fn signed_deliveries_wake_the_worker_and_nothing_else_does() {
                 "input": {"command": "echo woken by a webhook"}})],
         )
         .unwrap();
-    let before = polls();
-    let forged = deliver(
-        &address,
-        "whsec_c2VjcmV0LW9mLWEtcm90YXRlZC1lbmRwb2ludA==",
-        "msg_forged",
-        "session.status_run_started",
-        &session_id,
-    )
-    .await;
-    assert_eq!(forged.0, 401, "{forged:?}");
-    let other = deliver(
-        &address,
-        KEY,
-        "msg_other",
-        "session.status_idled",
-        &session_id,
-    )
-    .await;
-    assert_eq!(other.0, 200, "{other:?}");
-    assert_eq!(polls(), before, "neither a forged nor another event polls");
-    assert!(tool_results(&f, &session_id).is_empty());
-
-    let accepted = deliver(
-        &address,
-        KEY,
-        "msg_run",
-        "session.status_run_started",
-        &session_id,
-    )
-    .await;
-    assert_eq!(accepted.0, 202, "{accepted:?}");
+    f.server.queue_work(&f.environment_id, &session_id).unwrap();
     wait_for("the call answered", LONG, || {
         tool_results(&f, &session_id).len() == 1
     })
     .await;
     let results = tool_results(&f, &session_id);
     assert_eq!(results[0]["content"][0]["text"], "woken by a webhook");
-    // Delivered again (at least once): ignored; the queue is empty anyway.
-    let repeated = deliver(
-        &address,
-        KEY,
-        "msg_run",
-        "session.status_run_started",
-        &session_id,
-    )
-    .await;
-    assert_eq!(repeated, (200, "already received\n".to_owned()));
-    // Another turn's event while the session is served: one more poll, and
-    // the session (not in the queue) is not served twice.
-    let next_turn = deliver(
-        &address,
-        KEY,
-        "msg_run_2",
-        "session.status_run_started",
-        &session_id,
-    )
-    .await;
-    assert_eq!(next_turn.0, 202);
+    // Delivered again (deliveries come at least once): ignored.
+    let first = f
+        .server
+        .deliver_webhook("session.status_run_started", &session_id, Some("msg_run"))
+        .await;
+    assert_eq!(first[0].status, Some(202), "{first:?}");
+    let repeated = f
+        .server
+        .deliver_webhook("session.status_run_started", &session_id, Some("msg_run"))
+        .await;
+    assert_eq!(repeated[0].status, Some(200), "{repeated:?}");
+    // Another turn's event while the session is served: the session (not
+    // in the queue) is not served twice.
+    let next_turn = f
+        .server
+        .deliver_webhook("session.status_run_started", &session_id, None)
+        .await;
+    assert_eq!(next_turn[0].status, Some(202), "{next_turn:?}");
     let acks = f.server.requests_for("ack_work").len();
     assert_eq!(acks, 1, "one ack: the session is served once");
 

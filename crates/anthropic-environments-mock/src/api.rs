@@ -43,6 +43,8 @@ pub(crate) struct Shared {
     pub(crate) credential_mode: CredentialMode,
     pub(crate) request_ids: AtomicU64,
     pub(crate) journal: Journal,
+    /// Webhook endpoints, told when a session's work is queued.
+    pub(crate) webhooks: Arc<crate::webhooks::Webhooks>,
 }
 
 impl Shared {
@@ -60,9 +62,19 @@ impl Shared {
             *model = fresh;
         }
         self.journal.clear();
+        self.webhooks.clear();
         self.faults.set(FaultConfig::none());
         self.notify.notify_waiters();
         self.deadlines_changed.notify_one();
+    }
+
+    /// A work item was queued: wakes long polls and, for a session's
+    /// item, tells the webhook endpoints its run started.
+    pub(crate) fn work_queued(&self, session_id: Option<&str>) {
+        self.notify.notify_waiters();
+        if let Some(session_id) = session_id {
+            self.webhooks.announce_run(session_id);
+        }
     }
 
     /// Locks the model after applying every deadline due now.
@@ -370,12 +382,13 @@ struct QueueRequest {
 
 async fn control_queue(State(s): State<Arc<Shared>>, Path(env): Path<String>, bytes: Bytes) -> Api {
     let req: QueueRequest = body(&bytes)?;
+    let session_id = req.session_id.clone();
     let work = match (req.session_id, req.data) {
         (Some(session), None) => s.model().queue_work(&env, &session, req.metadata)?,
         (None, Some(data)) => s.model().queue_work_data(&env, data, req.metadata)?,
         _ => return Err(bad("send exactly one of session_id and data")),
     };
-    s.notify.notify_waiters();
+    s.work_queued(session_id.as_deref());
     Ok((StatusCode::CREATED, axum::Json(work)).into_response())
 }
 
@@ -778,7 +791,8 @@ pub(crate) fn router(shared: Arc<Shared>, mode: crate::MockMode) -> Router {
         .route("/_mock/reset", post(control_reset))
         .route("/_mock/faults", put(control_faults).get(control_get_faults))
         .route("/_mock/health", get(|| async { "ok" }))
-        .merge(crate::session_routes::control_routes());
+        .merge(crate::session_routes::control_routes())
+        .merge(crate::webhooks::control_routes());
     api.merge(control)
         .fallback(not_found_route)
         .layer(middleware::from_fn(method_not_allowed))

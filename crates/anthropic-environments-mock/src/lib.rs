@@ -38,6 +38,15 @@
 //!   - `POST /_mock/sessions/{id}/status` with `{"status": "..."}`;
 //!   - `POST /_mock/skills` with `{"skill_id", "name", "description"?,
 //!     "archive_base64"}` adds a skill version (201).
+//! - webhooks ([`MockServer::add_webhook_endpoint`] and
+//!   [`MockServer::deliver_webhook`] in Rust): `POST /_mock/webhooks` with
+//!   `{"url": "http://...", "signing_key"?: "whsec_..."}` registers an
+//!   endpoint (answers its signing key, minted when not given); from then
+//!   on every session item queued is announced to it with a
+//!   `session.status_run_started` event, signed as Standard Webhooks say;
+//!   `POST /_mock/webhooks/deliver` with `{"type", "id", "webhook_id"?}`
+//!   delivers any event now (the same `webhook_id` repeats a delivery) and
+//!   answers each endpoint's status.
 //!
 //! Sessions behave as the API does for a worker: retrieve; list events
 //! (cursor pages, `limit`, `order`); a send appends the posted `user.*`
@@ -116,6 +125,7 @@ mod seed;
 mod session_routes;
 mod sessions;
 mod stateless;
+mod webhooks;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -131,6 +141,7 @@ pub use faults::{Fault, FaultConfig, FaultRule};
 pub use journal::RecordedRequest;
 pub use model::{Refusal, Timing};
 pub use seed::{Seed, SeedEnvironment, SeedWork};
+pub use webhooks::Delivery as WebhookDelivery;
 
 use api::Shared;
 use model::Model;
@@ -290,6 +301,7 @@ impl MockServerBuilder {
             credential_mode: self.credential_mode,
             request_ids: AtomicU64::new(0),
             journal: journal::Journal::new(self.journal_capacity),
+            webhooks: Arc::default(),
         });
         let app = api::router(shared.clone(), self.mode);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -439,8 +451,38 @@ impl MockServer {
             self.shared
                 .model()
                 .queue_work(environment_id, session_id, Default::default())?;
-        self.shared.notify.notify_waiters();
+        self.shared.work_queued(Some(session_id));
         Ok(work)
+    }
+
+    /// Registers a webhook endpoint: from now on, each session whose work
+    /// is queued is announced to `url` (`session.status_run_started`),
+    /// signed with `signing_key` (`whsec_` and base64; a new one when
+    /// `None`). The key.
+    pub fn add_webhook_endpoint(
+        &self,
+        url: &str,
+        signing_key: Option<&str>,
+    ) -> Result<String, Refusal> {
+        self.shared
+            .webhooks
+            .add(url, signing_key)
+            .map_err(Refusal::Invalid)
+    }
+
+    /// Delivers an event of `event_type` about `id` to every webhook
+    /// endpoint now (as delivery `webhook_id`, to repeat one), signed with
+    /// each one's key; how each answered.
+    pub async fn deliver_webhook(
+        &self,
+        event_type: &str,
+        id: &str,
+        webhook_id: Option<&str>,
+    ) -> Vec<WebhookDelivery> {
+        self.shared
+            .webhooks
+            .deliver(event_type, id, webhook_id.map(str::to_owned))
+            .await
     }
 
     /// Queues a `healthcheck` item (the official workers acknowledge and

@@ -142,7 +142,7 @@ pub(crate) fn create_session(s: &Shared, new: NewSession) -> Result<Value, crate
         session
     };
     if queue {
-        s.notify.notify_waiters();
+        s.work_queued(session["id"].as_str());
     }
     Ok(session)
 }

@@ -1,0 +1,278 @@
+//! Webhook deliveries, so a webhook-triggered worker runs offline: the
+//! endpoints registered through the control surface get, signed as
+//! Standard Webhooks say (`webhook-id`, `webhook-timestamp`,
+//! `webhook-signature: v1,<base64 HMAC-SHA256 of id.timestamp.body>`), a
+//! `session.status_run_started` event whenever a session's work is queued,
+//! and any event the control surface asks for.
+//!
+//! Control routes: `POST /_mock/webhooks` `{url, signing_key?}` registers
+//! an endpoint (answers its `signing_key`, minted when not given);
+//! `POST /_mock/webhooks/deliver` `{type, id, webhook_id?}` delivers one
+//! event to every endpoint now and answers each endpoint's status.
+
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::post;
+use base64::Engine as _;
+use hmac::{Hmac, KeyInit, Mac};
+use http_body_util::Full;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde_json::{Value, json};
+use sha2::Sha256;
+
+use crate::api::{Api, Shared, bad, body};
+
+/// The prefix of a signing key as the API shows it.
+const KEY_PREFIX: &str = "whsec_";
+
+/// One registered endpoint.
+struct Endpoint {
+    url: String,
+    key: Vec<u8>,
+}
+
+/// The registered endpoints and the client that delivers to them.
+pub(crate) struct Webhooks {
+    endpoints: Mutex<Vec<Endpoint>>,
+    client: Client<HttpConnector, Full<Bytes>>,
+}
+
+impl Default for Webhooks {
+    fn default() -> Self {
+        Webhooks {
+            endpoints: Mutex::default(),
+            client: Client::builder(TokioExecutor::new()).build_http(),
+        }
+    }
+}
+
+/// How one endpoint answered a delivery (`None`: it could not be reached).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Delivery {
+    /// The endpoint.
+    pub url: String,
+    /// Its answer's status.
+    pub status: Option<u16>,
+}
+
+impl Webhooks {
+    /// Registers `url`, signing for it with `signing_key` (`whsec_` and
+    /// base64) or a new one; the key.
+    pub(crate) fn add(&self, url: &str, signing_key: Option<&str>) -> Result<String, String> {
+        if !url.starts_with("http://") {
+            return Err(format!("{url:?}: only http:// endpoints are delivered to"));
+        }
+        let key = match signing_key {
+            Some(given) => {
+                let encoded = given.strip_prefix(KEY_PREFIX).unwrap_or(given);
+                base64::engine::general_purpose::STANDARD
+                    .decode(encoded)
+                    .ok()
+                    .filter(|k| !k.is_empty())
+                    .ok_or_else(|| "signing_key: not whsec_ and base64".to_owned())?
+            }
+            None => (0..24).map(|_| fastrand::u8(..)).collect(),
+        };
+        let shown = format!(
+            "{KEY_PREFIX}{}",
+            base64::engine::general_purpose::STANDARD.encode(&key)
+        );
+        self.lock().push(Endpoint {
+            url: url.to_owned(),
+            key,
+        });
+        Ok(shown)
+    }
+
+    /// Forgets every endpoint.
+    pub(crate) fn clear(&self) {
+        self.lock().clear();
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Endpoint>> {
+        self.endpoints.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Delivers an event of `event_type` about `id` to every endpoint,
+    /// signed with its key, as delivery `webhook_id` (new when `None`).
+    pub(crate) async fn deliver(
+        &self,
+        event_type: &str,
+        id: &str,
+        webhook_id: Option<String>,
+    ) -> Vec<Delivery> {
+        let webhook_id = webhook_id.unwrap_or_else(|| format!("msg_{:016x}", fastrand::u64(..)));
+        let body = json!({
+            "type": "event",
+            "id": format!("wevt_{:016x}", fastrand::u64(..)),
+            "created_at": crate::clock::format_rfc3339(
+                SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map_or(0, |d| d.as_micros() as u64),
+            ),
+            "data": {"type": event_type, "id": id, "organization_id": "org_mock",
+                     "workspace_id": "wrkspc_mock"},
+        })
+        .to_string();
+        let timestamp = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let requests: Vec<(String, String)> = self
+            .lock()
+            .iter()
+            .map(|endpoint| {
+                let signature = sign(&endpoint.key, &webhook_id, timestamp, body.as_bytes());
+                (endpoint.url.clone(), signature)
+            })
+            .collect();
+        let mut answers = Vec::new();
+        for (url, signature) in requests {
+            let request = hyper::Request::post(url.as_str())
+                .header("content-type", "application/json")
+                .header("webhook-id", &webhook_id)
+                .header("webhook-timestamp", timestamp.to_string())
+                .header("webhook-signature", signature)
+                .body(Full::new(Bytes::from(body.clone())));
+            let status = match request {
+                Ok(request) => self
+                    .client
+                    .request(request)
+                    .await
+                    .ok()
+                    .map(|r| r.status().as_u16()),
+                Err(_) => None,
+            };
+            tracing::debug!(url, status, event_type, "webhook delivered");
+            answers.push(Delivery { url, status });
+        }
+        answers
+    }
+
+    /// Announces that `session_id` has work, to every endpoint, without
+    /// waiting for their answers.
+    pub(crate) fn announce_run(self: &Arc<Self>, session_id: &str) {
+        if self.lock().is_empty() {
+            return;
+        }
+        let webhooks = self.clone();
+        let session_id = session_id.to_owned();
+        tokio::spawn(async move {
+            webhooks
+                .deliver("session.status_run_started", &session_id, None)
+                .await;
+        });
+    }
+}
+
+/// `v1,<base64 HMAC-SHA256(key, "id.timestamp.body")>`.
+fn sign(key: &[u8], id: &str, timestamp: u64, body: &[u8]) -> String {
+    let Ok(mut mac) = <Hmac<Sha256> as KeyInit>::new_from_slice(key) else {
+        return String::new();
+    };
+    mac.update(format!("{id}.{timestamp}.").as_bytes());
+    mac.update(body);
+    format!(
+        "v1,{}",
+        base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+    )
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewEndpoint {
+    url: String,
+    #[serde(default)]
+    signing_key: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeliverRequest {
+    #[serde(rename = "type")]
+    event_type: String,
+    id: String,
+    #[serde(default)]
+    webhook_id: Option<String>,
+}
+
+async fn control_add(State(s): State<Arc<Shared>>, bytes: Bytes) -> Api {
+    let new: NewEndpoint = body(&bytes)?;
+    let key = s
+        .webhooks
+        .add(&new.url, new.signing_key.as_deref())
+        .map_err(bad)?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(json!({"url": new.url, "signing_key": key})),
+    )
+        .into_response())
+}
+
+async fn control_deliver(State(s): State<Arc<Shared>>, bytes: Bytes) -> Api {
+    let req: DeliverRequest = body(&bytes)?;
+    let answers = s
+        .webhooks
+        .deliver(&req.event_type, &req.id, req.webhook_id)
+        .await;
+    let data: Vec<Value> = answers
+        .into_iter()
+        .map(|d| json!({"url": d.url, "status": d.status}))
+        .collect();
+    Ok(axum::Json(json!({ "data": data })).into_response())
+}
+
+/// The control routes of webhooks.
+pub(crate) fn control_routes() -> Router<Arc<Shared>> {
+    Router::new()
+        .route("/_mock/webhooks", post(control_add))
+        .route("/_mock/webhooks/deliver", post(control_deliver))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signatures_match_the_standard_webhooks_vector() {
+        let key = base64::engine::general_purpose::STANDARD
+            .decode("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+            .unwrap();
+        assert_eq!(
+            sign(
+                &key,
+                "msg_p5jXN8AQM9LWM0D4loKWxJek",
+                1_614_265_330,
+                br#"{"test": 2432232314}"#
+            ),
+            "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+        );
+    }
+
+    #[test]
+    fn endpoints_need_http_urls_and_usable_keys() {
+        let webhooks = Webhooks::default();
+        assert!(webhooks.add("https://example.com/hook", None).is_err());
+        assert!(
+            webhooks
+                .add("http://127.0.0.1:1/hook", Some("whsec_!!"))
+                .is_err()
+        );
+        let key = webhooks.add("http://127.0.0.1:1/hook", None).unwrap();
+        assert!(key.starts_with("whsec_") && key.len() > 30, "{key}");
+        let given = webhooks
+            .add(
+                "http://127.0.0.1:1/hook",
+                Some("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
+            )
+            .unwrap();
+        assert_eq!(given, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
+    }
+}
