@@ -21,7 +21,11 @@ fn python_tool(name: &str) -> PathBuf {
 /// Every Kubernetes manifest under deploy/ (not the kustomizations).
 fn manifests() -> Vec<PathBuf> {
     let mut found = Vec::new();
-    for dir in ["deploy/always-on", "deploy/sandbox-per-session"] {
+    for dir in [
+        "deploy/always-on",
+        "deploy/sandbox-per-session",
+        "deploy/webhook",
+    ] {
         for entry in std::fs::read_dir(root().join(dir)).unwrap() {
             let path = entry.unwrap().path();
             let name = path.file_name().unwrap().to_str().unwrap();
@@ -31,7 +35,7 @@ fn manifests() -> Vec<PathBuf> {
         }
     }
     found.sort();
-    assert!(found.len() >= 4, "{found:?}");
+    assert!(found.len() >= 6, "{found:?}");
     found
 }
 
@@ -265,4 +269,52 @@ fn the_session_job_outlasts_worker_runs_shutdown() {
     let bound = kill_grace + 1 + stop_timeout;
     let termination = pod["terminationGracePeriodSeconds"].as_u64().unwrap();
     assert!(termination >= bound + 5, "{termination} < {bound} + 5");
+}
+
+/// The webhook-triggered workers: `worker webhook` listening where the
+/// Service sends deliveries, the signing key and the environment key from
+/// Secrets, and a termination grace above the shutdown's bound.
+#[test]
+fn webhook_workers_listen_where_their_service_points() {
+    let doc = &documents(&root().join("deploy/webhook/deployment.yaml"))[0];
+    let pod = &doc["spec"]["template"]["spec"];
+    let container = &pod["containers"][0];
+    let args: Vec<String> = container["args"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(&args[..2], ["worker", "webhook"]);
+    let listen = args
+        .iter()
+        .find_map(|a| a.strip_prefix("--listen="))
+        .expect("--listen");
+    let port: u64 = listen.rsplit(':').next().unwrap().parse().unwrap();
+    let ports = container["ports"].as_sequence().unwrap();
+    let webhook = ports
+        .iter()
+        .find(|p| p["containerPort"].as_u64() == Some(port))
+        .unwrap();
+    let service = &documents(&root().join("deploy/webhook/service.yaml"))[0];
+    assert_eq!(service["spec"]["ports"][0]["targetPort"], webhook["name"]);
+    assert_eq!(
+        service["spec"]["selector"], doc["spec"]["selector"]["matchLabels"],
+        "the Service selects the workers"
+    );
+    let env = container["env"].as_sequence().unwrap();
+    for secret in ["ANTHROPIC_ENVIRONMENT_KEY", "ANTHROPIC_WEBHOOK_SIGNING_KEY"] {
+        let var = env.iter().find(|e| e["name"] == secret).unwrap();
+        assert!(var["valueFrom"]["secretKeyRef"].is_mapping(), "{secret}");
+    }
+    let grace = flag_seconds(&args, "--grace").expect("--grace");
+    let kill_grace = flag_seconds(&args, "--kill-grace").unwrap_or(10);
+    let stop_timeout = flag_seconds(&args, "--stop-timeout").unwrap_or(10);
+    let bound = grace + kill_grace + 1 + stop_timeout;
+    let termination = pod["terminationGracePeriodSeconds"].as_u64().unwrap();
+    assert!(termination >= bound + 5, "{termination} < {bound} + 5");
+    assert!(
+        !args.iter().any(|a| a.starts_with("--drain")),
+        "worker webhook refuses --drain"
+    );
 }
