@@ -205,6 +205,18 @@ Exit status: 0 after SIGINT/SIGTERM; 1 when the address cannot be bound
 or polling fails for good; 2 on bad flags or a missing or unusable
 signing key.";
 
+const STUCK_HELP: &str = "\
+An item acknowledged but never heartbeated (its worker died between the
+two) stays `starting`: the queue's depth and pending do not count it,
+reclaim cannot reach it, and its session stays wedged until it is
+stopped (anthropic-sdk-python #1746). An `active` item whose last
+heartbeat is older than its lease allows has lost its worker too. Needs
+the environment key (it lists every item).
+
+Examples:
+  antenv work stuck --older-than 10m --output table
+  antenv work stuck --older-than 10m --stop";
+
 /// `worker webhook`.
 #[derive(Debug, Args)]
 pub struct WebhookArgs {
@@ -648,6 +660,24 @@ pub enum WorkCommand {
     Stats {
         #[command(flatten)]
         queue: QueueArgs,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    #[command(after_long_help = STUCK_HELP)]
+    /// List items whose worker is gone (acknowledged and never heartbeated,
+    /// or heartbeated too long ago), and force-stop them with --stop.
+    Stuck {
+        #[command(flatten)]
+        queue: QueueArgs,
+        /// How long without a heartbeat (since the ack, for an item never
+        /// heartbeated) makes an item stuck. Keep it above the longest
+        /// lease the environment's workers ask for.
+        #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+        older_than: Duration,
+        /// Force-stop each stuck item (its session's run ends; the item is
+        /// listed again just before, and one heartbeated since is spared).
+        #[arg(long)]
+        stop: bool,
         #[command(flatten)]
         output: OutputArgs,
     },

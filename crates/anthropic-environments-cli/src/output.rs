@@ -20,6 +20,8 @@ pub enum Kind {
     Work,
     /// A queue's statistics.
     QueueStats,
+    /// A stuck work item (`work stuck`).
+    Stuck,
     /// The answer to a delete.
     Deleted,
 }
@@ -49,6 +51,14 @@ impl Kind {
                 ("PENDING", "/pending"),
                 ("WORKERS POLLING", "/workers_polling"),
                 ("OLDEST QUEUED", "/oldest_queued_at"),
+            ],
+            Kind::Stuck => &[
+                ("ID", "/id"),
+                ("STATE", "/state"),
+                ("REASON", "/reason"),
+                ("SILENT (S)", "/silent_for_seconds"),
+                ("DATA ID", "/data_id"),
+                ("STOPPED", "/stopped"),
             ],
             Kind::Deleted => &[("ID", "/id"), ("TYPE", "/type")],
         }

@@ -221,6 +221,7 @@ async fn help_snapshots() {
         &["work", "stop"],
         &["work", "stats"],
         &["work", "poll"],
+        &["work", "stuck"],
     ];
     for path in commands {
         let mut cmd = f.antenv(path.iter().chain(&["--help"]));

@@ -74,6 +74,12 @@ pub struct Timing {
     pub max_ttl: Duration,
     /// How often an idle session event stream sends a keep-alive comment.
     pub keep_alive: Duration,
+    /// Whether an item acknowledged but never heartbeated goes back to the
+    /// queue when the lease its ack started runs out (default true). The
+    /// real queue leaves it `starting`, counted in neither `depth` nor
+    /// `pending` and out of reclaim's reach (anthropic-sdk-python #1746):
+    /// false reproduces that, for tests of stuck items.
+    pub requeue_unheartbeated: bool,
 }
 
 impl Default for Timing {
@@ -85,6 +91,7 @@ impl Default for Timing {
             workers_window: Duration::from_secs(30),
             max_ttl: Duration::from_secs(3600),
             keep_alive: Duration::from_secs(15),
+            requeue_unheartbeated: true,
         }
     }
 }
@@ -884,6 +891,12 @@ impl Model {
             }
             match kind {
                 DeadlineKind::LeaseExpiry => {
+                    let never_heartbeated = entry.work.state == BetaWorkState::Starting
+                        && entry.work.latest_heartbeat_at.is_none();
+                    if never_heartbeated && !self.timing.requeue_unheartbeated {
+                        // Stuck, as on the real queue.
+                        continue;
+                    }
                     if matches!(
                         entry.work.state,
                         BetaWorkState::Starting | BetaWorkState::Active

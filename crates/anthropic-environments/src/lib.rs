@@ -88,6 +88,7 @@ pub mod metadata;
 pub mod pagination;
 pub mod params;
 pub mod retry;
+pub mod stuck;
 pub mod telemetry;
 pub mod webhooks;
 

@@ -69,6 +69,68 @@ pub async fn run(connection: &Connection, command: WorkCommand) -> Result<(), Cl
                 output.output,
             )
         }
+        WorkCommand::Stuck {
+            queue,
+            older_than,
+            stop,
+            output,
+        } => {
+            let queue = connection
+                .client(Needs::EnvironmentKey)?
+                .work(queue.environment_id);
+            let mut found = queue.stuck(older_than).await?;
+            let mut stopped = std::collections::HashSet::new();
+            if stop && !found.is_empty() {
+                // Listed again just before: an item heartbeated since is
+                // spared.
+                let still: std::collections::HashSet<String> = queue
+                    .stuck(older_than)
+                    .await?
+                    .into_iter()
+                    .map(|s| s.work.id)
+                    .collect();
+                found.retain(|s| still.contains(&s.work.id));
+                for item in &found {
+                    match queue.stop(&item.work.id).force(true).send().await {
+                        Ok(_) => {
+                            stopped.insert(item.work.id.clone());
+                        }
+                        Err(error) => {
+                            eprintln!("could not stop {}: {error}", item.work.id);
+                        }
+                    }
+                }
+            }
+            let rows: Vec<serde_json::Value> = found
+                .iter()
+                .map(|s| {
+                    let mut row = serde_json::json!({
+                        "id": s.work.id,
+                        "state": s.work.state.as_str(),
+                        "reason": s.reason.as_str(),
+                        "silent_for_seconds": s.silent_for.as_secs(),
+                        "data_id": serde_json::to_value(&s.work.data).ok().and_then(|d| d.get("id").cloned()),
+                    });
+                    if stop {
+                        row["stopped"] = stopped.contains(&s.work.id).into();
+                    }
+                    row
+                })
+                .collect();
+            let failed = stop && stopped.len() < rows.len();
+            print_stream(
+                futures::stream::iter(rows.into_iter().map(Ok)),
+                Kind::Stuck,
+                output.output,
+            )
+            .await?;
+            if failed {
+                return Err(CliError::Failed(
+                    "some stuck items could not be stopped".into(),
+                ));
+            }
+            Ok(())
+        }
         WorkCommand::Poll {
             queue,
             block_ms,

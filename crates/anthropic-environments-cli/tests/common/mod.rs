@@ -32,14 +32,20 @@ pub struct Fixture {
 }
 
 pub async fn fixture() -> Fixture {
+    fixture_with(Timing {
+        default_ttl: Duration::from_secs(2),
+        stop_grace: Duration::from_millis(50),
+        ..Timing::default()
+    })
+    .await
+}
+
+/// The fixture on a mock with this timing.
+pub async fn fixture_with(timing: Timing) -> Fixture {
     let server = MockServer::builder()
         .strict_credentials()
         .api_key(API_KEY)
-        .timing(Timing {
-            default_ttl: Duration::from_secs(2),
-            stop_grace: Duration::from_millis(50),
-            ..Timing::default()
-        })
+        .timing(timing)
         .start()
         .await;
     let api = Client::builder()
