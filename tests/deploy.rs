@@ -25,17 +25,20 @@ fn manifests() -> Vec<PathBuf> {
         "deploy/always-on",
         "deploy/sandbox-per-session",
         "deploy/webhook",
+        "deploy/autoscaling",
     ] {
         for entry in std::fs::read_dir(root().join(dir)).unwrap() {
             let path = entry.unwrap().path();
             let name = path.file_name().unwrap().to_str().unwrap();
-            if name.ends_with(".yaml") && name != "kustomization.yaml" {
+            // KEDA's resource is checked against KEDA's own schema.
+            let keda = name.starts_with("keda-");
+            if name.ends_with(".yaml") && name != "kustomization.yaml" && !keda {
                 found.push(path);
             }
         }
     }
     found.sort();
-    assert!(found.len() >= 6, "{found:?}");
+    assert!(found.len() >= 7, "{found:?}");
     found
 }
 
@@ -316,5 +319,100 @@ fn webhook_workers_listen_where_their_service_points() {
     assert!(
         !args.iter().any(|a| a.starts_with("--drain")),
         "worker webhook refuses --drain"
+    );
+}
+
+/// Validates `deploy/autoscaling/keda-scaledobject.yaml` against KEDA's
+/// own CRD (vendored in tests/vendor/keda with its source and version),
+/// every object closed to unknown fields as the API server's pruning
+/// would drop them.
+#[test]
+#[ignore = "needs jsonschema and PyYAML from target/py: run `cargo xtask test`"]
+fn the_keda_scaled_object_validates_against_kedas_crd() {
+    const CHECK: &str = r#"
+import sys, yaml, jsonschema
+crd = yaml.safe_load(open(sys.argv[1]))
+resource = yaml.safe_load(open(sys.argv[2]))
+version = resource["apiVersion"].split("/")[1]
+assert crd["spec"]["group"] == resource["apiVersion"].split("/")[0], "group"
+assert crd["spec"]["names"]["kind"] == resource["kind"], "kind"
+schema = next(v["schema"]["openAPIV3Schema"] for v in crd["spec"]["versions"] if v["name"] == version)
+def close(node):
+    if isinstance(node, dict):
+        if node.get("type") == "object" and "properties" in node \
+                and "additionalProperties" not in node \
+                and not node.get("x-kubernetes-preserve-unknown-fields"):
+            node["additionalProperties"] = False
+        for value in node.values():
+            close(value)
+    elif isinstance(node, list):
+        for value in node:
+            close(value)
+close(schema)
+errors = sorted(jsonschema.Draft7Validator(schema).iter_errors(resource), key=str)
+for error in errors:
+    print(f"{list(error.absolute_path)}: {error.message}")
+sys.exit(1 if errors else 0)
+"#;
+    let python = std::env::var("ANTHROPIC_ENVIRONMENTS_PYTHON").expect(
+        "ANTHROPIC_ENVIRONMENTS_PYTHON names target/py's interpreter: run `cargo xtask test`",
+    );
+    let check = |resource: &Path| {
+        Command::new(&python)
+            .args(["-c", CHECK])
+            .arg(root().join("tests/vendor/keda/keda.sh_scaledobjects.yaml"))
+            .arg(resource)
+            .output()
+            .unwrap()
+    };
+    let output = check(&root().join("deploy/autoscaling/keda-scaledobject.yaml"));
+    assert!(
+        output.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // The check can fail: a misspelt field is refused.
+    let dir = std::env::temp_dir().join(format!("antenv-keda-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("bad.yaml");
+    let text = std::fs::read_to_string(root().join("deploy/autoscaling/keda-scaledobject.yaml"))
+        .unwrap()
+        .replace("minReplicaCount", "minReplicas");
+    std::fs::write(&bad, text).unwrap();
+    let output = check(&bad);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(!output.status.success(), "a misspelt field passed");
+    assert!(String::from_utf8_lossy(&output.stdout).contains("minReplicas"));
+}
+
+/// Both autoscalers scale the always-on pollers, never below one replica,
+/// on the depth those pollers export (`--stats-interval`); the CLI's own
+/// tests check that antenv exports the metric they name.
+#[test]
+fn the_autoscalers_scale_the_always_on_pollers_on_their_depth() {
+    let deployment = &documents(&root().join("deploy/always-on/deployment.yaml"))[0];
+    let name = &deployment["metadata"]["name"];
+    let args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+        .as_sequence()
+        .unwrap();
+    assert!(
+        args.iter()
+            .any(|a| a.as_str().unwrap().starts_with("--stats-interval=")),
+        "the pollers export the queue's gauges"
+    );
+    let keda = &documents(&root().join("deploy/autoscaling/keda-scaledobject.yaml"))[0];
+    assert_eq!(&keda["spec"]["scaleTargetRef"]["name"], name);
+    assert!(keda["spec"]["minReplicaCount"].as_u64().unwrap() >= 1);
+    let query = keda["spec"]["triggers"][0]["metadata"]["query"]
+        .as_str()
+        .unwrap();
+    assert!(query.contains("antenv_queue_depth"), "{query}");
+    let hpa = &documents(&root().join("deploy/autoscaling/hpa.yaml"))[0];
+    assert_eq!(&hpa["spec"]["scaleTargetRef"]["name"], name);
+    assert!(hpa["spec"]["minReplicas"].as_u64().unwrap() >= 1);
+    assert_eq!(
+        hpa["spec"]["metrics"][0]["external"]["metric"]["name"],
+        "antenv_queue_depth"
     );
 }

@@ -133,7 +133,7 @@ pub enum WorkerCommand {
     /// delivery's signature, and on `session.status_run_started` poll the
     /// queue until it is empty, serving each session as `worker poll` does.
     #[command(after_long_help = WEBHOOK_EXAMPLES)]
-    Webhook(WebhookArgs),
+    Webhook(Box<WebhookArgs>),
 }
 
 const POLL_EXAMPLES: &str = "\
@@ -331,6 +331,19 @@ pub struct PollArgs {
     #[arg(long)]
     pub drain: bool,
 
+    /// Read the queue's statistics this often and export them on
+    /// /metrics (antenv_queue_depth, _pending, _oldest_item_age_seconds,
+    /// _workers_polling, _stuck_items): the signal to autoscale on.
+    #[arg(long, env = "ANTHROPIC_WORKER_STATS_INTERVAL", value_parser = parse_positive_duration,
+          value_name = "DURATION")]
+    pub stats_interval: Option<Duration>,
+
+    /// How long without a heartbeat makes an item stuck, for
+    /// antenv_queue_stuck_items (see `antenv work stuck`).
+    #[arg(long, default_value = "10m", value_parser = parse_positive_duration,
+          value_name = "DURATION")]
+    pub stuck_after: Duration,
+
     #[command(flatten)]
     pub script: ScriptArgs,
 }
@@ -466,6 +479,9 @@ pub enum OutputFormat {
     Json,
     /// A compact table, one row per object.
     Table,
+    /// Prometheus text (`work stats` only: the queue's gauges, as
+    /// `worker poll --stats-interval` exports them).
+    Prometheus,
 }
 
 const ENVIRONMENTS_EXAMPLES: &str = "\
@@ -654,12 +670,19 @@ pub enum WorkCommand {
         output: OutputArgs,
     },
     #[command(
-        after_long_help = "Example:\n  antenv work stats --environment-id env_... --output table"
+        after_long_help = "Examples:\n  antenv work stats --environment-id env_... --output table\n  antenv work stats --output prometheus   # for a textfile collector or a one-off check"
     )]
-    /// Show the queue's depth, pending items and pollers.
+    /// Show the queue's depth, pending items and pollers (with `--output
+    /// prometheus`, as the gauges `worker poll --stats-interval` exports,
+    /// the stuck count included when the environment key is given).
     Stats {
         #[command(flatten)]
         queue: QueueArgs,
+        /// How long without a heartbeat makes an item stuck (for `--output
+        /// prometheus`).
+        #[arg(long, default_value = "10m", value_parser = parse_positive_duration,
+              value_name = "DURATION")]
+        stuck_after: Duration,
         #[command(flatten)]
         output: OutputArgs,
     },

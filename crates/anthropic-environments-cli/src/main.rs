@@ -12,6 +12,7 @@ mod connection;
 mod error;
 mod logging;
 mod output;
+mod queue_metrics;
 mod secret;
 mod worker;
 
@@ -52,7 +53,7 @@ async fn run(cli: Cli) -> Result<u8, CliError> {
         }
         Command::Worker(WorkerCommand::Run(args)) => worker::run::run(&connection, args).await,
         Command::Worker(WorkerCommand::Webhook(args)) => {
-            worker::webhook::run(&connection, args).await?;
+            worker::webhook::run(&connection, *args).await?;
             Ok(EXIT_OK)
         }
         Command::Environments(command) => {

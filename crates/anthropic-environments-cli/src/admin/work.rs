@@ -1,7 +1,7 @@
 //! `antenv work ...`.
 
 use super::metadata_patch;
-use crate::cli::WorkCommand;
+use crate::cli::{OutputFormat, WorkCommand};
 use crate::connection::{Connection, Needs};
 use crate::error::CliError;
 use crate::output::{Kind, print_one, print_stream};
@@ -61,8 +61,19 @@ pub async fn run(connection: &Connection, command: WorkCommand) -> Result<(), Cl
             let work = queue.stop(work_id).force(force).send().await?;
             print_one(&work, Kind::Work, output.output)
         }
-        WorkCommand::Stats { queue, output } => {
+        WorkCommand::Stats {
+            queue,
+            stuck_after,
+            output,
+        } => {
             let queue = connection.client(Needs::Either)?.work(queue.environment_id);
+            if output.output == OutputFormat::Prometheus {
+                // The stuck count lists every item: the environment key.
+                let stuck_after = connection.environment_key().map(|_| stuck_after);
+                let text = crate::queue_metrics::render_once(&queue, stuck_after).await?;
+                print!("{text}");
+                return Ok(());
+            }
             print_one(
                 &queue.stats().send().await?,
                 Kind::QueueStats,
@@ -159,11 +170,11 @@ pub async fn run(connection: &Connection, command: WorkCommand) -> Result<(), Cl
             match work {
                 Some(work) => print_one(&work, Kind::Work, output.output),
                 None => match output.output {
-                    crate::cli::OutputFormat::Json => print_one(&(), Kind::Work, output.output),
-                    crate::cli::OutputFormat::Table => {
+                    OutputFormat::Table => {
                         eprintln!("no work item");
                         Ok(())
                     }
+                    _ => print_one(&(), Kind::Work, output.output),
                 },
             }
         }

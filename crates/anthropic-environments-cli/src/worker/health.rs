@@ -19,6 +19,8 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
+use crate::queue_metrics::QueueGauges;
+
 /// The worker's state as `/healthz` reports it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
@@ -96,6 +98,7 @@ pub struct Health {
     tool_durations: Family<ToolLabel, Histogram>,
     sessions: Family<SessionEndLabel, Counter>,
     webhook_deliveries: Family<DeliveryLabel, Counter>,
+    queue: QueueGauges,
     registry: Registry,
 }
 
@@ -221,6 +224,7 @@ impl Health {
             "Webhook deliveries received (worker webhook), by outcome: accepted (work announced), ignored (another event), duplicate, unauthenticated, invalid or shutting_down.",
             webhook_deliveries.clone(),
         );
+        let queue = QueueGauges::register(&mut registry, true);
         registry.register_collector(Box::new(StatsCollector(stats.clone())));
         Arc::new(Health {
             phase: AtomicU8::new(Phase::Running as u8),
@@ -231,6 +235,7 @@ impl Health {
             tool_durations,
             sessions,
             webhook_deliveries,
+            queue,
             registry,
         })
     }
@@ -290,6 +295,11 @@ impl Health {
                 end: end.to_owned(),
             })
             .inc();
+    }
+
+    /// The queue's gauges (`--stats-interval` keeps them current).
+    pub fn queue_gauges(&self) -> &QueueGauges {
+        &self.queue
     }
 
     /// Counts a webhook delivery as `outcome`.

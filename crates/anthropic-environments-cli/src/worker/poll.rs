@@ -136,6 +136,26 @@ pub async fn run(
             .map_err(|e| CliError::Failed(format!("cannot listen on {addr}: {e}")))?;
         tracing::info!(address = %bound, "health and metrics listening");
     }
+    // The queue's gauges, read every --stats-interval.
+    if let Some(every) = args.stats_interval {
+        let queue = client.work(&args.environment_id);
+        let (health, shutdown, stuck_after) = (health.clone(), shutdown.clone(), args.stuck_after);
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(every);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = ticks.tick() => {}
+                }
+                let read =
+                    crate::queue_metrics::refresh(&queue, health.queue_gauges(), stuck_after);
+                if let Err(error) = read.await {
+                    tracing::warn!(%error, "cannot read the queue's statistics");
+                }
+            }
+        });
+    }
     // /healthz turns 503 as soon as a shutdown begins.
     {
         let (health, shutdown) = (health.clone(), shutdown.clone());
