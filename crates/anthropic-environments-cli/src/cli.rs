@@ -185,9 +185,9 @@ const WEBHOOK_EXAMPLES: &str = "\
 Listens for the API's webhook deliveries on POST /webhook. A delivery
 whose Standard Webhooks signature does not verify with the signing key,
 or whose timestamp is more than 5 minutes off, gets 401 and changes
-nothing. Deliveries are told apart by their webhook-id (they come at
+nothing. Deliveries are told apart by their event's id (they come at
 least once): a repeat gets 200 and is ignored, as is any event but
-session.status_run_started. That one gets 202 at once and wakes the
+session.status_run_started (and a signed body this version cannot read). That one gets 202 at once and wakes the
 worker, which polls the queue (without block_ms, reclaiming items polled
 but not acknowledged for 2 s) until it is empty and serves each item as
 `worker poll` would: in-process, or with --on-work / --exec, with the
@@ -235,13 +235,9 @@ pub struct WebhookArgs {
     )]
     pub signing_key: Option<SecretArg>,
 
-    /// Read the signing key from this file instead.
-    #[arg(
-        long,
-        env = "ANTHROPIC_WEBHOOK_SIGNING_KEY_FILE",
-        conflicts_with = "signing_key",
-        value_name = "PATH"
-    )]
+    /// Read the signing key from this file (used when no --signing-key or
+    /// non-empty ANTHROPIC_WEBHOOK_SIGNING_KEY is given).
+    #[arg(long, env = "ANTHROPIC_WEBHOOK_SIGNING_KEY_FILE", value_name = "PATH")]
     pub signing_key_file: Option<PathBuf>,
 
     #[command(flatten)]
@@ -317,17 +313,17 @@ pub struct PollArgs {
     #[arg(long, env = "ANTHROPIC_WORKER_ID", value_name = "ID")]
     pub worker_id: Option<String>,
 
-    /// How long each poll waits for work, 1-999 ms.
-    #[arg(long, default_value_t = 999, value_parser = clap::value_parser!(u64).range(1..=999),
-          value_name = "MS")]
-    pub block_ms: u64,
+    /// How long each poll waits for work, 1-999 ms (default 999; not for
+    /// `worker webhook`, which polls without waiting).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=999), value_name = "MS")]
+    pub block_ms: Option<u64>,
 
     /// Reclaim items polled but not acknowledged for this long.
     #[arg(long, value_name = "MS")]
     pub reclaim_older_than_ms: Option<u64>,
 
     /// Exit once the queue is empty and in-flight scripts are done (polls
-    /// without waiting), e.g. when a webhook says work arrived.
+    /// without waiting; not for `worker webhook`).
     #[arg(long)]
     pub drain: bool,
 
@@ -479,8 +475,25 @@ pub enum OutputFormat {
     Json,
     /// A compact table, one row per object.
     Table,
-    /// Prometheus text (`work stats` only: the queue's gauges, as
-    /// `worker poll --stats-interval` exports them).
+}
+
+/// `work stats`'s output: as the other commands', or Prometheus text.
+#[derive(Debug, Args)]
+pub struct StatsOutputArgs {
+    /// Pretty JSON (default), a compact table, or Prometheus text (the
+    /// queue's gauges, as `worker poll --stats-interval` exports them).
+    #[arg(long, short, value_enum, default_value_t = StatsFormat::Json)]
+    pub output: StatsFormat,
+}
+
+/// Output format of `work stats`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum StatsFormat {
+    /// Pretty-printed JSON, as the API returns it.
+    Json,
+    /// A compact table.
+    Table,
+    /// Prometheus text exposition.
     Prometheus,
 }
 
@@ -684,7 +697,7 @@ pub enum WorkCommand {
               value_name = "DURATION")]
         stuck_after: Duration,
         #[command(flatten)]
-        output: OutputArgs,
+        output: StatsOutputArgs,
     },
     #[command(after_long_help = STUCK_HELP)]
     /// List items whose worker is gone (acknowledged and never heartbeated,
@@ -695,7 +708,7 @@ pub enum WorkCommand {
         /// How long without a heartbeat (since the ack, for an item never
         /// heartbeated) makes an item stuck. Keep it above the longest
         /// lease the environment's workers ask for.
-        #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+        #[arg(long, value_parser = parse_positive_duration, value_name = "DURATION")]
         older_than: Duration,
         /// Force-stop each stuck item (its session's run ends; the item is
         /// listed again just before, and one heartbeated since is spared).

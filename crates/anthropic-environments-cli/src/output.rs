@@ -107,18 +107,6 @@ pub fn render_one(value: &Value, kind: Kind, format: OutputFormat) -> String {
     match format {
         OutputFormat::Json => pretty(value),
         OutputFormat::Table => table(kind, std::slice::from_ref(value)),
-        // Refused before anything is printed (see `only_json_or_table`).
-        OutputFormat::Prometheus => pretty(value),
-    }
-}
-
-/// `--output prometheus` is for `work stats` alone.
-fn only_json_or_table(format: OutputFormat) -> Result<(), CliError> {
-    match format {
-        OutputFormat::Prometheus => Err(CliError::Usage(
-            "--output prometheus is only for `work stats`".into(),
-        )),
-        _ => Ok(()),
     }
 }
 
@@ -132,7 +120,6 @@ pub fn print_one<T: Serialize>(
     kind: Kind,
     format: OutputFormat,
 ) -> Result<(), CliError> {
-    only_json_or_table(format)?;
     write_out(&render_one(&to_json(value)?, kind, format))
 }
 
@@ -144,10 +131,9 @@ where
     T: Serialize,
     S: Stream<Item = anthropic_environments::Result<T>>,
 {
-    only_json_or_table(format)?;
     futures::pin_mut!(items);
     match format {
-        OutputFormat::Table | OutputFormat::Prometheus => {
+        OutputFormat::Table => {
             let mut rows = Vec::new();
             while let Some(item) = items.next().await {
                 rows.push(to_json(&item?)?);

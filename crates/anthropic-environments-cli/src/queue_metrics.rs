@@ -81,27 +81,31 @@ impl QueueGauges {
     }
 }
 
-/// Reads the queue's statistics and stuck items once and sets `gauges`.
+/// Reads the queue's statistics once and sets `gauges`, then counts its
+/// stuck items (a listing of every item): a slow or failing listing never
+/// holds back the depth.
 pub async fn refresh(
     queue: &WorkQueue,
     gauges: &QueueGauges,
     stuck_after: Duration,
 ) -> anthropic_environments::Result<()> {
     let stats = queue.stats().send().await?;
+    gauges.set(&stats, None, SystemTime::now());
     let stuck = queue.stuck(stuck_after).await?.len();
     gauges.set(&stats, Some(stuck), SystemTime::now());
     Ok(())
 }
 
-/// The gauges of one reading, as Prometheus text; the stuck count with
-/// `stuck_after` (it lists every item: the environment key).
+/// The gauges of one reading, as Prometheus text; the stuck count when a
+/// queue that may list items (the environment key's) and the threshold
+/// are given.
 pub async fn render_once(
     queue: &WorkQueue,
-    stuck_after: Option<Duration>,
+    stuck: Option<(&WorkQueue, Duration)>,
 ) -> anthropic_environments::Result<String> {
     let stats = queue.stats().send().await?;
-    let stuck = match stuck_after {
-        Some(after) => Some(queue.stuck(after).await?.len()),
+    let stuck = match stuck {
+        Some((lister, after)) => Some(lister.stuck(after).await?.len()),
         None => None,
     };
     let mut registry = Registry::default();

@@ -51,7 +51,19 @@ async fn work_stats_prints_the_gauges_once() {
     cmd.env("ANTHROPIC_ENVIRONMENT_ID", &f.environment_id);
     let (code, _, stderr) = common::output(cmd).await;
     assert_eq!(code, 2, "{stderr}");
-    assert!(stderr.contains("only for `work stats`"), "{stderr}");
+    assert!(stderr.contains("invalid value 'prometheus'"), "{stderr}");
+    // Both keys: the stats with either, the stuck items with the
+    // environment key.
+    let mut cmd = f.worker(["work", "stats", "--output", "prometheus"]);
+    cmd.env("ANTHROPIC_ENVIRONMENT_ID", &f.environment_id)
+        .env("ANTHROPIC_API_KEY", common::API_KEY);
+    let (code, stdout, stderr) = common::output(cmd).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        gauge(&stdout, "antenv_queue_stuck_items"),
+        Some(0.0),
+        "{stdout}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

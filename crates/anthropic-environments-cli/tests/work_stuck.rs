@@ -121,6 +121,11 @@ async fn a_worker_killed_before_its_first_heartbeat_leaves_an_item_stuck_until_s
     assert_eq!(f.state(&doomed), WorkState::Stopped);
     let (_, rows) = stuck(&f, &["--older-than", "1s"]).await;
     assert!(rows.is_empty(), "nothing stuck any more: {rows:?}");
+    // A zero threshold would take every live item for a stuck one.
+    let mut cmd = f.worker(["work", "stuck", "--older-than", "0s", "--stop"]);
+    cmd.env("ANTHROPIC_ENVIRONMENT_ID", &f.environment_id);
+    let (code, _, stderr) = common::output(cmd).await;
+    assert_eq!(code, 2, "{stderr}");
     assert_eq!(f.state(&live), WorkState::Active, "the live item untouched");
     beating.abort();
 }

@@ -63,6 +63,9 @@ async fn signed_deliveries_wake_the_worker_and_nothing_else_does() {
         "127.0.0.1:0",
         "--log-format",
         "json",
+        // Room for another session: the worker polls while it serves one.
+        "--concurrency",
+        "2",
         "--workdir",
     ]);
     cmd.arg(&workdir).env("ANTHROPIC_WEBHOOK_SIGNING_KEY", KEY);
@@ -131,17 +134,21 @@ async fn signed_deliveries_wake_the_worker_and_nothing_else_does() {
     assert_eq!(repeated[0].status, Some(200), "{repeated:?}");
     // Another turn's event while the session is served: the session (not
     // in the queue) is not served twice.
+    let before_turn = polls();
     let next_turn = f
         .server
         .deliver_webhook("session.status_run_started", &session_id, None)
         .await;
     assert_eq!(next_turn[0].status, Some(202), "{next_turn:?}");
+    // Wait for the poll it caused (it finds the queue empty).
+    wait_for("the poll the event woke", LONG, || polls() > before_turn).await;
     let acks = f.server.requests_for("ack_work").len();
     assert_eq!(acks, 1, "one ack: the session is served once");
 
     // Shutting down with a call running (it gets its drain time):
     // deliveries get 503 meanwhile (the sender retries them later).
-    let started = workdir.join("started");
+    // (With --concurrency 2, each session has its own folder.)
+    let started = workdir.join(&session_id).join("started");
     f.server
         .append_session_events(
             &session_id,
@@ -193,5 +200,25 @@ async fn a_missing_or_unusable_signing_key_is_a_usage_error() {
     assert!(
         !stderr.contains("not base64!"),
         "the key is never printed: {stderr}"
+    );
+    // --block-ms and --drain mean nothing here: refused.
+    for flags in [&["--block-ms", "500"][..], &["--drain"][..]] {
+        let mut cmd = f.worker(["worker", "webhook", "--listen", "127.0.0.1:0"]);
+        cmd.args(flags).env("ANTHROPIC_WEBHOOK_SIGNING_KEY", KEY);
+        let (code, _, stderr) = common::output(cmd).await;
+        assert_eq!(code, 2, "{flags:?}: {stderr}");
+        assert!(stderr.contains("not for `worker webhook`"), "{stderr}");
+    }
+    // An empty variable is no key: the file is read.
+    let file = f.path("signing-key");
+    std::fs::write(&file, format!("{KEY}\n")).unwrap();
+    let mut cmd = f.worker(["worker", "webhook", "--listen", "127.0.0.1:0", "--drain"]);
+    cmd.env("ANTHROPIC_WEBHOOK_SIGNING_KEY", "")
+        .env("ANTHROPIC_WEBHOOK_SIGNING_KEY_FILE", &file);
+    let (code, _, stderr) = common::output(cmd).await;
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("--drain is not for"),
+        "the key was read, then the flags checked: {stderr}"
     );
 }

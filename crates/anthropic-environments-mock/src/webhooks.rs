@@ -30,6 +30,9 @@ use sha2::Sha256;
 
 use crate::api::{Api, Shared, bad, body};
 
+/// How long one delivery may take.
+const DELIVERY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// The prefix of a signing key as the API shows it.
 const KEY_PREFIX: &str = "whsec_";
 
@@ -112,7 +115,8 @@ impl Webhooks {
         let webhook_id = webhook_id.unwrap_or_else(|| format!("msg_{:016x}", fastrand::u64(..)));
         let body = json!({
             "type": "event",
-            "id": format!("wevt_{:016x}", fastrand::u64(..)),
+            // One event id per delivery id: a repeat is the same event.
+            "id": format!("wevt_{}", webhook_id.trim_start_matches("msg_")),
             "created_at": crate::clock::format_rfc3339(
                 SystemTime::now()
                     .duration_since(UNIX_EPOCH)
@@ -142,11 +146,11 @@ impl Webhooks {
                 .header("webhook-signature", signature)
                 .body(Full::new(Bytes::from(body.clone())));
             let status = match request {
-                Ok(request) => self
-                    .client
-                    .request(request)
+                // An endpoint that never answers is given up on.
+                Ok(request) => tokio::time::timeout(DELIVERY_TIMEOUT, self.client.request(request))
                     .await
                     .ok()
+                    .and_then(Result::ok)
                     .map(|r| r.status().as_u16()),
                 Err(_) => None,
             };

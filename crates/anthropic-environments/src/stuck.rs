@@ -60,18 +60,20 @@ pub struct StuckWork {
 }
 
 /// Whether `work` is stuck at `now`: `starting` with no heartbeat since an
-/// ack at least `older_than` ago, or `active` with a last heartbeat at
-/// least `older_than` ago. An item whose timestamps do not parse is never
-/// stuck (nothing is stopped on a guess).
+/// ack more than `older_than` ago, or `active` with a last heartbeat more
+/// than `older_than` ago. An item whose timestamps are missing or do not
+/// parse is never stuck (nothing is stopped on a guess).
 pub fn classify(work: &Work, older_than: Duration, now: SystemTime) -> Option<StuckWork> {
     let since = |stamp: Option<&String>| {
         let at = humantime::parse_rfc3339_weak(stamp?).ok()?;
         Some(now.duration_since(at).unwrap_or(Duration::ZERO))
     };
     let (reason, silent_for) = match work.state {
+        // Timed from the ack only: an item queued long ago and acked a
+        // moment ago is not stuck.
         WorkState::Starting if work.latest_heartbeat_at.is_none() => (
             StuckReason::NeverHeartbeated,
-            since(work.acknowledged_at.as_ref().or(Some(&work.created_at)))?,
+            since(work.acknowledged_at.as_ref())?,
         ),
         WorkState::Active | WorkState::Starting => (
             StuckReason::HeartbeatStale,
@@ -79,7 +81,7 @@ pub fn classify(work: &Work, older_than: Duration, now: SystemTime) -> Option<St
         ),
         _ => return None,
     };
-    (silent_for >= older_than).then(|| StuckWork {
+    (silent_for > older_than).then(|| StuckWork {
         work: work.clone(),
         reason,
         silent_for,
@@ -154,6 +156,16 @@ mod tests {
             classify(&odd, Duration::ZERO, now).is_none(),
             "unparsable: not stuck"
         );
+        // Queued long ago, no ack time: never timed from its creation.
+        let unacked = work("starting", None, None);
+        assert!(classify(&unacked, minute, now).is_none());
+        // A heartbeat this very second is never stuck, even at zero.
+        let now_beat = work(
+            "active",
+            Some("2026-12-02T00:00:01Z"),
+            Some("2026-12-02T00:10:00Z"),
+        );
+        assert!(classify(&now_beat, Duration::ZERO, now).is_none());
         // A clock behind the server's: silent for zero, not stuck.
         let future = work("starting", Some("2026-12-02T00:20:00Z"), None);
         assert!(classify(&future, minute, now).is_none());

@@ -1,7 +1,7 @@
 //! `antenv work ...`.
 
 use super::metadata_patch;
-use crate::cli::{OutputFormat, WorkCommand};
+use crate::cli::{OutputFormat, StatsFormat, WorkCommand};
 use crate::connection::{Connection, Needs};
 use crate::error::CliError;
 use crate::output::{Kind, print_one, print_stream};
@@ -66,19 +66,32 @@ pub async fn run(connection: &Connection, command: WorkCommand) -> Result<(), Cl
             stuck_after,
             output,
         } => {
-            let queue = connection.client(Needs::Either)?.work(queue.environment_id);
-            if output.output == OutputFormat::Prometheus {
-                // The stuck count lists every item: the environment key.
-                let stuck_after = connection.environment_key().map(|_| stuck_after);
-                let text = crate::queue_metrics::render_once(&queue, stuck_after).await?;
-                print!("{text}");
-                return Ok(());
-            }
-            print_one(
-                &queue.stats().send().await?,
-                Kind::QueueStats,
-                output.output,
-            )
+            let environment_id = queue.environment_id;
+            let format = match output.output {
+                StatsFormat::Json => OutputFormat::Json,
+                StatsFormat::Table => OutputFormat::Table,
+                StatsFormat::Prometheus => {
+                    // The stuck count lists every item: the environment key.
+                    let lister = match connection.environment_key() {
+                        Some(_) => Some(
+                            connection
+                                .client(Needs::EnvironmentKey)?
+                                .work(&environment_id),
+                        ),
+                        None => None,
+                    };
+                    let queue = connection.client(Needs::Either)?.work(&environment_id);
+                    let text = crate::queue_metrics::render_once(
+                        &queue,
+                        lister.as_ref().map(|l| (l, stuck_after)),
+                    )
+                    .await?;
+                    print!("{text}");
+                    return Ok(());
+                }
+            };
+            let queue = connection.client(Needs::Either)?.work(environment_id);
+            print_one(&queue.stats().send().await?, Kind::QueueStats, format)
         }
         WorkCommand::Stuck {
             queue,
@@ -170,11 +183,11 @@ pub async fn run(connection: &Connection, command: WorkCommand) -> Result<(), Cl
             match work {
                 Some(work) => print_one(&work, Kind::Work, output.output),
                 None => match output.output {
+                    OutputFormat::Json => print_one(&(), Kind::Work, output.output),
                     OutputFormat::Table => {
                         eprintln!("no work item");
                         Ok(())
                     }
-                    _ => print_one(&(), Kind::Work, output.output),
                 },
             }
         }

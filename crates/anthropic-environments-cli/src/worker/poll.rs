@@ -103,7 +103,7 @@ pub async fn run(
     };
     let mut builder = Worker::builder(client.work(&args.environment_id))
         .concurrency(args.concurrency as usize)
-        .block_ms(args.block_ms)
+        .block_ms(args.block_ms.unwrap_or(999))
         .mode(mode)
         .force_stop(args.force_stop)
         .drain(args.drain)

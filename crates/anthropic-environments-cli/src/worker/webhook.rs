@@ -1,5 +1,5 @@
 //! `antenv worker webhook`: the webhook-triggered worker. Deliveries are
-//! verified (Standard Webhooks), de-duplicated by their `webhook-id`, and
+//! verified (Standard Webhooks), de-duplicated by their event's id, and
 //! `session.status_run_started` wakes a worker that polls the queue until
 //! it is empty, serving each item as `worker poll` does.
 
@@ -22,11 +22,11 @@ use crate::connection::Connection;
 use crate::error::CliError;
 use crate::secret::SecretArg;
 
-/// How many delivery ids are remembered to ignore repeats (the sender
+/// How many event ids are remembered to ignore repeats (the sender
 /// retries within hours; this covers far more deliveries than that).
 const REMEMBERED_DELIVERIES: usize = 10_000;
 
-/// The delivery ids seen lately, oldest first.
+/// The event ids seen lately, oldest first.
 #[derive(Default)]
 struct Deliveries {
     order: VecDeque<String>,
@@ -65,6 +65,11 @@ pub async fn run(connection: &Connection, args: WebhookArgs) -> Result<(), CliEr
         return Err(CliError::Usage(
             "--drain is not for `worker webhook`: it serves each delivery's work until shut down"
                 .into(),
+        ));
+    }
+    if args.poll.block_ms.is_some() {
+        return Err(CliError::Usage(
+            "--block-ms is not for `worker webhook`: it polls without waiting when woken".into(),
         ));
     }
     let key = signing_key(&args)?;
@@ -158,7 +163,9 @@ fn receive(
     let event = match receiver.verifier.verify(headers, body) {
         Ok(event) => event,
         Err(error) if error.is_unauthenticated() => {
-            tracing::warn!(%error, "webhook delivery refused");
+            // Counted (antenv_webhook_deliveries_total); at debug, as
+            // anyone may post to a public endpoint.
+            tracing::debug!(%error, "webhook delivery refused");
             return (
                 StatusCode::UNAUTHORIZED,
                 "unauthenticated",
@@ -166,22 +173,20 @@ fn receive(
             );
         }
         Err(error) => {
-            tracing::warn!(%error, "webhook delivery is not an event");
-            return (StatusCode::BAD_REQUEST, "invalid", "not a webhook event\n");
+            // Signed, so the API's: a shape this version cannot read is no
+            // run announcement; 2xx, so the sender does not retry it.
+            tracing::info!(%error, "signed webhook delivery this version cannot read; ignored");
+            return (StatusCode::OK, "invalid", "ignored\n");
         }
     };
-    // Verified, so the header is there.
-    let delivery = headers
-        .get("webhook-id")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
+    // The event's id is the same on every delivery of it.
     let first = receiver
         .deliveries
         .lock()
         .unwrap_or_else(|p| p.into_inner())
-        .first(delivery);
+        .first(&event.id);
     if !first {
-        tracing::info!(delivery, event_id = %event.id, "repeated webhook delivery ignored");
+        tracing::info!(event_id = %event.id, "repeated webhook delivery ignored");
         return (StatusCode::OK, "duplicate", "already received\n");
     }
     if event.data.type_ != WebhookEventType::SessionStatusRunStarted {
