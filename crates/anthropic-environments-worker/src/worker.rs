@@ -111,7 +111,7 @@ impl WorkerBuilder {
     }
 
     /// Polls only when there may be work: once a poll finds the queue
-    /// empty, the poll loops wait for `wakeup` ([`Wakeup::wake`]) instead
+    /// empty, the poll loops wait for `wakeup` ([`Wakeup::wake`](crate::Wakeup::wake)) instead
     /// of polling again, then poll until the queue is empty again. With
     /// [`non_blocking`](Self::non_blocking) and
     /// [`reclaim_older_than_ms`](Self::reclaim_older_than_ms), the
