@@ -172,6 +172,15 @@ fn the_launcher_renders_one_job_per_item_and_refuses_odd_ids() {
     }
 }
 
+/// How long `antenv`'s shutdown may take with these flags after `grace`:
+/// a signalled script's kill grace plus the worker's 1 s, then the stop
+/// phase (defaults 10 s each).
+fn shutdown_bound(args: &[String], grace: u64) -> u64 {
+    let kill_grace = flag_seconds(args, "--kill-grace").unwrap_or(10);
+    let stop_timeout = flag_seconds(args, "--stop-timeout").unwrap_or(10);
+    grace + kill_grace + 1 + stop_timeout
+}
+
 /// A duration flag's value in seconds (`--grace=45s`).
 fn flag_seconds(args: &[String], flag: &str) -> Option<u64> {
     let value = args
@@ -203,9 +212,7 @@ fn pollers_outlast_their_grace_and_probe_their_health_port() {
         // grace, a signalled script's kill grace plus the worker's 1 s, and
         // the stop phase; the kubelet must wait longer, with a margin.
         let grace = flag_seconds(&args, "--grace").expect("--grace");
-        let kill_grace = flag_seconds(&args, "--kill-grace").unwrap_or(10);
-        let stop_timeout = flag_seconds(&args, "--stop-timeout").unwrap_or(10);
-        let bound = grace + kill_grace + 1 + stop_timeout;
+        let bound = shutdown_bound(&args, grace);
         let termination = pod["terminationGracePeriodSeconds"].as_u64().unwrap();
         assert!(
             termination >= bound + 5,
@@ -267,9 +274,7 @@ fn the_session_job_outlasts_worker_runs_shutdown() {
         .map(|a| a.as_str().unwrap().to_owned())
         .collect();
     assert_eq!(&command[1..3], ["worker", "run"]);
-    let kill_grace = flag_seconds(&command, "--kill-grace").unwrap_or(10);
-    let stop_timeout = flag_seconds(&command, "--stop-timeout").unwrap_or(10);
-    let bound = kill_grace + 1 + stop_timeout;
+    let bound = shutdown_bound(&command, 0);
     let termination = pod["terminationGracePeriodSeconds"].as_u64().unwrap();
     assert!(termination >= bound + 5, "{termination} < {bound} + 5");
 }
@@ -311,9 +316,7 @@ fn webhook_workers_listen_where_their_service_points() {
         assert!(var["valueFrom"]["secretKeyRef"].is_mapping(), "{secret}");
     }
     let grace = flag_seconds(&args, "--grace").expect("--grace");
-    let kill_grace = flag_seconds(&args, "--kill-grace").unwrap_or(10);
-    let stop_timeout = flag_seconds(&args, "--stop-timeout").unwrap_or(10);
-    let bound = grace + kill_grace + 1 + stop_timeout;
+    let bound = shutdown_bound(&args, grace);
     let termination = pod["terminationGracePeriodSeconds"].as_u64().unwrap();
     assert!(termination >= bound + 5, "{termination} < {bound} + 5");
     assert!(

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{fixture, spawn, wait_for};
+use common::{fixture, spawn};
 use nix::sys::signal::Signal;
 
 const LONG: Duration = Duration::from_secs(30);
@@ -92,14 +92,7 @@ async fn a_worker_exports_the_gauges_the_autoscaling_manifests_name() {
     ]);
     cmd.arg(&script);
     let mut worker = spawn(cmd);
-    wait_for("the health server", LONG, || {
-        !worker.events("health and metrics listening").is_empty()
-    })
-    .await;
-    let address = worker.events("health and metrics listening")[0]["address"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let address = common::logged_address(&worker, "health and metrics listening", LONG).await;
     // One item taken (its script never ends): two left, one worker polling.
     let metrics = common::poll_until("the gauges", LONG, || async {
         let text = reqwest::get(format!("http://{address}/metrics"))

@@ -438,14 +438,7 @@ async fn timeouts_end_scripts_and_are_counted() {
 
 /// GETs `path` of the worker's health server (its address from the logs).
 async fn scrape(worker: &common::Running, path: &str) -> (u16, String) {
-    wait_for("the health server", LONG, || {
-        !worker.events("health and metrics listening").is_empty()
-    })
-    .await;
-    let address = worker.events("health and metrics listening")[0]["address"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let address = common::logged_address(worker, "health and metrics listening", LONG).await;
     let response = reqwest::get(format!("http://{address}{path}"))
         .await
         .unwrap();
@@ -628,16 +621,6 @@ async fn a_shutdown_with_every_stop_black_holed_ends_within_its_bound() {
     );
 }
 
-/// The tool results posted to a session of the fixture's mock.
-fn tool_results(f: &common::Fixture, session_id: &str) -> Vec<serde_json::Value> {
-    f.server
-        .session_events(session_id)
-        .unwrap()
-        .into_iter()
-        .filter(|e| e["type"] == "user.tool_result")
-        .collect()
-}
-
 /// Without a script, `worker poll` serves each session in-process, as
 /// `ant` does: the agent's calls run in --workdir and their results are
 /// posted with the item's token; the session's end ends the serving, and
@@ -675,7 +658,7 @@ async fn sessions_are_served_in_process_without_a_script() {
     cmd.arg(&workdir);
     let mut worker = spawn(cmd);
     wait_for("two results", LONG, || {
-        tool_results(&f, &session_id).len() == 2
+        common::tool_results(&f, &session_id).len() == 2
     })
     .await;
     // The tool calls in the metrics (counted once each result is posted).
@@ -700,7 +683,7 @@ async fn sessions_are_served_in_process_without_a_script() {
         )
         .unwrap();
     assert!(worker.exit(LONG).await.success(), "{}", worker.log_text());
-    let results = tool_results(&f, &session_id);
+    let results = common::tool_results(&f, &session_id);
     assert_eq!(results[0]["content"][0]["text"], "served by antenv");
     assert_eq!(results[1]["is_error"], false);
     assert_eq!(
@@ -755,7 +738,7 @@ async fn sigterm_mid_tool_lets_the_call_finish_and_post() {
     cmd.arg(&workdir);
     let mut worker = spawn(cmd);
     wait_for("the first result", LONG, || {
-        tool_results(&f, &first).len() == 1
+        common::tool_results(&f, &first).len() == 1
     })
     .await;
     f.server
@@ -787,7 +770,7 @@ async fn sigterm_mid_tool_lets_the_call_finish_and_post() {
     std::fs::write(workdir.join("go"), "").unwrap();
     let status = worker.exit(LONG).await;
     assert!(status.success(), "{status:?}\n{}", worker.log_text());
-    let results = tool_results(&f, &second);
+    let results = common::tool_results(&f, &second);
     assert_eq!(results.len(), 1, "{results:?}");
     assert_eq!(results[0]["is_error"], false, "{results:?}");
     assert_eq!(results[0]["content"][0]["text"], "finished", "{results:?}");

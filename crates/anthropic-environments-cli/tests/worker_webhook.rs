@@ -14,7 +14,7 @@ const LONG: Duration = Duration::from_secs(20);
 use anthropic_environments::webhooks::WebhookVerifier;
 use common::{fixture, spawn, wait_for};
 use nix::sys::signal::Signal;
-use serde_json::{Value, json};
+use serde_json::json;
 
 const KEY: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
@@ -43,15 +43,6 @@ async fn deliver(address: &str, key: &str, delivery: &str, kind: &str, id: &str)
     (response.status().as_u16(), response.text().await.unwrap())
 }
 
-fn tool_results(f: &common::Fixture, session_id: &str) -> Vec<Value> {
-    f.server
-        .session_events(session_id)
-        .unwrap()
-        .into_iter()
-        .filter(|e| e["type"] == "user.tool_result")
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signed_deliveries_wake_the_worker_and_nothing_else_does() {
     let f = fixture().await;
@@ -70,14 +61,7 @@ async fn signed_deliveries_wake_the_worker_and_nothing_else_does() {
     ]);
     cmd.arg(&workdir).env("ANTHROPIC_WEBHOOK_SIGNING_KEY", KEY);
     let mut worker = spawn(cmd);
-    wait_for("the receiver", LONG, || {
-        !worker.events("webhook receiver listening").is_empty()
-    })
-    .await;
-    let address = worker.events("webhook receiver listening")[0]["address"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let address = common::logged_address(&worker, "webhook receiver listening", LONG).await;
     // The first poll (a backlog is served at start) finds nothing.
     let polls = || f.server.requests_for("poll_work").len();
     wait_for("the first poll", LONG, || polls() >= 1).await;
@@ -116,10 +100,10 @@ async fn signed_deliveries_wake_the_worker_and_nothing_else_does() {
         .unwrap();
     f.server.queue_work(&f.environment_id, &session_id).unwrap();
     wait_for("the call answered", LONG, || {
-        tool_results(&f, &session_id).len() == 1
+        common::tool_results(&f, &session_id).len() == 1
     })
     .await;
-    let results = tool_results(&f, &session_id);
+    let results = common::tool_results(&f, &session_id);
     assert_eq!(results[0]["content"][0]["text"], "woken by a webhook");
     // Delivered again (deliveries come at least once): ignored.
     let first = f
@@ -180,7 +164,7 @@ async fn signed_deliveries_wake_the_worker_and_nothing_else_does() {
     assert!(refused.contains("shutting down"), "{refused}");
     assert!(worker.exit(LONG).await.success(), "{}", worker.log_text());
     assert_eq!(f.server.requests_for("ack_work").len(), 1);
-    let results = tool_results(&f, &session_id);
+    let results = common::tool_results(&f, &session_id);
     assert_eq!(results.len(), 2, "the running call finished and posted");
     assert_eq!(results[1]["content"][0]["text"], "finished");
 }

@@ -48,6 +48,32 @@ async fn session_with(
     (client, env, id)
 }
 
+/// A runner whose `count` tool takes an hour: a message when a call
+/// starts, and how many calls finished.
+fn hour_long_count(
+    workdir: &std::path::Path,
+) -> (
+    SessionRunner,
+    tokio::sync::mpsc::UnboundedReceiver<()>,
+    Arc<AtomicUsize>,
+) {
+    let (started, started_rx) = tokio::sync::mpsc::unbounded_channel();
+    let finished = Arc::new(AtomicUsize::new(0));
+    let done = finished.clone();
+    let runner = SessionRunner::new(workdir)
+        .max_idle(None)
+        .custom_tool("count", move |_| {
+            let _ = started.send(());
+            let done = done.clone();
+            async move {
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+                done.fetch_add(1, Ordering::SeqCst);
+                Ok("too late".to_owned())
+            }
+        });
+    (runner, started_rx, finished)
+}
+
 #[tokio::test(start_paused = true)]
 async fn streams_that_break_every_event_still_run_each_call_once() {
     let server = MockServer::start().await;
@@ -143,21 +169,8 @@ async fn a_result_that_cannot_be_posted_is_given_up_within_the_lease() {
 async fn a_lease_lost_mid_tool_cancels_it_and_posts_nothing() {
     let server = MockServer::start().await;
     let (client, env, session) = session_with(&server, 1).await;
-    let (started, mut started_rx) = tokio::sync::mpsc::unbounded_channel();
-    let finished = Arc::new(AtomicUsize::new(0));
-    let done = finished.clone();
     let workdir = tempfile::tempdir().unwrap();
-    let runner = SessionRunner::new(workdir.path())
-        .max_idle(None)
-        .custom_tool("count", move |_| {
-            let _ = started.send(());
-            let done = done.clone();
-            async move {
-                tokio::time::sleep(Duration::from_secs(3600)).await;
-                done.fetch_add(1, Ordering::SeqCst);
-                Ok("too late".to_owned())
-            }
-        });
+    let (runner, mut started_rx, finished) = hour_long_count(workdir.path());
     let worker = Worker::builder(client.work(&env))
         .drain(true)
         .build()
@@ -277,21 +290,8 @@ async fn a_shutdown_lets_the_running_call_post_and_leaves_the_queued_ones() {
 async fn a_shutdown_gives_the_running_call_the_drain_time_then_cancels_it() {
     let server = MockServer::start().await;
     let (client, env, session) = session_with(&server, 1).await;
-    let (started, mut started_rx) = tokio::sync::mpsc::unbounded_channel();
-    let finished = Arc::new(AtomicUsize::new(0));
-    let done = finished.clone();
     let workdir = tempfile::tempdir().unwrap();
-    let runner = SessionRunner::new(workdir.path())
-        .max_idle(None)
-        .custom_tool("count", move |_| {
-            let _ = started.send(());
-            let done = done.clone();
-            async move {
-                tokio::time::sleep(Duration::from_secs(3600)).await;
-                done.fetch_add(1, Ordering::SeqCst);
-                Ok("too late".to_owned())
-            }
-        });
+    let (runner, mut started_rx, finished) = hour_long_count(workdir.path());
     let (shutdown, run) = serve_until_shutdown(&client, &env, runner);
     started_rx.recv().await.unwrap();
     let signalled = tokio::time::Instant::now();

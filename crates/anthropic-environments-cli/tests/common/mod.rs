@@ -251,3 +251,23 @@ where
 pub fn read(path: &Path) -> Option<String> {
     std::fs::read_to_string(path).ok()
 }
+
+/// The tool results posted to a session of the fixture's mock.
+pub fn tool_results(f: &Fixture, session_id: &str) -> Vec<serde_json::Value> {
+    f.server
+        .session_events(session_id)
+        .unwrap()
+        .into_iter()
+        .filter(|e| e["type"] == "user.tool_result")
+        .collect()
+}
+
+/// Waits for the JSON log record `message` (a listener's) and returns its
+/// `address`.
+pub async fn logged_address(worker: &Running, message: &str, timeout: Duration) -> String {
+    wait_for(message, timeout, || !worker.events(message).is_empty()).await;
+    worker.events(message)[0]["address"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
