@@ -134,4 +134,5 @@ async fn a_worker_exports_the_gauges_the_autoscaling_manifests_name() {
     assert!(named >= 2, "each manifest names a metric");
     worker.signal(Signal::SIGTERM);
     assert!(worker.exit(LONG).await.success(), "{}", worker.log_text());
+    assert!(worker.assert_plain_json_logs() > 5, "{}", worker.log_text());
 }

@@ -60,6 +60,7 @@ async fn on_work_contract(forward_secret: bool) {
     .await;
     worker.signal(Signal::SIGTERM);
     assert!(worker.exit(LONG).await.success(), "{}", worker.log_text());
+    assert!(worker.assert_plain_json_logs() > 3, "{}", worker.log_text());
 
     // The script ran once, for the session item only.
     let ran: Vec<_> = std::fs::read_dir(f.dir.path())
@@ -266,6 +267,7 @@ while :; do sleep 0.05; done"#,
     .await;
     worker.signal(Signal::SIGTERM);
     assert!(worker.exit(LONG).await.success());
+    worker.assert_plain_json_logs();
     let exited = worker.events("script exited");
     assert_eq!(exited.len(), 1, "{}", worker.log_text());
     assert_eq!(exited[0]["cancelled"], true);
@@ -431,6 +433,7 @@ async fn timeouts_end_scripts_and_are_counted() {
     assert!(metrics.contains("antenv_items_failed_total 1"), "{metrics}");
     worker.signal(Signal::SIGTERM);
     assert!(worker.exit(LONG).await.success());
+    worker.assert_plain_json_logs();
     let exited = worker.events("script exited");
     assert_eq!(exited[0]["timed_out"], true, "{exited:?}");
     assert_eq!(exited[0]["exit_code"], 143, "SIGTERM: {exited:?}");
@@ -683,6 +686,7 @@ async fn sessions_are_served_in_process_without_a_script() {
         )
         .unwrap();
     assert!(worker.exit(LONG).await.success(), "{}", worker.log_text());
+    assert!(worker.assert_plain_json_logs() > 3, "{}", worker.log_text());
     let results = common::tool_results(&f, &session_id);
     assert_eq!(results[0]["content"][0]["text"], "served by antenv");
     assert_eq!(results[1]["is_error"], false);

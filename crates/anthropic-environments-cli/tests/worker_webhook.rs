@@ -164,6 +164,11 @@ async fn signed_deliveries_wake_the_worker_and_nothing_else_does() {
     assert!(refused.contains("shutting down"), "{refused}");
     assert!(worker.exit(LONG).await.success(), "{}", worker.log_text());
     assert_eq!(f.server.requests_for("ack_work").len(), 1);
+    assert!(
+        worker.assert_plain_json_logs() > 10,
+        "{}",
+        worker.log_text()
+    );
     let results = common::tool_results(&f, &session_id);
     assert_eq!(results.len(), 2, "the running call finished and posted");
     assert_eq!(results[1]["content"][0]["text"], "finished");

@@ -35,6 +35,20 @@ pub enum CancelReason {
 }
 
 impl CancelReason {
+    /// A short name, for logs and metric labels (`server_stopping`,
+    /// `lease_not_extended`, `lease_lost`, `lease_assumed_lost`,
+    /// `heartbeat_rejected`, `shutdown`).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            CancelReason::ServerStopping => "server_stopping",
+            CancelReason::LeaseNotExtended => "lease_not_extended",
+            CancelReason::LeaseLost => "lease_lost",
+            CancelReason::LeaseAssumedLost => "lease_assumed_lost",
+            CancelReason::HeartbeatRejected => "heartbeat_rejected",
+            CancelReason::Shutdown => "shutdown",
+        }
+    }
+
     /// Whether the lease now belongs to the queue or to another worker.
     pub fn lease_lost(&self) -> bool {
         matches!(

@@ -178,7 +178,7 @@ impl ItemServer {
         };
         if !matches!(work.data, BetaWorkData::Session(_)) {
             bump(&self.counters.non_session);
-            tracing::info!(work_id = %work_id, data_type = ?work.data_type(), "not a session item; force-stopping it without running anything");
+            tracing::info!(work_id = %work_id, data_type = work.data_type(), "not a session item; force-stopping it without running anything");
             let stopped = self.stop(&item_queue, &work_id, true).await;
             return (ItemOutcome::NotASession, stopped);
         }
@@ -211,13 +211,13 @@ impl ItemServer {
                     if reason.lease_lost() {
                         // Another holder's: leave the item alone.
                         bump(&self.counters.lease_lost);
-                        tracing::warn!(work_id = %work_id, ?reason, "the lease is lost; released without stopping the item");
+                        tracing::warn!(work_id = %work_id, reason = reason.as_str(), "the lease is lost; released without stopping the item");
                         return (ItemOutcome::LeaseLost(reason), StopResult::NotAttempted);
                     }
                     // Stopping, not extended, rejected, shut down: the
                     // item's run is over; stop it (the official workers do).
                     bump(&self.counters.not_claimed);
-                    tracing::warn!(work_id = %work_id, ?reason, "could not claim the lease; force-stopping the item");
+                    tracing::warn!(work_id = %work_id, reason = reason.as_str(), "could not claim the lease; force-stopping the item");
                     let stopped = self.stop(ctx.item_queue(), &work_id, true).await;
                     return (ItemOutcome::NotClaimed(reason), stopped);
                 }
@@ -268,7 +268,7 @@ impl ItemServer {
             .or_else(|| ctx.cancel_reason().filter(CancelReason::lease_lost));
         if let Some(reason) = lost {
             bump(&self.counters.lease_lost);
-            tracing::warn!(work_id = %work_id, ?reason, "lease lost; leaving the item alone");
+            tracing::warn!(work_id = %work_id, reason = reason.as_str(), "lease lost; leaving the item alone");
             return (ItemOutcome::LeaseLost(reason), StopResult::NotAttempted);
         }
         let stopped = self
@@ -363,8 +363,12 @@ impl ItemServer {
                 ttl_seconds: beat.ttl_seconds,
             },
             Ok(Err(e)) if e.is_lease_held_elsewhere() => {
-                let state = e.api().and_then(|a| a.lease_state()).cloned();
-                tracing::error!(work_id = %ctx.work.id, server_state = ?state, "lease lost: heartbeat precondition failed");
+                // The server's view of the lease, as JSON (absent when not said).
+                let server_lease = e
+                    .api()
+                    .and_then(|a| a.lease_state())
+                    .and_then(|state| serde_json::to_string(state).ok());
+                tracing::error!(work_id = %ctx.work.id, server_lease, "lease lost: heartbeat precondition failed");
                 BeatOutcome::PreconditionFailed
             }
             Ok(Err(e)) if is_fatal(&e) => {
@@ -383,7 +387,7 @@ impl ItemServer {
         let failed = outcome == BeatOutcome::Failed;
         match lease.on_beat(sent, outcome) {
             Some(reason) => {
-                tracing::info!(work_id = %ctx.work.id, ?reason, "the lease ends");
+                tracing::info!(work_id = %ctx.work.id, reason = reason.as_str(), "the lease ends");
                 Beat::Ended(reason)
             }
             None if failed => Beat::Failed,

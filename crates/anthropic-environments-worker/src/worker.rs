@@ -438,7 +438,24 @@ impl Worker {
             listener.abort();
         }
         let report = shared.counters.report();
-        tracing::info!(parent: &span, ?report, "worker stopped");
+        // Each count a field of its own (plain numbers in JSON logs).
+        tracing::info!(
+            parent: &span,
+            claimed = report.claimed,
+            succeeded = report.succeeded,
+            failed = report.failed,
+            lease_lost = report.lease_lost,
+            not_claimed = report.not_claimed,
+            stopped = report.stopped,
+            unstopped = report.unstopped,
+            ack_rejected = report.ack_rejected,
+            ack_conflicts = report.ack_conflicts,
+            non_session = report.non_session,
+            undecodable = report.undecodable,
+            no_credential = report.no_credential,
+            poll_errors = report.poll_errors,
+            "worker stopped"
+        );
         match fatal {
             Some(e) => Err(e),
             None => Ok(report),
@@ -597,7 +614,7 @@ impl Worker {
             };
             poll_attempt = 0;
             idle.on_claim();
-            tracing::info!(parent: span, work_id = %work.id, session_id = ?work.session_id(), data_type = ?work.data_type(), "polled work");
+            tracing::info!(parent: span, work_id = %work.id, session_id = work.session_id(), data_type = work.data_type(), "polled work");
             // The lease runs from the ack: start its clock before sending it.
             let lease_started = Instant::now();
             // An ack still unanswered when the grace is over is given up:

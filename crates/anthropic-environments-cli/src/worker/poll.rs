@@ -336,7 +336,7 @@ async fn handle(shared: Arc<Shared>, ctx: WorkContext) -> Result<(), ScriptFaile
         duration_ms,
         timed_out = ended.timed_out,
         cancelled = ended.cancelled,
-        cancel_reason = ctx.cancel_reason().map(|r| format!("{r:?}")),
+        cancel_reason = ctx.cancel_reason().map(|r| r.as_str()),
         "script exited"
     );
     if let Some(recorder) = &shared.recorder {

@@ -211,6 +211,44 @@ impl Running {
         self.logs.lock().unwrap().join("\n")
     }
 
+    /// Asserts that every JSON line logged so far (a script's own stderr
+    /// passes through raw) is an object whose fields are plain values: no Rust `Debug` text (`Some(...)`, a
+    /// struct's `Name { .. }`) in any of them, nested span fields
+    /// included; how many lines it checked.
+    pub fn assert_plain_json_logs(&self) -> usize {
+        fn walk(value: &serde_json::Value, path: &str, line: &str) {
+            match value {
+                serde_json::Value::String(text) => assert!(
+                    !text.contains("Some(") && !text.contains("None") && !text.contains(" { "),
+                    "{path} holds Debug text in {line}"
+                ),
+                serde_json::Value::Object(map) => {
+                    for (k, v) in map {
+                        walk(v, &format!("{path}.{k}"), line);
+                    }
+                }
+                serde_json::Value::Array(items) => {
+                    for v in items {
+                        walk(v, path, line);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let logs = self.logs.lock().unwrap();
+        let mut checked = 0;
+        for line in logs.iter() {
+            // A script's own stderr passes through raw (not antenv's).
+            let Ok(value) = serde_json::from_str::<serde_json::Value>(line) else {
+                continue;
+            };
+            assert!(value.is_object(), "{line}");
+            walk(&value, "", line);
+            checked += 1;
+        }
+        checked
+    }
+
     /// The JSON log lines whose message is `message`.
     pub fn events(&self, message: &str) -> Vec<serde_json::Value> {
         self.logs
