@@ -301,7 +301,7 @@ pub struct PollArgs {
     /// On SIGINT/SIGTERM, how long in-flight scripts may run on before they
     /// are signalled. A second signal skips it.
     #[arg(long, env = "ANTHROPIC_WORKER_GRACE", default_value = "30s",
-          value_parser = parse_duration, value_name = "DURATION")]
+          value_parser = parse_duration, value_name = "DURATION", allow_hyphen_values = true)]
     pub grace: Duration,
 
     /// Serve `GET /healthz` and `GET /metrics` (Prometheus) on this address.
@@ -381,11 +381,13 @@ pub struct ScriptArgs {
 
     /// End a script that runs longer than this (SIGTERM, then SIGKILL after
     /// --kill-grace).
-    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    #[arg(long, value_parser = parse_positive_duration, value_name = "DURATION",
+          allow_hyphen_values = true)]
     pub timeout: Option<Duration>,
 
     /// How long a signalled script has between SIGTERM and SIGKILL.
-    #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+    #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION",
+          allow_hyphen_values = true)]
     pub kill_grace: Duration,
 
     /// On shutdown, once scripts are signalled and their --kill-grace is
@@ -747,7 +749,11 @@ pub enum WorkCommand {
 
 /// A duration such as `30s`, `5m`, `1h 30m` or `250ms`.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s.trim()).map_err(|e| format!("{e} (e.g. 30s, 5m, 250ms)"))
+    let s = s.trim();
+    if s.starts_with('-') {
+        return Err("a duration cannot be negative (e.g. 30s, 5m, 250ms)".into());
+    }
+    humantime::parse_duration(s).map_err(|e| format!("{e} (e.g. 30s, 5m, 250ms)"))
 }
 
 /// A duration above zero.

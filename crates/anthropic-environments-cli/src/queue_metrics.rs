@@ -31,28 +31,28 @@ impl QueueGauges {
         let gauges = QueueGauges::default();
         registry.register(
             DEPTH,
-            "Work items waiting in the queue to be picked up (scale workers on this).",
+            "Work items waiting in the queue to be picked up (scale workers on this)",
             gauges.depth.clone(),
         );
         registry.register(
             "antenv_queue_pending",
-            "Work items polled but not acknowledged yet.",
+            "Work items polled but not acknowledged yet",
             gauges.pending.clone(),
         );
         registry.register(
             "antenv_queue_oldest_item_age_seconds",
-            "How long the oldest item in the queue has waited, in seconds (0 when it is empty).",
+            "How long the oldest item in the queue has waited, in seconds (0 when it is empty)",
             gauges.oldest_age.clone(),
         );
         registry.register(
             "antenv_queue_workers_polling",
-            "Workers that polled the queue in the last 30 seconds (with a worker id).",
+            "Workers that polled the queue in the last 30 seconds (with a worker id)",
             gauges.workers_polling.clone(),
         );
         if with_stuck {
             registry.register(
             "antenv_queue_stuck_items",
-            "Items held by a worker that is gone: acknowledged and never heartbeated, or heartbeated too long ago (see antenv work stuck).",
+            "Items held by a worker that is gone: acknowledged and never heartbeated, or heartbeated too long ago (see antenv work stuck)",
             gauges.stuck.clone(),
         );
         }

@@ -373,6 +373,27 @@ while :; do sleep 0.05; done"#,
     );
 }
 
+/// Durations that make no sense are refused as bad values (exit 2), and
+/// a negative one is called that (clap would otherwise take `-1s` for a
+/// flag and suggest `-- -1s`, which would become the command).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zero_timeouts_and_negative_durations_are_refused() {
+    let f = fixture().await;
+    for (flags, says) in [
+        (["--timeout", "0s"], "must be above zero"),
+        (["--kill-grace", "-1s"], "a duration cannot be negative"),
+        (["--grace", "-5s"], "a duration cannot be negative"),
+    ] {
+        let mut cmd = f.worker(["worker", "poll"]);
+        cmd.args(flags).args(["--on-work", "/bin/true"]);
+        let (code, _, stderr) = common::output(cmd).await;
+        assert_eq!(code, 2, "{flags:?}: {stderr}");
+        assert!(stderr.contains(says), "{flags:?}: {stderr}");
+        assert!(!stderr.contains("-- -"), "{flags:?}: {stderr}");
+    }
+    assert!(f.server.requests_for("poll_work").is_empty());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_script_that_cannot_start_ends_the_worker_with_1() {
     let f = fixture().await;
@@ -380,8 +401,22 @@ async fn a_script_that_cannot_start_ends_the_worker_with_1() {
     let (code, _, stderr) =
         common::output(f.worker(["worker", "poll", "--on-work", "/nonexistent/handle.sh"])).await;
     assert_eq!(code, 1, "{stderr}");
-    assert!(stderr.contains("/nonexistent/handle.sh"), "{stderr}");
+    assert!(
+        stderr.contains("/nonexistent/handle.sh does not exist"),
+        "{stderr}"
+    );
     assert!(f.server.requests_for("poll_work").is_empty());
+    // A file that is there but not executable: said so, with the fix.
+    let plain = f.path("plain.sh");
+    std::fs::write(&plain, "exit 0").unwrap();
+    let mut cmd = f.worker(["worker", "poll", "--on-work"]);
+    cmd.arg(&plain);
+    let (code, _, stderr) = common::output(cmd).await;
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("is not executable (chmod +x it)"),
+        "{stderr}"
+    );
 
     // Unusable by the time an item comes: that item is stopped, exit 1.
     let script = f.script("gone.sh", "exit 0");

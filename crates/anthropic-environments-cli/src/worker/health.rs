@@ -188,7 +188,7 @@ impl Health {
         let mut registry = Registry::default();
         registry.register(
             "antenv_script_exits",
-            "Scripts ended, by exit code (`signal`: killed by a signal; `timeout`: past --timeout).",
+            "Scripts ended, by exit code (`signal`: killed by a signal; `timeout`: past --timeout)",
             script_exits.clone(),
         );
         let item_durations = Family::<OutcomeLabels, Histogram>::new_with_constructor(|| {
@@ -196,32 +196,32 @@ impl Health {
         });
         registry.register(
             "antenv_item_duration_seconds",
-            "How long items took, from the ack to the end (stop included), by outcome.",
+            "How long items took, from the ack to the end (stop included), by outcome",
             item_durations.clone(),
         );
         let tool_calls = Family::<ToolLabels, Counter>::default();
         registry.register(
             "antenv_tool_calls",
-            "Tool calls of served sessions, by tool and outcome (a result given up is gave_up).",
+            "Tool calls of served sessions, by tool and outcome (a result given up is gave_up)",
             tool_calls.clone(),
         );
         let tool_durations =
             Family::<ToolLabel, Histogram>::new_with_constructor(|| Histogram::new(TOOL_BUCKETS));
         registry.register(
             "antenv_tool_call_duration_seconds",
-            "How long tools ran, by tool.",
+            "How long tools ran, by tool",
             tool_durations.clone(),
         );
         let sessions = Family::<SessionEndLabel, Counter>::default();
         registry.register(
             "antenv_sessions_served",
-            "Sessions served in-process, by how the serving ended (session_ended: terminated or deleted; idle: --max-idle after the turn ended; shutdown: the worker shut down, the running call finished; cancelled: lease lost, item stopping or the grace over; failed: an error the runner could not get past).",
+            "Sessions served in-process, by how the serving ended (session_ended: terminated or deleted; idle: --max-idle after the turn ended; shutdown: the worker shut down, the running call finished; cancelled: lease lost, item stopping or the grace over; failed: an error the runner could not get past)",
             sessions.clone(),
         );
         let webhook_deliveries = Family::<DeliveryLabel, Counter>::default();
         registry.register(
             "antenv_webhook_deliveries",
-            "Webhook deliveries received (worker webhook), by outcome: accepted (work announced), ignored (another event), duplicate, unauthenticated, invalid or shutting_down.",
+            "Webhook deliveries received (worker webhook), by outcome: accepted (work announced), ignored (another event), duplicate, unauthenticated, invalid or shutting_down",
             webhook_deliveries.clone(),
         );
         let queue = QueueGauges::register(&mut registry, true);
@@ -404,6 +404,18 @@ mod tests {
         assert!(text.contains("antenv_items_claimed_total 0"), "{text}");
         assert!(text.contains("antenv_items_in_flight 0"), "{text}");
         assert!(text.ends_with("# EOF\n"), "{text}");
+        // Every HELP text is one sentence: a capital, one closing period.
+        let helps: Vec<&str> = text.lines().filter(|l| l.starts_with("# HELP ")).collect();
+        assert!(helps.len() > 15, "{text}");
+        for help in helps {
+            let sentence = help.splitn(4, ' ').nth(3).unwrap_or_default();
+            assert!(
+                sentence.ends_with('.')
+                    && !sentence.ends_with("..")
+                    && sentence.starts_with(|c: char| c.is_ascii_uppercase()),
+                "{help}"
+            );
+        }
         health.set_phase(Phase::ShuttingDown);
         assert_eq!(health.check().0, StatusCode::SERVICE_UNAVAILABLE);
         health.set_phase(Phase::Failed);

@@ -45,10 +45,19 @@ impl Program {
             return Err("the program name is empty".into());
         }
         if name.to_string_lossy().contains('/') {
-            return if executable(name) {
-                Ok(())
-            } else {
-                Err(format!("{} is not an executable file", name.display()))
+            use std::os::unix::fs::PermissionsExt;
+            // Say what is wrong: absent, not a file, or not executable.
+            return match std::fs::metadata(name) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    Err(format!("{} does not exist", name.display()))
+                }
+                Err(e) => Err(format!("{}: {e}", name.display())),
+                Ok(m) if !m.is_file() => Err(format!("{} is not a file", name.display())),
+                Ok(m) if m.permissions().mode() & 0o111 == 0 => Err(format!(
+                    "{} is not executable (chmod +x it)",
+                    name.display()
+                )),
+                Ok(_) => Ok(()),
             };
         }
         let path = std::env::var_os("PATH").unwrap_or_default();
