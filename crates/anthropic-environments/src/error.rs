@@ -31,7 +31,7 @@ pub enum Error {
 
     /// The request could not be sent or its response not read (connection
     /// refused or reset, DNS, TLS, ...), after any retries.
-    #[error("{operation}: connection error: {source}")]
+    #[error("{operation}: connection error: {}", causes(source))]
     Connection {
         /// The operation (the spec's operationId).
         operation: &'static str,
@@ -148,6 +148,25 @@ impl ApiError {
             _ => None,
         }
     }
+}
+
+/// An error's message and its causes', joined (`error sending request
+/// for url (...): client error (Connect): tcp connect error: Connection
+/// refused (os error 111)`): the cause that says what to do is often the
+/// last one, which `Display` alone would hide. A cause whose text the
+/// previous one already contains is left out.
+fn causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut next = error.source();
+    while let Some(cause) = next {
+        let said = cause.to_string();
+        if !text.contains(&said) {
+            text.push_str(": ");
+            text.push_str(&said);
+        }
+        next = cause.source();
+    }
+    text
 }
 
 impl Error {

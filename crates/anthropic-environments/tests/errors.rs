@@ -261,3 +261,35 @@ async fn error_codes_and_statuses_users_branch_on() {
         }
     }
 }
+
+/// A refused connection says so in `Display`, not only in `Debug`: the
+/// cause chain is part of the message.
+#[tokio::test]
+async fn a_refused_connection_says_why_in_its_message() {
+    // A port on 127.0.0.1 that nothing listens on any more.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let client = anthropic_environments::Client::builder()
+        .api_key("sk-ant-api03-test")
+        .base_url(format!("http://127.0.0.1:{port}"))
+        .build()
+        .unwrap();
+    let err = client
+        .environments()
+        .retrieve("env_1")
+        .max_retries(0)
+        .send()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Connection { .. }), "{err:?}");
+    let text = err.to_string().to_lowercase();
+    assert!(text.contains("connection error"), "{text}");
+    assert!(
+        text.contains("refused"),
+        "the cause is in the message: {text}"
+    );
+    assert!(!text.contains("sk-ant-api03-test"), "{text}");
+}
