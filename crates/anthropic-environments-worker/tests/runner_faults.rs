@@ -9,8 +9,8 @@
 
 mod common;
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anthropic_environments_mock::{Fault, FaultConfig, FaultRule, MockServer};
@@ -87,8 +87,12 @@ async fn streams_that_break_every_event_still_run_each_call_once() {
     let runs = Arc::new(AtomicUsize::new(0));
     let counted = runs.clone();
     let workdir = tempfile::tempdir().unwrap();
+    let (ended, mut ended_rx) = tokio::sync::mpsc::unbounded_channel();
     let runner = SessionRunner::new(workdir.path())
         .max_idle(None)
+        .on_tool_call(move |r| {
+            let _ = ended.send(r.outcome);
+        })
         .custom_tool("count", move |input| {
             counted.fetch_add(1, Ordering::SeqCst);
             async move { Ok(format!("counted {}", input["n"])) }
@@ -103,8 +107,10 @@ async fn streams_that_break_every_event_still_run_each_call_once() {
                 async move { runner.serve(ctx).await.map(drop) }
             }),
     );
-    while answered(&server, &session).len() < 5 {
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    // Each call's end, as the runner reports it (after its post).
+    for _ in 0..5 {
+        let outcome = ended_rx.recv().await.unwrap();
+        assert_eq!(outcome, ToolCallOutcome::Posted { is_error: false });
     }
     server
         .append_session_events(&session, vec![json!({"type": "session.status_terminated"})])
@@ -126,12 +132,13 @@ async fn a_result_that_cannot_be_posted_is_given_up_within_the_lease() {
         "send_session_events",
         Fault::Status(503),
     )]));
-    let reports: Arc<Mutex<Vec<ToolCallReport>>> = Arc::default();
-    let seen = reports.clone();
+    let (seen, mut reports) = tokio::sync::mpsc::unbounded_channel::<ToolCallReport>();
     let workdir = tempfile::tempdir().unwrap();
     let runner = SessionRunner::new(workdir.path())
         .max_idle(None)
-        .on_tool_call(move |r| seen.lock().unwrap().push(r.clone()))
+        .on_tool_call(move |r| {
+            let _ = seen.send(r.clone());
+        })
         .custom_tool("count", |_| async { Ok("counted".to_owned()) });
     let started = tokio::time::Instant::now();
     let run = tokio::spawn(
@@ -144,11 +151,9 @@ async fn a_result_that_cannot_be_posted_is_given_up_within_the_lease() {
                 async move { runner.serve(ctx).await.map(drop) }
             }),
     );
-    while reports.lock().unwrap().is_empty() {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let report = reports.recv().await.unwrap();
     let given_up_after = started.elapsed();
-    assert_eq!(reports.lock().unwrap()[0].outcome, ToolCallOutcome::GaveUp);
+    assert_eq!(report.outcome, ToolCallOutcome::GaveUp);
     // The lease's TTL (the mock's 30 s) bounds the retries.
     assert!(
         given_up_after <= Duration::from_secs(35),
@@ -182,34 +187,7 @@ async fn a_lease_lost_mid_tool_cancels_it_and_posts_nothing() {
     started_rx.recv().await.unwrap();
     // Another holder takes the lease over.
     let item = server.work_items(&env)[0].clone();
-    let queue = client.work(&env);
-    let mut current = queue
-        .retrieve(&item.id)
-        .send()
-        .await
-        .unwrap()
-        .latest_heartbeat_at
-        .unwrap();
-    loop {
-        match queue
-            .heartbeat(&item.id)
-            .expected_last_heartbeat(&current)
-            .send()
-            .await
-        {
-            Ok(_) => break,
-            Err(e) if e.is_lease_held_elsewhere() => {
-                current = queue
-                    .retrieve(&item.id)
-                    .send()
-                    .await
-                    .unwrap()
-                    .latest_heartbeat_at
-                    .unwrap();
-            }
-            Err(e) => panic!("{e}"),
-        }
-    }
+    common::take_lease_over(&client.work(&env), &item.id).await;
     let report = tokio::time::timeout(Duration::from_secs(600), run)
         .await
         .expect("the lost lease ends the serving")

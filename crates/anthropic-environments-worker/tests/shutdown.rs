@@ -162,34 +162,7 @@ async fn a_lease_lost_during_the_shutdown_is_never_stopped() {
         events_rx.recv().await.unwrap(),
         Some(CancelReason::Shutdown)
     );
-    let queue = client.work(&env);
-    let mut current = queue
-        .retrieve(&item.id)
-        .send()
-        .await
-        .unwrap()
-        .latest_heartbeat_at
-        .unwrap();
-    loop {
-        match queue
-            .heartbeat(&item.id)
-            .expected_last_heartbeat(&current)
-            .send()
-            .await
-        {
-            Ok(_) => break,
-            Err(e) if e.is_lease_held_elsewhere() => {
-                current = queue
-                    .retrieve(&item.id)
-                    .send()
-                    .await
-                    .unwrap()
-                    .latest_heartbeat_at
-                    .unwrap();
-            }
-            Err(e) => panic!("{e}"),
-        }
-    }
+    common::take_lease_over(&client.work(&env), &item.id).await;
     let report = run.await.unwrap().unwrap();
     assert_eq!((report.lease_lost, report.stopped), (1, 0));
     let ended = ended.lock().unwrap();
