@@ -11,9 +11,10 @@ use crate::secret::SecretArg;
 const EXIT_CODES: &str = "\
 Exit status:
   0  success
-  1  failure: the worker hit an error it cannot retry, a script could not
-     be started, a file could not be read or written
-  2  usage: a bad flag, value or input file
+  1  failure: a script could not be started, a file could not be read or
+     written, an address could not be bound
+  2  usage: a bad flag, value (a base URL without http://) or input file,
+     a missing argument or variable
   3  the API answered with an error (its type, message and request id are
      printed on stderr)
   4  the API could not be reached (connection failed or timed out)";
@@ -163,8 +164,13 @@ Examples:
   antenv worker poll --concurrency 8 --heartbeat --timeout 2h \\
       --health-listen 0.0.0.0:9090 --exec -- python3 serve.py --verbose
 
-Exit status: 0 after SIGINT/SIGTERM; 1 when a script cannot be started or
-polling fails for good (e.g. a rejected key); 2 on bad flags.";
+A script's standard output and error become log records, one per line,
+with its work_id, session_id and stream (with --log-format json, every
+line on stderr is JSON).
+
+Exit status: 0 after SIGINT/SIGTERM; 1 when a script cannot be started;
+2 on bad flags; 3 when the API refuses polling for good (a rejected key,
+an unknown environment), with its answer on stderr.";
 
 const RUN_EXAMPLES: &str = "\
 Reads ANTHROPIC_WORK_ID, ANTHROPIC_ENVIRONMENT_ID, ANTHROPIC_SESSION_ID,
@@ -179,7 +185,9 @@ Examples (the entrypoint of a per-session sandbox):
 
 Exit status: CMD's; 128+N when CMD was killed by signal N; 75 when the
 lease was lost (another worker holds the item; it was not stopped); 127
-when CMD could not be started; 2 when a variable is missing.";
+when CMD could not be started; 2 when a variable is missing; 3 when the
+API refused the item (e.g. an unknown item: its first heartbeat got 404),
+with its answer on stderr.";
 
 const WEBHOOK_EXAMPLES: &str = "\
 Listens for the API's webhook deliveries on POST /webhook. A delivery
@@ -201,9 +209,9 @@ Examples:
   export ANTHROPIC_WEBHOOK_SIGNING_KEY=whsec_...
   antenv worker webhook --listen 0.0.0.0:8080 --workdir /srv/sandbox --concurrency 4
 
-Exit status: 0 after SIGINT/SIGTERM; 1 when the address cannot be bound
-or polling fails for good; 2 on bad flags or a missing or unusable
-signing key.";
+Exit status: 0 after SIGINT/SIGTERM; 1 when the address cannot be bound;
+2 on bad flags or a missing or unusable signing key; 3 when the API
+refuses polling for good.";
 
 const STUCK_HELP: &str = "\
 An item acknowledged but never heartbeated (its worker died between the
@@ -465,7 +473,7 @@ pub struct RunArgs {
 /// Output of the admin commands.
 #[derive(Debug, Args)]
 pub struct OutputArgs {
-    /// Pretty JSON (default) or a compact table.
+    /// Pretty JSON (default), a compact table, or only the ids.
     #[arg(long, short, value_enum, default_value_t = OutputFormat::Json)]
     pub output: OutputFormat,
 }
@@ -477,6 +485,9 @@ pub enum OutputFormat {
     Json,
     /// A compact table, one row per object.
     Table,
+    /// Only the id, one line per object (for scripts:
+    /// `ENV=$(antenv environments create ... -o id)`).
+    Id,
 }
 
 /// `work stats`'s output: as the other commands', or Prometheus text.
@@ -525,6 +536,7 @@ pub enum EnvironmentsCommand {
     },
     #[command(after_long_help = "Example:\n  antenv environments get env_011CZkZ9X2dpNyB7HsEFoRfW")]
     /// Show one environment.
+    #[command(visible_alias = "retrieve")]
     Get {
         /// The environment's id.
         environment_id: String,
@@ -647,6 +659,7 @@ pub enum WorkCommand {
         after_long_help = "Example (API key):\n  antenv work get work_... --environment-id env_..."
     )]
     /// Show one work item.
+    #[command(visible_alias = "retrieve")]
     Get {
         /// The work item's id.
         work_id: String,

@@ -2,6 +2,8 @@
 
 use std::process::ExitCode;
 
+use crate::cli::LogFormat;
+
 /// What ends a command unsuccessfully.
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
@@ -11,6 +13,10 @@ pub enum CliError {
     /// The API answered with an error, or could not be reached (exit 3 or 4).
     #[error(transparent)]
     Api(#[from] anthropic_environments::Error),
+    /// The API refused what the command did, said in the command's words
+    /// with the server's answer (exit 3, as for [`CliError::Api`]).
+    #[error("{0}")]
+    Refused(String),
     /// Anything else that went wrong (exit 1).
     #[error("{0}")]
     Failed(String),
@@ -38,16 +44,50 @@ impl CliError {
             CliError::Usage(_) => EXIT_USAGE,
             CliError::Api(e) if e.status().is_some() => EXIT_API_ERROR,
             CliError::Api(e) if e.is_timeout() || e.is_retryable() => EXIT_UNREACHABLE,
-            CliError::Api(anthropic_environments::Error::InvalidInput { .. }) => EXIT_USAGE,
+            CliError::Api(anthropic_environments::Error::InvalidInput { .. })
+            | CliError::Api(anthropic_environments::Error::Config(_)) => EXIT_USAGE,
+            CliError::Refused(_) => EXIT_API_ERROR,
             CliError::Api(_) => EXIT_FAILURE,
             CliError::Failed(_) => EXIT_FAILURE,
         }
     }
 
-    /// Prints the error on stderr and gives the exit code.
-    pub fn report(&self) -> ExitCode {
-        eprintln!("error: {self}");
-        ExitCode::from(self.exit_status())
+    /// Prints the error on stderr, with a hint when `base_url` explains
+    /// it, and gives the exit code. With JSON logs it is a log record
+    /// (`command failed`, with `error`, `hint` and `exit_code`), so that
+    /// every line is JSON.
+    pub fn report(&self, base_url: Option<&str>, format: LogFormat) -> ExitCode {
+        let hint = base_url.and_then(|url| self.hint(url));
+        let status = self.exit_status();
+        match format {
+            LogFormat::Json => {
+                tracing::error!(error = %self, hint, exit_code = status, "command failed");
+            }
+            LogFormat::Text => {
+                eprintln!("error: {self}");
+                if let Some(hint) = hint {
+                    eprintln!("hint: {hint}");
+                }
+            }
+        }
+        ExitCode::from(status)
+    }
+
+    /// A hint for an error the base URL explains: a 404 when it ends in
+    /// `/v1`, which every request path starts with already.
+    fn hint(&self, base_url: &str) -> Option<String> {
+        let not_found = match self {
+            CliError::Api(e) => e.status().is_some_and(|s| s.as_u16() == 404),
+            CliError::Refused(message) => message.contains("404 Not Found"),
+            _ => false,
+        };
+        let root = base_url.trim_end_matches('/').strip_suffix("/v1")?;
+        not_found.then(|| {
+            format!(
+                "the base URL ends in /v1, and antenv adds /v1 to every path; \
+                 try --base-url {root}"
+            )
+        })
     }
 }
 
@@ -66,5 +106,25 @@ mod tests {
             reason: "empty".into(),
         };
         assert_eq!(CliError::Api(invalid).exit_status(), EXIT_USAGE);
+        let config = anthropic_environments::Error::Config("bad base URL".into());
+        assert_eq!(CliError::Api(config).exit_status(), EXIT_USAGE);
+        assert_eq!(CliError::Refused("x".into()).exit_status(), EXIT_API_ERROR);
+    }
+
+    #[test]
+    fn a_404_under_a_v1_base_url_gets_a_hint() {
+        let refused = CliError::Refused("retrieve_work: 404 Not Found not_found_error".into());
+        assert_eq!(
+            refused.hint("http://127.0.0.1:4010/v1/").as_deref(),
+            Some(
+                "the base URL ends in /v1, and antenv adds /v1 to every path; \
+                 try --base-url http://127.0.0.1:4010"
+            )
+        );
+        assert_eq!(refused.hint("http://127.0.0.1:4010"), None);
+        assert_eq!(
+            CliError::Failed("404 Not Found".into()).hint("http://h/v1"),
+            None
+        );
     }
 }

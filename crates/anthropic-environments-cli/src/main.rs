@@ -12,20 +12,19 @@ mod connection;
 mod error;
 mod logging;
 mod output;
+mod parse;
 mod queue_metrics;
 mod secret;
 mod worker;
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 use crate::cli::{Cli, Command, WorkerCommand};
 use crate::connection::Connection;
 use crate::error::{CliError, EXIT_OK};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = parse::parse();
     let default_level = match cli.command {
         Command::Worker(_) => "info",
         _ => "warn",
@@ -36,11 +35,15 @@ fn main() -> ExitCode {
         .build()
     {
         Ok(rt) => rt,
-        Err(e) => return CliError::Failed(format!("cannot start the runtime: {e}")).report(),
+        Err(e) => {
+            let error = CliError::Failed(format!("cannot start the runtime: {e}"));
+            return error.report(None, cli.global.log_format);
+        }
     };
+    let (base_url, format) = (cli.global.base_url.clone(), cli.global.log_format);
     match runtime.block_on(run(cli)) {
         Ok(code) => ExitCode::from(code),
-        Err(e) => e.report(),
+        Err(e) => e.report(Some(&base_url), format),
     }
 }
 
@@ -51,7 +54,9 @@ async fn run(cli: Cli) -> Result<u8, CliError> {
             worker::poll::run(&connection, args, None).await?;
             Ok(EXIT_OK)
         }
-        Command::Worker(WorkerCommand::Run(args)) => worker::run::run(&connection, args).await,
+        Command::Worker(WorkerCommand::Run(args)) => {
+            worker::run::run(&connection, args, cli.global.log_format).await
+        }
         Command::Worker(WorkerCommand::Webhook(args)) => {
             worker::webhook::run(&connection, *args).await?;
             Ok(EXIT_OK)

@@ -107,7 +107,13 @@ pub fn render_one(value: &Value, kind: Kind, format: OutputFormat) -> String {
     match format {
         OutputFormat::Json => pretty(value),
         OutputFormat::Table => table(kind, std::slice::from_ref(value)),
+        OutputFormat::Id => id_line(value),
     }
+}
+
+/// An object's id on a line of its own (`-` for an object without one).
+fn id_line(value: &Value) -> String {
+    cell(value, "/id")
 }
 
 fn pretty(value: &Value) -> String {
@@ -139,6 +145,19 @@ where
                 rows.push(to_json(&item?)?);
             }
             write_out(&table(kind, &rows))
+        }
+        OutputFormat::Id => {
+            while let Some(item) = items.next().await {
+                let line = id_line(&to_json(&item?)?);
+                let mut out = std::io::stdout().lock();
+                if let Err(e) = writeln!(out, "{line}") {
+                    if e.kind() == std::io::ErrorKind::BrokenPipe {
+                        return Ok(());
+                    }
+                    return Err(CliError::Failed(format!("cannot write the output: {e}")));
+                }
+            }
+            Ok(())
         }
         OutputFormat::Json => {
             let mut first = true;

@@ -262,3 +262,29 @@ async fn anthropic_log_turns_on_request_logging() {
     assert_eq!(answered[0]["level"], "DEBUG");
     assert!(!logged.contains(API_KEY), "{logged}");
 }
+
+/// `-o id` prints ids alone, one a line: what a script captures.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn id_output_is_the_ids_alone() {
+    let f = fixture().await;
+    let create = f.admin([
+        "environments",
+        "create",
+        "--name",
+        "scripted",
+        "--config",
+        r#"{"type":"self_hosted"}"#,
+        "-o",
+        "id",
+    ]);
+    let (code, created, stderr) = output(create).await;
+    assert_eq!(code, 0, "{stderr}");
+    let id = created.trim_end_matches('\n');
+    assert!(
+        id.starts_with("env_") && !id.contains(char::is_whitespace),
+        "{created:?}"
+    );
+    let (code, listed, stderr) = output(f.admin(["environments", "list", "-o", "id"])).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(listed, format!("{}\n{id}\n", f.environment_id));
+}

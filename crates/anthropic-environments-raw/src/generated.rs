@@ -20903,7 +20903,10 @@ has no body (`content-length: 0`); its inputs are query parameters.
 
 Credential: the item's sessions token (from the `secret` its poll
 carried) when it has one, else the environment key, as the official
-workers send it.
+workers send it. An API key is accepted too: the reference's own
+example heartbeats with the client's API key, the SDKs send whatever
+credential the client has, and nothing documents a refusal (the
+strict mock accepts it).
 
 Sends a `POST` request to `/v1/environments/{environment_id}/work/{work_id}/heartbeat`
 

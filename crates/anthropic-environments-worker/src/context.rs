@@ -77,6 +77,9 @@ pub struct WorkContext {
     pub(crate) reason: Arc<Mutex<Option<CancelReason>>>,
     /// The lease as the last extending heartbeat left it.
     pub(crate) lease: Arc<Mutex<Option<(String, Duration)>>>,
+    /// The server's answer that ended the lease (a rejected heartbeat, a
+    /// 412), as its error's text.
+    pub(crate) ended_by: Arc<Mutex<Option<String>>>,
 }
 
 impl fmt::Debug for WorkContext {
@@ -107,6 +110,7 @@ impl WorkContext {
             shutdown,
             reason: Arc::default(),
             lease: Arc::default(),
+            ended_by: Arc::default(),
         }
     }
 
@@ -216,6 +220,20 @@ impl WorkContext {
     pub(crate) fn lease_extended(&self, last_heartbeat: &str, ttl: Duration) {
         *self.lease.lock().unwrap_or_else(|p| p.into_inner()) =
             Some((last_heartbeat.to_owned(), ttl));
+    }
+
+    /// Records the server's answer that ends the lease (the first wins).
+    pub(crate) fn ended_by(&self, error: &anthropic_environments::Error) {
+        let mut slot = self.ended_by.lock().unwrap_or_else(|p| p.into_inner());
+        slot.get_or_insert_with(|| error.to_string());
+    }
+
+    /// The server's answer that ended the lease, as recorded.
+    pub(crate) fn ending_answer(&self) -> Option<String> {
+        self.ended_by
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Asks the handler to stop for `reason` (the first reason wins).

@@ -122,7 +122,7 @@ impl ItemServer {
     {
         let work_id = work.id.clone();
         let session_id = work.session_id().map(str::to_owned);
-        let (outcome, stop) = self
+        let (outcome, stop, error) = self
             .serve_item(work, lease_started, continuing, handler)
             .await;
         match stop {
@@ -136,6 +136,7 @@ impl ItemServer {
             outcome,
             stop,
             duration: lease_started.elapsed(),
+            error,
         };
         tracing::debug!(
             work_id = %report.work_id,
@@ -164,7 +165,7 @@ impl ItemServer {
         lease_started: Instant,
         continuing: Option<String>,
         handler: &H,
-    ) -> (ItemOutcome, StopResult)
+    ) -> (ItemOutcome, StopResult, Option<String>)
     where
         H: Fn(WorkContext) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), E>> + Send + 'static,
@@ -174,13 +175,13 @@ impl ItemServer {
         let Some((secret, item_queue)) = self.item_queue(&work) else {
             bump(&self.counters.no_credential);
             tracing::error!(work_id = %work_id, "no credential for the item: its secret has no sessions token and there is no environment key");
-            return (ItemOutcome::NoCredential, StopResult::NotAttempted);
+            return (ItemOutcome::NoCredential, StopResult::NotAttempted, None);
         };
         if !matches!(work.data, BetaWorkData::Session(_)) {
             bump(&self.counters.non_session);
             tracing::info!(work_id = %work_id, data_type = work.data_type(), "not a session item; force-stopping it without running anything");
             let stopped = self.stop(&item_queue, &work_id, true).await;
-            return (ItemOutcome::NotASession, stopped);
+            return (ItemOutcome::NotASession, stopped, None);
         }
         bump(&self.counters.claimed);
         let ctx = WorkContext::new(
@@ -212,14 +213,22 @@ impl ItemServer {
                         // Another holder's: leave the item alone.
                         bump(&self.counters.lease_lost);
                         tracing::warn!(work_id = %work_id, reason = reason.as_str(), "the lease is lost; released without stopping the item");
-                        return (ItemOutcome::LeaseLost(reason), StopResult::NotAttempted);
+                        return (
+                            ItemOutcome::LeaseLost(reason),
+                            StopResult::NotAttempted,
+                            ctx.ending_answer(),
+                        );
                     }
                     // Stopping, not extended, rejected, shut down: the
                     // item's run is over; stop it (the official workers do).
                     bump(&self.counters.not_claimed);
                     tracing::warn!(work_id = %work_id, reason = reason.as_str(), "could not claim the lease; force-stopping the item");
                     let stopped = self.stop(ctx.item_queue(), &work_id, true).await;
-                    return (ItemOutcome::NotClaimed(reason), stopped);
+                    return (
+                        ItemOutcome::NotClaimed(reason),
+                        stopped,
+                        ctx.ending_answer(),
+                    );
                 }
             }
         }
@@ -233,8 +242,8 @@ impl ItemServer {
                 r = &mut fut => Some(r),
                 _ = self.cancelled_then_grace(&ctx, &no_lease) => fut.now_or_never(),
             };
-            self.record(&work_id, result);
-            return (ItemOutcome::HandedOff, StopResult::NotAttempted);
+            self.record(&work_id, ctx.cancel_reason(), result);
+            return (ItemOutcome::HandedOff, StopResult::NotAttempted, None);
         }
         let handler_done = CancellationToken::new();
         let heartbeats = async {
@@ -259,7 +268,7 @@ impl ItemServer {
             result
         };
         let (lease_end, result) = tokio::join!(heartbeats, run);
-        let outcome = self.record(&work_id, result);
+        let outcome = self.record(&work_id, ctx.cancel_reason(), result);
         // The lease's own end counts, even when a shutdown asked the
         // handler to stop first: an item another worker now holds is never
         // stopped.
@@ -269,14 +278,18 @@ impl ItemServer {
         if let Some(reason) = lost {
             bump(&self.counters.lease_lost);
             tracing::warn!(work_id = %work_id, reason = reason.as_str(), "lease lost; leaving the item alone");
-            return (ItemOutcome::LeaseLost(reason), StopResult::NotAttempted);
+            return (
+                ItemOutcome::LeaseLost(reason),
+                StopResult::NotAttempted,
+                ctx.ending_answer(),
+            );
         }
         let stopped = self
             .stop(ctx.item_queue(), &work_id, self.config.force_stop)
             .await;
         match ctx.cancel_reason() {
-            Some(reason) => (ItemOutcome::Cancelled(reason), stopped),
-            None => (outcome, stopped),
+            Some(reason) => (ItemOutcome::Cancelled(reason), stopped, ctx.ending_answer()),
+            None => (outcome, stopped, None),
         }
     }
 
@@ -311,10 +324,14 @@ impl ItemServer {
         }
     }
 
-    /// Counts and reports how the handler ended.
+    /// Counts and reports how the handler ended. An error after the
+    /// handler was asked to stop (`cancelled`) is how a stopped handler
+    /// ends: logged at INFO for a shutdown the operator asked for, WARN
+    /// for the lease or the server ending it, not as a failure.
     fn record<E: Into<BoxError>>(
         &self,
         work_id: &str,
+        cancelled: Option<CancelReason>,
         result: Option<std::thread::Result<std::result::Result<(), E>>>,
     ) -> ItemOutcome {
         let failure = match result {
@@ -324,7 +341,15 @@ impl ItemServer {
             }
             Some(Ok(Err(e))) => {
                 let e: BoxError = e.into();
-                tracing::error!(work_id, error = %e, "handler failed");
+                match &cancelled {
+                    Some(CancelReason::Shutdown) => {
+                        tracing::info!(work_id, error = %e, reason = "shutdown", "handler ended after it was asked to stop")
+                    }
+                    Some(reason) => {
+                        tracing::warn!(work_id, error = %e, reason = reason.as_str(), "handler ended after it was asked to stop")
+                    }
+                    None => tracing::error!(work_id, error = %e, "handler failed"),
+                }
                 e.to_string()
             }
             Some(Err(panic)) => {
@@ -369,10 +394,12 @@ impl ItemServer {
                     .and_then(|a| a.lease_state())
                     .and_then(|state| serde_json::to_string(state).ok());
                 tracing::error!(work_id = %ctx.work.id, server_lease, "lease lost: heartbeat precondition failed");
+                ctx.ended_by(&e);
                 BeatOutcome::PreconditionFailed
             }
             Ok(Err(e)) if is_fatal(&e) => {
                 tracing::error!(work_id = %ctx.work.id, error = %e, "heartbeat rejected");
+                ctx.ended_by(&e);
                 BeatOutcome::Rejected
             }
             Ok(Err(e)) => {

@@ -135,4 +135,10 @@ pub struct ItemReport {
     pub stop: StopResult,
     /// From the ack (or the start of serving) to the end, stop included.
     pub duration: Duration,
+    /// The server's answer that ended the item's lease, when one did: a
+    /// heartbeat refused for good or with 412, as the error's text (status,
+    /// error type, message and request id). Says why an item was
+    /// [`NotClaimed`](ItemOutcome::NotClaimed) or its lease
+    /// [`LeaseLost`](ItemOutcome::LeaseLost).
+    pub error: Option<String>,
 }

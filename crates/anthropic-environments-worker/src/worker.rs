@@ -730,6 +730,7 @@ fn spawn_stop(
             outcome,
             stop,
             duration: started.elapsed(),
+            error: None,
         });
     });
 }

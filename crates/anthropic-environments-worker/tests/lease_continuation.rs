@@ -98,7 +98,38 @@ async fn a_lease_gone_is_released_without_a_stop() {
     );
     assert_eq!(report.stop, StopResult::NotAttempted);
     assert_eq!(operations(&server), ["heartbeat_work"], "no stop");
-    assert_eq!(server.requests_for("heartbeat_work")[0].status, 412);
+    let beat = &server.requests_for("heartbeat_work")[0];
+    assert_eq!(beat.status, 412);
+    // The report says why, in the server's words.
+    let error = report.error.as_deref().unwrap_or_default();
+    assert!(error.starts_with("heartbeat_work: 412"), "{error}");
+    assert!(error.contains("(request-id req_"), "{error}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_unknown_item_is_not_claimed_and_the_report_says_why() {
+    let server = MockServer::start().await;
+    let (_, env) = common::mock_environment(&server, "unknown").await;
+    let work: Work = serde_json::from_value(serde_json::json!({
+        "id": "work_unknown", "environment_id": env, "created_at": "",
+        "data": {"type": "session", "id": "session"}, "metadata": {},
+        "state": "starting", "type": "work",
+    }))
+    .unwrap();
+    let (report, ran) = continue_lease(&server, &env, &work, "2026-01-01T00:00:00Z").await;
+    assert!(!ran);
+    assert_eq!(
+        report.outcome,
+        ItemOutcome::NotClaimed(CancelReason::HeartbeatRejected)
+    );
+    let beat = &server.requests_for("heartbeat_work")[0];
+    assert_eq!(beat.status, 404);
+    let error = report.error.as_deref().unwrap_or_default();
+    assert!(
+        error.starts_with("heartbeat_work: 404 Not Found not_found_error"),
+        "{error}"
+    );
+    assert!(error.contains("(request-id req_"), "{error}");
 }
 
 #[tokio::test(start_paused = true)]
@@ -126,4 +157,6 @@ async fn a_lapsed_lease_is_force_stopped() {
     let stop = &server.requests_for("stop_work")[0];
     assert_eq!(stop.body, r#"{"force":true}"#);
     assert_eq!(report.stop, StopResult::Stopped);
+    // An answer, not an error: nothing to quote.
+    assert_eq!(report.error, None);
 }

@@ -286,12 +286,28 @@ fn authorization(credential: &Credential) -> Result<HeaderValue> {
 /// query or fragment (the request paths go after it), and parsed.
 fn checked_base_url(base_url: &str) -> Result<(String, Arc<reqwest::Url>)> {
     let base_url = base_url.trim_end_matches('/').to_owned();
+    // Without a scheme, `host:port` parses as a URL whose scheme is the
+    // host, and `127.0.0.1:port` not at all: both get the same hint.
+    if !base_url.contains("://") {
+        return Err(Error::Config(format!(
+            "invalid base URL {base_url:?}: it has no http:// or https:// \
+             (did you mean \"http://{base_url}\"?)"
+        )));
+    }
     let parsed = reqwest::Url::parse(&base_url)
         .map_err(|e| Error::Config(format!("invalid base URL {base_url:?}: {e}")))?;
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err(Error::Config(format!(
             "invalid base URL {base_url:?}: the scheme must be http or https"
         )));
+    }
+    if parsed.path().ends_with("/v1") {
+        // Every path the client sends starts with /v1 already.
+        tracing::warn!(
+            base_url,
+            "the base URL ends in /v1, and every request path starts with /v1: \
+             requests will go to /v1/v1/...; give the server's root instead"
+        );
     }
     if parsed.query().is_some() || parsed.fragment().is_some() {
         return Err(Error::Config(format!(

@@ -180,6 +180,23 @@ fn configuration_errors() {
         .build()
         .unwrap_err();
     assert!(err.to_string().contains("scheme"), "{err}");
+    // No scheme at all: a hint with the URL it probably meant.
+    for (given, meant) in [
+        ("localhost:4010", "http://localhost:4010"),
+        ("127.0.0.1:4010/", "http://127.0.0.1:4010"),
+    ] {
+        let err = Client::builder()
+            .api_key(KEY)
+            .base_url(given)
+            .build()
+            .unwrap_err();
+        assert!(
+            err.to_string().contains(&format!(
+                "no http:// or https:// (did you mean \"{meant}\"?)"
+            )),
+            "{err}"
+        );
+    }
     for with_query in ["http://127.0.0.1:1/?x=1", "http://127.0.0.1:1/#top"] {
         let err = Client::builder()
             .api_key(KEY)

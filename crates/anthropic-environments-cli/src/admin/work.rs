@@ -184,7 +184,7 @@ pub async fn run(connection: &Connection, command: WorkCommand) -> Result<(), Cl
                 Some(work) => print_one(&work, Kind::Work, output.output),
                 None => match output.output {
                     OutputFormat::Json => print_one(&(), Kind::Work, output.output),
-                    OutputFormat::Table => {
+                    OutputFormat::Table | OutputFormat::Id => {
                         eprintln!("no work item");
                         Ok(())
                     }

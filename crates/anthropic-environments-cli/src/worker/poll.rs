@@ -21,7 +21,8 @@ use crate::secret::SecretArg;
 enum ScriptFailed {
     #[error(transparent)]
     Launch(#[from] LaunchError),
-    #[error("the script exited with {0}")]
+    /// How it ended: `exited with code 3`, `was killed by SIGTERM`.
+    #[error("the script {0}")]
     Exit(String),
     #[error("the script ran past its timeout")]
     Timeout,
@@ -181,7 +182,17 @@ pub async fn run(
         );
         let runner = args.sessions.runner().on_tool_call({
             let health = health.clone();
-            move |report| health.tool_call_ended(report)
+            move |report| {
+                tracing::info!(
+                    session_id = report.session_id,
+                    tool_use_id = report.tool_use_id,
+                    tool = report.name,
+                    outcome = report.outcome.as_str(),
+                    duration_ms = u64::try_from(report.duration.as_millis()).unwrap_or(u64::MAX),
+                    "tool call"
+                );
+                health.tool_call_ended(report)
+            }
         });
         let per_session = args.concurrency > 1;
         let workdir = args.sessions.workdir.clone();
@@ -304,6 +315,10 @@ async fn handle(shared: Arc<Shared>, ctx: WorkContext) -> Result<(), ScriptFaile
         timeout: shared.timeout,
         kill_grace: shared.kill_grace,
         cancel: ctx.cancellation_token(),
+        output: script::Output::Log {
+            work_id: work_id.clone(),
+            session_id: session_id.clone(),
+        },
     })
     .await;
     let ended = match launched {
@@ -333,6 +348,7 @@ async fn handle(shared: Arc<Shared>, ctx: WorkContext) -> Result<(), ScriptFaile
         session_id,
         environment_id,
         exit_code = ended.code(),
+        signal = ended.signal_name(),
         duration_ms,
         timed_out = ended.timed_out,
         cancelled = ended.cancelled,
@@ -357,6 +373,6 @@ async fn handle(shared: Arc<Shared>, ctx: WorkContext) -> Result<(), ScriptFaile
     }
     match ended.status.success() {
         true => Ok(()),
-        false => Err(ScriptFailed::Exit(label)),
+        false => Err(ScriptFailed::Exit(ended.describe())),
     }
 }

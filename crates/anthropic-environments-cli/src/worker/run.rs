@@ -2,16 +2,29 @@
 
 use std::sync::{Arc, Mutex};
 
-use anthropic_environments_worker::{ItemOutcome, ServeOne, WorkContext};
+use anthropic_environments_worker::{ItemOutcome, ItemReport, ServeOne, WorkContext};
 
 use super::script::{self, Ended, LaunchError, Program};
-use crate::cli::RunArgs;
+use crate::cli::{LogFormat, RunArgs};
 use crate::connection::Connection;
 use crate::error::{CliError, EXIT_CANNOT_START, EXIT_FAILURE, EXIT_LEASE_LOST};
 use crate::secret::SecretArg;
 
 /// Runs `worker run`; returns the exit status.
-pub async fn run(connection: &Connection, args: RunArgs) -> Result<u8, CliError> {
+pub async fn run(
+    connection: &Connection,
+    args: RunArgs,
+    format: LogFormat,
+) -> Result<u8, CliError> {
+    // With JSON logs, CMD's output is logged as records too, so that every
+    // line on stderr is JSON; with text logs it is CMD's own.
+    let output = match format {
+        LogFormat::Json => script::Output::Log {
+            work_id: args.work_id.clone(),
+            session_id: args.session_id.clone(),
+        },
+        LogFormat::Text => script::Output::Inherit,
+    };
     let program = args.command.split_first().map(|(program, rest)| Program {
         path: program.into(),
         args: rest.to_vec(),
@@ -48,21 +61,14 @@ pub async fn run(connection: &Connection, args: RunArgs) -> Result<u8, CliError>
             })
             .await;
         tracing::info!(work_id = %args.work_id, session_id = %args.session_id, environment_id = %args.environment_id, outcome = report.outcome.as_str(), stop = report.stop.as_str(), "item served in-process");
-        return Ok(match report.outcome {
-            ItemOutcome::Succeeded | ItemOutcome::Cancelled(_) => 0,
-            ItemOutcome::LeaseLost(_) => EXIT_LEASE_LOST,
-            ItemOutcome::Failed(reason) => {
-                return Err(CliError::Failed(format!(
-                    "the session was not served: {reason}"
-                )));
-            }
-            other => {
-                return Err(CliError::Failed(format!(
-                    "the item was not served: {}",
-                    other.as_str()
-                )));
-            }
-        });
+        return match &report.outcome {
+            ItemOutcome::Succeeded | ItemOutcome::Cancelled(_) => Ok(0),
+            ItemOutcome::LeaseLost(_) => Ok(EXIT_LEASE_LOST),
+            ItemOutcome::Failed(reason) => Err(CliError::Failed(format!(
+                "the session was not served: {reason}"
+            ))),
+            _ => Err(not_served(&report)),
+        };
     };
     let ended: Arc<Mutex<Option<Result<Ended, LaunchError>>>> = Arc::default();
     let slot = ended.clone();
@@ -75,6 +81,7 @@ pub async fn run(connection: &Connection, args: RunArgs) -> Result<u8, CliError>
         .run(move |ctx: WorkContext| {
             let slot = slot.clone();
             let program = program.clone();
+            let output = output.clone();
             async move {
                 let secret = ctx.secret().map(|s| s.expose_raw().to_owned());
                 let result = script::run(script::Launch {
@@ -85,11 +92,12 @@ pub async fn run(connection: &Connection, args: RunArgs) -> Result<u8, CliError>
                     timeout,
                     kill_grace,
                     cancel: ctx.cancellation_token(),
+                    output: output.clone(),
                 })
                 .await;
                 let failed = match &result {
                     Ok(e) if e.status.success() => None,
-                    Ok(e) => Some(format!("exited with {}", e.code())),
+                    Ok(e) => Some(format!("the command {}", e.describe())),
                     Err(e) => Some(e.to_string()),
                 };
                 *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(result);
@@ -115,10 +123,22 @@ pub async fn run(connection: &Connection, args: RunArgs) -> Result<u8, CliError>
         Some(Err(other)) => return Err(CliError::Failed(other.to_string())),
         // The handler never ran: the lease could not be claimed, or no
         // credential.
-        None => {
-            return Err(CliError::Failed(format!(
-                "the item was not served: {outcome:?}"
-            )));
-        }
+        None => return Err(not_served(&report)),
     })
+}
+
+/// Why an item's handler never ran, in words, with the server's answer
+/// when one ended it (exit 3 then: the API refused it).
+fn not_served(report: &ItemReport) -> CliError {
+    let why = match &report.outcome {
+        ItemOutcome::NotClaimed(reason) => {
+            format!("its lease could not be claimed ({})", reason.as_str())
+        }
+        ItemOutcome::NoCredential => "no credential for its calls".to_owned(),
+        other => other.as_str().replace('_', " "),
+    };
+    match &report.error {
+        Some(answer) => CliError::Refused(format!("the item was not served: {why}: {answer}")),
+        None => CliError::Failed(format!("the item was not served: {why}")),
+    }
 }

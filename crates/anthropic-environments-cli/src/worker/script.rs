@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::Command;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -86,6 +86,63 @@ pub struct Launch<'a> {
     /// Cancelled when the script must stop (lease ended, item stopping,
     /// shutdown).
     pub cancel: CancellationToken,
+    /// Where its standard output and error go.
+    pub output: Output,
+}
+
+/// Where a script's standard output and error go.
+#[derive(Clone, Debug)]
+pub enum Output {
+    /// Ours (the command is the process's main program, as `worker run`'s).
+    Inherit,
+    /// One log record per line, with the item's ids: a worker's log
+    /// stream stays one format (JSON lines stay JSON).
+    Log {
+        /// The item.
+        work_id: String,
+        /// Its session.
+        session_id: String,
+    },
+}
+
+/// The longest line logged as one record; a longer one is logged in
+/// pieces of this size, so a flood without newlines holds no more.
+const MAX_LINE: usize = 16 * 1024;
+
+/// Logs what `pipe` carries, a record per line, until it closes.
+async fn log_lines(
+    mut pipe: impl tokio::io::AsyncRead + Unpin,
+    stream: &'static str,
+    work_id: String,
+    session_id: String,
+) {
+    let emit = |line: &[u8]| {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let line = String::from_utf8_lossy(line);
+        tracing::info!(target: "antenv::script", work_id, session_id, stream, "{line}");
+    };
+    let mut pending = Vec::new();
+    let mut chunk = vec![0; 8 * 1024];
+    loop {
+        let read = match pipe.read(&mut chunk).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        pending.extend_from_slice(&chunk[..read]);
+        let mut start = 0;
+        while let Some(newline) = pending[start..].iter().position(|&b| b == b'\n') {
+            emit(&pending[start..start + newline]);
+            start += newline + 1;
+        }
+        while pending.len() - start >= MAX_LINE {
+            emit(&pending[start..start + MAX_LINE]);
+            start += MAX_LINE;
+        }
+        pending.drain(..start);
+    }
+    if !pending.is_empty() {
+        emit(&pending);
+    }
 }
 
 /// How a script ended.
@@ -116,6 +173,24 @@ impl Ended {
         match self.status.code() {
             Some(code) => code.to_string(),
             None => "signal".to_owned(),
+        }
+    }
+
+    /// The signal that killed it, by name (`SIGTERM`), when one did.
+    pub fn signal_name(&self) -> Option<String> {
+        let number = self.status.signal()?;
+        Some(match Signal::try_from(number) {
+            Ok(signal) => signal.as_str().to_owned(),
+            Err(_) => format!("signal {number}"),
+        })
+    }
+
+    /// How it ended, in words: `exited with code 3`, `was killed by
+    /// SIGTERM`.
+    pub fn describe(&self) -> String {
+        match self.signal_name() {
+            Some(signal) => format!("was killed by {signal}"),
+            None => format!("exited with code {}", self.code()),
         }
     }
 }
@@ -202,6 +277,9 @@ pub async fn run(launch: Launch<'_>) -> Result<Ended, LaunchError> {
         // everything the script started.
         .process_group(0)
         .kill_on_drop(true);
+    if matches!(launch.output, Output::Log { .. }) {
+        command.stdout(Stdio::piped()).stderr(Stdio::piped());
+    }
     if let Some((_, path)) = &secret {
         command.env(SECRET_FILE_VAR, path);
     }
@@ -216,6 +294,29 @@ pub async fn run(launch: Launch<'_>) -> Result<Ended, LaunchError> {
             .and_then(|id| i32::try_from(id).ok())
             .map(Pid::from_raw),
     );
+    let mut readers = tokio::task::JoinSet::new();
+    if let Output::Log {
+        work_id,
+        session_id,
+    } = &launch.output
+    {
+        if let Some(pipe) = child.stdout.take() {
+            readers.spawn(log_lines(
+                pipe,
+                "stdout",
+                work_id.clone(),
+                session_id.clone(),
+            ));
+        }
+        if let Some(pipe) = child.stderr.take() {
+            readers.spawn(log_lines(
+                pipe,
+                "stderr",
+                work_id.clone(),
+                session_id.clone(),
+            ));
+        }
+    }
     if let (Some(input), Some(mut pipe)) = (launch.stdin, child.stdin.take()) {
         // Written beside the wait, so a script that never reads cannot
         // block the worker; a script that exits without reading is fine.
@@ -256,6 +357,15 @@ pub async fn run(launch: Launch<'_>) -> Result<Ended, LaunchError> {
     // Reaped: the group id may be reused from now on.
     guard.0 = None;
     drop(secret);
+    // Its last lines are logged before its end is; a child it left
+    // holding the pipes does not hold the worker (its readers go on alone).
+    let drained = async { while readers.join_next().await.is_some() {} };
+    if tokio::time::timeout(Duration::from_secs(1), drained)
+        .await
+        .is_err()
+    {
+        readers.detach_all();
+    }
     Ok(Ended {
         status,
         duration: started.elapsed(),

@@ -173,21 +173,36 @@ pub async fn output(mut cmd: Command) -> (i32, String, String) {
 pub struct Running {
     pub child: Child,
     pub logs: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    /// Started with `--log-format json`: every line is checked when it
+    /// exits.
+    json: bool,
+    /// Reads its stderr until it closes.
+    reader: Option<tokio::task::JoinHandle<()>>,
 }
 
 pub fn spawn(mut cmd: Command) -> Running {
+    let args: Vec<_> = cmd.as_std().get_args().collect();
+    let json = args
+        .windows(2)
+        .any(|w| w[0] == "--log-format" && w[1] == "json")
+        || args.iter().any(|a| *a == "--log-format=json");
     cmd.stderr(Stdio::piped()).stdout(Stdio::null());
     let mut child = cmd.spawn().unwrap();
     let logs = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let stderr = child.stderr.take().unwrap();
     let sink = logs.clone();
-    tokio::spawn(async move {
+    let reader = tokio::spawn(async move {
         let mut lines = BufReader::new(stderr).lines();
         while let Ok(Some(line)) = lines.next_line().await {
             sink.lock().unwrap().push(line);
         }
     });
-    Running { child, logs }
+    Running {
+        child,
+        logs,
+        json,
+        reader: Some(reader),
+    }
 }
 
 impl Running {
@@ -199,11 +214,26 @@ impl Running {
         nix::sys::signal::kill(self.pid(), signal).unwrap();
     }
 
-    /// Waits for the process to exit (at most `timeout`).
+    /// Waits for the process to exit (at most `timeout`); with JSON logs,
+    /// then checks every line it logged ([`Self::assert_plain_json_logs`]).
     pub async fn exit(&mut self, timeout: Duration) -> ExitStatus {
-        match tokio::time::timeout(timeout, self.child.wait()).await {
+        let status = match tokio::time::timeout(timeout, self.child.wait()).await {
             Ok(status) => status.unwrap(),
             Err(_) => panic!("antenv did not exit; logs:\n{}", self.log_text()),
+        };
+        if self.json {
+            // Its stderr is read to the end before the lines are checked.
+            self.drained().await;
+            self.assert_plain_json_logs();
+        }
+        status
+    }
+
+    /// Waits until its stderr is read to the end (a child it left holding
+    /// the pipe is waited for 10 s at most).
+    pub async fn drained(&mut self) {
+        if let Some(reader) = self.reader.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(10), reader).await;
         }
     }
 
@@ -211,10 +241,11 @@ impl Running {
         self.logs.lock().unwrap().join("\n")
     }
 
-    /// Asserts that every JSON line logged so far (a script's own stderr
-    /// passes through raw) is an object whose fields are plain values: no Rust `Debug` text (`Some(...)`, a
-    /// struct's `Name { .. }`) in any of them, nested span fields
-    /// included; how many lines it checked.
+    /// Asserts that every line logged so far is a JSON object (a script's
+    /// output included: it is logged as records) whose fields are plain
+    /// values: no Rust `Debug` text (`Some(...)`, a struct's `Name { .. }`)
+    /// in any of them, nested span fields included; how many lines it
+    /// checked.
     pub fn assert_plain_json_logs(&self) -> usize {
         fn walk(value: &serde_json::Value, path: &str, line: &str) {
             match value {
@@ -238,10 +269,8 @@ impl Running {
         let logs = self.logs.lock().unwrap();
         let mut checked = 0;
         for line in logs.iter() {
-            // A script's own stderr passes through raw (not antenv's).
-            let Ok(value) = serde_json::from_str::<serde_json::Value>(line) else {
-                continue;
-            };
+            let value = serde_json::from_str::<serde_json::Value>(line)
+                .unwrap_or_else(|e| panic!("a log line that is not JSON ({e}): {line}"));
             assert!(value.is_object(), "{line}");
             walk(&value, "", line);
             checked += 1;
