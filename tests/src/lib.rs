@@ -4,6 +4,13 @@ use std::path::{Path, PathBuf};
 
 pub mod api_surface;
 
+/// The README's Rust snippets, compiled as this crate's doc tests (run
+/// too, unless marked `no_run`): a snippet that stops compiling fails the
+/// test command.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeSnippets;
+
 /// The workspace root.
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

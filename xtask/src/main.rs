@@ -8,7 +8,9 @@
 //!   of `tools/python-requirements.txt` into `target/py` (once), validates the
 //!   spec with an independent OpenAPI validator, then runs
 //!   `cargo test --workspace` with `ANTHROPIC_ENVIRONMENTS_PYTHON` pointing at
-//!   that interpreter.
+//!   that interpreter; then the examples, the official runner and the
+//!   parity check against the mock's binary, and the README's demo command
+//!   and walk-through (`cargo xtask readme` runs those two alone).
 //! - `cargo xtask spec-diff`: classify the changes between two specs.
 //! - `cargo xtask spec-diff-compare`: the spec-diff corpus through two npm
 //!   OpenAPI diff tools as well (see `compare.rs`).
@@ -23,6 +25,7 @@ use anyhow::{Context, Result};
 
 mod compare;
 mod prove;
+mod readme;
 
 /// The spec, relative to the workspace root.
 const SPEC: &str = "openapi/environments.yaml";
@@ -43,6 +46,13 @@ fn main() -> ExitCode {
         Some("spec-diff") => spec_diff(&args[1..]),
         Some("spec-diff-compare") => compare::spec_diff_compare(&args[1..]),
         Some("spec-diff-prove") => prove::spec_diff_prove(&workspace_root(), &args[1..]),
+        Some("readme") => {
+            let root = workspace_root();
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            session_demo(&root, &cargo)
+                .and_then(|()| readme::walk_through(&root, &cargo))
+                .map(|()| ExitCode::SUCCESS)
+        }
         Some("help") | Some("--help") | None => {
             println!("{}", usage());
             return ExitCode::SUCCESS;
@@ -70,7 +80,10 @@ fn usage() -> &'static str {
      default: the spec at the merge base with main, and the working tree)\n  \
      spec-diff-compare [--check]\n                         \
      run the spec-diff corpus through Optic and api-smart-diff too and\n                         \
-     write the comparison table of docs/spec-diff-comparison.md"
+     write the comparison table of docs/spec-diff-comparison.md\n  \
+     spec-diff-prove [NAME..]\n                         \
+     compile the facade and a downstream crate against each compatible mutation\n  \
+     readme              run the README's demo command and its walk-through (part of test)"
 }
 
 fn workspace_root() -> PathBuf {
@@ -227,6 +240,7 @@ fn test(extra: &[String]) -> Result<ExitCode> {
     official_runner_against_the_mock(&root, &python)?;
     runner_parity(&root, &cargo, &python)?;
     session_demo(&root, &cargo)?;
+    readme::walk_through(&root, &cargo)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -352,16 +366,23 @@ fn runner_parity(root: &Path, cargo: &str, python: &Path) -> Result<()> {
 /// crate).
 fn session_demo(root: &Path, cargo: &str) -> Result<()> {
     println!("running the session demo (examples/session_demo.rs)");
+    let args = [
+        "run",
+        "-p",
+        "anthropic-environments-worker",
+        "--example",
+        "session_demo",
+    ];
+    // The README's first screen says this command: the same, word for word.
+    let shown = readme::demo_command(root)?;
+    let ours = format!("cargo {}", args.join(" "));
+    if shown != ours {
+        anyhow::bail!("the README's demo command is {shown:?}; the test runs {ours:?}");
+    }
     let output = Command::new(cargo)
         .current_dir(root)
-        .args([
-            "run",
-            "--quiet",
-            "-p",
-            "anthropic-environments-worker",
-            "--example",
-            "session_demo",
-        ])
+        .args(args)
+        .arg("--quiet")
         .output()
         .context("running the session demo")?;
     let stdout = String::from_utf8_lossy(&output.stdout);

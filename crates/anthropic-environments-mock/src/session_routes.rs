@@ -152,9 +152,27 @@ async fn control_append_events(
     Path(id): Path<String>,
     bytes: Bytes,
 ) -> Api {
-    let Events { events } = body(&bytes)?;
-    let recorded = s.model().sessions.append(&id, events, Sender::Control)?;
+    let AgentEvents {
+        events,
+        end_turn_when_answered,
+    } = body(&bytes)?;
+    let mut model = s.model();
+    if end_turn_when_answered {
+        model.sessions.end_turn_when_answered(&id)?;
+    }
+    let recorded = model.sessions.append(&id, events, Sender::Control)?;
     ok(&json!({ "data": recorded }))
+}
+
+/// The agent's events, appended by the control surface.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AgentEvents {
+    events: Vec<Value>,
+    /// Play the agent's part: end the turn (`session.status_idle`,
+    /// `end_turn`) once every tool call has its result.
+    #[serde(default)]
+    end_turn_when_answered: bool,
 }
 
 #[derive(serde::Deserialize)]

@@ -35,6 +35,9 @@ struct Session {
     object: Value,
     events: Vec<Value>,
     live: broadcast::Sender<Value>,
+    /// Play the agent's part once: end the turn (`session.status_idle`,
+    /// `end_turn`) when every `agent.tool_use` has its result.
+    end_turn_when_answered: bool,
 }
 
 struct SkillVersion {
@@ -134,6 +137,7 @@ impl SessionStore {
                 object: object.clone(),
                 events: Vec::new(),
                 live,
+                end_turn_when_answered: false,
             },
         );
         Ok(object)
@@ -226,7 +230,26 @@ impl SessionStore {
             // No open stream is fine.
             let _ = session.live.send(event.clone());
         }
+        if session.end_turn_when_answered && every_call_answered(&session.events) {
+            session.end_turn_when_answered = false;
+            let idle = json!({
+                "type": "session.status_idle",
+                "stop_reason": {"type": "end_turn"},
+                "id": self.next_id("sevt"),
+                "processed_at": self.clock.now(),
+            });
+            let session = self.session_mut(id)?;
+            session.events.push(idle.clone());
+            let _ = session.live.send(idle);
+        }
         Ok(recorded)
+    }
+
+    /// Ends the session's turn once every tool call in its log has its
+    /// result (now, when none is waiting).
+    pub(crate) fn end_turn_when_answered(&mut self, id: &str) -> Outcome<()> {
+        self.session_mut(id)?.end_turn_when_answered = true;
+        Ok(())
     }
 
     /// A session's whole log, oldest first.
@@ -334,6 +357,20 @@ impl SessionStore {
     }
 }
 
+/// Whether every `agent.tool_use` of a log has a `user.tool_result`.
+fn every_call_answered(events: &[Value]) -> bool {
+    let answered: std::collections::HashSet<&str> = events
+        .iter()
+        .filter(|e| e["type"] == "user.tool_result")
+        .filter_map(|e| e["tool_use_id"].as_str())
+        .collect();
+    events
+        .iter()
+        .filter(|e| e["type"] == "agent.tool_use")
+        .filter_map(|e| e["id"].as_str())
+        .all(|id| answered.contains(id))
+}
+
 /// Who appends events.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Sender {
@@ -366,6 +403,55 @@ mod tests {
         assert_eq!(session["status"], "running");
         assert_eq!(session["type"], "session");
         assert!(session["agent"]["skills"].is_array());
+    }
+
+    #[test]
+    fn the_agent_ends_its_turn_once_every_call_is_answered() {
+        let (mut store, id) = store_with_session();
+        store.end_turn_when_answered(&id).unwrap();
+        let calls = store
+            .append(
+                &id,
+                vec![
+                    json!({"type": "agent.tool_use", "name": "bash"}),
+                    json!({"type": "agent.tool_use", "name": "read"}),
+                ],
+                Sender::Control,
+            )
+            .unwrap();
+        let answer = |call: &Value| json!({"type": "user.tool_result", "tool_use_id": call["id"], "content": []});
+        store
+            .append(&id, vec![answer(&calls[0])], Sender::Api)
+            .unwrap();
+        let types = |store: &SessionStore| -> Vec<String> {
+            let events = store.events(&id).unwrap();
+            events
+                .iter()
+                .map(|e| e["type"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        assert_eq!(
+            types(&store).last().unwrap(),
+            "user.tool_result",
+            "one call waits"
+        );
+        store
+            .append(&id, vec![answer(&calls[1])], Sender::Api)
+            .unwrap();
+        let log = store.events(&id).unwrap();
+        let last = log.last().unwrap();
+        assert_eq!(last["type"], "session.status_idle");
+        assert_eq!(last["stop_reason"]["type"], "end_turn");
+        assert!(last["id"].as_str().unwrap().starts_with("sevt_"));
+        // Once: a later result ends nothing more.
+        store
+            .append(&id, vec![json!({"type": "user.message"})], Sender::Api)
+            .unwrap();
+        let idles = types(&store)
+            .iter()
+            .filter(|t| *t == "session.status_idle")
+            .count();
+        assert_eq!(idles, 1);
     }
 
     #[test]

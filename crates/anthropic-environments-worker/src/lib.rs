@@ -30,6 +30,16 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # Logs
+//!
+//! The worker reports through [`tracing`](https://docs.rs/tracing): polls
+//! that fail, heartbeats refused, items stopped, the final counts. Without
+//! a subscriber it is silent (an unreachable API then shows only in the
+//! [`WorkerReport`]'s `poll_errors`), so install one, e.g.
+//! `tracing_subscriber::fmt().with_max_level(tracing::Level::INFO).init()`
+//! (the `tracing-subscriber` crate), before running it; its span and field
+//! names are [`anthropic_environments::telemetry`]'s.
+//!
 //! # Credentials
 //!
 //! As the official workers: the worker's client (normally built with the
