@@ -11,6 +11,21 @@ pub mod api_surface;
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeSnippets;
 
+/// The published crates' READMEs, compiled the same way.
+#[cfg(doctest)]
+pub mod crate_readmes {
+    #[doc = include_str!("../../crates/anthropic-environments/README.md")]
+    pub struct Facade;
+    #[doc = include_str!("../../crates/anthropic-environments-worker/README.md")]
+    pub struct Worker;
+    #[doc = include_str!("../../crates/anthropic-environments-mock/README.md")]
+    pub struct Mock;
+    #[doc = include_str!("../../crates/anthropic-environments-raw/README.md")]
+    pub struct Raw;
+    #[doc = include_str!("../../crates/anthropic-environments-cli/README.md")]
+    pub struct Cli;
+}
+
 /// The workspace root.
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -11,6 +11,8 @@
 //!   that interpreter; then the examples, the official runner and the
 //!   parity check against the mock's binary, and the README's demo command
 //!   and walk-through (`cargo xtask readme` runs those two alone).
+//! - `cargo xtask package`: check what each published crate ships, then
+//!   package and verify them all (see `package.rs`).
 //! - `cargo xtask spec-diff`: classify the changes between two specs.
 //! - `cargo xtask spec-diff-compare`: the spec-diff corpus through two npm
 //!   OpenAPI diff tools as well (see `compare.rs`).
@@ -24,6 +26,7 @@ use std::process::{Command, ExitCode};
 use anyhow::{Context, Result};
 
 mod compare;
+mod package;
 mod prove;
 mod readme;
 
@@ -46,6 +49,10 @@ fn main() -> ExitCode {
         Some("spec-diff") => spec_diff(&args[1..]),
         Some("spec-diff-compare") => compare::spec_diff_compare(&args[1..]),
         Some("spec-diff-prove") => prove::spec_diff_prove(&workspace_root(), &args[1..]),
+        Some("package") => {
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            package::package(&workspace_root(), &cargo, &args[1..]).map(|()| ExitCode::SUCCESS)
+        }
         Some("readme") => {
             let root = workspace_root();
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
@@ -83,7 +90,9 @@ fn usage() -> &'static str {
      write the comparison table of docs/spec-diff-comparison.md\n  \
      spec-diff-prove [NAME..]\n                         \
      compile the facade and a downstream crate against each compatible mutation\n  \
-     readme              run the README's demo command and its walk-through (part of test)"
+     readme              run the README's demo command and its walk-through (part of test)\n  \
+     package [ARGS..]    check what each published crate ships, then cargo package\n                         \
+     (verified) every one of them; ARGS go to cargo package"
 }
 
 fn workspace_root() -> PathBuf {
@@ -168,18 +177,33 @@ fn run(cmd: &mut Command) -> Result<()> {
 }
 
 /// The interpreter of `target/py`, created and filled from
-/// [`PY_REQUIREMENTS`] when missing or when the requirements changed.
+/// [`PY_REQUIREMENTS`] when missing, when the requirements changed, when it
+/// no longer runs, or when the checkout moved (a virtualenv's scripts name
+/// its old path in their `#!` lines, and then fail with "No such file or
+/// directory"): the stamp holds the requirements and where they were
+/// installed.
 fn ensure_python(root: &Path) -> Result<PathBuf> {
     let venv = root.join("target/py");
     let python = venv.join("bin/python");
     let requirements = std::fs::read_to_string(root.join(PY_REQUIREMENTS))?;
     let stamp = venv.join("requirements.stamp");
-    if python.exists() && std::fs::read_to_string(&stamp).ok().as_deref() == Some(&requirements) {
+    let wanted = format!("{requirements}\n# installed in {}\n", venv.display());
+    let runs = || {
+        Command::new(&python)
+            .args(["-c", "import sys"])
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) && runs() {
         return Ok(python);
     }
     eprintln!("installing {PY_REQUIREMENTS} into target/py");
     let base = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
-    run(Command::new(base).args(["-m", "venv"]).arg(&venv))?;
+    // --clear: a virtualenv made elsewhere (or by another Python) is
+    // rebuilt, not patched.
+    run(Command::new(base)
+        .args(["-m", "venv", "--clear"])
+        .arg(&venv))?;
     run(Command::new(&python)
         .args([
             "-m",
@@ -190,7 +214,7 @@ fn ensure_python(root: &Path) -> Result<PathBuf> {
             "-r",
         ])
         .arg(root.join(PY_REQUIREMENTS)))?;
-    std::fs::write(&stamp, requirements)?;
+    std::fs::write(&stamp, wanted)?;
     Ok(python)
 }
 
