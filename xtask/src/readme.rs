@@ -58,11 +58,14 @@ pub fn walk_through(root: &Path, cargo: &str) -> Result<()> {
         ))
         .current_dir(std::env::temp_dir())
         .env("PATH", path);
+    // Not the developer's own settings: their keys, or a RUST_LOG that
+    // hides the lines checked below.
     for (name, _) in std::env::vars_os() {
         if name.to_string_lossy().starts_with("ANTHROPIC_") {
             command.env_remove(name);
         }
     }
+    command.env_remove("RUST_LOG");
     let output = command.output().context("running bash")?;
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);

@@ -164,9 +164,11 @@ Examples:
   antenv worker poll --concurrency 8 --heartbeat --timeout 2h \\
       --health-listen 0.0.0.0:9090 --exec -- python3 serve.py --verbose
 
-A script's standard output and error become log records, one per line,
-with its work_id, session_id and stream (with --log-format json, every
-line on stderr is JSON).
+A script's standard output and error become log records (INFO, target
+antenv::script, so RUST_LOG filters them), one per line, with its work_id,
+session_id and stream, the worker's credentials and the item's secret
+redacted; with --log-format json every line on stderr is JSON (but for
+clap's errors about the command line, which come before logging starts).
 
 Exit status: 0 after SIGINT/SIGTERM; 1 when a script cannot be started;
 2 on bad flags; 3 when the API refuses polling for good (a rejected key,
@@ -185,9 +187,11 @@ Examples (the entrypoint of a per-session sandbox):
 
 Exit status: CMD's; 128+N when CMD was killed by signal N; 75 when the
 lease was lost (another worker holds the item; it was not stopped); 127
-when CMD could not be started; 2 when a variable is missing; 3 when the
-API refused the item (e.g. an unknown item: its first heartbeat got 404),
-with its answer on stderr.";
+when CMD could not be started; 1 when the session could not be served
+or the lease not claimed (stopped, not extended); 2 when a variable is
+missing; 3 when the API refused the item (e.g. an unknown item: its first
+heartbeat got 404), with its answer on stderr; 4 when no heartbeat was
+answered before the lease ran out (the API could not be reached).";
 
 const WEBHOOK_EXAMPLES: &str = "\
 Listens for the API's webhook deliveries on POST /webhook. A delivery

@@ -17,6 +17,15 @@ pub enum CliError {
     /// with the server's answer (exit 3, as for [`CliError::Api`]).
     #[error("{0}")]
     Refused(String),
+    /// The API could not be reached, said in the command's words (exit 4).
+    #[error("{0}")]
+    Unreachable(String),
+    /// `worker run`: the item's lease is another worker's (exit 75).
+    #[error("{0}")]
+    LeaseLost(String),
+    /// `worker run`: the command could not be started (exit 127).
+    #[error("{0}")]
+    CannotStart(String),
     /// Anything else that went wrong (exit 1).
     #[error("{0}")]
     Failed(String),
@@ -47,6 +56,9 @@ impl CliError {
             CliError::Api(anthropic_environments::Error::InvalidInput { .. })
             | CliError::Api(anthropic_environments::Error::Config(_)) => EXIT_USAGE,
             CliError::Refused(_) => EXIT_API_ERROR,
+            CliError::Unreachable(_) => EXIT_UNREACHABLE,
+            CliError::LeaseLost(_) => EXIT_LEASE_LOST,
+            CliError::CannotStart(_) => EXIT_CANNOT_START,
             CliError::Api(_) => EXIT_FAILURE,
             CliError::Failed(_) => EXIT_FAILURE,
         }
@@ -61,7 +73,21 @@ impl CliError {
         let status = self.exit_status();
         match format {
             LogFormat::Json => {
-                tracing::error!(error = %self, hint, exit_code = status, "command failed");
+                // Written directly: no RUST_LOG filter may drop the reason
+                // a command failed.
+                let mut record = serde_json::json!({
+                    "timestamp": humantime::format_rfc3339_micros(std::time::SystemTime::now())
+                        .to_string(),
+                    "level": "ERROR",
+                    "message": "command failed",
+                    "error": self.to_string(),
+                    "exit_code": status,
+                    "target": "antenv",
+                });
+                if let Some(hint) = hint {
+                    record["hint"] = hint.into();
+                }
+                eprintln!("{record}");
             }
             LogFormat::Text => {
                 eprintln!("error: {self}");
@@ -85,7 +111,7 @@ impl CliError {
         not_found.then(|| {
             format!(
                 "the base URL ends in /v1, and antenv adds /v1 to every path; \
-                 try --base-url {root}"
+                 try --base-url {root} (or ANTHROPIC_BASE_URL={root})"
             )
         })
     }
@@ -118,7 +144,7 @@ mod tests {
             refused.hint("http://127.0.0.1:4010/v1/").as_deref(),
             Some(
                 "the base URL ends in /v1, and antenv adds /v1 to every path; \
-                 try --base-url http://127.0.0.1:4010"
+                 try --base-url http://127.0.0.1:4010 (or ANTHROPIC_BASE_URL=http://127.0.0.1:4010)"
             )
         );
         assert_eq!(refused.hint("http://127.0.0.1:4010"), None);

@@ -15,14 +15,28 @@ pub fn parse() -> Cli {
         .and_then(|matches| Cli::from_arg_matches(&matches));
     match result {
         Ok(cli) => cli,
-        Err(error) => name_variables(error, &command).format(&mut command).exit(),
+        Err(error) => {
+            let args: Vec<_> = std::env::args_os().collect();
+            name_variables(error, &mut command, &args)
+                .format(&mut command)
+                .exit()
+        }
     }
 }
 
-/// Adds `(or VAR)` to each missing argument that a variable can give.
-fn name_variables(mut error: clap::Error, command: &clap::Command) -> clap::Error {
+/// Adds `(or VAR)` to each missing argument that a variable can give, and
+/// shows the command's own usage line (clap's lists the arguments given,
+/// variables included, as if they were wanted).
+fn name_variables(
+    mut error: clap::Error,
+    command: &mut clap::Command,
+    args: &[std::ffi::OsString],
+) -> clap::Error {
     if error.kind() != ErrorKind::MissingRequiredArgument {
         return error;
+    }
+    if let Some(usage) = leaf(command, args).map(clap::Command::render_usage) {
+        error.insert(ContextKind::Usage, ContextValue::StyledStr(usage));
     }
     let Some(ContextValue::Strings(missing)) = error.get(ContextKind::InvalidArg).cloned() else {
         return error;
@@ -36,6 +50,21 @@ fn name_variables(mut error: clap::Error, command: &clap::Command) -> clap::Erro
         .collect();
     error.insert(ContextKind::InvalidArg, ContextValue::Strings(named));
     error
+}
+
+/// The subcommand `args` name (the deepest one), built as clap built it.
+fn leaf<'a>(
+    command: &'a mut clap::Command,
+    args: &[std::ffi::OsString],
+) -> Option<&'a mut clap::Command> {
+    let mut current = command;
+    for arg in args.iter().skip(1) {
+        let name = arg.to_string_lossy();
+        if current.find_subcommand(name.as_ref()).is_some() {
+            current = current.find_subcommand_mut(name.as_ref())?;
+        }
+    }
+    Some(current)
 }
 
 /// The variable of the argument clap shows as `shown` (`--work-id <ID>`),
@@ -65,7 +94,8 @@ mod tests {
             .try_get_matches_from_mut(args)
             .expect_err("an argument is missing");
         assert_eq!(error.kind(), ErrorKind::MissingRequiredArgument);
-        name_variables(error, &command)
+        let args: Vec<std::ffi::OsString> = args.iter().map(Into::into).collect();
+        name_variables(error, &mut command, &args)
             .format(&mut command)
             .to_string()
     }
@@ -83,6 +113,11 @@ mod tests {
         );
         // Given, so not listed as missing.
         assert!(!text.contains("ANTHROPIC_ENVIRONMENT_ID"), "{text}");
+        // The usage line is the command's, not the arguments given.
+        assert!(
+            text.contains("Usage: antenv worker run [OPTIONS] --environment-id <ID>"),
+            "{text}"
+        );
         let text = missing(&["antenv", "worker", "webhook"]);
         assert!(
             text.contains("--listen <ADDR> (or ANTHROPIC_WEBHOOK_LISTEN)"),

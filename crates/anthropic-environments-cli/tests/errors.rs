@@ -51,7 +51,7 @@ async fn a_base_url_ending_in_v1_gets_a_hint_with_the_404() {
     assert!(stderr.contains("404 Not Found"), "{stderr}");
     assert!(
         stderr.contains(&format!(
-            "hint: the base URL ends in /v1, and antenv adds /v1 to every path; try --base-url {root}\n"
+            "hint: the base URL ends in /v1, and antenv adds /v1 to every path; try --base-url {root} (or ANTHROPIC_BASE_URL={root})\n"
         )),
         "{stderr}"
     );
@@ -184,4 +184,106 @@ async fn script_output_is_logged_as_records_and_a_shutdown_is_not_an_error() {
     );
     let logs = worker.log_text();
     assert!(!logs.contains("\"level\":\"ERROR\""), "{logs}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worker_run_against_an_unreachable_api_exits_4_and_says_so() {
+    let f = fixture().await;
+    let mut cmd = f.worker(["worker", "run", "--work-id", "work_x", "--session-id", "s"]);
+    // Port 9 (discard) on loopback: nothing listens there in the tests.
+    cmd.env("ANTHROPIC_BASE_URL", "http://127.0.0.1:9");
+    let (code, _, stderr) = output(cmd).await;
+    assert_eq!(code, 4, "{stderr}");
+    assert!(
+        stderr.ends_with(
+            "error: the item was not served: no heartbeat was answered before its lease ran \
+             out (is the API reachable?)\n"
+        ),
+        "{stderr}"
+    );
+}
+
+/// With JSON logs, even the command's last words are JSON, and no
+/// `RUST_LOG` filter drops them; a command that cannot start says so in a
+/// record and exits 127.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_final_error_is_a_json_record_whatever_the_filter() {
+    let f = fixture().await;
+    let mut cmd = f.admin(["environments", "get", "env_missing", "--log-format", "json"]);
+    cmd.env("RUST_LOG", "off");
+    let (code, _, stderr) = output(cmd).await;
+    assert_eq!(code, 3, "{stderr}");
+    let record: serde_json::Value = serde_json::from_str(stderr.trim()).unwrap();
+    assert_eq!(record["message"], "command failed");
+    assert_eq!(record["level"], "ERROR");
+    assert_eq!(record["exit_code"], 3);
+    assert!(
+        record["error"].as_str().unwrap().contains("404 Not Found"),
+        "{record}"
+    );
+    assert!(record.get("hint").is_none(), "absent when there is none");
+
+    let (work_id, session) = {
+        f.queue_session("session_nostart");
+        let worker = anthropic_environments::Client::builder()
+            .environment_key(&f.environment_key)
+            .base_url(f.server.base_url())
+            .build()
+            .unwrap();
+        let queue = worker.work(&f.environment_id);
+        let work = queue.poll().send().await.unwrap().unwrap();
+        queue.ack(&work.id).send().await.unwrap();
+        (work.id, "session_nostart")
+    };
+    let mut cmd = f.worker([
+        "worker",
+        "run",
+        "--log-format",
+        "json",
+        "--work-id",
+        &work_id,
+    ]);
+    cmd.args(["--session-id", session, "--", "/nonexistent/cmd"]);
+    let (code, _, stderr) = output(cmd).await;
+    assert_eq!(code, 127, "{stderr}");
+    let last: serde_json::Value = serde_json::from_str(stderr.lines().last().unwrap()).unwrap();
+    assert_eq!(last["exit_code"], 127, "{last}");
+    assert!(
+        last["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("cannot start /nonexistent/cmd"),
+        "{last}"
+    );
+}
+
+/// A script that prints the worker's credentials gets them redacted in the
+/// logs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_a_script_prints_are_redacted_in_the_logs() {
+    let f = fixture().await;
+    f.queue_session("session_leaky");
+    let script = f.script(
+        "leak.sh",
+        "echo \"key=$ANTHROPIC_ENVIRONMENT_KEY\"\ncat \"$ANTHROPIC_WORK_SECRET_FILE\" >&2; echo >&2",
+    );
+    let mut cmd = f.worker([
+        "worker",
+        "poll",
+        "--drain",
+        "--forward-secret",
+        "--log-format",
+        "json",
+        "--on-work",
+    ]);
+    cmd.arg(&script);
+    let mut worker = spawn(cmd);
+    assert!(worker.exit(LONG).await.success(), "{}", worker.log_text());
+    let logs = worker.log_text();
+    assert!(!logs.contains(&f.environment_key), "{logs}");
+    let leaked = worker.events("key=<redacted>");
+    assert_eq!(leaked.len(), 1, "{logs}");
+    let secret_line = worker.events("<redacted>");
+    assert_eq!(secret_line.len(), 1, "the secret's file, redacted: {logs}");
+    assert_eq!(secret_line[0]["stream"], "stderr");
 }

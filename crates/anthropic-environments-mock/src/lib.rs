@@ -32,9 +32,13 @@
 //!     example's agent, merged with the given one) and, with `queue_work`,
 //!     queues a `session` work item for it whose poll carries a fresh
 //!     sessions token; answers the session (201);
-//!   - `POST /_mock/sessions/{id}/events` with `{"events": [...]}` appends
-//!     the agent's events (`id`, `processed_at` filled when absent) and
-//!     pushes them to open streams;
+//!   - `POST /_mock/sessions/{id}/events` with `{"events": [...],
+//!     "end_turn_when_answered"?: true}` appends the agent's events (`id`,
+//!     `processed_at` filled when absent) and pushes them to open streams;
+//!     with `end_turn_when_answered`, the agent's part once more: a
+//!     `session.status_idle` (`end_turn`) is appended once every
+//!     `agent.tool_use` has its `user.tool_result` (the session's `status`
+//!     is left as it is);
 //!   - `POST /_mock/sessions/{id}/status` with `{"status": "..."}`;
 //!   - `POST /_mock/skills` with `{"skill_id", "name", "description"?,
 //!     "archive_base64"}` adds a skill version (201).

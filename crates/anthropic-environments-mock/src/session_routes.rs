@@ -157,10 +157,11 @@ async fn control_append_events(
         end_turn_when_answered,
     } = body(&bytes)?;
     let mut model = s.model();
+    let recorded = model.sessions.append(&id, events, Sender::Control)?;
+    // Armed once the events are in (a refused append arms nothing).
     if end_turn_when_answered {
         model.sessions.end_turn_when_answered(&id)?;
     }
-    let recorded = model.sessions.append(&id, events, Sender::Control)?;
     ok(&json!({ "data": recorded }))
 }
 

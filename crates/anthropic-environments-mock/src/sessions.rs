@@ -245,11 +245,12 @@ impl SessionStore {
         Ok(recorded)
     }
 
-    /// Ends the session's turn once every tool call in its log has its
-    /// result (now, when none is waiting).
+    /// Ends the session's turn once every `agent.tool_use` in its log has
+    /// its `user.tool_result` (now, when none is waiting).
     pub(crate) fn end_turn_when_answered(&mut self, id: &str) -> Outcome<()> {
         self.session_mut(id)?.end_turn_when_answered = true;
-        Ok(())
+        // Nothing waiting: the turn ends at once.
+        self.append(id, Vec::new(), Sender::Control).map(drop)
     }
 
     /// A session's whole log, oldest first.
@@ -408,7 +409,6 @@ mod tests {
     #[test]
     fn the_agent_ends_its_turn_once_every_call_is_answered() {
         let (mut store, id) = store_with_session();
-        store.end_turn_when_answered(&id).unwrap();
         let calls = store
             .append(
                 &id,
@@ -419,6 +419,8 @@ mod tests {
                 Sender::Control,
             )
             .unwrap();
+        // Armed after the calls, as the control route does.
+        store.end_turn_when_answered(&id).unwrap();
         let answer = |call: &Value| json!({"type": "user.tool_result", "tool_use_id": call["id"], "content": []});
         store
             .append(&id, vec![answer(&calls[0])], Sender::Api)
@@ -452,6 +454,12 @@ mod tests {
             .filter(|t| *t == "session.status_idle")
             .count();
         assert_eq!(idles, 1);
+        // Armed with nothing waiting: the turn ends at once.
+        let (mut other, other_id) = store_with_session();
+        other.end_turn_when_answered(&other_id).unwrap();
+        let log = other.events(&other_id).unwrap();
+        assert_eq!(log.len(), 1);
+        assert_eq!(log[0]["type"], "session.status_idle");
     }
 
     #[test]

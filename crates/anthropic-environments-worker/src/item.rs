@@ -326,8 +326,8 @@ impl ItemServer {
 
     /// Counts and reports how the handler ended. An error after the
     /// handler was asked to stop (`cancelled`) is how a stopped handler
-    /// ends: logged at INFO for a shutdown the operator asked for, WARN
-    /// for the lease or the server ending it, not as a failure.
+    /// ends: logged at INFO for a shutdown or a stop someone asked for,
+    /// WARN for the lease ending it, not as a failure.
     fn record<E: Into<BoxError>>(
         &self,
         work_id: &str,
@@ -342,8 +342,10 @@ impl ItemServer {
             Some(Ok(Err(e))) => {
                 let e: BoxError = e.into();
                 match &cancelled {
-                    Some(CancelReason::Shutdown) => {
-                        tracing::info!(work_id, error = %e, reason = "shutdown", "handler ended after it was asked to stop")
+                    // Asked for: by the operator, or by the server stopping
+                    // the item (an admin's stop).
+                    Some(reason @ (CancelReason::Shutdown | CancelReason::ServerStopping)) => {
+                        tracing::info!(work_id, error = %e, reason = reason.as_str(), "handler ended after it was asked to stop")
                     }
                     Some(reason) => {
                         tracing::warn!(work_id, error = %e, reason = reason.as_str(), "handler ended after it was asked to stop")

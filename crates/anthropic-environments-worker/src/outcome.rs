@@ -138,7 +138,10 @@ pub struct ItemReport {
     /// The server's answer that ended the item's lease, when one did: a
     /// heartbeat refused for good or with 412, as the error's text (status,
     /// error type, message and request id). Says why an item was
-    /// [`NotClaimed`](ItemOutcome::NotClaimed) or its lease
-    /// [`LeaseLost`](ItemOutcome::LeaseLost).
+    /// [`NotClaimed`](ItemOutcome::NotClaimed), its lease
+    /// [`LeaseLost`](ItemOutcome::LeaseLost), or its handler
+    /// [`Cancelled`](ItemOutcome::Cancelled) by a refused heartbeat; `None`
+    /// when no error ended it (an answer such as `stopping`, silence, a
+    /// shutdown).
     pub error: Option<String>,
 }

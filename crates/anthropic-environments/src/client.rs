@@ -286,35 +286,58 @@ fn authorization(credential: &Credential) -> Result<HeaderValue> {
 /// query or fragment (the request paths go after it), and parsed.
 fn checked_base_url(base_url: &str) -> Result<(String, Arc<reqwest::Url>)> {
     let base_url = base_url.trim_end_matches('/').to_owned();
+    let shown = shown_url(&base_url);
     // Without a scheme, `host:port` parses as a URL whose scheme is the
     // host, and `127.0.0.1:port` not at all: both get the same hint.
     if !base_url.contains("://") {
         return Err(Error::Config(format!(
-            "invalid base URL {base_url:?}: it has no http:// or https:// \
-             (did you mean \"http://{base_url}\"?)"
+            "invalid base URL {shown:?}: it has no http:// or https:// \
+             (did you mean \"http://{shown}\"?)"
         )));
     }
     let parsed = reqwest::Url::parse(&base_url)
-        .map_err(|e| Error::Config(format!("invalid base URL {base_url:?}: {e}")))?;
+        .map_err(|e| Error::Config(format!("invalid base URL {shown:?}: {e}")))?;
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err(Error::Config(format!(
-            "invalid base URL {base_url:?}: the scheme must be http or https"
+            "invalid base URL {shown:?}: the scheme must be http or https"
         )));
     }
     if parsed.path().ends_with("/v1") {
         // Every path the client sends starts with /v1 already.
         tracing::warn!(
-            base_url,
+            base_url = shown,
             "the base URL ends in /v1, and every request path starts with /v1: \
              requests will go to /v1/v1/...; give the server's root instead"
         );
     }
     if parsed.query().is_some() || parsed.fragment().is_some() {
         return Err(Error::Config(format!(
-            "invalid base URL {base_url:?}: it must not have a query or fragment"
+            "invalid base URL {shown:?}: it must not have a query or fragment"
         )));
     }
     Ok((base_url, Arc::new(parsed)))
+}
+
+/// A base URL as errors and logs show it: without user information
+/// (`user:password@`), and not at all when it holds something that looks
+/// like a key (one pasted into the wrong variable).
+fn shown_url(base_url: &str) -> String {
+    if base_url.contains("sk-ant-") {
+        return "<redacted: it looks like a key>".to_owned();
+    }
+    let (scheme, rest) = match base_url.split_once("://") {
+        Some((scheme, rest)) => (Some(scheme), rest),
+        None => (None, base_url),
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let rest = match rest[..authority_end].rfind('@') {
+        Some(at) => &rest[at + 1..],
+        None => rest,
+    };
+    match scheme {
+        Some(scheme) => format!("{scheme}://{rest}"),
+        None => rest.to_owned(),
+    }
 }
 
 /// The betas of a comma-separated `anthropic-beta` value.

@@ -197,6 +197,20 @@ fn configuration_errors() {
             "{err}"
         );
     }
+    // What the errors show of a bad base URL: no password, no key.
+    for (given, hidden) in [
+        ("user:hunter22@localhost:1", "hunter22"),
+        ("sk-ant-api03-pasted-here", "sk-ant-api03"),
+        ("ftp://user:hunter22@x", "hunter22"),
+    ] {
+        let err = Client::builder()
+            .api_key(KEY)
+            .base_url(given)
+            .build()
+            .unwrap_err();
+        assert!(!err.to_string().contains(hidden), "{err}");
+        assert!(err.to_string().contains("invalid base URL"), "{err}");
+    }
     for with_query in ["http://127.0.0.1:1/?x=1", "http://127.0.0.1:1/#top"] {
         let err = Client::builder()
             .api_key(KEY)

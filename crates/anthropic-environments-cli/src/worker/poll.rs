@@ -318,6 +318,7 @@ async fn handle(shared: Arc<Shared>, ctx: WorkContext) -> Result<(), ScriptFaile
         output: script::Output::Log {
             work_id: work_id.clone(),
             session_id: session_id.clone(),
+            secrets: known_secrets(&shared, &ctx),
         },
     })
     .await;
@@ -375,4 +376,20 @@ async fn handle(shared: Arc<Shared>, ctx: WorkContext) -> Result<(), ScriptFaile
         true => Ok(()),
         false => Err(ScriptFailed::Exit(ended.describe())),
     }
+}
+
+/// What a script's output must never show in the logs: the environment
+/// key, the item's secret and its sessions token.
+fn known_secrets(shared: &Shared, ctx: &WorkContext) -> Vec<String> {
+    let mut secrets = Vec::new();
+    if let Some(key) = &shared.environment_key {
+        secrets.push(key.expose().to_owned());
+    }
+    if let Some(secret) = ctx.work().secret.as_deref() {
+        secrets.push(secret.to_owned());
+    }
+    if let Some(decoded) = ctx.secret() {
+        secrets.push(decoded.sessions_token().expose().to_owned());
+    }
+    secrets
 }

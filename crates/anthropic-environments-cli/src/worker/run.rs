@@ -1,5 +1,6 @@
 //! `antenv worker run -- CMD`: serve one item something else claimed.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use anthropic_environments_worker::{ItemOutcome, ItemReport, ServeOne, WorkContext};
@@ -7,7 +8,7 @@ use anthropic_environments_worker::{ItemOutcome, ItemReport, ServeOne, WorkConte
 use super::script::{self, Ended, LaunchError, Program};
 use crate::cli::{LogFormat, RunArgs};
 use crate::connection::Connection;
-use crate::error::{CliError, EXIT_CANNOT_START, EXIT_FAILURE, EXIT_LEASE_LOST};
+use crate::error::{CliError, EXIT_FAILURE, EXIT_LEASE_LOST};
 use crate::secret::SecretArg;
 
 /// Runs `worker run`; returns the exit status.
@@ -22,6 +23,12 @@ pub async fn run(
         LogFormat::Json => script::Output::Log {
             work_id: args.work_id.clone(),
             session_id: args.session_id.clone(),
+            // The item's secret and token are added once they are known.
+            secrets: connection
+                .environment_key()
+                .map(|k| k.expose().to_owned())
+                .into_iter()
+                .collect(),
         },
         LogFormat::Text => script::Output::Inherit,
     };
@@ -54,15 +61,21 @@ pub async fn run(
     let Some(program) = program else {
         // No command: the session is served in-process.
         let runner = args.sessions.runner();
+        let ran = Arc::new(AtomicBool::new(false));
         let report = serve
-            .run(move |ctx: WorkContext| {
-                let runner = runner.clone();
-                async move { runner.serve(ctx).await.map(drop) }
+            .run({
+                let ran = ran.clone();
+                move |ctx: WorkContext| {
+                    ran.store(true, Ordering::SeqCst);
+                    let runner = runner.clone();
+                    async move { runner.serve(ctx).await.map(drop) }
+                }
             })
             .await;
         tracing::info!(work_id = %args.work_id, session_id = %args.session_id, environment_id = %args.environment_id, outcome = report.outcome.as_str(), stop = report.stop.as_str(), "item served in-process");
         return match &report.outcome {
             ItemOutcome::Succeeded | ItemOutcome::Cancelled(_) => Ok(0),
+            ItemOutcome::LeaseLost(_) if !ran.load(Ordering::SeqCst) => Err(never_claimed(&report)),
             ItemOutcome::LeaseLost(_) => Ok(EXIT_LEASE_LOST),
             ItemOutcome::Failed(reason) => Err(CliError::Failed(format!(
                 "the session was not served: {reason}"
@@ -84,6 +97,11 @@ pub async fn run(
             let output = output.clone();
             async move {
                 let secret = ctx.secret().map(|s| s.expose_raw().to_owned());
+                let mut output = output.clone();
+                if let script::Output::Log { secrets, .. } = &mut output {
+                    secrets.extend(secret.clone());
+                    secrets.extend(ctx.secret().map(|s| s.sessions_token().expose().to_owned()));
+                }
                 let result = script::run(script::Launch {
                     program: &program,
                     env: Vec::new(),
@@ -92,7 +110,7 @@ pub async fn run(
                     timeout,
                     kill_grace,
                     cancel: ctx.cancellation_token(),
-                    output: output.clone(),
+                    output,
                 })
                 .await;
                 let failed = match &result {
@@ -112,19 +130,37 @@ pub async fn run(
     let outcome = &report.outcome;
     tracing::info!(work_id = %args.work_id, session_id = %args.session_id, environment_id = %args.environment_id, outcome = outcome.as_str(), stop = report.stop.as_str(), "item served");
     if matches!(outcome, ItemOutcome::LeaseLost(_)) {
-        return Ok(EXIT_LEASE_LOST);
+        return match ended {
+            Some(_) => Ok(EXIT_LEASE_LOST),
+            None => Err(never_claimed(&report)),
+        };
     }
     Ok(match ended {
         Some(Ok(ended)) => u8::try_from(ended.code()).unwrap_or(EXIT_FAILURE),
-        Some(Err(LaunchError::CannotStart { program, source })) => {
-            eprintln!("error: cannot start {program}: {source}");
-            EXIT_CANNOT_START
+        Some(Err(error @ LaunchError::CannotStart { .. })) => {
+            return Err(CliError::CannotStart(error.to_string()));
         }
         Some(Err(other)) => return Err(CliError::Failed(other.to_string())),
         // The handler never ran: the lease could not be claimed, or no
         // credential.
         None => return Err(not_served(&report)),
     })
+}
+
+/// A lease lost before the handler ran: another holder's (a 412, exit 75
+/// as for any lost lease), or never confirmed because no heartbeat was
+/// answered in time (exit 4: the API could not be reached).
+fn never_claimed(report: &ItemReport) -> CliError {
+    match &report.error {
+        Some(answer) => CliError::LeaseLost(format!(
+            "the item was not served: another worker holds its lease: {answer}"
+        )),
+        None => CliError::Unreachable(
+            "the item was not served: no heartbeat was answered before its lease ran out \
+             (is the API reachable?)"
+                .to_owned(),
+        ),
+    }
 }
 
 /// Why an item's handler never ran, in words, with the server's answer

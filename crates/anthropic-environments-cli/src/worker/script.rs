@@ -102,23 +102,49 @@ pub enum Output {
         work_id: String,
         /// Its session.
         session_id: String,
+        /// Values replaced by `<redacted>` wherever a line shows them (the
+        /// environment key, the item's secret and sessions token).
+        secrets: Vec<String>,
     },
 }
 
 /// The longest line logged as one record; a longer one is logged in
-/// pieces of this size, so a flood without newlines holds no more.
-const MAX_LINE: usize = 16 * 1024;
+/// pieces of about this size (cut between characters), so a flood without
+/// newlines holds no more, and a JSON record stays under the 16 KiB a line
+/// of Docker's log driver holds.
+const MAX_LINE: usize = 8 * 1024;
+
+/// Where to cut `bytes` (longer than `max`) at most `max` bytes in,
+/// between two UTF-8 characters when the text is UTF-8 there.
+fn cut_point(bytes: &[u8], max: usize) -> usize {
+    match std::str::from_utf8(&bytes[..max]) {
+        // A character split by the cut: cut before it.
+        Err(e) if e.error_len().is_none() && e.valid_up_to() > 0 => e.valid_up_to(),
+        _ => max,
+    }
+}
+
+/// One line as logged: lossy UTF-8, without its `\r`, secrets redacted.
+fn shown(line: &[u8], secrets: &[String]) -> String {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let mut line = String::from_utf8_lossy(line).into_owned();
+    for secret in secrets {
+        if line.contains(secret.as_str()) {
+            line = line.replace(secret.as_str(), "<redacted>");
+        }
+    }
+    line
+}
 
 /// Logs what `pipe` carries, a record per line, until it closes.
 async fn log_lines(
     mut pipe: impl tokio::io::AsyncRead + Unpin,
     stream: &'static str,
-    work_id: String,
-    session_id: String,
+    (work_id, session_id): (String, String),
+    secrets: std::sync::Arc<Vec<String>>,
 ) {
     let emit = |line: &[u8]| {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        let line = String::from_utf8_lossy(line);
+        let line = shown(line, &secrets);
         tracing::info!(target: "antenv::script", work_id, session_id, stream, "{line}");
     };
     let mut pending = Vec::new();
@@ -135,8 +161,9 @@ async fn log_lines(
             start += newline + 1;
         }
         while pending.len() - start >= MAX_LINE {
-            emit(&pending[start..start + MAX_LINE]);
-            start += MAX_LINE;
+            let cut = cut_point(&pending[start..], MAX_LINE);
+            emit(&pending[start..start + cut]);
+            start += cut;
         }
         pending.drain(..start);
     }
@@ -298,23 +325,18 @@ pub async fn run(launch: Launch<'_>) -> Result<Ended, LaunchError> {
     if let Output::Log {
         work_id,
         session_id,
+        secrets,
     } = &launch.output
     {
+        // Short values could be anything; a credential is long.
+        let secrets: Vec<String> = secrets.iter().filter(|s| s.len() >= 8).cloned().collect();
+        let secrets = std::sync::Arc::new(secrets);
+        let ids = (work_id.clone(), session_id.clone());
         if let Some(pipe) = child.stdout.take() {
-            readers.spawn(log_lines(
-                pipe,
-                "stdout",
-                work_id.clone(),
-                session_id.clone(),
-            ));
+            readers.spawn(log_lines(pipe, "stdout", ids.clone(), secrets.clone()));
         }
         if let Some(pipe) = child.stderr.take() {
-            readers.spawn(log_lines(
-                pipe,
-                "stderr",
-                work_id.clone(),
-                session_id.clone(),
-            ));
+            readers.spawn(log_lines(pipe, "stderr", ids, secrets));
         }
     }
     if let (Some(input), Some(mut pipe)) = (launch.stdin, child.stdin.take()) {
@@ -372,4 +394,32 @@ pub async fn run(launch: Launch<'_>) -> Result<Ended, LaunchError> {
         timed_out,
         cancelled,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_lines_are_cut_between_characters() {
+        // "é" is two bytes: a cut at 5 would split the third one.
+        let text = "éééé".as_bytes();
+        assert_eq!(cut_point(text, 5), 4);
+        assert_eq!(cut_point(text, 4), 4);
+        // Not UTF-8 at all: cut where asked.
+        assert_eq!(cut_point(&[0xff; 10], 5), 5);
+    }
+
+    #[test]
+    fn lines_are_shown_without_secrets_or_carriage_returns() {
+        let secrets = vec!["sk-ant-oat01-secret".to_owned()];
+        assert_eq!(
+            shown(
+                b"key=sk-ant-oat01-secret twice sk-ant-oat01-secret\r",
+                &secrets
+            ),
+            "key=<redacted> twice <redacted>"
+        );
+        assert_eq!(shown(b"caf\xc3 \xff", &[]), "caf\u{fffd} \u{fffd}");
+    }
 }

@@ -159,14 +159,72 @@ impl Fixture {
     }
 }
 
-/// Runs to the end: (exit code, stdout, stderr).
+/// Runs to the end: (exit code, stdout, stderr). With JSON logs, every
+/// line of stderr is checked ([`assert_plain_json_lines`]).
 pub async fn output(mut cmd: Command) -> (i32, String, String) {
+    let json = logs_json(&cmd);
     let out = cmd.output().await.unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    // clap's own errors about the command line come before logging starts.
+    if json && out.status.code() != Some(2) {
+        assert_plain_json_lines(stderr.lines());
+    }
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
+        stderr,
     )
+}
+
+/// Whether `cmd` logs JSON (`--log-format json` or `ANTHROPIC_LOG_FORMAT`).
+fn logs_json(cmd: &Command) -> bool {
+    let std = cmd.as_std();
+    let args: Vec<_> = std.get_args().collect();
+    args.windows(2)
+        .any(|w| w[0] == "--log-format" && w[1] == "json")
+        || args.iter().any(|a| *a == "--log-format=json")
+        || std
+            .get_envs()
+            .any(|(k, v)| k == "ANTHROPIC_LOG_FORMAT" && v.is_some_and(|v| v == "json"))
+}
+
+/// Asserts that every line is a JSON object whose fields are plain values:
+/// no Rust `Debug` text (`Some(...)`, `None`, a struct's `Name { .. }`) in
+/// any of them, nested span fields included (a script's own words, the
+/// `message` of `antenv::script` records, are its business); how many
+/// lines it checked.
+pub fn assert_plain_json_lines<'a>(lines: impl Iterator<Item = &'a str>) -> usize {
+    fn walk(value: &serde_json::Value, path: &str, line: &str) {
+        match value {
+            serde_json::Value::String(text) => assert!(
+                !text.contains("Some(") && !text.contains("None") && !text.contains(" { "),
+                "{path} holds Debug text in {line}"
+            ),
+            serde_json::Value::Object(map) => {
+                for (k, v) in map {
+                    walk(v, &format!("{path}.{k}"), line);
+                }
+            }
+            serde_json::Value::Array(items) => {
+                for v in items {
+                    walk(v, path, line);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut checked = 0;
+    for line in lines {
+        let mut value = serde_json::from_str::<serde_json::Value>(line)
+            .unwrap_or_else(|e| panic!("a log line that is not JSON ({e}): {line}"));
+        assert!(value.is_object(), "{line}");
+        if value["target"] == "antenv::script" {
+            value["message"] = serde_json::Value::Null;
+        }
+        walk(&value, "", line);
+        checked += 1;
+    }
+    checked
 }
 
 /// A running `antenv` whose stderr (JSON logs) is collected.
@@ -181,11 +239,7 @@ pub struct Running {
 }
 
 pub fn spawn(mut cmd: Command) -> Running {
-    let args: Vec<_> = cmd.as_std().get_args().collect();
-    let json = args
-        .windows(2)
-        .any(|w| w[0] == "--log-format" && w[1] == "json")
-        || args.iter().any(|a| *a == "--log-format=json");
+    let json = logs_json(&cmd);
     cmd.stderr(Stdio::piped()).stdout(Stdio::null());
     let mut child = cmd.spawn().unwrap();
     let logs = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -247,35 +301,8 @@ impl Running {
     /// in any of them, nested span fields included; how many lines it
     /// checked.
     pub fn assert_plain_json_logs(&self) -> usize {
-        fn walk(value: &serde_json::Value, path: &str, line: &str) {
-            match value {
-                serde_json::Value::String(text) => assert!(
-                    !text.contains("Some(") && !text.contains("None") && !text.contains(" { "),
-                    "{path} holds Debug text in {line}"
-                ),
-                serde_json::Value::Object(map) => {
-                    for (k, v) in map {
-                        walk(v, &format!("{path}.{k}"), line);
-                    }
-                }
-                serde_json::Value::Array(items) => {
-                    for v in items {
-                        walk(v, path, line);
-                    }
-                }
-                _ => {}
-            }
-        }
         let logs = self.logs.lock().unwrap();
-        let mut checked = 0;
-        for line in logs.iter() {
-            let value = serde_json::from_str::<serde_json::Value>(line)
-                .unwrap_or_else(|e| panic!("a log line that is not JSON ({e}): {line}"));
-            assert!(value.is_object(), "{line}");
-            walk(&value, "", line);
-            checked += 1;
-        }
-        checked
+        assert_plain_json_lines(logs.iter().map(String::as_str))
     }
 
     /// The JSON log lines whose message is `message`.
