@@ -100,8 +100,18 @@ impl CliError {
     }
 
     /// A hint for an error the base URL explains: a 404 when it ends in
-    /// `/v1`, which every request path starts with already.
+    /// `/v1`, which every request path starts with already; TLS refused by
+    /// a server that speaks plain HTTP.
     fn hint(&self, base_url: &str) -> Option<String> {
+        if let CliError::Api(e) = self
+            && base_url.starts_with("https://")
+            && e.to_string().contains("InvalidContentType")
+        {
+            let plain = base_url.replacen("https://", "http://", 1);
+            return Some(format!(
+                "the server answered TLS with plain HTTP; for a local mock, try --base-url {plain}"
+            ));
+        }
         let not_found = match self {
             CliError::Api(e) => e.status().is_some_and(|s| s.as_u16() == 404),
             CliError::Refused(message) => message.contains("404 Not Found"),

@@ -23,6 +23,26 @@ async fn a_refused_connection_says_refused_and_exits_4() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_against_a_plain_http_server_gets_a_hint_and_exits_4() {
+    let f = fixture().await;
+    let plain = f.server.base_url().trim_end_matches('/').to_owned();
+    let mut cmd = f.admin(["environments", "list"]);
+    cmd.env(
+        "ANTHROPIC_BASE_URL",
+        plain.replacen("http://", "https://", 1),
+    );
+    let (code, _, stderr) = output(cmd).await;
+    assert_eq!(code, 4, "{stderr}");
+    assert!(stderr.contains("InvalidContentType"), "the cause: {stderr}");
+    assert!(
+        stderr.ends_with(&format!(
+            "hint: the server answered TLS with plain HTTP; for a local mock, try --base-url {plain}\n"
+        )),
+        "{stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_base_url_without_a_scheme_gets_a_hint_and_exits_2() {
     let f = fixture().await;
     let before = f.server.requests().len();
