@@ -78,3 +78,58 @@ fn the_mocks_copy_of_the_spec_is_the_spec() {
         "the mock's spec copy is stale: run `cargo xtask generate` and commit the result"
     );
 }
+
+/// The README's per-operation credential table is the spec's (its
+/// `x-credentials`), row for row: written from the generated operation
+/// table and looked up in the README.
+#[test]
+fn the_readme_credential_table_is_the_specs() {
+    use anthropic_environments_raw::operation::Credential;
+    use anthropic_environments_raw::operations;
+    let name = |c: &Credential| match c {
+        Credential::ApiKey => "API key",
+        Credential::EnvironmentKey => "environment key",
+        Credential::SessionsToken => "the item's sessions token",
+        _ => "?",
+    };
+    let mut table = String::from(
+        "| operation | request | accepts (the official workers' choice first) |\n| --- | --- | --- |\n",
+    );
+    for op in operations::ALL {
+        let accepts: Vec<&str> = op.credentials.iter().map(name).collect();
+        table.push_str(&format!(
+            "| `{}` | `{} {}` | {} |\n",
+            op.id,
+            op.method,
+            op.path,
+            accepts.join(", ")
+        ));
+    }
+    let readme = read("README.md");
+    assert!(
+        readme.contains(&table),
+        "the README's credential table differs from the spec's x-credentials; it should read:\n\n{table}"
+    );
+}
+
+/// Every operation of the project's spec says its span name and the
+/// credentials it accepts (codegen would fall back to a made-up span name
+/// and no credential), and the wire constants are in `info`.
+#[test]
+fn every_operation_says_its_span_and_credentials() {
+    let spec = anthropic_environments_tests::spec();
+    for (path, method, op) in spec.operations() {
+        for extension in ["x-span-name", "x-credentials"] {
+            assert!(
+                op.extensions.contains_key(extension),
+                "{method} {path} has no {extension}"
+            );
+        }
+    }
+    for extension in ["x-managed-agents-beta", "x-no-heartbeat"] {
+        assert!(
+            spec.info.extensions.contains_key(extension),
+            "info.{extension}"
+        );
+    }
+}

@@ -39,6 +39,12 @@
 //! are built from a base URL parsed once, not formatted and parsed whole
 //! ([`request_urls`]).
 //!
+//! # Operations
+//!
+//! Each operation's span name and accepted credentials (the `x-span-name`
+//! and `x-credentials` extensions) and the wire constants of `info` become
+//! the `operations` table and the `wire` module ([`operation_table`]).
+//!
 //! # Example
 //!
 //! ```no_run
@@ -51,6 +57,7 @@
 
 pub mod absent_nulls;
 pub mod open_types;
+pub mod operation_table;
 pub mod request_headers;
 pub mod request_urls;
 pub mod sensitive;
@@ -98,6 +105,9 @@ pub fn generate_from(spec: &OpenAPI, origin: &str) -> Result<String> {
     sensitive::redact(&mut file, &sensitive::find(spec))?;
     inject_open_types(&mut file, &open)?;
     non_exhaustive_structs(&mut file)?;
+    let table: syn::File = syn::parse2(operation_table::emit(spec)?)
+        .context("the emitted operation table does not parse")?;
+    file.items.extend(table.items);
     let body = prettyplease::unparse(&file);
     Ok(format!("{}{body}", header(origin, &spec.info.version)))
 }

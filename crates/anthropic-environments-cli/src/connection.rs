@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use anthropic_environments::credentials::{Credential, CredentialKind};
-use anthropic_environments::{Client, ClientBuilder};
+use anthropic_environments::{AcceptedCredential, Client, ClientBuilder, Operation};
 
 use crate::cli::GlobalArgs;
 use crate::error::CliError;
@@ -17,19 +17,6 @@ pub struct Connection {
     workspace_id: Option<String>,
     api_key: Option<SecretArg>,
     environment_key: Option<SecretArg>,
-}
-
-/// Which credential an operation prefers, in order (the API rejects the
-/// others, or accepts both).
-#[derive(Clone, Copy, Debug)]
-pub enum Needs {
-    /// Environments CRUD, work retrieve and update: an API key only.
-    ApiKey,
-    /// Work list, poll and ack: the environment key (an API key is
-    /// rejected by `list`; the official workers poll with the key).
-    EnvironmentKey,
-    /// Work stats and stop: either, the API key first.
-    Either,
 }
 
 impl Connection {
@@ -63,39 +50,42 @@ impl Connection {
         builder
     }
 
-    /// A client with the credential `needs` prefers among those given.
-    pub fn client(&self, needs: Needs) -> Result<Client, CliError> {
-        let api = self
-            .api_key
-            .as_ref()
-            .map(|k| Credential::new(CredentialKind::ApiKey, k.expose()));
-        let env = self
-            .environment_key
-            .as_ref()
-            .map(|k| Credential::new(CredentialKind::EnvironmentKey, k.expose()));
-        let credential = match needs {
-            Needs::ApiKey => api.ok_or_else(|| {
-                CliError::Usage(
-                    "this command needs an API key: set ANTHROPIC_API_KEY (or --api-key)".into(),
-                )
-            })?,
-            Needs::EnvironmentKey => env.or(api).ok_or_else(|| {
-                CliError::Usage(
-                    "this command needs the environment key: set ANTHROPIC_ENVIRONMENT_KEY \
-                     (or --environment-key-file)"
-                        .into(),
-                )
-            })?,
-            Needs::Either => api.or(env).ok_or_else(|| {
-                CliError::Usage(
-                    "this command needs an API key or the environment key: set \
-                     ANTHROPIC_API_KEY or ANTHROPIC_ENVIRONMENT_KEY"
-                        .into(),
-                )
-            })?,
-        };
+    /// A client with the first credential `operation` accepts (in the
+    /// spec's order) among those given.
+    pub fn client(&self, operation: &Operation) -> Result<Client, CliError> {
+        let credential = operation
+            .credentials
+            .iter()
+            .find_map(|accepted| match accepted {
+                AcceptedCredential::ApiKey => self
+                    .api_key
+                    .as_ref()
+                    .map(|k| Credential::new(CredentialKind::ApiKey, k.expose())),
+                AcceptedCredential::EnvironmentKey => self
+                    .environment_key
+                    .as_ref()
+                    .map(|k| Credential::new(CredentialKind::EnvironmentKey, k.expose())),
+                _ => None,
+            })
+            .ok_or_else(|| CliError::Usage(needs(operation)))?;
         Ok(self.builder().credential(credential).build()?)
     }
+}
+
+/// What to set for `operation`, in words.
+fn needs(operation: &Operation) -> String {
+    let options: Vec<&str> = operation
+        .credentials
+        .iter()
+        .filter_map(|accepted| match accepted {
+            AcceptedCredential::ApiKey => Some("an API key: set ANTHROPIC_API_KEY (or --api-key)"),
+            AcceptedCredential::EnvironmentKey => Some(
+                "the environment key: set ANTHROPIC_ENVIRONMENT_KEY (or --environment-key-file)",
+            ),
+            _ => None,
+        })
+        .collect();
+    format!("this command needs {}", options.join(", or "))
 }
 
 /// Reads a key from a file (a mounted Secret), trimmed.
@@ -113,5 +103,34 @@ fn read_key_file(path: &Path) -> Result<SecretArg, CliError> {
             "the environment key file {} is empty",
             path.display()
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use anthropic_environments::operations;
+
+    #[test]
+    fn what_a_command_needs_comes_from_the_spec() {
+        assert_eq!(
+            needs(&operations::LIST_WORK),
+            "this command needs the environment key: set ANTHROPIC_ENVIRONMENT_KEY (or \
+             --environment-key-file)"
+        );
+        assert_eq!(
+            needs(&operations::WORK_STATS),
+            "this command needs an API key: set ANTHROPIC_API_KEY (or --api-key), or the \
+             environment key: set ANTHROPIC_ENVIRONMENT_KEY (or --environment-key-file)"
+        );
+        // `environments` builds one client for all its subcommands.
+        for op in operations::ALL.iter().filter(|op| op.tag == "environments") {
+            assert_eq!(
+                op.credentials,
+                operations::LIST_ENVIRONMENTS.credentials,
+                "{}",
+                op.id
+            );
+        }
     }
 }

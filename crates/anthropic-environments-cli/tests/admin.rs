@@ -144,14 +144,24 @@ async fn errors_print_the_api_error_and_exit_with_documented_codes() {
     );
     assert!(stderr.contains("request-id req_"), "{stderr}");
 
-    // The credential model: `work list` rejects an API key (exit 3).
+    // The credential model, from the spec's x-credentials: `work list`
+    // takes the environment key only, so an API key alone is refused before
+    // any request (exit 2, naming what to set).
+    let before = f.server.requests().len();
     let (code, _, stderr) = output(f.admin(["work", "list"])).await;
-    assert_eq!(code, 3, "{stderr}");
+    assert_eq!(code, 2, "{stderr}");
     assert!(
-        stderr.contains("permission_error") || stderr.contains("authentication_error"),
+        stderr.contains("this command needs the environment key: set ANTHROPIC_ENVIRONMENT_KEY"),
         "{stderr}"
     );
     assert!(!stderr.contains(API_KEY), "{stderr}");
+    assert_eq!(f.server.requests().len(), before, "nothing was sent");
+    // A key the API rejects is its answer (exit 3).
+    let mut cmd = f.antenv(["work", "list"]);
+    cmd.env("ANTHROPIC_ENVIRONMENT_KEY", "sk-ant-oat01-not-this-one");
+    let (code, _, stderr) = output(cmd).await;
+    assert_eq!(code, 3, "{stderr}");
+    assert!(stderr.contains("authentication_error"), "{stderr}");
 
     // No credential, bad input: exit 2, nothing sent.
     let before = f.server.requests().len();

@@ -526,36 +526,10 @@ fn credential(headers: &HeaderMap) -> Option<&str> {
         .filter(|k| !k.is_empty())
 }
 
-/// The operation (the spec's operationId) a method and path name, if any.
+/// The operation (the spec's operationId) a method and path name, if any:
+/// the generated operation table's path templates decide.
 pub(crate) fn operation_of(method: &axum::http::Method, path: &str) -> Option<&'static str> {
-    use axum::http::Method;
-    let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
-    let op = match (method, segments.as_slice()) {
-        (&Method::POST, ["v1", "environments"]) => "create_environment",
-        (&Method::GET, ["v1", "environments"]) => "list_environments",
-        (&Method::GET, ["v1", "environments", _]) => "retrieve_environment",
-        (&Method::POST, ["v1", "environments", _]) => "update_environment",
-        (&Method::DELETE, ["v1", "environments", _]) => "delete_environment",
-        (&Method::POST, ["v1", "environments", _, "archive"]) => "archive_environment",
-        (&Method::GET, ["v1", "environments", _, "work"]) => "list_work",
-        (&Method::GET, ["v1", "environments", _, "work", "poll"]) => "poll_work",
-        (&Method::GET, ["v1", "environments", _, "work", "stats"]) => "work_stats",
-        (&Method::GET, ["v1", "environments", _, "work", _]) => "retrieve_work",
-        (&Method::POST, ["v1", "environments", _, "work", _]) => "update_work",
-        (&Method::POST, ["v1", "environments", _, "work", _, "ack"]) => "ack_work",
-        (&Method::POST, ["v1", "environments", _, "work", _, "heartbeat"]) => "heartbeat_work",
-        (&Method::POST, ["v1", "environments", _, "work", _, "stop"]) => "stop_work",
-        (&Method::GET, ["v1", "sessions", _]) => "retrieve_session",
-        (&Method::GET, ["v1", "sessions", _, "events"]) => "list_session_events",
-        (&Method::POST, ["v1", "sessions", _, "events"]) => "send_session_events",
-        (&Method::GET, ["v1", "sessions", _, "events", "stream"]) => "stream_session_events",
-        (&Method::GET, ["v1", "skills", _, "versions", _]) => "retrieve_skill_version",
-        (&Method::GET, ["v1", "skills", _, "versions", _, "content"]) => {
-            "download_skill_version_content"
-        }
-        _ => return None,
-    };
-    Some(op)
+    anthropic_environments_raw::operation::for_request(method.as_str(), path).map(|op| op.id)
 }
 
 /// Refuses requests without credentials (401), with a credential the

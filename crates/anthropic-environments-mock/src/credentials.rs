@@ -1,6 +1,7 @@
 //! Who may call what: the API's credentials and the endpoints that accept
 //! each (see [`CredentialMode`]).
 
+use anthropic_environments_raw::operation::Credential;
 use std::collections::HashMap;
 
 use base64::Engine as _;
@@ -190,22 +191,20 @@ pub(crate) fn check(caller: &CallerKind, target: Target<'_>) -> Result<(), Denie
         matches!(caller, CallerKind::EnvironmentKey { environment_id } if same_env(environment_id));
     let item_token = matches!(caller, CallerKind::SessionsToken { environment_id, work_id }
         if same_env(environment_id) && target.work_id == Some(work_id.as_str()));
-    let allowed = match target.operation {
-        "list_work" => env_key,
-        "retrieve_work" | "update_work" => api_key,
-        "work_stats" | "poll_work" | "ack_work" => api_key || env_key,
-        "heartbeat_work" | "stop_work" => api_key || env_key || item_token,
-        // A session's calls: its environment's key, or the sessions token
-        // of an item serving it (the caller set `work_id` only then).
-        "retrieve_session"
-        | "list_session_events"
-        | "send_session_events"
-        | "stream_session_events" => api_key || env_key || item_token,
-        // Skills belong to the organisation: any credential it issued.
-        "retrieve_skill_version" | "download_skill_version_content" => {
-            !matches!(caller, CallerKind::None | CallerKind::Unknown)
-        }
-        _ => api_key,
+    // What the spec's `x-credentials` says each operation accepts. An
+    // environment key counts for its own environment, a sessions token for
+    // its own item (and the session that item serves: the caller set
+    // `work_id` only then); skills belong to the organisation, so any
+    // credential it issued counts there.
+    let allowed = match anthropic_environments_raw::operations::find(target.operation) {
+        Some(op) if op.tag == "skills" => !matches!(caller, CallerKind::None | CallerKind::Unknown),
+        Some(op) => op.credentials.iter().any(|accepted| match accepted {
+            Credential::ApiKey => api_key,
+            Credential::EnvironmentKey => env_key,
+            Credential::SessionsToken => item_token,
+            _ => false,
+        }),
+        None => api_key,
     };
     if allowed {
         return Ok(());

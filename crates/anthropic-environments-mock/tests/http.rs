@@ -633,3 +633,37 @@ async fn a_closed_connection_sends_no_status_line_and_a_broken_body_does() {
         }
     }
 }
+
+/// Every operation of the generated table has a route: a request to its
+/// path template (made concrete) is journaled as that operation and never
+/// answered "no such route"; a path of no operation is.
+#[tokio::test]
+async fn every_operation_of_the_table_is_routed() {
+    let server = MockServer::start().await;
+    for op in anthropic_environments_raw::operations::ALL {
+        let path: String = op
+            .path
+            .split('/')
+            .map(|segment| match segment.starts_with('{') {
+                true => "x_1",
+                false => segment,
+            })
+            .collect::<Vec<_>>()
+            .join("/");
+        server.clear_requests();
+        let method = reqwest::Method::from_bytes(op.method.as_bytes()).unwrap();
+        let body = (op.method == "POST").then_some("{}");
+        let (status, answer) = send(&server, method, &path, body, true).await;
+        assert!(
+            !message(&answer).contains("no such route"),
+            "{} {path}: {status} {answer}",
+            op.id
+        );
+        let journaled = server.requests();
+        assert_eq!(journaled.len(), 1, "{}", op.id);
+        assert_eq!(journaled[0].operation.as_deref(), Some(op.id), "{path}");
+    }
+    let (status, answer) = send(&server, reqwest::Method::GET, "/v1/nothing", None, true).await;
+    assert_eq!(status, 404);
+    assert!(message(&answer).contains("no such route"), "{answer}");
+}

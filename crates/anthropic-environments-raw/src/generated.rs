@@ -20113,6 +20113,15 @@ SDKs' types (Python `anthropic` 2.15.0, TypeScript `@anthropic-ai/sdk`
 Errors share one envelope (`ErrorResponse`) and a `request-id` response
 header; see `components.responses.Error`.
 
+Every operation names, in `x-credentials`, the credentials it accepts, in
+the order the official workers prefer them (`api_key`, `environment_key`,
+`sessions_token`: the item's token, from its poll's `secret`), and in
+`x-span-name` the tracing span name the official SDKs give its call;
+`info.x-managed-agents-beta` is the beta every environment and work call
+carries, `info.x-no-heartbeat` the `expected_last_heartbeat` of a lease's
+first heartbeat. Codegen emits them as the raw crate's operation table
+and wire constants.
+
 A property marked `x-sensitive: true` is a credential: clients never log
 it, and the generated client's `Debug` prints it as `<redacted>`.
 
@@ -24079,4 +24088,260 @@ pub mod prelude {
     pub use super::ClientSessionsExt;
     pub use super::ClientSkillsExt;
     pub use super::ClientWorkExt;
+}
+/// Every operation of the spec: its id, method, path template, tag,
+/// span name and accepted credentials (generated from the spec's
+/// `x-span-name` and `x-credentials`).
+pub mod operations {
+    use crate::operation::{Credential, Operation};
+    ///`GET /v1/environments`: `list_environments`.
+    pub const LIST_ENVIRONMENTS: Operation = Operation {
+        id: "list_environments",
+        method: "GET",
+        path: "/v1/environments",
+        tag: "environments",
+        span_name: "anthropic.environments.list",
+        credentials: &[Credential::ApiKey],
+    };
+    ///`POST /v1/environments`: `create_environment`.
+    pub const CREATE_ENVIRONMENT: Operation = Operation {
+        id: "create_environment",
+        method: "POST",
+        path: "/v1/environments",
+        tag: "environments",
+        span_name: "anthropic.environments.create",
+        credentials: &[Credential::ApiKey],
+    };
+    ///`GET /v1/environments/{environment_id}`: `retrieve_environment`.
+    pub const RETRIEVE_ENVIRONMENT: Operation = Operation {
+        id: "retrieve_environment",
+        method: "GET",
+        path: "/v1/environments/{environment_id}",
+        tag: "environments",
+        span_name: "anthropic.environments.retrieve",
+        credentials: &[Credential::ApiKey],
+    };
+    ///`POST /v1/environments/{environment_id}`: `update_environment`.
+    pub const UPDATE_ENVIRONMENT: Operation = Operation {
+        id: "update_environment",
+        method: "POST",
+        path: "/v1/environments/{environment_id}",
+        tag: "environments",
+        span_name: "anthropic.environments.update",
+        credentials: &[Credential::ApiKey],
+    };
+    ///`DELETE /v1/environments/{environment_id}`: `delete_environment`.
+    pub const DELETE_ENVIRONMENT: Operation = Operation {
+        id: "delete_environment",
+        method: "DELETE",
+        path: "/v1/environments/{environment_id}",
+        tag: "environments",
+        span_name: "anthropic.environments.delete",
+        credentials: &[Credential::ApiKey],
+    };
+    ///`POST /v1/environments/{environment_id}/archive`: `archive_environment`.
+    pub const ARCHIVE_ENVIRONMENT: Operation = Operation {
+        id: "archive_environment",
+        method: "POST",
+        path: "/v1/environments/{environment_id}/archive",
+        tag: "environments",
+        span_name: "anthropic.environments.archive",
+        credentials: &[Credential::ApiKey],
+    };
+    ///`GET /v1/environments/{environment_id}/work`: `list_work`.
+    pub const LIST_WORK: Operation = Operation {
+        id: "list_work",
+        method: "GET",
+        path: "/v1/environments/{environment_id}/work",
+        tag: "work",
+        span_name: "anthropic.environments.work.list",
+        credentials: &[Credential::EnvironmentKey],
+    };
+    ///`GET /v1/environments/{environment_id}/work/poll`: `poll_work`.
+    pub const POLL_WORK: Operation = Operation {
+        id: "poll_work",
+        method: "GET",
+        path: "/v1/environments/{environment_id}/work/poll",
+        tag: "work",
+        span_name: "anthropic.environments.work.poll",
+        credentials: &[Credential::EnvironmentKey, Credential::ApiKey],
+    };
+    ///`GET /v1/environments/{environment_id}/work/stats`: `work_stats`.
+    pub const WORK_STATS: Operation = Operation {
+        id: "work_stats",
+        method: "GET",
+        path: "/v1/environments/{environment_id}/work/stats",
+        tag: "work",
+        span_name: "anthropic.environments.work.stats",
+        credentials: &[Credential::ApiKey, Credential::EnvironmentKey],
+    };
+    ///`GET /v1/environments/{environment_id}/work/{work_id}`: `retrieve_work`.
+    pub const RETRIEVE_WORK: Operation = Operation {
+        id: "retrieve_work",
+        method: "GET",
+        path: "/v1/environments/{environment_id}/work/{work_id}",
+        tag: "work",
+        span_name: "anthropic.environments.work.retrieve",
+        credentials: &[Credential::ApiKey],
+    };
+    ///`POST /v1/environments/{environment_id}/work/{work_id}`: `update_work`.
+    pub const UPDATE_WORK: Operation = Operation {
+        id: "update_work",
+        method: "POST",
+        path: "/v1/environments/{environment_id}/work/{work_id}",
+        tag: "work",
+        span_name: "anthropic.environments.work.update",
+        credentials: &[Credential::ApiKey],
+    };
+    ///`POST /v1/environments/{environment_id}/work/{work_id}/ack`: `ack_work`.
+    pub const ACK_WORK: Operation = Operation {
+        id: "ack_work",
+        method: "POST",
+        path: "/v1/environments/{environment_id}/work/{work_id}/ack",
+        tag: "work",
+        span_name: "anthropic.environments.work.ack",
+        credentials: &[Credential::EnvironmentKey, Credential::ApiKey],
+    };
+    ///`POST /v1/environments/{environment_id}/work/{work_id}/heartbeat`: `heartbeat_work`.
+    pub const HEARTBEAT_WORK: Operation = Operation {
+        id: "heartbeat_work",
+        method: "POST",
+        path: "/v1/environments/{environment_id}/work/{work_id}/heartbeat",
+        tag: "work",
+        span_name: "anthropic.environments.work.heartbeat",
+        credentials: &[
+            Credential::SessionsToken,
+            Credential::EnvironmentKey,
+            Credential::ApiKey,
+        ],
+    };
+    ///`POST /v1/environments/{environment_id}/work/{work_id}/stop`: `stop_work`.
+    pub const STOP_WORK: Operation = Operation {
+        id: "stop_work",
+        method: "POST",
+        path: "/v1/environments/{environment_id}/work/{work_id}/stop",
+        tag: "work",
+        span_name: "anthropic.environments.work.stop",
+        credentials: &[
+            Credential::SessionsToken,
+            Credential::EnvironmentKey,
+            Credential::ApiKey,
+        ],
+    };
+    ///`GET /v1/sessions/{session_id}`: `retrieve_session`.
+    pub const RETRIEVE_SESSION: Operation = Operation {
+        id: "retrieve_session",
+        method: "GET",
+        path: "/v1/sessions/{session_id}",
+        tag: "sessions",
+        span_name: "anthropic.sessions.retrieve",
+        credentials: &[
+            Credential::SessionsToken,
+            Credential::EnvironmentKey,
+            Credential::ApiKey,
+        ],
+    };
+    ///`GET /v1/sessions/{session_id}/events`: `list_session_events`.
+    pub const LIST_SESSION_EVENTS: Operation = Operation {
+        id: "list_session_events",
+        method: "GET",
+        path: "/v1/sessions/{session_id}/events",
+        tag: "sessions",
+        span_name: "anthropic.sessions.events.list",
+        credentials: &[
+            Credential::SessionsToken,
+            Credential::EnvironmentKey,
+            Credential::ApiKey,
+        ],
+    };
+    ///`POST /v1/sessions/{session_id}/events`: `send_session_events`.
+    pub const SEND_SESSION_EVENTS: Operation = Operation {
+        id: "send_session_events",
+        method: "POST",
+        path: "/v1/sessions/{session_id}/events",
+        tag: "sessions",
+        span_name: "anthropic.sessions.events.send",
+        credentials: &[
+            Credential::SessionsToken,
+            Credential::EnvironmentKey,
+            Credential::ApiKey,
+        ],
+    };
+    ///`GET /v1/sessions/{session_id}/events/stream`: `stream_session_events`.
+    pub const STREAM_SESSION_EVENTS: Operation = Operation {
+        id: "stream_session_events",
+        method: "GET",
+        path: "/v1/sessions/{session_id}/events/stream",
+        tag: "sessions",
+        span_name: "anthropic.sessions.events.stream",
+        credentials: &[
+            Credential::SessionsToken,
+            Credential::EnvironmentKey,
+            Credential::ApiKey,
+        ],
+    };
+    ///`GET /v1/skills/{skill_id}/versions/{version}`: `retrieve_skill_version`.
+    pub const RETRIEVE_SKILL_VERSION: Operation = Operation {
+        id: "retrieve_skill_version",
+        method: "GET",
+        path: "/v1/skills/{skill_id}/versions/{version}",
+        tag: "skills",
+        span_name: "anthropic.skills.versions.retrieve",
+        credentials: &[
+            Credential::SessionsToken,
+            Credential::EnvironmentKey,
+            Credential::ApiKey,
+        ],
+    };
+    ///`GET /v1/skills/{skill_id}/versions/{version}/content`: `download_skill_version_content`.
+    pub const DOWNLOAD_SKILL_VERSION_CONTENT: Operation = Operation {
+        id: "download_skill_version_content",
+        method: "GET",
+        path: "/v1/skills/{skill_id}/versions/{version}/content",
+        tag: "skills",
+        span_name: "anthropic.skills.versions.download",
+        credentials: &[
+            Credential::SessionsToken,
+            Credential::EnvironmentKey,
+            Credential::ApiKey,
+        ],
+    };
+    /// Every operation, in the spec's order.
+    pub const ALL: &[Operation] = &[
+        LIST_ENVIRONMENTS,
+        CREATE_ENVIRONMENT,
+        RETRIEVE_ENVIRONMENT,
+        UPDATE_ENVIRONMENT,
+        DELETE_ENVIRONMENT,
+        ARCHIVE_ENVIRONMENT,
+        LIST_WORK,
+        POLL_WORK,
+        WORK_STATS,
+        RETRIEVE_WORK,
+        UPDATE_WORK,
+        ACK_WORK,
+        HEARTBEAT_WORK,
+        STOP_WORK,
+        RETRIEVE_SESSION,
+        LIST_SESSION_EVENTS,
+        SEND_SESSION_EVENTS,
+        STREAM_SESSION_EVENTS,
+        RETRIEVE_SKILL_VERSION,
+        DOWNLOAD_SKILL_VERSION_CONTENT,
+    ];
+    /// The operation whose `operationId` is `id`.
+    pub fn find(id: &str) -> Option<&'static Operation> {
+        ALL.iter().find(|op| op.id == id)
+    }
+}
+/// Wire constants of this API version, from the spec's `info`.
+pub mod wire {
+    /// The `anthropic-version` every request carries (`info.version`).
+    pub const API_VERSION: &str = "2026-10-21";
+    /// The beta every environment and work call carries, last in
+    /// `anthropic-beta` (`info.x-managed-agents-beta`).
+    pub const MANAGED_AGENTS_BETA: &str = "managed-agents-2026-04-01";
+    /// The `expected_last_heartbeat` of the first heartbeat of a
+    /// lease (`info.x-no-heartbeat`).
+    pub const NO_HEARTBEAT: &str = "NO_HEARTBEAT";
 }

@@ -5,8 +5,8 @@
 //! one with configuration, authentication, retries, pagination streams and
 //! typed errors. This crate is what [progenitor] generates from
 //! `openapi/environments.yaml`; it is regenerated with `cargo xtask generate`
-//! and never edited by hand (only `lib.rs`, [`hooks`] and the request-URL
-//! builder `urls.rs` are hand-written).
+//! and never edited by hand (only `lib.rs`, [`hooks`], [`operation`] and
+//! the request-URL builder `urls.rs` are hand-written).
 //!
 //! # Surface
 //!
@@ -18,6 +18,9 @@
 //! - [`types`]: every request and response body. Enums and tagged unions are
 //!   forward compatible: a value or variant the server adds later
 //!   deserialises into an `Unknown` variant instead of failing.
+//! - [`operations`]: every operation's id, method, path, tag, span name
+//!   and accepted credentials, from the spec ([`operation::Operation`]);
+//!   [`wire`]: the API version, the managed-agents beta, `NO_HEARTBEAT`.
 //! - [`hooks`]: the hand-written `ClientHooks` and the [`hooks::Transport`]
 //!   extension point.
 //!
@@ -59,17 +62,7 @@
 mod generated;
 
 pub mod hooks;
+pub mod operation;
 mod urls;
 
 pub use generated::*;
-
-/// Wire constants of this API version, defined once for the facade, the
-/// mock server and the tests.
-pub mod wire {
-    /// The `anthropic-version` every request carries.
-    pub const API_VERSION: &str = "2026-10-21";
-    /// The beta every request of this API carries, last in `anthropic-beta`.
-    pub const MANAGED_AGENTS_BETA: &str = "managed-agents-2026-04-01";
-    /// The `expected_last_heartbeat` of the first heartbeat of a lease.
-    pub const NO_HEARTBEAT: &str = "NO_HEARTBEAT";
-}

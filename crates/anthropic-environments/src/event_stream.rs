@@ -4,6 +4,7 @@
 //! a message without an `event:` line is decoded by its JSON `type`), and a
 //! stream that never yields half an event.
 
+use anthropic_environments_raw::operations;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
@@ -19,7 +20,7 @@ use crate::error::{ApiError, Error, Result, excerpt, object_id};
 use crate::types::ErrorResponse;
 
 /// The operation whose answer this stream decodes.
-const OPERATION: &str = "stream_session_events";
+const OPERATION: &str = operations::STREAM_SESSION_EVENTS.id;
 
 /// A session's events as the server sends them, decoded one by one.
 ///

@@ -98,6 +98,12 @@ mod resources;
 mod transport;
 mod validate;
 
+pub use anthropic_environments_raw::operation::{Credential as AcceptedCredential, Operation};
+/// Every operation of the API, generated from the spec: its id, method,
+/// path template, tag, span name and the credentials it accepts
+/// ([`Operation`]); `operations::ALL` in the spec's order,
+/// `operations::find(id)`.
+pub use anthropic_environments_raw::operations;
 pub use client::{
     API_VERSION, Client, ClientBuilder, DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT,
     MANAGED_AGENTS_BETA, USER_AGENT,

@@ -57,109 +57,7 @@ pub mod attribute {
     pub const ERROR_TYPE: &str = "error.type";
 }
 
-/// Every operation: (operationId, span name, route).
-pub const OPERATIONS: &[(&str, &str, &str)] = &[
-    (
-        "create_environment",
-        "anthropic.environments.create",
-        "/v1/environments",
-    ),
-    (
-        "list_environments",
-        "anthropic.environments.list",
-        "/v1/environments",
-    ),
-    (
-        "retrieve_environment",
-        "anthropic.environments.retrieve",
-        "/v1/environments/{environment_id}",
-    ),
-    (
-        "update_environment",
-        "anthropic.environments.update",
-        "/v1/environments/{environment_id}",
-    ),
-    (
-        "delete_environment",
-        "anthropic.environments.delete",
-        "/v1/environments/{environment_id}",
-    ),
-    (
-        "archive_environment",
-        "anthropic.environments.archive",
-        "/v1/environments/{environment_id}/archive",
-    ),
-    (
-        "list_work",
-        "anthropic.environments.work.list",
-        "/v1/environments/{environment_id}/work",
-    ),
-    (
-        "poll_work",
-        "anthropic.environments.work.poll",
-        "/v1/environments/{environment_id}/work/poll",
-    ),
-    (
-        "work_stats",
-        "anthropic.environments.work.stats",
-        "/v1/environments/{environment_id}/work/stats",
-    ),
-    (
-        "retrieve_work",
-        "anthropic.environments.work.retrieve",
-        "/v1/environments/{environment_id}/work/{work_id}",
-    ),
-    (
-        "update_work",
-        "anthropic.environments.work.update",
-        "/v1/environments/{environment_id}/work/{work_id}",
-    ),
-    (
-        "ack_work",
-        "anthropic.environments.work.ack",
-        "/v1/environments/{environment_id}/work/{work_id}/ack",
-    ),
-    (
-        "heartbeat_work",
-        "anthropic.environments.work.heartbeat",
-        "/v1/environments/{environment_id}/work/{work_id}/heartbeat",
-    ),
-    (
-        "stop_work",
-        "anthropic.environments.work.stop",
-        "/v1/environments/{environment_id}/work/{work_id}/stop",
-    ),
-    (
-        "retrieve_session",
-        "anthropic.sessions.retrieve",
-        "/v1/sessions/{session_id}",
-    ),
-    (
-        "list_session_events",
-        "anthropic.sessions.events.list",
-        "/v1/sessions/{session_id}/events",
-    ),
-    (
-        "send_session_events",
-        "anthropic.sessions.events.send",
-        "/v1/sessions/{session_id}/events",
-    ),
-    (
-        "stream_session_events",
-        "anthropic.sessions.events.stream",
-        "/v1/sessions/{session_id}/events/stream",
-    ),
-    (
-        "retrieve_skill_version",
-        "anthropic.skills.versions.retrieve",
-        "/v1/skills/{skill_id}/versions/{version}",
-    ),
-    (
-        "download_skill_version_content",
-        "anthropic.skills.versions.download",
-        "/v1/skills/{skill_id}/versions/{version}/content",
-    ),
-];
+use crate::operations;
 
 /// The span name of an operation (the spec's operationId), as the official
 /// SDK names it.
@@ -170,22 +68,16 @@ pub const OPERATIONS: &[(&str, &str, &str)] = &[
 /// assert_eq!(api_call_span_name("nope"), None);
 /// ```
 pub fn api_call_span_name(operation_id: &str) -> Option<&'static str> {
-    OPERATIONS
-        .iter()
-        .find(|(op, ..)| *op == operation_id)
-        .map(|(_, name, _)| *name)
+    operations::find(operation_id).map(|op| op.span_name)
 }
 
 fn route(operation_id: &str) -> &'static str {
-    OPERATIONS
-        .iter()
-        .find(|(op, ..)| *op == operation_id)
-        .map_or("", |(.., route)| *route)
+    operations::find(operation_id).map_or("", |op| op.path)
 }
 
 /// One INFO span with the API call fields; `$name` must be a literal.
 macro_rules! call_span {
-    ($name:literal, $method:expr, $route:expr, $host:expr) => {
+    ($name:expr, $method:expr, $route:expr, $host:expr) => {
         tracing::info_span!(
             target: "anthropic_environments",
             $name,
@@ -204,42 +96,66 @@ macro_rules! call_span {
 
 /// The span of one API call (all its attempts).
 pub(crate) fn api_call_span(operation_id: &str, method: &str, host: &str) -> tracing::Span {
+    use operations as ops;
     let route = route(operation_id);
+    // A span's name is static (it is in its callsite): one arm each; the
+    // test below holds them against the generated table.
     match operation_id {
-        "create_environment" => call_span!("anthropic.environments.create", method, route, host),
-        "list_environments" => call_span!("anthropic.environments.list", method, route, host),
-        "retrieve_environment" => {
-            call_span!("anthropic.environments.retrieve", method, route, host)
+        id if id == ops::CREATE_ENVIRONMENT.id => {
+            call_span!(ops::CREATE_ENVIRONMENT.span_name, method, route, host)
         }
-        "update_environment" => call_span!("anthropic.environments.update", method, route, host),
-        "delete_environment" => call_span!("anthropic.environments.delete", method, route, host),
-        "archive_environment" => call_span!("anthropic.environments.archive", method, route, host),
-        "list_work" => call_span!("anthropic.environments.work.list", method, route, host),
-        "poll_work" => call_span!("anthropic.environments.work.poll", method, route, host),
-        "work_stats" => call_span!("anthropic.environments.work.stats", method, route, host),
-        "retrieve_work" => call_span!("anthropic.environments.work.retrieve", method, route, host),
-        "update_work" => call_span!("anthropic.environments.work.update", method, route, host),
-        "ack_work" => call_span!("anthropic.environments.work.ack", method, route, host),
-        "heartbeat_work" => {
-            call_span!("anthropic.environments.work.heartbeat", method, route, host)
+        id if id == ops::LIST_ENVIRONMENTS.id => {
+            call_span!(ops::LIST_ENVIRONMENTS.span_name, method, route, host)
         }
-        "stop_work" => call_span!("anthropic.environments.work.stop", method, route, host),
-        "retrieve_session" => call_span!("anthropic.sessions.retrieve", method, route, host),
-        "list_session_events" => {
-            call_span!("anthropic.sessions.events.list", method, route, host)
+        id if id == ops::RETRIEVE_ENVIRONMENT.id => {
+            call_span!(ops::RETRIEVE_ENVIRONMENT.span_name, method, route, host)
         }
-        "send_session_events" => {
-            call_span!("anthropic.sessions.events.send", method, route, host)
+        id if id == ops::UPDATE_ENVIRONMENT.id => {
+            call_span!(ops::UPDATE_ENVIRONMENT.span_name, method, route, host)
         }
-        "stream_session_events" => {
-            call_span!("anthropic.sessions.events.stream", method, route, host)
+        id if id == ops::DELETE_ENVIRONMENT.id => {
+            call_span!(ops::DELETE_ENVIRONMENT.span_name, method, route, host)
         }
-        "retrieve_skill_version" => {
-            call_span!("anthropic.skills.versions.retrieve", method, route, host)
+        id if id == ops::ARCHIVE_ENVIRONMENT.id => {
+            call_span!(ops::ARCHIVE_ENVIRONMENT.span_name, method, route, host)
         }
-        "download_skill_version_content" => {
-            call_span!("anthropic.skills.versions.download", method, route, host)
+        id if id == ops::LIST_WORK.id => call_span!(ops::LIST_WORK.span_name, method, route, host),
+        id if id == ops::POLL_WORK.id => call_span!(ops::POLL_WORK.span_name, method, route, host),
+        id if id == ops::WORK_STATS.id => {
+            call_span!(ops::WORK_STATS.span_name, method, route, host)
         }
+        id if id == ops::RETRIEVE_WORK.id => {
+            call_span!(ops::RETRIEVE_WORK.span_name, method, route, host)
+        }
+        id if id == ops::UPDATE_WORK.id => {
+            call_span!(ops::UPDATE_WORK.span_name, method, route, host)
+        }
+        id if id == ops::ACK_WORK.id => call_span!(ops::ACK_WORK.span_name, method, route, host),
+        id if id == ops::HEARTBEAT_WORK.id => {
+            call_span!(ops::HEARTBEAT_WORK.span_name, method, route, host)
+        }
+        id if id == ops::STOP_WORK.id => call_span!(ops::STOP_WORK.span_name, method, route, host),
+        id if id == ops::RETRIEVE_SESSION.id => {
+            call_span!(ops::RETRIEVE_SESSION.span_name, method, route, host)
+        }
+        id if id == ops::LIST_SESSION_EVENTS.id => {
+            call_span!(ops::LIST_SESSION_EVENTS.span_name, method, route, host)
+        }
+        id if id == ops::SEND_SESSION_EVENTS.id => {
+            call_span!(ops::SEND_SESSION_EVENTS.span_name, method, route, host)
+        }
+        id if id == ops::STREAM_SESSION_EVENTS.id => {
+            call_span!(ops::STREAM_SESSION_EVENTS.span_name, method, route, host)
+        }
+        id if id == ops::RETRIEVE_SKILL_VERSION.id => {
+            call_span!(ops::RETRIEVE_SKILL_VERSION.span_name, method, route, host)
+        }
+        id if id == ops::DOWNLOAD_SKILL_VERSION_CONTENT.id => call_span!(
+            ops::DOWNLOAD_SKILL_VERSION_CONTENT.span_name,
+            method,
+            route,
+            host
+        ),
         _ => call_span!("anthropic.environments.call", method, route, host),
     }
 }
@@ -290,20 +206,31 @@ mod tests {
 
     #[test]
     fn every_operation_has_the_official_span_name_and_a_route() {
-        for &(op, name, route) in OPERATIONS {
-            assert_eq!(api_call_span_name(op), Some(name));
+        // A subscriber, so that spans carry their metadata.
+        let _guard = tracing::subscriber::set_default(tracing_subscriber::registry());
+        for op in operations::ALL {
+            assert_eq!(api_call_span_name(op.id), Some(op.span_name));
             // Named as the official SDKs' resources: environments (and their
             // work), sessions, skills; each route under its resource.
-            let resource = name.split('.').nth(1).unwrap();
+            let resource = op.span_name.split('.').nth(1).unwrap();
             assert!(
                 ["environments", "sessions", "skills"].contains(&resource),
-                "{name}"
+                "{}",
+                op.span_name
             );
-            assert!(route.starts_with(&format!("/v1/{resource}")), "{route}");
+            assert!(
+                op.path.starts_with(&format!("/v1/{resource}")),
+                "{}",
+                op.path
+            );
+            // Its own span, not the fallback: every operation has an arm.
+            let span = api_call_span(op.id, op.method, "localhost");
+            assert_eq!(span.metadata().map(|m| m.name()), Some(op.span_name));
         }
-        let spec = include_str!("../../../openapi/environments.yaml");
-        for (op, ..) in OPERATIONS {
-            assert!(spec.contains(&format!("operationId: {op}\n")), "{op}");
-        }
+        let span = api_call_span("nope", "GET", "localhost");
+        assert_eq!(
+            span.metadata().map(|m| m.name()),
+            Some("anthropic.environments.call")
+        );
     }
 }

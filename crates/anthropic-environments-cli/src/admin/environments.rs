@@ -4,13 +4,16 @@ use anthropic_environments::{EnvironmentConfigParams, Scope};
 
 use super::{enum_arg, json_arg, metadata_patch};
 use crate::cli::EnvironmentsCommand;
-use crate::connection::{Connection, Needs};
+use crate::connection::Connection;
 use crate::error::CliError;
 use crate::output::{Kind, print_one, print_stream};
+use anthropic_environments::operations;
 
 /// Runs one environments command.
 pub async fn run(connection: &Connection, command: EnvironmentsCommand) -> Result<(), CliError> {
-    let environments = connection.client(Needs::ApiKey)?.environments();
+    let environments = connection
+        .client(&operations::LIST_ENVIRONMENTS)?
+        .environments();
     match command {
         EnvironmentsCommand::List {
             include_archived,

@@ -2,9 +2,10 @@
 
 use super::metadata_patch;
 use crate::cli::{OutputFormat, StatsFormat, WorkCommand};
-use crate::connection::{Connection, Needs};
+use crate::connection::Connection;
 use crate::error::CliError;
 use crate::output::{Kind, print_one, print_stream};
+use anthropic_environments::operations;
 
 /// Runs one work command, each with the credential its endpoint accepts.
 pub async fn run(connection: &Connection, command: WorkCommand) -> Result<(), CliError> {
@@ -15,7 +16,7 @@ pub async fn run(connection: &Connection, command: WorkCommand) -> Result<(), Cl
             output,
         } => {
             let queue = connection
-                .client(Needs::EnvironmentKey)?
+                .client(&operations::LIST_WORK)?
                 .work(queue.environment_id);
             let mut list = queue.list();
             if let Some(n) = page_size {
@@ -28,7 +29,9 @@ pub async fn run(connection: &Connection, command: WorkCommand) -> Result<(), Cl
             queue,
             output,
         } => {
-            let queue = connection.client(Needs::ApiKey)?.work(queue.environment_id);
+            let queue = connection
+                .client(&operations::RETRIEVE_WORK)?
+                .work(queue.environment_id);
             print_one(
                 &queue.retrieve(work_id).send().await?,
                 Kind::Work,
@@ -47,7 +50,9 @@ pub async fn run(connection: &Connection, command: WorkCommand) -> Result<(), Cl
                     "nothing to update: give --set KEY=VALUE or --unset KEY".into(),
                 ));
             }
-            let queue = connection.client(Needs::ApiKey)?.work(queue.environment_id);
+            let queue = connection
+                .client(&operations::UPDATE_WORK)?
+                .work(queue.environment_id);
             let work = queue.update(work_id, patch).send().await?;
             print_one(&work, Kind::Work, output.output)
         }
@@ -57,7 +62,9 @@ pub async fn run(connection: &Connection, command: WorkCommand) -> Result<(), Cl
             force,
             output,
         } => {
-            let queue = connection.client(Needs::Either)?.work(queue.environment_id);
+            let queue = connection
+                .client(&operations::STOP_WORK)?
+                .work(queue.environment_id);
             let work = queue.stop(work_id).force(force).send().await?;
             print_one(&work, Kind::Work, output.output)
         }
@@ -75,12 +82,14 @@ pub async fn run(connection: &Connection, command: WorkCommand) -> Result<(), Cl
                     let lister = match connection.environment_key() {
                         Some(_) => Some(
                             connection
-                                .client(Needs::EnvironmentKey)?
+                                .client(&operations::LIST_WORK)?
                                 .work(&environment_id),
                         ),
                         None => None,
                     };
-                    let queue = connection.client(Needs::Either)?.work(&environment_id);
+                    let queue = connection
+                        .client(&operations::WORK_STATS)?
+                        .work(&environment_id);
                     let text = crate::queue_metrics::render_once(
                         &queue,
                         lister.as_ref().map(|l| (l, stuck_after)),
@@ -90,7 +99,9 @@ pub async fn run(connection: &Connection, command: WorkCommand) -> Result<(), Cl
                     return Ok(());
                 }
             };
-            let queue = connection.client(Needs::Either)?.work(environment_id);
+            let queue = connection
+                .client(&operations::WORK_STATS)?
+                .work(environment_id);
             print_one(&queue.stats().send().await?, Kind::QueueStats, format)
         }
         WorkCommand::Stuck {
@@ -100,7 +111,7 @@ pub async fn run(connection: &Connection, command: WorkCommand) -> Result<(), Cl
             output,
         } => {
             let queue = connection
-                .client(Needs::EnvironmentKey)?
+                .client(&operations::LIST_WORK)?
                 .work(queue.environment_id);
             let mut found = queue.stuck(older_than).await?;
             let mut stopped = std::collections::HashSet::new();
@@ -164,7 +175,7 @@ pub async fn run(connection: &Connection, command: WorkCommand) -> Result<(), Cl
             output,
         } => {
             let queue = connection
-                .client(Needs::EnvironmentKey)?
+                .client(&operations::POLL_WORK)?
                 .work(queue.environment_id);
             let mut poll = queue.poll();
             if let Some(ms) = block_ms {

@@ -12,9 +12,10 @@ use tokio_util::sync::CancellationToken;
 use super::health::{self, Health, Phase};
 use super::script::{self, LaunchError, Program};
 use crate::cli::PollArgs;
-use crate::connection::{Connection, Needs};
+use crate::connection::Connection;
 use crate::error::CliError;
 use crate::secret::SecretArg;
+use anthropic_environments::operations;
 
 /// Why a script's item counts as failed.
 #[derive(Debug, thiserror::Error)]
@@ -81,9 +82,9 @@ pub async fn run(
             "--hand-off hands items to a script: give --on-work or --exec".into(),
         ));
     }
-    let client = connection.client(Needs::EnvironmentKey)?;
+    let client = connection.client(&operations::POLL_WORK)?;
     let recorder = if args.record_exit {
-        Some(connection.client(Needs::ApiKey)?)
+        Some(connection.client(&operations::UPDATE_WORK)?)
     } else {
         None
     };

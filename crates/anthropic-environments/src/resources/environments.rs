@@ -1,5 +1,6 @@
 //! Environments: create, list, retrieve, update, delete, archive.
 
+use anthropic_environments_raw::operations;
 use anthropic_environments_raw::prelude::ClientEnvironmentsExt;
 use futures::stream::BoxStream;
 
@@ -147,7 +148,11 @@ impl CreateEnvironment {
         if self.params.name.is_empty() {
             return Err(crate::Error::invalid("name", "must not be empty"));
         }
-        let call = Call::new(&self.client, "create_environment", &self.options)?;
+        let call = Call::new(
+            &self.client,
+            operations::CREATE_ENVIRONMENT.id,
+            &self.options,
+        )?;
         call.run(|raw| raw.create_environment().body(self.params.clone()).send())
             .await
     }
@@ -218,7 +223,7 @@ impl ListEnvironments {
 
 impl PagedRequest for ListEnvironments {
     type Item = Environment;
-    const OPERATION: &'static str = "list_environments";
+    const OPERATION: &'static str = operations::LIST_ENVIRONMENTS.id;
 
     fn start(&self) -> Option<String> {
         self.page.clone()
@@ -236,7 +241,11 @@ impl ListEnvironments {
             .limit
             .map(|l| validate::positive("limit", l))
             .transpose()?;
-        let call = Call::new(&self.client, "list_environments", &self.options)?;
+        let call = Call::new(
+            &self.client,
+            operations::LIST_ENVIRONMENTS.id,
+            &self.options,
+        )?;
         let response = call
             .run(|raw| {
                 let mut request = raw.list_environments();
@@ -277,7 +286,11 @@ impl RetrieveEnvironment {
     /// Sends the request; the body with the response's status and request id.
     pub async fn send_with_meta(self) -> Result<Response<Environment>> {
         validate::path_id("environment_id", &self.environment_id)?;
-        let call = Call::new(&self.client, "retrieve_environment", &self.options)?;
+        let call = Call::new(
+            &self.client,
+            operations::RETRIEVE_ENVIRONMENT.id,
+            &self.options,
+        )?;
         call.run(|raw| {
             raw.retrieve_environment()
                 .environment_id(&self.environment_id)
@@ -334,7 +347,11 @@ impl UpdateEnvironment {
     /// Sends the request; the body with the response's status and request id.
     pub async fn send_with_meta(self) -> Result<Response<Environment>> {
         validate::path_id("environment_id", &self.environment_id)?;
-        let call = Call::new(&self.client, "update_environment", &self.options)?;
+        let call = Call::new(
+            &self.client,
+            operations::UPDATE_ENVIRONMENT.id,
+            &self.options,
+        )?;
         call.run(|raw| {
             raw.update_environment()
                 .environment_id(&self.environment_id)
@@ -361,7 +378,11 @@ impl DeleteEnvironment {
     /// Sends the request; the body with the response's status and request id.
     pub async fn send_with_meta(self) -> Result<Response<BetaEnvironmentDeleteResponse>> {
         validate::path_id("environment_id", &self.environment_id)?;
-        let call = Call::new(&self.client, "delete_environment", &self.options)?;
+        let call = Call::new(
+            &self.client,
+            operations::DELETE_ENVIRONMENT.id,
+            &self.options,
+        )?;
         call.run(|raw| {
             raw.delete_environment()
                 .environment_id(&self.environment_id)
@@ -387,7 +408,11 @@ impl ArchiveEnvironment {
     /// Sends the request; the body with the response's status and request id.
     pub async fn send_with_meta(self) -> Result<Response<Environment>> {
         validate::path_id("environment_id", &self.environment_id)?;
-        let call = Call::new(&self.client, "archive_environment", &self.options)?;
+        let call = Call::new(
+            &self.client,
+            operations::ARCHIVE_ENVIRONMENT.id,
+            &self.options,
+        )?;
         call.run(|raw| {
             raw.archive_environment()
                 .environment_id(&self.environment_id)

@@ -5,6 +5,7 @@
 //! worker's item client (`WorkContext::client()`: the item's sessions
 //! token) serves them as is.
 
+use anthropic_environments_raw::operations;
 use anthropic_environments_raw::prelude::ClientSessionsExt;
 use futures::stream::BoxStream;
 
@@ -159,7 +160,7 @@ impl RetrieveSession {
     /// Sends the request; the body with the response's status and request id.
     pub async fn send_with_meta(self) -> Result<Response<Session>> {
         validate::path_id("session_id", &self.session_id)?;
-        let call = Call::new(&self.client, "retrieve_session", &self.options)?;
+        let call = Call::new(&self.client, operations::RETRIEVE_SESSION.id, &self.options)?;
         call.run(|raw| raw.retrieve_session().session_id(&self.session_id).send())
             .await
     }
@@ -223,7 +224,11 @@ impl ListSessionEvents {
             .limit
             .map(|l| validate::positive("limit", l))
             .transpose()?;
-        let call = Call::new(&self.client, "list_session_events", &self.options)?;
+        let call = Call::new(
+            &self.client,
+            operations::LIST_SESSION_EVENTS.id,
+            &self.options,
+        )?;
         let response = call
             .run(|raw| {
                 let mut request = raw.list_session_events().session_id(&self.session_id);
@@ -250,7 +255,7 @@ impl ListSessionEvents {
 
 impl PagedRequest for ListSessionEvents {
     type Item = SessionEvent;
-    const OPERATION: &'static str = "list_session_events";
+    const OPERATION: &'static str = operations::LIST_SESSION_EVENTS.id;
 
     fn start(&self) -> Option<String> {
         self.page.clone()
@@ -271,7 +276,11 @@ impl SendSessionEvents {
     /// Sends the request; the body with the response's status and request id.
     pub async fn send_with_meta(self) -> Result<Response<BetaManagedAgentsSendSessionEvents>> {
         validate::path_id("session_id", &self.session_id)?;
-        let call = Call::new(&self.client, "send_session_events", &self.options)?;
+        let call = Call::new(
+            &self.client,
+            operations::SEND_SESSION_EVENTS.id,
+            &self.options,
+        )?;
         call.run(|raw| {
             raw.send_session_events()
                 .session_id(&self.session_id)
@@ -309,7 +318,11 @@ impl StreamSessionEvents {
         // opening, until the answer's head.
         let open_timeout = self.options.timeout.unwrap_or(self.client.shared.timeout);
         self.options.timeout = Some(STREAM_TOTAL_TIMEOUT);
-        let call = Call::new(&self.client, "stream_session_events", &self.options)?;
+        let call = Call::new(
+            &self.client,
+            operations::STREAM_SESSION_EVENTS.id,
+            &self.options,
+        )?;
         let opening = call.run(|raw| {
             raw.stream_session_events()
                 .session_id(&self.session_id)
@@ -318,7 +331,7 @@ impl StreamSessionEvents {
         let response = tokio::time::timeout(open_timeout, opening)
             .await
             .map_err(|_| crate::error::Error::Timeout {
-                operation: "stream_session_events",
+                operation: operations::STREAM_SESSION_EVENTS.id,
             })??;
         let request_id = response.request_id().map(str::to_owned);
         Ok(EventStream::new(
@@ -326,7 +339,7 @@ impl StreamSessionEvents {
             request_id,
             self.idle_timeout,
             |source| crate::error::Error::Connection {
-                operation: "stream_session_events",
+                operation: operations::STREAM_SESSION_EVENTS.id,
                 source,
             },
         ))

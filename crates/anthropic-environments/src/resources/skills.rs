@@ -3,6 +3,7 @@
 //! stream. These calls carry only the caller's betas, as the official SDKs
 //! send them (not `managed-agents-2026-04-01`).
 
+use anthropic_environments_raw::operations;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -101,7 +102,7 @@ impl RetrieveSkillVersion {
         validate::path_id("version", &self.version)?;
         let call = Call::with_betas(
             &self.client,
-            "retrieve_skill_version",
+            operations::RETRIEVE_SKILL_VERSION.id,
             &self.options,
             Betas::CallerOnly,
         )?;
@@ -131,7 +132,7 @@ impl DownloadSkillVersion {
             .push(("accept".into(), "application/binary".into()));
         let call = Call::with_betas(
             &self.client,
-            "download_skill_version_content",
+            operations::DOWNLOAD_SKILL_VERSION_CONTENT.id,
             &self.options,
             Betas::CallerOnly,
         )?;
@@ -154,7 +155,7 @@ impl DownloadSkillVersion {
             .into_inner()
             .map(|chunk| {
                 chunk.map_err(|source| Error::Connection {
-                    operation: "download_skill_version_content",
+                    operation: operations::DOWNLOAD_SKILL_VERSION_CONTENT.id,
                     source,
                 })
             })

@@ -1,6 +1,7 @@
 //! The work queue of a self-hosted environment: retrieve, poll, ack,
 //! heartbeat, stop, list, update, stats.
 
+use anthropic_environments_raw::operations;
 use anthropic_environments_raw::prelude::ClientWorkExt;
 use futures::stream::BoxStream;
 
@@ -165,7 +166,7 @@ impl RetrieveWork {
     pub async fn send_with_meta(self) -> Result<Response<Work>> {
         validate::path_id("environment_id", &self.environment_id)?;
         validate::path_id("work_id", &self.work_id)?;
-        let call = Call::new(&self.client, "retrieve_work", &self.options)?;
+        let call = Call::new(&self.client, operations::RETRIEVE_WORK.id, &self.options)?;
         call.run(|raw| {
             raw.retrieve_work()
                 .environment_id(&self.environment_id)
@@ -218,7 +219,7 @@ impl PollWork {
                 i64::try_from(ms).map_err(|_| Error::invalid("reclaim_older_than_ms", "too large"))
             })
             .transpose()?;
-        let call = Call::new(&self.client, "poll_work", &self.options)?;
+        let call = Call::new(&self.client, operations::POLL_WORK.id, &self.options)?;
         call.run_optional(|raw| {
             let mut request = raw.poll_work().environment_id(&self.environment_id);
             if let Some(ms) = block_ms {
@@ -247,7 +248,7 @@ impl AckWork {
     pub async fn send_with_meta(self) -> Result<Response<Work>> {
         validate::path_id("environment_id", &self.environment_id)?;
         validate::path_id("work_id", &self.work_id)?;
-        let call = Call::new(&self.client, "ack_work", &self.options)?;
+        let call = Call::new(&self.client, operations::ACK_WORK.id, &self.options)?;
         call.run(|raw| {
             raw.ack_work()
                 .environment_id(&self.environment_id)
@@ -296,7 +297,7 @@ impl HeartbeatWork {
             .desired_ttl_seconds
             .map(|s| validate::positive("desired_ttl_seconds", s))
             .transpose()?;
-        let call = Call::new(&self.client, "heartbeat_work", &self.options)?;
+        let call = Call::new(&self.client, operations::HEARTBEAT_WORK.id, &self.options)?;
         call.run(|raw| {
             let mut request = raw
                 .heartbeat_work()
@@ -331,7 +332,7 @@ impl StopWork {
     pub async fn send_with_meta(self) -> Result<Response<Work>> {
         validate::path_id("environment_id", &self.environment_id)?;
         validate::path_id("work_id", &self.work_id)?;
-        let call = Call::new(&self.client, "stop_work", &self.options)?;
+        let call = Call::new(&self.client, operations::STOP_WORK.id, &self.options)?;
         call.run(|raw| {
             raw.stop_work()
                 .environment_id(&self.environment_id)
@@ -384,7 +385,7 @@ impl ListWork {
 
 impl PagedRequest for ListWork {
     type Item = Work;
-    const OPERATION: &'static str = "list_work";
+    const OPERATION: &'static str = operations::LIST_WORK.id;
 
     fn start(&self) -> Option<String> {
         self.page.clone()
@@ -403,7 +404,7 @@ impl ListWork {
             .limit
             .map(|l| validate::positive("limit", l))
             .transpose()?;
-        let call = Call::new(&self.client, "list_work", &self.options)?;
+        let call = Call::new(&self.client, operations::LIST_WORK.id, &self.options)?;
         let response = call
             .run(|raw| {
                 let mut request = raw.list_work().environment_id(&self.environment_id);
@@ -436,7 +437,7 @@ impl UpdateWork {
     pub async fn send_with_meta(self) -> Result<Response<Work>> {
         validate::path_id("environment_id", &self.environment_id)?;
         validate::path_id("work_id", &self.work_id)?;
-        let call = Call::new(&self.client, "update_work", &self.options)?;
+        let call = Call::new(&self.client, operations::UPDATE_WORK.id, &self.options)?;
         let metadata = self.patch.into_wire();
         call.run(|raw| {
             raw.update_work()
@@ -459,7 +460,7 @@ impl RetrieveWorkStats {
     /// Sends the request; the body with the response's status and request id.
     pub async fn send_with_meta(self) -> Result<Response<QueueStats>> {
         validate::path_id("environment_id", &self.environment_id)?;
-        let call = Call::new(&self.client, "work_stats", &self.options)?;
+        let call = Call::new(&self.client, operations::WORK_STATS.id, &self.options)?;
         call.run(|raw| raw.work_stats().environment_id(&self.environment_id).send())
             .await
     }
