@@ -83,7 +83,7 @@ async fn credentials_and_beta_are_required() {
             .send()
             .await
             .unwrap_err()
-            .is_auth_error()
+            .is_authentication_error()
     );
     let right = Client::builder()
         .api_key("right")

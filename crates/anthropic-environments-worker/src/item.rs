@@ -517,10 +517,7 @@ pub(crate) fn succeeded_undecoded(e: &Error) -> bool {
 /// A 4xx that retrying can't fix (and bad input or configuration).
 pub(crate) fn is_fatal(e: &Error) -> bool {
     match e {
-        Error::Api(api) => {
-            api.status.is_client_error()
-                && !anthropic_environments::retry::status_is_retryable(api.status)
-        }
+        Error::Api(api) => api.status.is_client_error() && !e.is_retryable(),
         Error::InvalidInput { .. } | Error::Config(_) => true,
         _ => false,
     }

@@ -125,7 +125,7 @@ impl ClientBuilder {
     }
 
     /// Retries after the first attempt (default
-    /// [`DEFAULT_MAX_RETRIES`](crate::retry::DEFAULT_MAX_RETRIES)).
+    /// 2, as the official SDKs).
     pub fn max_retries(mut self, retries: u32) -> Self {
         self.max_retries = Some(retries);
         self
@@ -133,7 +133,7 @@ impl ClientBuilder {
 
     /// The longest wait a server may ask for with `retry-after` or
     /// `retry-after-ms` (default
-    /// [`DEFAULT_MAX_RETRY_AFTER`](crate::retry::DEFAULT_MAX_RETRY_AFTER)).
+    /// 60 s, as the official SDKs).
     /// A longer ask is ignored and the client's own backoff used instead,
     /// as the official SDKs do.
     pub fn max_retry_after(mut self, max: Duration) -> Self {

@@ -24,14 +24,20 @@ pub enum Error {
     /// The request (one attempt, retries exhausted) did not complete within
     /// its timeout.
     #[error("{operation}: the request timed out")]
+    #[non_exhaustive]
     Timeout {
         /// The operation (the spec's operationId).
         operation: &'static str,
+        /// What timed out, when known (the HTTP client's timeout, or the
+        /// wait for a stream to open).
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
 
     /// The request could not be sent or its response not read (connection
     /// refused or reset, DNS, TLS, ...), after any retries.
     #[error("{operation}: connection error: {}", causes(source))]
+    #[non_exhaustive]
     Connection {
         /// The operation (the spec's operationId).
         operation: &'static str,
@@ -44,6 +50,7 @@ pub enum Error {
     #[error(
         "{operation}: could not decode the {status} response: {message}; body starts {excerpt:?}"
     )]
+    #[non_exhaustive]
     Decode {
         /// The operation (the spec's operationId).
         operation: &'static str,
@@ -66,6 +73,7 @@ pub enum Error {
     /// A stream of server-sent events (a session's events) ended in the
     /// middle of a message: the partial message is dropped, never decoded.
     #[error("{operation}: the stream ended in the middle of an event")]
+    #[non_exhaustive]
     StreamCut {
         /// The operation (the spec's operationId).
         operation: &'static str,
@@ -74,6 +82,7 @@ pub enum Error {
     /// A list's server sent a `next_page` cursor it had sent before: the
     /// stream stops instead of looping forever.
     #[error("{operation}: the server repeated the page cursor {cursor:?}; stopping the stream")]
+    #[non_exhaustive]
     PaginationLoop {
         /// The operation (the spec's operationId).
         operation: &'static str,
@@ -83,6 +92,7 @@ pub enum Error {
 
     /// An input that can't be valid; caught before any request was sent.
     #[error("invalid {field}: {reason}")]
+    #[non_exhaustive]
     InvalidInput {
         /// The input's name, e.g. `environment_id` or `block_ms`.
         field: &'static str,
@@ -98,6 +108,7 @@ pub enum Error {
 /// An error answer of the API: the status, the error envelope's `type`,
 /// `message` and `details`, and the `request-id` header.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct ApiError {
     /// The operation (the spec's operationId).
     pub operation: &'static str,
@@ -112,6 +123,10 @@ pub struct ApiError {
     pub details: Option<ErrorDetails>,
     /// The `request-id` response header.
     pub request_id: Option<String>,
+    /// How long the server asked the client to wait before trying again
+    /// (`retry-after-ms`, or `retry-after` in seconds or as an HTTP date),
+    /// when it did.
+    pub retry_after: Option<std::time::Duration>,
 }
 
 impl ApiError {
@@ -268,17 +283,12 @@ impl Error {
         self.has_status(StatusCode::CONFLICT)
     }
 
-    /// 412: a precondition failed (a refused heartbeat).
-    pub fn is_precondition_failed(&self) -> bool {
-        self.has_status(StatusCode::PRECONDITION_FAILED)
-    }
-
     /// A refused heartbeat: the lease is held by someone else (or was
     /// reclaimed). Never stop a work item after this: another worker owns it.
     /// [`ApiError::lease_state`] has the server's view of the lease when the
     /// body carried it.
     pub fn is_lease_held_elsewhere(&self) -> bool {
-        self.is_precondition_failed()
+        self.has_status(StatusCode::PRECONDITION_FAILED)
     }
 
     /// 429: rate limited.
@@ -286,14 +296,15 @@ impl Error {
         self.has_status(StatusCode::TOO_MANY_REQUESTS)
     }
 
-    /// 401 or 403: the key is missing, wrong or not allowed.
-    pub fn is_auth_error(&self) -> bool {
-        self.has_status(StatusCode::UNAUTHORIZED) || self.has_status(StatusCode::FORBIDDEN)
-    }
-
     /// 5xx: the server failed.
     pub fn is_server_error(&self) -> bool {
         matches!(self, Error::Api(e) if e.status.is_server_error())
+    }
+
+    /// How long the server asked to wait before trying again, when it
+    /// answered with an error and said ([`ApiError::retry_after`]).
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        self.api().and_then(|api| api.retry_after)
     }
 
     /// A timeout of the request.

@@ -216,6 +216,7 @@ where
                     Some(Err(EventStreamError::Transport(ReadError::Timeout))) => {
                         Some(Err(Error::Timeout {
                             operation: OPERATION,
+                            source: None,
                         }))
                     }
                     Some(Err(EventStreamError::Transport(ReadError::Utf8))) => Some(Err(
@@ -290,6 +291,7 @@ fn decode_message(
             message,
             details,
             request_id: request_id.clone(),
+            retry_after: None,
         }))));
     }
     Some(

@@ -6,7 +6,7 @@
 use std::future::Future;
 use std::sync::atomic::AtomicU32;
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use anthropic_environments_raw::hooks::Inner;
 use anthropic_environments_raw::{Client as RawClient, ResponseValue, types};
@@ -15,6 +15,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::client::{Client, check_beta, split_betas};
 use crate::error::{ApiError, Error, Result, excerpt, object_id};
+use crate::retry;
 use crate::transport::{CallTransport, request_id};
 
 /// A successful response: the decoded body with the status and headers.
@@ -346,6 +347,7 @@ impl Call {
             E::ErrorResponse(value) => {
                 let status = value.status();
                 let request_id = request_id(value.headers());
+                let retry_after = retry::retry_after(value.headers(), SystemTime::now());
                 let body = value.into_inner();
                 Error::Api(Box::new(ApiError {
                     operation,
@@ -354,11 +356,15 @@ impl Call {
                     message: body.error.message,
                     details: body.error.details,
                     request_id: request_id.or(body.request_id),
+                    retry_after,
                 }))
             }
             E::CommunicationError(e) | E::ResponseBodyError(e) | E::InvalidUpgrade(e) => {
                 if e.is_timeout() {
-                    Error::Timeout { operation }
+                    Error::Timeout {
+                        operation,
+                        source: Some(Box::new(e)),
+                    }
                 } else {
                     Error::Connection {
                         operation,
@@ -385,6 +391,7 @@ impl Call {
                         message: excerpt(&bytes, 200),
                         details: None,
                         request_id: last.request_id(),
+                        retry_after: None,
                     }))
                 } else {
                     Error::Decode {
@@ -400,6 +407,7 @@ impl Call {
             E::UnexpectedResponse(response) => {
                 let status = response.status();
                 let request_id = request_id(response.headers());
+                let retry_after = retry::retry_after(response.headers(), SystemTime::now());
                 let bytes = response.bytes().await.unwrap_or_default();
                 if status.is_client_error() || status.is_server_error() {
                     let envelope = serde_json::from_slice::<types::ErrorResponse>(&bytes).ok();
@@ -411,6 +419,7 @@ impl Call {
                             message: body.error.message,
                             details: body.error.details,
                             request_id,
+                            retry_after,
                         },
                         None => ApiError {
                             operation,
@@ -419,6 +428,7 @@ impl Call {
                             message: excerpt(&bytes, 200),
                             details: None,
                             request_id,
+                            retry_after,
                         },
                     }))
                 } else {

@@ -1,4 +1,6 @@
 //! When to retry and how long to wait, as the official SDK decides it.
+//! The rules are the crate's own; what a user plugs in is [`Sleep`] (the
+//! clock a client waits on).
 //!
 //! - Retry connection errors and timeouts, and the statuses 408, 409, 429
 //!   and >= 500, unless the response says `x-should-retry: false`; always
@@ -21,26 +23,26 @@ use reqwest::header::{HeaderMap, HeaderName};
 const X_SHOULD_RETRY: HeaderName = HeaderName::from_static("x-should-retry");
 
 /// Retries after the first attempt, by default.
-pub const DEFAULT_MAX_RETRIES: u32 = 2;
+pub(crate) const DEFAULT_MAX_RETRIES: u32 = 2;
 
 /// First backoff delay.
-pub const INITIAL_RETRY_DELAY: Duration = Duration::from_millis(500);
+pub(crate) const INITIAL_RETRY_DELAY: Duration = Duration::from_millis(500);
 
 /// Largest backoff delay (a server's `retry-after` may ask for more).
-pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(8);
+pub(crate) const MAX_RETRY_DELAY: Duration = Duration::from_secs(8);
 
 /// The longest `retry-after` / `retry-after-ms` the client honours by
 /// default: the official SDKs ignore an ask of 60 s or more and use their
 /// own backoff, so that a hostile or confused server cannot park a client.
-pub const DEFAULT_MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+pub(crate) const DEFAULT_MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 
 /// Whether a status is one the official SDK retries.
-pub fn status_is_retryable(status: StatusCode) -> bool {
+pub(crate) fn status_is_retryable(status: StatusCode) -> bool {
     matches!(status.as_u16(), 408 | 409 | 429) || status.is_server_error()
 }
 
 /// Whether a response should be retried (its status and `x-should-retry`).
-pub fn should_retry(status: StatusCode, headers: &HeaderMap) -> bool {
+pub(crate) fn should_retry(status: StatusCode, headers: &HeaderMap) -> bool {
     match headers.get(X_SHOULD_RETRY).map(|v| v.as_bytes()) {
         Some(b"true") => true,
         Some(b"false") => false,
@@ -50,7 +52,7 @@ pub fn should_retry(status: StatusCode, headers: &HeaderMap) -> bool {
 
 /// The wait the server asks for, if any: `retry-after-ms`, then
 /// `retry-after` as seconds (fractions allowed) or as an HTTP date.
-pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
+pub(crate) fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
     let text = |name: &str| {
         headers
             .get(name)
@@ -76,7 +78,7 @@ fn positive_secs(secs: f64) -> Option<Duration> {
 
 /// The exponential backoff before retry number `retries_made + 1`, with
 /// `jitter` in `[0, 1)` (the official SDK multiplies by `1 - 0.25 * jitter`).
-pub fn backoff(retries_made: u32, jitter: f64) -> Duration {
+pub(crate) fn backoff(retries_made: u32, jitter: f64) -> Duration {
     let exp = INITIAL_RETRY_DELAY.as_secs_f64() * 2f64.powi(retries_made.min(1000) as i32);
     let capped = exp.min(MAX_RETRY_DELAY.as_secs_f64());
     Duration::from_secs_f64(capped * (1.0 - 0.25 * jitter.clamp(0.0, 1.0)))
@@ -84,7 +86,7 @@ pub fn backoff(retries_made: u32, jitter: f64) -> Duration {
 
 /// How long to wait before the next attempt: the server's ask when it is
 /// below `max_retry_after`, else the backoff.
-pub fn retry_delay(
+pub(crate) fn retry_delay(
     retries_made: u32,
     headers: Option<&HeaderMap>,
     max_retry_after: Duration,
@@ -95,46 +97,11 @@ pub fn retry_delay(
         .unwrap_or_else(|| backoff(retries_made, fastrand::f64()))
 }
 
-/// Parses an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the form
-/// `retry-after` dates take.
+/// Parses an HTTP date in any of the three forms HTTP allows (IMF-fixdate
+/// `Sun, 06 Nov 1994 08:49:37 GMT`, RFC 850, asctime), by the `httpdate`
+/// crate hyper uses.
 fn httpdate(s: &str) -> Option<SystemTime> {
-    let mut parts = s.split_whitespace();
-    let _weekday = parts.next()?;
-    let day: u64 = parts.next()?.parse().ok()?;
-    let month = match parts.next()? {
-        "Jan" => 1,
-        "Feb" => 2,
-        "Mar" => 3,
-        "Apr" => 4,
-        "May" => 5,
-        "Jun" => 6,
-        "Jul" => 7,
-        "Aug" => 8,
-        "Sep" => 9,
-        "Oct" => 10,
-        "Nov" => 11,
-        "Dec" => 12,
-        _ => return None,
-    };
-    let year: i64 = parts.next()?.parse().ok()?;
-    let mut hms = parts.next()?.split(':').map(|p| p.parse::<u64>().ok());
-    let (h, m, sec) = (hms.next()??, hms.next()??, hms.next()??);
-    if parts.next()? != "GMT" || h > 23 || m > 59 || sec > 60 || !(1..=31).contains(&day) {
-        return None;
-    }
-    // Days from the civil date (Howard Hinnant's algorithm).
-    let (y, mo) = if month <= 2 {
-        (year - 1, month + 9)
-    } else {
-        (year, month - 3)
-    };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * mo as i64 + 2) / 5 + day as i64 - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    let secs = u64::try_from(days).ok()? * 86_400 + h * 3600 + m * 60 + sec;
-    Some(SystemTime::UNIX_EPOCH + Duration::from_secs(secs))
+    httpdate::parse_http_date(s).ok()
 }
 
 /// A boxed future returned by [`Sleep::sleep`].
@@ -234,6 +201,22 @@ mod tests {
                 now
             ),
             Some(Duration::from_secs(3))
+        );
+        // The two obsolete forms HTTP still allows: RFC 850 and asctime.
+        for obsolete in ["Sunday, 06-Nov-94 08:49:40 GMT", "Sun Nov  6 08:49:40 1994"] {
+            assert_eq!(
+                retry_after(&headers(&[("retry-after", obsolete)]), now),
+                Some(Duration::from_secs(3)),
+                "{obsolete}"
+            );
+        }
+        // A date in the past asks for no wait.
+        assert_eq!(
+            retry_after(
+                &headers(&[("retry-after", "Sun, 06 Nov 1994 08:49:30 GMT")]),
+                now
+            ),
+            None
         );
         assert_eq!(retry_after(&headers(&[("retry-after", "0")]), now), None);
         assert_eq!(retry_after(&headers(&[("retry-after", "-3")]), now), None);

@@ -42,13 +42,10 @@ async fn every_error_status_maps_to_an_api_error() {
         assert_eq!(err.request_id(), Some(format!("req_{status}").as_str()));
         assert_eq!(err.is_not_found(), status == 404, "{status}");
         assert_eq!(err.is_conflict(), status == 409, "{status}");
-        assert_eq!(err.is_precondition_failed(), status == 412, "{status}");
+        assert_eq!(err.is_lease_held_elsewhere(), status == 412, "{status}");
         assert_eq!(err.is_rate_limited(), status == 429, "{status}");
-        assert_eq!(
-            err.is_auth_error(),
-            status == 401 || status == 403,
-            "{status}"
-        );
+        assert_eq!(err.is_authentication_error(), status == 401, "{status}");
+        assert_eq!(err.is_permission_denied(), status == 403, "{status}");
         assert_eq!(err.is_server_error(), status >= 500, "{status}");
         assert_eq!(
             err.is_retryable(),

@@ -151,7 +151,9 @@ async fn a_server_repeating_a_cursor_ends_the_stream_with_an_error() {
         .collect();
     assert_eq!(ids, ["env_0", "env_1", "env_2"]);
     match results.last().unwrap() {
-        Err(anthropic_environments::Error::PaginationLoop { operation, cursor }) => {
+        Err(anthropic_environments::Error::PaginationLoop {
+            operation, cursor, ..
+        }) => {
             assert_eq!((*operation, cursor.as_str()), ("list_environments", "p1"));
         }
         other => panic!("{other:?}"),

@@ -5,7 +5,7 @@ mod common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use anthropic_environments::Client;
 use common::*;
@@ -165,6 +165,38 @@ async fn retry_after_headers_set_the_delay() {
         let (c, sleep) = client(&srv);
         c.environments().retrieve("e").send().await.unwrap();
         assert_eq!(sleep.delays(), [expected], "{header}: {value}");
+    }
+}
+
+/// The last answer's ask is on the error the caller gets (the client's
+/// retries spent), in every form `retry-after` takes.
+#[tokio::test]
+async fn the_error_says_how_long_the_server_asked_to_wait() {
+    let in_a_minute = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(90));
+    for (header, value, expected) in [
+        ("retry-after-ms", "1500".to_owned(), Some(1500)),
+        ("retry-after", "7".to_owned(), Some(7000)),
+        ("retry-after", in_a_minute, Some(90_000)),
+        ("x-other", "1".to_owned(), None),
+    ] {
+        let srv = server(flaky(usize::MAX, 429, vec![(header, value.leak())])).await;
+        let (c, _) = client(&srv);
+        let err = c
+            .environments()
+            .retrieve("e")
+            .max_retries(0)
+            .send()
+            .await
+            .unwrap_err();
+        let asked = err.retry_after().map(|d| d.as_millis());
+        match expected {
+            // An HTTP date has whole seconds, and time passes: within 2 s.
+            Some(ms) if header == "retry-after" && ms > 60_000 => {
+                let asked = asked.expect("the date's wait");
+                assert!(asked <= ms && asked + 2000 >= ms, "{asked}");
+            }
+            _ => assert_eq!(asked, expected, "{header}"),
+        }
     }
 }
 

@@ -330,8 +330,9 @@ impl StreamSessionEvents {
         });
         let response = tokio::time::timeout(open_timeout, opening)
             .await
-            .map_err(|_| crate::error::Error::Timeout {
+            .map_err(|elapsed| crate::error::Error::Timeout {
                 operation: operations::STREAM_SESSION_EVENTS.id,
+                source: Some(Box::new(elapsed)),
             })??;
         let request_id = response.request_id().map(str::to_owned);
         Ok(EventStream::new(
