@@ -243,18 +243,8 @@ async fn the_final_error_is_a_json_record_whatever_the_filter() {
     );
     assert!(record.get("hint").is_none(), "absent when there is none");
 
-    let (work_id, session) = {
-        f.queue_session("session_nostart");
-        let worker = anthropic_environments::Client::builder()
-            .environment_key(&f.environment_key)
-            .base_url(f.server.base_url())
-            .build()
-            .unwrap();
-        let queue = worker.work(&f.environment_id);
-        let work = queue.poll().send().await.unwrap().unwrap();
-        queue.ack(&work.id).send().await.unwrap();
-        (work.id, "session_nostart")
-    };
+    let session = "session_nostart";
+    let (work_id, _) = f.claim(session).await;
     let mut cmd = f.worker([
         "worker",
         "run",

@@ -11,21 +11,6 @@ use common::{Fixture, fixture, output, read, spawn, wait_for};
 
 const LONG: Duration = Duration::from_secs(30);
 
-/// Claims an item as a dispatcher would: polls and acknowledges it with
-/// the environment key; returns (work id, session id, raw secret).
-async fn claim(f: &Fixture, session: &str) -> (String, String) {
-    f.queue_session(session);
-    let worker = Client::builder()
-        .environment_key(&f.environment_key)
-        .base_url(f.server.base_url())
-        .build()
-        .unwrap();
-    let queue = worker.work(&f.environment_id);
-    let work = queue.poll().send().await.unwrap().unwrap();
-    queue.ack(&work.id).send().await.unwrap();
-    (work.id, work.secret.unwrap())
-}
-
 fn run_command(f: &Fixture, work_id: &str, session: &str, cmd: &[&str]) -> tokio::process::Command {
     let mut command = f.worker(["worker", "run", "--log-format", "json", "--"]);
     command
@@ -38,7 +23,7 @@ fn run_command(f: &Fixture, work_id: &str, session: &str, cmd: &[&str]) -> tokio
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn runs_the_command_with_the_lease_and_exits_with_its_status() {
     let f = fixture().await;
-    let (work_id, secret) = claim(&f, "session_run").await;
+    let (work_id, secret) = f.claim("session_run").await;
     let record = f.path("env");
     let mut cmd = run_command(
         &f,
@@ -85,7 +70,7 @@ async fn runs_the_command_with_the_lease_and_exits_with_its_status() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forwards_a_secret_read_from_a_private_file() {
     let f = fixture().await;
-    let (work_id, secret) = claim(&f, "session_file").await;
+    let (work_id, secret) = f.claim("session_file").await;
     let file = f.path("secret-in");
     std::fs::write(&file, &secret).unwrap();
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
@@ -125,7 +110,7 @@ async fn forwards_a_secret_read_from_a_private_file() {
 
     // A world-readable secret file is refused before anything runs.
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let (work_id, _) = claim(&f, "session_file_2").await;
+    let (work_id, _) = f.claim("session_file_2").await;
     let mut cmd = f.worker(["worker", "run", "--", "true"]);
     cmd.env("ANTHROPIC_WORK_ID", &work_id)
         .env("ANTHROPIC_SESSION_ID", "session_file_2")
@@ -138,7 +123,7 @@ async fn forwards_a_secret_read_from_a_private_file() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_lease_signals_the_command_and_exits_75() {
     let f = fixture().await;
-    let (work_id, secret) = claim(&f, "session_lost").await;
+    let (work_id, secret) = f.claim("session_lost").await;
     let started = f.path("started");
     let mut cmd = run_command(
         &f,
@@ -199,7 +184,7 @@ async fn missing_variables_and_commands() {
         "{stderr}"
     );
 
-    let (work_id, secret) = claim(&f, "session_nocmd").await;
+    let (work_id, secret) = f.claim("session_nocmd").await;
     let mut cmd = run_command(&f, &work_id, "session_nocmd", &["/nonexistent/agent"]);
     cmd.env("ANTHROPIC_WORK_SECRET", &secret);
     let (code, _, stderr) = output(cmd).await;

@@ -151,6 +151,22 @@ impl Fixture {
         .await;
     }
 
+    /// Claims an item as a dispatcher would: queues a session, polls and
+    /// acknowledges its item with the environment key; returns (work id,
+    /// raw secret).
+    pub async fn claim(&self, session: &str) -> (String, String) {
+        self.queue_session(session);
+        let worker = Client::builder()
+            .environment_key(&self.environment_key)
+            .base_url(self.server.base_url())
+            .build()
+            .unwrap();
+        let queue = worker.work(&self.environment_id);
+        let work = queue.poll().send().await.unwrap().unwrap();
+        queue.ack(&work.id).send().await.unwrap();
+        (work.id, work.secret.unwrap())
+    }
+
     pub fn queue_session(&self, session_id: &str) -> String {
         self.server
             .queue_work(&self.environment_id, session_id)
