@@ -19,7 +19,8 @@ use anthropic_environments_spec_diff::{self as spec_diff, mutations};
 use anyhow::{Context, Result};
 use serde_json::Value;
 
-use crate::{SPEC, print_diff, run, workspace_root};
+use crate::generate::print_diff;
+use crate::{SPEC, run, workspace_root};
 
 /// The corpus, relative to the workspace root.
 const MUTATIONS: &str = "tests/spec-diff/mutations.yaml";

@@ -10,6 +10,43 @@ use anyhow::{Context, Result};
 /// The marker line before the walk-through's shell block.
 const WALK_THROUGH: &str = "<!-- walk-through: cargo xtask test runs this block -->";
 
+/// The README's offline demo: a session served end to end by the session
+/// runner on the embedded mock (`examples/session_demo.rs` of the worker
+/// crate).
+pub fn session_demo(root: &Path, cargo: &str) -> Result<()> {
+    println!("running the session demo (examples/session_demo.rs)");
+    let args = [
+        "run",
+        "-p",
+        "anthropic-environments-worker",
+        "--example",
+        "session_demo",
+    ];
+    // The README's first screen says this command: the same, word for word.
+    let shown = demo_command(root)?;
+    let ours = format!("cargo {}", args.join(" "));
+    if shown != ours {
+        anyhow::bail!("the README's demo command is {shown:?}; the test runs {ours:?}");
+    }
+    let output = Command::new(cargo)
+        .current_dir(root)
+        .args(args)
+        .arg("--quiet")
+        .output()
+        .context("running the session demo")?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    print!("{stdout}");
+    let done = "served 1 session, 6 tool calls answered, item stopped: true";
+    if !output.status.success() || !stdout.contains(done) {
+        anyhow::bail!(
+            "the session demo failed:\n{stdout}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    println!("session_demo: 1 passed, 0 failed");
+    Ok(())
+}
+
 /// The command of the README's first shell block (the offline demo).
 pub fn demo_command(root: &Path) -> Result<String> {
     let readme = std::fs::read_to_string(root.join("README.md"))?;
