@@ -5,8 +5,11 @@
 //! crate (a user of the facade alone) must still compile. A failure means
 //! the classifier or the code generator is wrong.
 //!
-//! The scratch copy lives in `target/spec-diff-prove/` with its own target
-//! directory, kept between runs so that only the changed crates rebuild.
+//! The scratch copy lives in `target/spec-diff-prove/` and builds into the
+//! main `target/`: the registry dependencies it checks are the ones
+//! `cargo clippy` already checked there (same lock file, same flags), so
+//! only the scratch copy's own crates build, under their own hashes (their
+//! paths differ), leaving the main build's artifacts alone.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -105,10 +108,7 @@ pub fn spec_diff_prove(root: &Path, names: &[String]) -> Result<ExitCode> {
                 "-p",
                 "downstream-check",
             ])
-            .env(
-                "CARGO_TARGET_DIR",
-                root.join("target/spec-diff-prove/target"),
-            )
+            .env("CARGO_TARGET_DIR", root.join("target"))
             .output()?;
         if output.status.success() {
             proven += 1;
