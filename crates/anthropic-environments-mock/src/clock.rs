@@ -1,6 +1,6 @@
 //! RFC 3339 timestamps that never repeat.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Hands out strictly increasing RFC 3339 timestamps (microsecond
 /// precision), so that a heartbeat's `last_heartbeat` identifies it and
@@ -22,28 +22,11 @@ impl Clock {
     }
 }
 
-/// `YYYY-MM-DDTHH:MM:SS.ffffffZ` for microseconds since the epoch.
+/// `YYYY-MM-DDTHH:MM:SS.ffffffZ` for microseconds since the epoch (by
+/// humantime, already in the lock file through the facade).
 pub(crate) fn format_rfc3339(micros: u64) -> String {
-    let secs = micros / 1_000_000;
-    let frac = micros % 1_000_000;
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    // Civil date from days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{frac:06}Z",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
-    )
+    let at = UNIX_EPOCH + Duration::from_micros(micros);
+    humantime::format_rfc3339_micros(at).to_string()
 }
 
 #[cfg(test)]

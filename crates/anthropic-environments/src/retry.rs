@@ -9,7 +9,7 @@
 //!   an HTTP date) says when it is positive; otherwise
 //!   `min(0.5 s * 2^n, 8 s)` times a jitter in `[0.75, 1]`, where `n` is the
 //!   number of retries already made.
-//! - At most [`DEFAULT_MAX_RETRIES`] retries unless configured otherwise.
+//! - At most 2 retries unless configured otherwise.
 
 use std::fmt;
 use std::future::Future;
