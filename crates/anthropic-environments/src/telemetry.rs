@@ -98,66 +98,40 @@ macro_rules! call_span {
 pub(crate) fn api_call_span(operation_id: &str, method: &str, host: &str) -> tracing::Span {
     use operations as ops;
     let route = route(operation_id);
-    // A span's name is static (it is in its callsite): one arm each; the
-    // test below holds them against the generated table.
-    match operation_id {
-        id if id == ops::CREATE_ENVIRONMENT.id => {
-            call_span!(ops::CREATE_ENVIRONMENT.span_name, method, route, host)
-        }
-        id if id == ops::LIST_ENVIRONMENTS.id => {
-            call_span!(ops::LIST_ENVIRONMENTS.span_name, method, route, host)
-        }
-        id if id == ops::RETRIEVE_ENVIRONMENT.id => {
-            call_span!(ops::RETRIEVE_ENVIRONMENT.span_name, method, route, host)
-        }
-        id if id == ops::UPDATE_ENVIRONMENT.id => {
-            call_span!(ops::UPDATE_ENVIRONMENT.span_name, method, route, host)
-        }
-        id if id == ops::DELETE_ENVIRONMENT.id => {
-            call_span!(ops::DELETE_ENVIRONMENT.span_name, method, route, host)
-        }
-        id if id == ops::ARCHIVE_ENVIRONMENT.id => {
-            call_span!(ops::ARCHIVE_ENVIRONMENT.span_name, method, route, host)
-        }
-        id if id == ops::LIST_WORK.id => call_span!(ops::LIST_WORK.span_name, method, route, host),
-        id if id == ops::POLL_WORK.id => call_span!(ops::POLL_WORK.span_name, method, route, host),
-        id if id == ops::WORK_STATS.id => {
-            call_span!(ops::WORK_STATS.span_name, method, route, host)
-        }
-        id if id == ops::RETRIEVE_WORK.id => {
-            call_span!(ops::RETRIEVE_WORK.span_name, method, route, host)
-        }
-        id if id == ops::UPDATE_WORK.id => {
-            call_span!(ops::UPDATE_WORK.span_name, method, route, host)
-        }
-        id if id == ops::ACK_WORK.id => call_span!(ops::ACK_WORK.span_name, method, route, host),
-        id if id == ops::HEARTBEAT_WORK.id => {
-            call_span!(ops::HEARTBEAT_WORK.span_name, method, route, host)
-        }
-        id if id == ops::STOP_WORK.id => call_span!(ops::STOP_WORK.span_name, method, route, host),
-        id if id == ops::RETRIEVE_SESSION.id => {
-            call_span!(ops::RETRIEVE_SESSION.span_name, method, route, host)
-        }
-        id if id == ops::LIST_SESSION_EVENTS.id => {
-            call_span!(ops::LIST_SESSION_EVENTS.span_name, method, route, host)
-        }
-        id if id == ops::SEND_SESSION_EVENTS.id => {
-            call_span!(ops::SEND_SESSION_EVENTS.span_name, method, route, host)
-        }
-        id if id == ops::STREAM_SESSION_EVENTS.id => {
-            call_span!(ops::STREAM_SESSION_EVENTS.span_name, method, route, host)
-        }
-        id if id == ops::RETRIEVE_SKILL_VERSION.id => {
-            call_span!(ops::RETRIEVE_SKILL_VERSION.span_name, method, route, host)
-        }
-        id if id == ops::DOWNLOAD_SKILL_VERSION_CONTENT.id => call_span!(
-            ops::DOWNLOAD_SKILL_VERSION_CONTENT.span_name,
-            method,
-            route,
-            host
-        ),
-        _ => call_span!("anthropic.environments.call", method, route, host),
+    // A span's name is static (it is in its callsite): one callsite per
+    // operation; the test below holds them against the generated table.
+    macro_rules! one_span_per_operation {
+        ($($op:ident),* $(,)?) => {
+            $(
+                if operation_id == ops::$op.id {
+                    return call_span!(ops::$op.span_name, method, route, host);
+                }
+            )*
+        };
     }
+    one_span_per_operation!(
+        CREATE_ENVIRONMENT,
+        LIST_ENVIRONMENTS,
+        RETRIEVE_ENVIRONMENT,
+        UPDATE_ENVIRONMENT,
+        DELETE_ENVIRONMENT,
+        ARCHIVE_ENVIRONMENT,
+        LIST_WORK,
+        POLL_WORK,
+        WORK_STATS,
+        RETRIEVE_WORK,
+        UPDATE_WORK,
+        ACK_WORK,
+        HEARTBEAT_WORK,
+        STOP_WORK,
+        RETRIEVE_SESSION,
+        LIST_SESSION_EVENTS,
+        SEND_SESSION_EVENTS,
+        STREAM_SESSION_EVENTS,
+        RETRIEVE_SKILL_VERSION,
+        DOWNLOAD_SKILL_VERSION_CONTENT,
+    );
+    call_span!("anthropic.environments.call", method, route, host)
 }
 
 /// The `tracing-subscriber` filter directive that `ANTHROPIC_LOG` asks for
