@@ -76,7 +76,7 @@ async fn update_keeps_omitted_fields_and_deletes_metadata() {
     let updated = c
         .environments()
         .update(&env.id)
-        .metadata(patch)
+        .metadata_patch(patch)
         .config(CloudConfig::new().packages(Packages::new().apt(["jq"])))
         .send()
         .await
@@ -104,7 +104,7 @@ async fn update_keeps_omitted_fields_and_deletes_metadata() {
     let again = c
         .environments()
         .update(&env.id)
-        .metadata(MetadataPatch::new().set("a", ""))
+        .metadata_patch(MetadataPatch::new().set("a", ""))
         .send()
         .await
         .unwrap();
@@ -410,12 +410,14 @@ async fn update_work_merges_metadata_and_stats_count() {
     let w = server.queue_work(&env, "s1").unwrap();
     server.queue_work(&env, "s2").unwrap();
     let q = c.work(&env);
-    q.update(&w.id, MetadataPatch::new().set("a", "1").set("b", "2"))
+    q.update(&w.id)
+        .metadata_patch(MetadataPatch::new().set("a", "1").set("b", "2"))
         .send()
         .await
         .unwrap();
     let updated = q
-        .update(&w.id, MetadataPatch::new().delete("a").set("c", "3"))
+        .update(&w.id)
+        .metadata_patch(MetadataPatch::new().delete("a").set("c", "3"))
         .send()
         .await
         .unwrap();

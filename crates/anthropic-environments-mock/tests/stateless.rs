@@ -43,7 +43,8 @@ async fn every_operation_answers_from_the_spec_with_the_paths_ids() {
     queue.heartbeat("work_y").first().send().await.unwrap();
     queue.stop("work_y").force(true).send().await.unwrap();
     queue
-        .update("work_y", MetadataPatch::new().set("k", "v"))
+        .update("work_y")
+        .metadata_patch(MetadataPatch::new().set("k", "v"))
         .send()
         .await
         .unwrap();

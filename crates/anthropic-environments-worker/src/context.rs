@@ -193,7 +193,11 @@ impl WorkContext {
     /// own client. The API accepts only an API key for this: a worker that
     /// polls with an environment key gets a permission error.
     pub async fn update_metadata(&self, patch: MetadataPatch) -> Result<Work> {
-        self.worker_queue.update(&self.work.id, patch).send().await
+        self.worker_queue
+            .update(&self.work.id)
+            .metadata_patch(patch)
+            .send()
+            .await
     }
 
     /// The `last_heartbeat` of the item's lease, as the last heartbeat

@@ -8,11 +8,11 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use anthropic_environments::Client;
 use anthropic_environments::credentials::{Credential, CredentialKind};
 use anthropic_environments::params::SelfHostedConfig;
 use anthropic_environments::prelude::*;
 use anthropic_environments::types::BetaWorkData;
-use anthropic_environments::{Client, MetadataPatch};
 use anthropic_environments_mock::{CallerKind, MockServer, RecordedRequest, Timing};
 use anthropic_environments_worker::{ItemOutcome, ServeOne, WorkContext, Worker, WorkerTiming};
 
@@ -237,7 +237,8 @@ async fn a_wrong_credential_is_refused_on_every_endpoint_with_a_typed_error() {
         "update_work",
         token_client
             .work(&env)
-            .update(id, MetadataPatch::new().set("k", "v"))
+            .update(id)
+            .metadata("k", "v")
             .send()
             .await
             .unwrap_err(),

@@ -17,7 +17,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anthropic_environments::params::{CloudConfig, LimitedNetwork, Packages, SelfHostedConfig};
-use anthropic_environments::{Client, MetadataPatch, Scope};
+use anthropic_environments::{Client, Scope};
 
 const BETA: &str = "files-api-2025-04-14";
 const WORKSPACE: &str = "wrkspc_example";
@@ -114,11 +114,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             .description("updated")
             .config(CloudConfig::unrestricted())
             .scope(Scope::Organization)
-            .metadata(
-                MetadataPatch::new()
-                    .set("stage", "updated")
-                    .delete("purpose"),
-            )
+            .metadata("stage", "updated")
+            .remove_metadata("purpose")
             .beta(BETA)
             .workspace_id(WORKSPACE)
             .send()
@@ -191,15 +188,14 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     );
     show(
         "update work (required only)",
-        &queue
-            .update(&a.id, MetadataPatch::new().set("k", "v"))
-            .send()
-            .await?,
+        &queue.update(&a.id).metadata("k", "v").send().await?,
     );
     show(
         "update work (every option)",
         &queue
-            .update(&b.id, MetadataPatch::new().set("k", "v").delete("old"))
+            .update(&b.id)
+            .metadata("k", "v")
+            .remove_metadata("old")
             .beta(BETA)
             .workspace_id(WORKSPACE)
             .send()

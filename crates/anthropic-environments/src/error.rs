@@ -4,7 +4,8 @@ use std::fmt;
 
 use reqwest::StatusCode;
 
-use crate::types::{BetaWorkLeaseState, ErrorDetails, ErrorType};
+use crate::LeaseState;
+use crate::types::{ErrorDetails, ErrorType};
 
 /// Result alias of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -157,7 +158,7 @@ impl std::error::Error for ApiError {}
 impl ApiError {
     /// The lease as the server holds it, from a refused heartbeat's
     /// `details.current_state`.
-    pub fn lease_state(&self) -> Option<&BetaWorkLeaseState> {
+    pub fn lease_state(&self) -> Option<&LeaseState> {
         match &self.details {
             Some(ErrorDetails::HeartbeatPreconditionFailed(d)) => Some(&d.current_state),
             _ => None,

@@ -49,6 +49,13 @@ impl MetadataPatch {
         &self.changes
     }
 
+    /// This patch with `other`'s changes on top (a key both name gets
+    /// `other`'s change).
+    pub(crate) fn merged(mut self, other: MetadataPatch) -> Self {
+        self.changes.extend(other.changes);
+        self
+    }
+
     pub(crate) fn into_wire(self) -> HashMap<String, Option<String>> {
         self.changes.into_iter().collect()
     }

@@ -24,6 +24,13 @@ use crate::types::{
     BetaUnrestrictedNetwork, BetaUnrestrictedNetworkType,
 };
 
+/// A networking policy of a cloud configuration, as sent
+/// ([`LimitedNetwork`] and the unrestricted policy convert into it).
+pub type NetworkingParams = BetaNetworkingParams;
+/// The packages of a cloud configuration, as sent ([`Packages`] converts
+/// into it).
+pub type PackagesParams = BetaPackagesParams;
+
 /// A package manager of [`Packages`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum PackageManager {
@@ -203,13 +210,13 @@ impl CloudConfig {
     }
 
     /// Sets the networking policy.
-    pub fn networking(mut self, networking: impl Into<BetaNetworkingParams>) -> Self {
+    pub fn networking(mut self, networking: impl Into<NetworkingParams>) -> Self {
         self.networking = Some(networking.into());
         self
     }
 
     /// Sets the packages.
-    pub fn packages(mut self, packages: impl Into<BetaPackagesParams>) -> Self {
+    pub fn packages(mut self, packages: impl Into<PackagesParams>) -> Self {
         self.packages = Some(packages.into());
         self
     }

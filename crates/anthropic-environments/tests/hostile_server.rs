@@ -212,7 +212,8 @@ async fn every_operation(client: &Client) {
     let _ = work.stats().send().await;
     let _ = work.retrieve("work_1").send().await;
     let _ = work
-        .update("work_1", MetadataPatch::new().set("k", "v"))
+        .update("work_1")
+        .metadata_patch(MetadataPatch::new().set("k", "v"))
         .send()
         .await;
     let _ = work.ack("work_1").send().await;

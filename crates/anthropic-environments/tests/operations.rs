@@ -87,7 +87,8 @@ async fn environment_operations() {
         .description("new")
         .config(SelfHostedConfig)
         .scope(Scope::Account)
-        .metadata(MetadataPatch::new().set("a", "1").delete("b"))
+        .metadata("a", "1")
+        .remove_metadata("b")
         .send()
         .await
         .unwrap();
@@ -187,7 +188,8 @@ async fn work_operations() {
     assert_eq!(page.data[0].state, WorkState::Active);
     queue.list().send().await.unwrap();
     queue
-        .update("work_1", MetadataPatch::new().set("k", "v").delete("gone"))
+        .update("work_1")
+        .metadata_patch(MetadataPatch::new().set("k", "v").delete("gone"))
         .send()
         .await
         .unwrap();

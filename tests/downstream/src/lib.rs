@@ -40,7 +40,8 @@ pub async fn quick_start(client: &Client) -> Result<Report> {
         .send()
         .await?;
     envs.update(&cloud.id)
-        .metadata(MetadataPatch::new().set("owner", "downstream"))
+        .metadata("owner", "downstream")
+        .remove_metadata("stale")
         .send()
         .await?;
     let names: Vec<String> = envs

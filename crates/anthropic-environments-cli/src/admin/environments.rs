@@ -80,7 +80,7 @@ pub async fn run(connection: &Connection, command: EnvironmentsCommand) -> Resul
             }
             let patch = metadata_patch(&metadata);
             if !patch.is_empty() {
-                update = update.metadata(patch);
+                update = update.metadata_patch(patch);
             }
             print_one(&update.send().await?, Kind::Environment, output.output)
         }

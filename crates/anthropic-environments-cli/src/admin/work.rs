@@ -53,7 +53,7 @@ pub async fn run(connection: &Connection, command: WorkCommand) -> Result<(), Cl
             let queue = connection
                 .client(&operations::UPDATE_WORK)?
                 .work(queue.environment_id);
-            let work = queue.update(work_id, patch).send().await?;
+            let work = queue.update(work_id).metadata_patch(patch).send().await?;
             print_one(&work, Kind::Work, output.output)
         }
         WorkCommand::Stop {

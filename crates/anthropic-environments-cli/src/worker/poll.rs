@@ -363,7 +363,8 @@ async fn handle(shared: Arc<Shared>, ctx: WorkContext) -> Result<(), ScriptFaile
             .set("antenv.duration_ms", duration_ms.to_string());
         if let Err(error) = recorder
             .work(environment_id)
-            .update(&work_id, patch)
+            .update(&work_id)
+            .metadata_patch(patch)
             .send()
             .await
         {

@@ -4,7 +4,6 @@ use anthropic_environments_raw::operations;
 use anthropic_environments_raw::prelude::ClientEnvironmentsExt;
 use futures::stream::BoxStream;
 
-use crate::Environment;
 use crate::client::Client;
 use crate::error::Result;
 use crate::metadata::MetadataPatch;
@@ -13,10 +12,10 @@ use crate::request::Response;
 use crate::request::{Call, RequestOptions, request_options, sends};
 use crate::resources::work::WorkQueue;
 use crate::types::{
-    BetaEnvironmentConfigParams, BetaEnvironmentDeleteResponse, BetaEnvironmentScope,
-    EnvironmentCreateParams, EnvironmentUpdateParams,
+    BetaEnvironmentDeleteResponse, EnvironmentCreateParams, EnvironmentUpdateParams,
 };
 use crate::validate;
+use crate::{Environment, EnvironmentConfigParams, Scope};
 
 /// The environments of the account: `client.environments()`.
 #[derive(Clone, Debug)]
@@ -120,7 +119,7 @@ sends!(CreateEnvironment, Environment);
 
 impl CreateEnvironment {
     /// The configuration (see [`crate::params`]); default: the server's.
-    pub fn config(mut self, config: impl Into<BetaEnvironmentConfigParams>) -> Self {
+    pub fn config(mut self, config: impl Into<EnvironmentConfigParams>) -> Self {
         self.params.config = Some(config.into());
         self
     }
@@ -138,7 +137,7 @@ impl CreateEnvironment {
     }
 
     /// The visibility scope (self-hosted environments).
-    pub fn scope(mut self, scope: BetaEnvironmentScope) -> Self {
+    pub fn scope(mut self, scope: Scope) -> Self {
         self.params.scope = Some(scope);
         self
     }
@@ -327,19 +326,36 @@ impl UpdateEnvironment {
     }
 
     /// A new configuration; fields left unset in it keep their value.
-    pub fn config(mut self, config: impl Into<BetaEnvironmentConfigParams>) -> Self {
+    pub fn config(mut self, config: impl Into<EnvironmentConfigParams>) -> Self {
         self.params.config = Some(config.into());
         self
     }
 
     /// A new visibility scope.
-    pub fn scope(mut self, scope: BetaEnvironmentScope) -> Self {
+    pub fn scope(mut self, scope: Scope) -> Self {
         self.params.scope = Some(scope);
         self
     }
 
-    /// Sets and deletes metadata keys; other keys keep their value.
-    pub fn metadata(mut self, patch: MetadataPatch) -> Self {
+    /// Sets the metadata key `key` to `value` (other keys keep theirs), as
+    /// [`CreateEnvironment::metadata`] does on create.
+    pub fn metadata(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.params
+            .metadata
+            .extend(MetadataPatch::new().set(key, value).into_wire());
+        self
+    }
+
+    /// Deletes the metadata key `key`.
+    pub fn remove_metadata(mut self, key: impl Into<String>) -> Self {
+        self.params
+            .metadata
+            .extend(MetadataPatch::new().delete(key).into_wire());
+        self
+    }
+
+    /// Applies every change of `patch` (on top of those already given).
+    pub fn metadata_patch(mut self, patch: MetadataPatch) -> Self {
         self.params.metadata.extend(patch.into_wire());
         self
     }

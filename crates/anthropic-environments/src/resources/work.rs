@@ -134,13 +134,22 @@ impl WorkQueue {
         }
     }
 
-    /// Updates an item's metadata (set or delete keys).
-    pub fn update(&self, work_id: impl Into<String>, patch: MetadataPatch) -> UpdateWork {
+    /// Updates an item's metadata: set keys with
+    /// [`metadata`](UpdateWork::metadata), delete them with
+    /// [`remove_metadata`](UpdateWork::remove_metadata), as an
+    /// environment's update does.
+    ///
+    /// ```no_run
+    /// # async fn f(queue: anthropic_environments::WorkQueue) -> anthropic_environments::Result<()> {
+    /// queue.update("work_...").metadata("ticket", "OPS-12").remove_metadata("owner").send().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn update(&self, work_id: impl Into<String>) -> UpdateWork {
         UpdateWork {
             client: self.client.clone(),
             environment_id: self.environment_id.clone(),
             work_id: work_id.into(),
-            patch,
+            patch: MetadataPatch::new(),
             options: RequestOptions::default(),
         }
     }
@@ -433,6 +442,24 @@ work_request!(
 sends!(UpdateWork, Work);
 
 impl UpdateWork {
+    /// Sets the metadata key `key` to `value` (other keys keep theirs).
+    pub fn metadata(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.patch = self.patch.set(key, value);
+        self
+    }
+
+    /// Deletes the metadata key `key`.
+    pub fn remove_metadata(mut self, key: impl Into<String>) -> Self {
+        self.patch = self.patch.delete(key);
+        self
+    }
+
+    /// Applies every change of `patch` (on top of those already given).
+    pub fn metadata_patch(mut self, patch: MetadataPatch) -> Self {
+        self.patch = self.patch.merged(patch);
+        self
+    }
+
     /// Sends the request; the body with the response's status and request id.
     pub async fn send_with_meta(self) -> Result<Response<Work>> {
         validate::path_id("environment_id", &self.environment_id)?;
