@@ -57,12 +57,104 @@ pub fn package(root: &Path, cargo: &str, extra: &[String]) -> Result<()> {
         }
         println!("{name}: {} files", files.len());
     }
+    forget_unpacked_packages()?;
+    // Verified in a target directory of its own: cargo takes a registry
+    // package's build as final once made, so a build of last run's
+    // packages (same names and versions) would stand in for this run's.
+    // Everything of ours there comes from those packages; it goes, the
+    // dependencies' builds stay for the next run.
+    let verify = root.join("target/package-verify");
+    forget_our_builds(&verify)?;
     let mut command = Command::new(cargo);
-    command.current_dir(root).arg("package");
+    command
+        .current_dir(root)
+        .env("CARGO_TARGET_DIR", &verify)
+        .arg("package");
     for name in PUBLISHED {
         command.args(["-p", name]);
     }
     crate::run(command.args(extra))
+}
+
+/// Removes what earlier runs unpacked of our packages under
+/// `$CARGO_HOME/registry/src`. cargo package verifies each crate against
+/// the others' packages through a temporary local registry, and unpacks
+/// them there once per registry path and version: a second run from the
+/// same checkout path (CI reusing its folder) would verify against the
+/// first run's sources, stale. Unpacked sources are only a cache (cargo
+/// unpacks them again from the package), so removing ours is safe.
+fn forget_unpacked_packages() -> Result<()> {
+    let home = match std::env::var_os("CARGO_HOME") {
+        Some(home) => std::path::PathBuf::from(home),
+        None => match std::env::var_os("HOME") {
+            Some(home) => std::path::PathBuf::from(home).join(".cargo"),
+            None => return Ok(()),
+        },
+    };
+    let Ok(registries) = std::fs::read_dir(home.join("registry/src")) else {
+        return Ok(());
+    };
+    for registry in registries.flatten() {
+        let Ok(entries) = std::fs::read_dir(registry.path()) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if PUBLISHED
+                .iter()
+                .any(|crate_name| is_version_of(&name, crate_name))
+            {
+                std::fs::remove_dir_all(entry.path())
+                    .with_context(|| format!("removing {}", entry.path().display()))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Removes every build of our crates from the target directory `dir`
+/// (fingerprints, libraries and build scripts, under each profile).
+fn forget_our_builds(dir: &Path) -> Result<()> {
+    let Ok(profiles) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
+    for profile in profiles.flatten() {
+        for sub in [".fingerprint", "deps", "build"] {
+            let Ok(entries) = std::fs::read_dir(profile.path().join(sub)) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let ours = PUBLISHED.iter().any(|crate_name| {
+                    let underscored = crate_name.replace('-', "_");
+                    [
+                        crate_name.to_string(),
+                        underscored.clone(),
+                        format!("lib{underscored}"),
+                    ]
+                    .iter()
+                    .any(|stem| name.starts_with(&format!("{stem}-")))
+                });
+                if !ours {
+                    continue;
+                }
+                let path = entry.path();
+                let removed = match path.is_dir() {
+                    true => std::fs::remove_dir_all(&path),
+                    false => std::fs::remove_file(&path),
+                };
+                removed.with_context(|| format!("removing {}", path.display()))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether `dir` (`name-1.2.3`) is an unpacked version of `crate_name`.
+fn is_version_of(dir: &str, crate_name: &str) -> bool {
+    dir.strip_prefix(crate_name)
+        .and_then(|rest| rest.strip_prefix('-'))
+        .is_some_and(|version| version.starts_with(|c: char| c.is_ascii_digit()))
 }
 
 /// Whether a packaged file is one the crate needs.
@@ -75,6 +167,28 @@ fn wanted(name: &str, file: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_our_crates_versions_are_forgotten() {
+        assert!(is_version_of(
+            "anthropic-environments-0.1.0",
+            "anthropic-environments"
+        ));
+        assert!(is_version_of(
+            "anthropic-environments-raw-0.1.0",
+            "anthropic-environments-raw"
+        ));
+        // Another of our crates, not a version of this one.
+        assert!(!is_version_of(
+            "anthropic-environments-raw-0.1.0",
+            "anthropic-environments"
+        ));
+        assert!(!is_version_of(
+            "anthropic-environments",
+            "anthropic-environments"
+        ));
+        assert!(!is_version_of("serde-1.0.0", "anthropic-environments"));
+    }
 
     #[test]
     fn sources_readme_and_licences_only() {
