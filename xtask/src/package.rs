@@ -191,6 +191,31 @@ mod tests {
     }
 
     #[test]
+    fn our_builds_go_and_the_dependencies_stay() {
+        let dir = std::env::temp_dir().join(format!("xtask-package-{}", std::process::id()));
+        let debug = dir.join("debug");
+        let files = [
+            (".fingerprint/anthropic-environments-raw-1a2b", true),
+            (".fingerprint/serde-3c4d", false),
+            ("deps/libanthropic_environments-5e6f.rlib", true),
+            ("deps/anthropic_environments_worker-7a8b.d", true),
+            ("deps/libreqwest-9c0d.rlib", false),
+            ("build/anthropic-environments-cli-1e2f", true),
+            ("build/ring-3a4b", false),
+        ];
+        for (file, _) in files {
+            let path = debug.join(file);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, "x").unwrap();
+        }
+        forget_our_builds(&dir).unwrap();
+        for (file, ours) in files {
+            assert_eq!(debug.join(file).exists(), !ours, "{file}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn sources_readme_and_licences_only() {
         assert!(wanted("anthropic-environments", "src/resources/work.rs"));
         assert!(wanted("anthropic-environments", "LICENSE-MIT"));
