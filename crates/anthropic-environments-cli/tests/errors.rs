@@ -156,7 +156,9 @@ async fn script_output_is_logged_as_records_and_a_shutdown_is_not_an_error() {
     let script = f.script(
         "talk.sh",
         "echo \"to stdout\"\necho 'to stderr {\"not\": json}' >&2\nprintf 'no newline' >&2\n\
-         echo started > \"$0.started\"\nexec sleep 600",
+         echo started > \"$0.started\"\n\
+         # Waits on a FIFO nobody writes: until the shutdown's SIGTERM.\n\
+         mkfifo \"$0.wait\"\nexec cat \"$0.wait\"",
     );
     let mut worker = spawn({
         // On SIGTERM the script is signalled after --grace.

@@ -760,8 +760,7 @@ async fn sigterm_mid_tool_lets_the_call_finish_and_post() {
     // Served first (one at a time): ends by termination.
     let first = new_session("echo first");
     // Served next: its call waits for the test's go-ahead.
-    let second =
-        new_session("touch started; while [ ! -e go ]; do sleep 0.05; done; echo finished");
+    let second = new_session("mkfifo go && touch started && read -r _ < go; echo finished");
     let workdir = f.dir.path().join("sandbox");
     let mut cmd = f.worker([
         "worker",
@@ -805,8 +804,10 @@ async fn sigterm_mid_tool_lets_the_call_finish_and_post() {
             .is_empty()
     })
     .await;
-    assert!(!workdir.join("go").exists());
-    std::fs::write(workdir.join("go"), "").unwrap();
+    // Still waiting for its go-ahead: nothing posted yet.
+    assert!(common::tool_results(&f, &second).is_empty());
+    // (A FIFO: the write waits for the call's read, which then returns.)
+    tokio::fs::write(workdir.join("go"), "go\n").await.unwrap();
     let status = worker.exit(LONG).await;
     assert!(status.success(), "{status:?}\n{}", worker.log_text());
     let results = common::tool_results(&f, &second);

@@ -137,7 +137,7 @@ async fn signed_deliveries_wake_the_worker_and_nothing_else_does() {
         .append_session_events(
             &session_id,
             vec![json!({"type": "agent.tool_use", "name": "bash",
-                "input": {"command": "touch started; while [ ! -e go ]; do sleep 0.05; done; echo finished"}})],
+                "input": {"command": "mkfifo go && touch started && read -r _ < go; echo finished"}})],
         )
         .unwrap();
     wait_for("the long call", LONG, || started.exists()).await;
@@ -163,7 +163,10 @@ async fn signed_deliveries_wake_the_worker_and_nothing_else_does() {
     .await;
     assert!(refused.contains("shutting down"), "{refused}");
     // Only now may the call finish: the 503s came while it drained.
-    std::fs::write(started.with_file_name("go"), "").unwrap();
+    // (A FIFO: the write waits for the call's read, which then returns.)
+    tokio::fs::write(started.with_file_name("go"), "go\n")
+        .await
+        .unwrap();
     assert!(worker.exit(LONG).await.success(), "{}", worker.log_text());
     assert_eq!(f.server.requests_for("ack_work").len(), 1);
     assert!(
