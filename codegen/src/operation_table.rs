@@ -134,9 +134,10 @@ pub fn emit(spec: &OpenAPI) -> Result<TokenStream> {
             };
         }
     });
-    let names = rows
+    let names: Vec<_> = rows
         .iter()
-        .map(|row| format_ident!("{}", row.id.to_ascii_uppercase()));
+        .map(|row| format_ident!("{}", row.id.to_ascii_uppercase()))
+        .collect();
     let version = &spec.info.version;
     let beta = info_string(spec, "x-managed-agents-beta").unwrap_or_default();
     let no_heartbeat = info_string(spec, "x-no-heartbeat").unwrap_or_default();
@@ -149,6 +150,17 @@ pub fn emit(spec: &OpenAPI) -> Result<TokenStream> {
             #(#consts)*
             /// Every operation, in the spec's order.
             pub const ALL: &[Operation] = &[#(#names),*];
+            /// Calls the macro `$m` with the constant name of every
+            /// operation (`$m!(LIST_ENVIRONMENTS, ...)`), for code that
+            /// needs one item per operation at compile time (a tracing
+            /// callsite per span name).
+            #[macro_export]
+            #[doc(hidden)]
+            macro_rules! with_every_operation {
+                ($m:ident) => {
+                    $m!(#(#names),*)
+                };
+            }
             /// The operation whose `operationId` is `id`.
             pub fn find(id: &str) -> Option<&'static Operation> {
                 ALL.iter().find(|op| op.id == id)

@@ -24329,6 +24329,22 @@ pub mod operations {
         RETRIEVE_SKILL_VERSION,
         DOWNLOAD_SKILL_VERSION_CONTENT,
     ];
+    /// Calls the macro `$m` with the constant name of every
+    /// operation (`$m!(LIST_ENVIRONMENTS, ...)`), for code that
+    /// needs one item per operation at compile time (a tracing
+    /// callsite per span name).
+    #[macro_export]
+    #[doc(hidden)]
+    macro_rules! with_every_operation {
+        ($m:ident) => {
+            $m ! (LIST_ENVIRONMENTS, CREATE_ENVIRONMENT, RETRIEVE_ENVIRONMENT,
+            UPDATE_ENVIRONMENT, DELETE_ENVIRONMENT, ARCHIVE_ENVIRONMENT, LIST_WORK,
+            POLL_WORK, WORK_STATS, RETRIEVE_WORK, UPDATE_WORK, ACK_WORK, HEARTBEAT_WORK,
+            STOP_WORK, RETRIEVE_SESSION, LIST_SESSION_EVENTS, SEND_SESSION_EVENTS,
+            STREAM_SESSION_EVENTS, RETRIEVE_SKILL_VERSION,
+            DOWNLOAD_SKILL_VERSION_CONTENT)
+        };
+    }
     /// The operation whose `operationId` is `id`.
     pub fn find(id: &str) -> Option<&'static Operation> {
         ALL.iter().find(|op| op.id == id)

@@ -99,7 +99,7 @@ pub(crate) fn api_call_span(operation_id: &str, method: &str, host: &str) -> tra
     use operations as ops;
     let route = route(operation_id);
     // A span's name is static (it is in its callsite): one callsite per
-    // operation; the test below holds them against the generated table.
+    // operation; the test below holds them to the generated table.
     macro_rules! one_span_per_operation {
         ($($op:ident),* $(,)?) => {
             $(
@@ -109,28 +109,8 @@ pub(crate) fn api_call_span(operation_id: &str, method: &str, host: &str) -> tra
             )*
         };
     }
-    one_span_per_operation!(
-        CREATE_ENVIRONMENT,
-        LIST_ENVIRONMENTS,
-        RETRIEVE_ENVIRONMENT,
-        UPDATE_ENVIRONMENT,
-        DELETE_ENVIRONMENT,
-        ARCHIVE_ENVIRONMENT,
-        LIST_WORK,
-        POLL_WORK,
-        WORK_STATS,
-        RETRIEVE_WORK,
-        UPDATE_WORK,
-        ACK_WORK,
-        HEARTBEAT_WORK,
-        STOP_WORK,
-        RETRIEVE_SESSION,
-        LIST_SESSION_EVENTS,
-        SEND_SESSION_EVENTS,
-        STREAM_SESSION_EVENTS,
-        RETRIEVE_SKILL_VERSION,
-        DOWNLOAD_SKILL_VERSION_CONTENT,
-    );
+    // The operations' names come from the generated table.
+    anthropic_environments_raw::with_every_operation!(one_span_per_operation);
     call_span!("anthropic.environments.call", method, route, host)
 }
 
