@@ -263,15 +263,9 @@ async fn error_codes_and_statuses_users_branch_on() {
 /// cause chain is part of the message.
 #[tokio::test]
 async fn a_refused_connection_says_why_in_its_message() {
-    // A port on 127.0.0.1 that nothing listens on any more.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
     let client = anthropic_environments::Client::builder()
         .api_key("sk-ant-api03-test")
-        .base_url(format!("http://127.0.0.1:{port}"))
+        .base_url(closed_loopback_url())
         .build()
         .unwrap();
     let err = client

@@ -224,15 +224,10 @@ async fn a_retried_post_sends_the_same_body_each_time() {
 
 #[tokio::test]
 async fn connection_errors_are_retried_then_reported() {
-    // A port nobody listens on: bind, note the port, close.
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
     let sleep = Arc::new(RecordingSleep::default());
     let client = Client::builder()
         .api_key(KEY)
-        .base_url(format!("http://127.0.0.1:{port}"))
+        .base_url(closed_loopback_url())
         .sleep_impl(sleep.clone())
         .build()
         .unwrap();

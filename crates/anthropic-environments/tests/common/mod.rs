@@ -32,6 +32,14 @@ impl Sleep for RecordingSleep {
 
 pub type Reply = (StatusCode, Vec<(String, String)>, String);
 
+/// A base URL on 127.0.0.1 that nothing listens on any more: a port bound,
+/// noted and closed.
+pub fn closed_loopback_url() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    format!("http://127.0.0.1:{port}")
+}
+
 pub fn ok(body: Value) -> Reply {
     (
         StatusCode::OK,
