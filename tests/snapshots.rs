@@ -19,7 +19,8 @@ fn raw_crate_public_surface() {
 /// breaking change shows in this snapshot's diff.
 #[test]
 fn facade_public_api() {
-    let surface = anthropic_environments_tests::api_surface::crate_surface("anthropic-environments");
+    let surface =
+        anthropic_environments_tests::api_surface::crate_surface("anthropic-environments");
     expectorate::assert_contents(root().join("tests/snapshots/facade-api.txt"), &surface);
     for expected in [
         "pub fn anthropic_environments::Client::with_credential(&self, anthropic_environments::credentials::Credential) -> anthropic_environments::error::Result<anthropic_environments::Client>",
@@ -35,7 +36,8 @@ fn facade_public_api() {
 /// The public API of the worker crate.
 #[test]
 fn worker_public_api() {
-    let surface = anthropic_environments_tests::api_surface::crate_surface("anthropic-environments-worker");
+    let surface =
+        anthropic_environments_tests::api_surface::crate_surface("anthropic-environments-worker");
     expectorate::assert_contents(root().join("tests/snapshots/worker-api.txt"), &surface);
     for expected in [
         "pub struct anthropic_environments_worker::ServeOneBuilder",

@@ -39,7 +39,14 @@ pub fn rustdoc_json(package: &str) -> PathBuf {
         .env("CARGO_TARGET_DIR", target_dir())
         .env_remove("RUSTDOCFLAGS")
         .env_remove("CARGO_ENCODED_RUSTDOCFLAGS")
-        .args(["rustdoc", "--quiet", "--lib", "--all-features", "-p", package])
+        .args([
+            "rustdoc",
+            "--quiet",
+            "--lib",
+            "--all-features",
+            "-p",
+            package,
+        ])
         .args(["--", "-Z", "unstable-options", "--output-format", "json"])
         .output()
         .expect("cargo runs");

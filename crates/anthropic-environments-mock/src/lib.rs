@@ -119,15 +119,17 @@
 
 #![forbid(unsafe_code)]
 
-mod api;
 mod clock;
 mod credentials;
+mod envelope;
 mod faults;
 mod journal;
+mod middleware;
 mod model;
+mod request;
+mod routes;
 mod seed;
-mod session_routes;
-mod sessions;
+mod shared;
 mod stateless;
 mod webhooks;
 
@@ -139,16 +141,17 @@ use anthropic_environments_raw::types::{
     BetaHealthCheckWorkData, BetaHealthCheckWorkDataType, BetaSelfHostedWork, BetaWorkData,
 };
 
-pub use api::MANAGED_AGENTS_BETA;
+pub use anthropic_environments_raw::wire::MANAGED_AGENTS_BETA;
 pub use credentials::{CallerKind, CredentialMode};
+pub use envelope::Refusal;
 pub use faults::{Fault, FaultConfig, FaultRule};
 pub use journal::RecordedRequest;
-pub use model::{Refusal, Timing};
+pub use model::Timing;
 pub use seed::{Seed, SeedEnvironment, SeedWork};
 pub use webhooks::Delivery as WebhookDelivery;
 
-use api::Shared;
 use model::Model;
+use shared::Shared;
 
 /// How the mock answers.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -273,8 +276,7 @@ impl MockServerBuilder {
     pub async fn try_start(self) -> std::io::Result<MockServer> {
         let listener = tokio::net::TcpListener::bind(self.addr).await?;
         let addr = listener.local_addr()?;
-        let mut model = Model::new(self.timing);
-        model.api_base_url = Some(format!("http://{addr}"));
+        let mut model = Model::serving_at(self.timing, format!("http://{addr}"));
         for (i, environment) in self.seed.environments.into_iter().enumerate() {
             let refused = |e: Refusal| {
                 std::io::Error::new(
@@ -307,7 +309,7 @@ impl MockServerBuilder {
             journal: journal::Journal::new(self.journal_capacity),
             webhooks: Arc::default(),
         });
-        let app = api::router(shared.clone(), self.mode);
+        let app = routes::router(shared.clone(), self.mode);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(serve(listener, app, stopped));
         let sweeper = tokio::spawn(sweep(shared.clone()));
@@ -321,7 +323,7 @@ impl MockServerBuilder {
 }
 
 /// Serves HTTP/1.1 connections until `stopped`. A response marked
-/// [`api::CloseConnection`] is not written: its connection is closed
+/// [`middleware::CloseConnection`] is not written: its connection is closed
 /// before any status line, as a fault asked.
 async fn serve(
     listener: tokio::net::TcpListener,
@@ -359,7 +361,7 @@ async fn serve(
                             .unwrap_or_else(|never| match never {});
                         if response
                             .extensions()
-                            .get::<api::CloseConnection>()
+                            .get::<middleware::CloseConnection>()
                             .is_some()
                         {
                             return Err(std::io::Error::other("injected connection close"));
@@ -548,14 +550,14 @@ impl MockServer {
         skills: Option<serde_json::Value>,
         queue_work: bool,
     ) -> Result<serde_json::Value, Refusal> {
-        let new = sessions::NewSession {
+        let new = model::sessions::NewSession {
             environment_id: environment_id.to_owned(),
             status: status.map(str::to_owned),
             agent: skills.map(|skills| serde_json::json!({ "skills": skills })),
             queue_work,
             ..Default::default()
         };
-        session_routes::create_session(&self.shared, new)
+        routes::sessions::create_session(&self.shared, new)
     }
 
     /// Appends the agent's events to a session's log (ids and
@@ -566,15 +568,16 @@ impl MockServer {
         session_id: &str,
         events: Vec<serde_json::Value>,
     ) -> Result<Vec<serde_json::Value>, Refusal> {
-        self.shared
-            .model()
-            .sessions
-            .append(session_id, events, sessions::Sender::Control)
+        self.shared.model().sessions_mut().append(
+            session_id,
+            events,
+            model::sessions::Sender::Control,
+        )
     }
 
     /// A session's whole event log, oldest first.
     pub fn session_events(&self, session_id: &str) -> Result<Vec<serde_json::Value>, Refusal> {
-        self.shared.model().sessions.events(session_id)
+        self.shared.model().sessions().events(session_id)
     }
 
     /// Sets a session's `status` (`running`, `idle`, `terminated`, ...).
@@ -583,7 +586,10 @@ impl MockServer {
         session_id: &str,
         status: &str,
     ) -> Result<serde_json::Value, Refusal> {
-        self.shared.model().sessions.set_status(session_id, status)
+        self.shared
+            .model()
+            .sessions_mut()
+            .set_status(session_id, status)
     }
 
     /// Adds a version of a skill (created on first use) with its archive;
@@ -596,7 +602,7 @@ impl MockServer {
     ) -> Result<serde_json::Value, Refusal> {
         self.shared
             .model()
-            .sessions
+            .sessions_mut()
             .add_skill_version(skill_id, name, "", archive.into())
     }
 
@@ -605,7 +611,6 @@ impl MockServer {
     pub fn environment_key(&self, environment_id: &str) -> Option<String> {
         self.shared
             .model()
-            .credentials
             .environment_key(environment_id)
             .map(str::to_owned)
     }

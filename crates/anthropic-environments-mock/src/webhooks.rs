@@ -28,7 +28,9 @@ use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
 use sha2::Sha256;
 
-use crate::api::{Api, Shared, bad, body};
+use crate::envelope::{Api, bad};
+use crate::request::body;
+use crate::shared::Shared;
 
 /// How long one delivery may take.
 const DELIVERY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);

@@ -39,6 +39,37 @@ impl Operation {
         self.credentials.contains(&credential)
     }
 
+    /// The value a request's `path` gives the template's `{name}`
+    /// parameter; `None` when the template has no such parameter or the
+    /// path does not match it.
+    ///
+    /// ```
+    /// use anthropic_environments_raw::operations;
+    ///
+    /// let path = "/v1/environments/env_1/work/w_2/ack";
+    /// assert_eq!(operations::ACK_WORK.path_param(path, "work_id"), Some("w_2"));
+    /// assert_eq!(operations::ACK_WORK.path_param(path, "session_id"), None);
+    /// assert_eq!(operations::ACK_WORK.path_param("/v1/environments/env_1", "environment_id"), None);
+    /// ```
+    pub fn path_param<'p>(&self, path: &'p str, name: &str) -> Option<&'p str> {
+        let path = path.trim_end_matches('/');
+        let (given, template) = (path.split('/'), self.path.split('/'));
+        if given.clone().count() != template.clone().count() {
+            return None;
+        }
+        let mut value = None;
+        for (g, t) in given.zip(template) {
+            match t.strip_prefix('{').and_then(|t| t.strip_suffix('}')) {
+                Some(_) if g.is_empty() => return None,
+                Some(param) if param == name => value = Some(g),
+                Some(_) => {}
+                None if g == t => {}
+                None => return None,
+            }
+        }
+        value
+    }
+
     /// How well a request's method and path match this operation: `None`
     /// when they do not, else how many of its path segments are literal
     /// (the more, the more specific: `.../work/poll` over `.../work/{id}`).

@@ -20,7 +20,7 @@ use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
-use crate::api::{envelope, invalid};
+use crate::envelope::{envelope, invalid};
 
 /// The spec this mode serves.
 const SPEC_YAML: &str = include_str!("../../spec/environments.yaml");

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use tokio::sync::broadcast;
 
 use crate::clock::Clock;
-use crate::model::{Outcome, Refusal};
+use crate::envelope::{Outcome, Refusal};
 
 /// How many live events a slow stream may fall behind before it is ended
 /// (the client reconnects and lists the history).

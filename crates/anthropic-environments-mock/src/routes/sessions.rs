@@ -1,4 +1,4 @@
-//! The HTTP surface of sessions and skills: the six API routes a worker
+//! The routes of sessions and skills: the six API routes a worker
 //! uses to serve a session, and their control routes under `/_mock`.
 
 use std::convert::Infallible;
@@ -15,14 +15,13 @@ use base64::Engine as _;
 use futures::stream::{self, Stream, StreamExt};
 use serde_json::{Value, json};
 
-use crate::api::{Api, Query, Shared, bad, body, ok};
-use crate::sessions::{NewSession, Sender};
-
-const DEFAULT_LIMIT: i64 = 20;
-const MAX_LIMIT: i64 = 1000;
+use crate::envelope::{Api, Refusal, bad, ok};
+use crate::model::sessions::{NewSession, Sender};
+use crate::request::{DEFAULT_LIMIT, MAX_LIMIT, Query, body};
+use crate::shared::Shared;
 
 async fn retrieve_session(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> Api {
-    ok(&s.model().sessions.retrieve(&id)?)
+    ok(&s.model().sessions().retrieve(&id)?)
 }
 
 async fn list_session_events(
@@ -39,7 +38,7 @@ async fn list_session_events(
     };
     let (data, next_page) = s
         .model()
-        .sessions
+        .sessions()
         .page(&id, q.str("page"), limit, descending)?;
     ok(&json!({"data": data, "next_page": next_page}))
 }
@@ -61,7 +60,7 @@ async fn send_session_events(
     if events.is_empty() {
         return Err(bad("events: at least one event is required"));
     }
-    let recorded = s.model().sessions.append(&id, events, Sender::Api)?;
+    let recorded = s.model().sessions_mut().append(&id, events, Sender::Api)?;
     ok(&json!({ "data": recorded }))
 }
 
@@ -70,8 +69,8 @@ async fn send_session_events(
 async fn stream_session_events(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> Api {
     let (history, live, keep_alive) = {
         let model = s.model();
-        let (history, live) = model.sessions.follow(&id)?;
-        (history, live, model.timing.keep_alive)
+        let (history, live) = model.sessions().follow(&id)?;
+        (history, live, model.timing().keep_alive)
     };
     let live = stream::unfold(live, |mut live| async move {
         // A lagging stream ends (the client reconnects and lists the
@@ -106,7 +105,7 @@ async fn retrieve_skill_version(
 ) -> Api {
     ok(&s
         .model()
-        .sessions
+        .sessions()
         .retrieve_skill_version(&skill, &version)?)
 }
 
@@ -114,7 +113,7 @@ async fn download_skill_version_content(
     State(s): State<Arc<Shared>>,
     Path((skill, version)): Path<(String, String)>,
 ) -> Api {
-    let archive = s.model().sessions.skill_archive(&skill, &version)?;
+    let archive = s.model().sessions().skill_archive(&skill, &version)?;
     Ok(([("content-type", "application/zip")], archive).into_response())
 }
 
@@ -128,13 +127,13 @@ async fn control_create_session(State(s): State<Arc<Shared>>, bytes: Bytes) -> A
 
 /// Creates a session in an existing environment and, when asked, queues a
 /// `session` work item for it (whose poll mints a fresh sessions token).
-pub(crate) fn create_session(s: &Shared, new: NewSession) -> Result<Value, crate::model::Refusal> {
+pub(crate) fn create_session(s: &Shared, new: NewSession) -> Result<Value, Refusal> {
     let queue = new.queue_work;
     let environment_id = new.environment_id.clone();
     let session = {
         let mut model = s.model();
         model.environment(&environment_id)?;
-        let session = model.sessions.create(new)?;
+        let session = model.sessions_mut().create(new)?;
         if queue {
             let id = session["id"].as_str().unwrap_or_default().to_owned();
             model.queue_work(&environment_id, &id, Default::default())?;
@@ -157,10 +156,10 @@ async fn control_append_events(
         end_turn_when_answered,
     } = body(&bytes)?;
     let mut model = s.model();
-    let recorded = model.sessions.append(&id, events, Sender::Control)?;
+    let recorded = model.sessions_mut().append(&id, events, Sender::Control)?;
     // Armed once the events are in (a refused append arms nothing).
     if end_turn_when_answered {
-        model.sessions.end_turn_when_answered(&id)?;
+        model.sessions_mut().end_turn_when_answered(&id)?;
     }
     ok(&json!({ "data": recorded }))
 }
@@ -188,7 +187,7 @@ async fn control_set_status(
     bytes: Bytes,
 ) -> Api {
     let Status { status } = body(&bytes)?;
-    ok(&s.model().sessions.set_status(&id, &status)?)
+    ok(&s.model().sessions_mut().set_status(&id, &status)?)
 }
 
 #[derive(serde::Deserialize)]
@@ -207,7 +206,7 @@ async fn control_add_skill_version(State(s): State<Arc<Shared>>, bytes: Bytes) -
     let archive = base64::engine::general_purpose::STANDARD
         .decode(new.archive_base64.trim())
         .map_err(|e| bad(format!("archive_base64: {e}")))?;
-    let version = s.model().sessions.add_skill_version(
+    let version = s.model().sessions_mut().add_skill_version(
         &new.skill_id,
         &new.name,
         &new.description,
@@ -251,27 +250,4 @@ pub(crate) fn control_routes() -> Router<Arc<Shared>> {
             post(control_set_status),
         )
         .route("/_mock/skills", post(control_add_skill_version))
-}
-
-/// The session a session operation's path names.
-pub(crate) fn session_in_path(operation: &str, path: &str) -> Option<String> {
-    let is_session_op = matches!(
-        operation,
-        "retrieve_session"
-            | "list_session_events"
-            | "send_session_events"
-            | "stream_session_events"
-    );
-    // "", "v1", "sessions", {session_id}, ...
-    is_session_op
-        .then(|| path.split('/').nth(3).map(str::to_owned))
-        .flatten()
-}
-
-/// Whether an operation is a skills call (no beta of its own).
-pub(crate) fn is_skills_operation(operation: &str) -> bool {
-    matches!(
-        operation,
-        "retrieve_skill_version" | "download_skill_version_content"
-    )
 }

@@ -1,103 +1,27 @@
-//! The in-memory state of the mock and its rules. Synchronous: the HTTP
-//! layer locks it for each step and never across an `await`.
+//! The work queue: items queued for sessions (or any work data), polls
+//! with reclaim, acks, leases kept by heartbeats, stops with a grace, and
+//! the deadlines the sweeper applies.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
+use std::collections::HashMap;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
 use anthropic_environments_raw::types::{
-    BetaCloudConfig, BetaCloudConfigParams, BetaCloudConfigType, BetaEnvironment,
-    BetaEnvironmentConfig, BetaEnvironmentConfigParams, BetaEnvironmentDeleteResponse,
-    BetaEnvironmentDeleteResponseType, BetaEnvironmentScope, BetaEnvironmentType,
-    BetaLimitedNetwork, BetaLimitedNetworkType, BetaNetworking, BetaNetworkingParams, BetaPackages,
-    BetaPackagesParams, BetaPackagesType, BetaSelfHostedConfig, BetaSelfHostedConfigType,
     BetaSelfHostedWork, BetaSelfHostedWorkHeartbeatResponse,
     BetaSelfHostedWorkHeartbeatResponseType, BetaSelfHostedWorkQueueStats,
     BetaSelfHostedWorkQueueStatsType, BetaSelfHostedWorkType, BetaSessionWorkData,
-    BetaSessionWorkDataType, BetaUnrestrictedNetwork, BetaUnrestrictedNetworkType, BetaWorkData,
-    BetaWorkLeaseState, BetaWorkState, EnvironmentCreateParams, EnvironmentUpdateParams,
+    BetaSessionWorkDataType, BetaWorkData, BetaWorkLeaseState, BetaWorkState,
 };
 
-use crate::clock::Clock;
-use crate::credentials::Credentials;
+use super::{Model, not_found, page_of};
+use crate::envelope::{Outcome, Refusal};
 
 pub use anthropic_environments_raw::wire::NO_HEARTBEAT;
 
-/// Why a request was refused by the rules of the model.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Refusal {
-    /// 400 `invalid_request_error`.
-    Invalid(String),
-    /// 404 `not_found_error`.
-    NotFound(String),
-    /// 409 `conflict_error`.
-    Conflict(String),
-    /// 412: the heartbeat's expectation does not match the lease.
-    LeaseMismatch(BetaWorkLeaseState),
-}
-
-impl std::fmt::Display for Refusal {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Refusal::Invalid(m) => write!(f, "invalid request: {m}"),
-            Refusal::NotFound(m) => write!(f, "not found: {m}"),
-            Refusal::Conflict(m) => write!(f, "conflict: {m}"),
-            Refusal::LeaseMismatch(lease) => write!(
-                f,
-                "heartbeat precondition failed (last_heartbeat {:?})",
-                lease.last_heartbeat
-            ),
-        }
-    }
-}
-
-impl std::error::Error for Refusal {}
-
-pub(crate) type Outcome<T> = Result<T, Refusal>;
-
-/// Timing rules of the model.
-#[derive(Debug, Clone)]
-pub struct Timing {
-    /// `reclaim_older_than_ms` when a poll does not send it.
-    pub default_reclaim: Duration,
-    /// TTL of a lease when a heartbeat does not ask for one, and of the
-    /// lease an ack starts.
-    pub default_ttl: Duration,
-    /// How long a gracefully stopped item stays `stopping`.
-    pub stop_grace: Duration,
-    /// The window of `workers_polling`.
-    pub workers_window: Duration,
-    /// The longest lease a heartbeat's `desired_ttl_seconds` gets; larger
-    /// asks are clamped (the answer's `ttl_seconds` says what applied).
-    pub max_ttl: Duration,
-    /// How often an idle session event stream sends a keep-alive comment.
-    pub keep_alive: Duration,
-    /// Whether an item acknowledged but never heartbeated goes back to the
-    /// queue when the lease its ack started runs out (default true). The
-    /// real queue leaves it `starting`, counted in neither `depth` nor
-    /// `pending` and out of reclaim's reach (anthropic-sdk-python #1746):
-    /// false reproduces that, for tests of stuck items.
-    pub requeue_unheartbeated: bool,
-}
-
-impl Default for Timing {
-    fn default() -> Self {
-        Timing {
-            default_reclaim: Duration::from_millis(5000),
-            default_ttl: Duration::from_secs(30),
-            stop_grace: Duration::from_millis(200),
-            workers_window: Duration::from_secs(30),
-            max_ttl: Duration::from_secs(3600),
-            keep_alive: Duration::from_secs(15),
-            requeue_unheartbeated: true,
-        }
-    }
-}
-
 #[derive(Debug)]
-struct WorkEntry {
+pub(super) struct WorkEntry {
     seq: u64,
     work: BetaSelfHostedWork,
     /// When a poll last handed it out (queued items only).
@@ -110,389 +34,12 @@ struct WorkEntry {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum DeadlineKind {
+pub(super) enum DeadlineKind {
     LeaseExpiry,
     StopGrace,
 }
 
-/// The whole state of one mock server.
-#[derive(Debug, Default)]
-pub struct Model {
-    pub(crate) timing: Timing,
-    clock: Clock,
-    seq: u64,
-    envs: BTreeMap<u64, BetaEnvironment>,
-    env_seq: HashMap<String, u64>,
-    work: BTreeMap<u64, WorkEntry>,
-    work_seq: HashMap<String, u64>,
-    /// Queued (not acknowledged) work per environment, oldest first.
-    queues: HashMap<String, BTreeSet<u64>>,
-    workers: HashMap<String, HashMap<String, Instant>>,
-    deadlines: BinaryHeap<Reverse<(Instant, u64, u64, DeadlineKind)>>,
-    pub(crate) credentials: Credentials,
-    /// The `api_base_url` written into each poll's `secret`.
-    pub(crate) api_base_url: Option<String>,
-    /// Sessions and skills.
-    pub(crate) sessions: crate::sessions::SessionStore,
-}
-
-fn not_found(kind: &str, id: &str) -> Refusal {
-    Refusal::NotFound(format!("{kind} {id} not found"))
-}
-
-fn empty_packages() -> BetaPackages {
-    let none = Vec::<String>::new;
-    crate::built(
-        BetaPackages::builder()
-            .apt(none())
-            .cargo(none())
-            .gem(none())
-            .go(none())
-            .npm(none())
-            .pip(none())
-            .type_(Some(BetaPackagesType::Packages)),
-    )
-}
-
-fn unrestricted() -> BetaNetworking {
-    BetaNetworking::Unrestricted(crate::built(
-        BetaUnrestrictedNetwork::builder().type_(BetaUnrestrictedNetworkType::Unrestricted),
-    ))
-}
-
-/// Applies networking params over an existing policy (omitted fields of a
-/// limited policy keep their value when the policy was limited already).
-fn apply_networking(
-    current: Option<&BetaNetworking>,
-    params: &BetaNetworkingParams,
-) -> Outcome<BetaNetworking> {
-    Ok(match params {
-        BetaNetworkingParams::Unrestricted(_) => unrestricted(),
-        BetaNetworkingParams::Limited(p) => {
-            let base = match current {
-                Some(BetaNetworking::Limited(l)) => l.clone(),
-                _ => crate::built(
-                    BetaLimitedNetwork::builder()
-                        .allow_mcp_servers(false)
-                        .allow_package_managers(false)
-                        .allowed_hosts(Vec::<String>::new())
-                        .type_(BetaLimitedNetworkType::Limited),
-                ),
-            };
-            BetaNetworking::Limited(crate::built(
-                BetaLimitedNetwork::builder()
-                    .allow_mcp_servers(p.allow_mcp_servers.unwrap_or(base.allow_mcp_servers))
-                    .allow_package_managers(
-                        p.allow_package_managers
-                            .unwrap_or(base.allow_package_managers),
-                    )
-                    .allowed_hosts(p.allowed_hosts.clone().unwrap_or(base.allowed_hosts))
-                    .type_(BetaLimitedNetworkType::Limited),
-            ))
-        }
-        other => {
-            return Err(Refusal::Invalid(format!(
-                "config.networking.type: unknown networking type {:?}",
-                other.tag()
-            )));
-        }
-    })
-}
-
-fn apply_packages(current: BetaPackages, p: &BetaPackagesParams) -> BetaPackages {
-    crate::built(
-        BetaPackages::builder()
-            .apt(p.apt.clone().unwrap_or(current.apt))
-            .cargo(p.cargo.clone().unwrap_or(current.cargo))
-            .gem(p.gem.clone().unwrap_or(current.gem))
-            .go(p.go.clone().unwrap_or(current.go))
-            .npm(p.npm.clone().unwrap_or(current.npm))
-            .pip(p.pip.clone().unwrap_or(current.pip))
-            .type_(Some(BetaPackagesType::Packages)),
-    )
-}
-
-/// Applies config params over an existing configuration.
-fn apply_config(
-    current: Option<&BetaEnvironmentConfig>,
-    params: &BetaEnvironmentConfigParams,
-) -> Outcome<BetaEnvironmentConfig> {
-    let config = match params {
-        BetaEnvironmentConfigParams::SelfHosted(_) => {
-            BetaEnvironmentConfig::SelfHosted(crate::built(
-                BetaSelfHostedConfig::builder().type_(BetaSelfHostedConfigType::SelfHosted),
-            ))
-        }
-        BetaEnvironmentConfigParams::Cloud(BetaCloudConfigParams {
-            networking,
-            packages,
-            ..
-        }) => {
-            let (cur_net, cur_pkg) = match current {
-                Some(BetaEnvironmentConfig::Cloud(c)) => {
-                    (Some(c.networking.clone()), c.packages.clone())
-                }
-                _ => (None, empty_packages()),
-            };
-            let networking = match networking {
-                Some(n) => apply_networking(cur_net.as_ref(), n)?,
-                None => cur_net.unwrap_or_else(unrestricted),
-            };
-            let packages = match packages {
-                Some(p) => apply_packages(cur_pkg, p),
-                None => cur_pkg,
-            };
-            BetaEnvironmentConfig::Cloud(crate::built(
-                BetaCloudConfig::builder()
-                    .networking(networking)
-                    .packages(packages)
-                    .type_(BetaCloudConfigType::Cloud),
-            ))
-        }
-        other => {
-            return Err(Refusal::Invalid(format!(
-                "config.type: unknown environment type {:?}",
-                other.tag()
-            )));
-        }
-    };
-    if let BetaEnvironmentConfig::Cloud(c) = &config {
-        let has_packages = [
-            &c.packages.apt,
-            &c.packages.cargo,
-            &c.packages.gem,
-            &c.packages.go,
-            &c.packages.npm,
-            &c.packages.pip,
-        ]
-        .iter()
-        .any(|l| !l.is_empty());
-        if let BetaNetworking::Limited(l) = &c.networking
-            && has_packages
-            && !l.allow_package_managers
-        {
-            return Err(Refusal::Invalid(
-                "config.packages: under limited networking, packages require networking.allow_package_managers = true".into(),
-            ));
-        }
-    }
-    Ok(config)
-}
-
-fn check_scope(scope: &Option<BetaEnvironmentScope>) -> Outcome<()> {
-    match scope {
-        Some(BetaEnvironmentScope::Unknown(s)) => Err(Refusal::Invalid(format!(
-            "scope: {s:?} is not one of organization, account"
-        ))),
-        _ => Ok(()),
-    }
-}
-
-/// One page of a list: items, and the cursor of the next page.
-pub(crate) fn page_of<T: Clone>(
-    items: impl Iterator<Item = (u64, T)>,
-    cursor: Option<&str>,
-    limit: usize,
-) -> Outcome<(Vec<T>, Option<String>)> {
-    let start = match cursor {
-        None => 0,
-        Some(c) => c
-            .strip_prefix("page_")
-            .and_then(|hex| u64::from_str_radix(hex, 16).ok())
-            .ok_or_else(|| {
-                Refusal::Invalid(format!("page: {c:?} is not a cursor this server issued"))
-            })?,
-    };
-    let mut out = Vec::with_capacity(limit.min(1024));
-    let mut next = None;
-    for (seq, item) in items.filter(|(seq, _)| *seq >= start) {
-        if out.len() == limit {
-            next = Some(format!("page_{seq:x}"));
-            break;
-        }
-        out.push(item);
-    }
-    Ok((out, next))
-}
-
 impl Model {
-    /// A model with these timing rules.
-    pub fn new(timing: Timing) -> Self {
-        Model {
-            timing,
-            ..Default::default()
-        }
-    }
-
-    fn next_seq(&mut self) -> u64 {
-        self.seq += 1;
-        self.seq
-    }
-
-    fn next_id(&mut self, prefix: &str) -> (u64, String) {
-        let seq = self.next_seq();
-        // Opaque-looking but deterministic ids.
-        (seq, format!("{prefix}_01mock{seq:016x}"))
-    }
-
-    // ---- environments -------------------------------------------------
-
-    /// Creates an environment.
-    pub fn create_environment(&mut self, p: EnvironmentCreateParams) -> Outcome<BetaEnvironment> {
-        if p.name.trim().is_empty() {
-            return Err(Refusal::Invalid("name: must not be empty".into()));
-        }
-        check_scope(&p.scope)?;
-        let default = BetaEnvironmentConfigParams::Cloud(crate::built(
-            BetaCloudConfigParams::builder()
-                .type_(anthropic_environments_raw::types::BetaCloudConfigParamsType::Cloud),
-        ));
-        let config = apply_config(None, p.config.as_ref().unwrap_or(&default))?;
-        let now = self.clock.now();
-        let (seq, id) = self.next_id("env");
-        let env: BetaEnvironment = crate::built(
-            BetaEnvironment::builder()
-                .id(id.clone())
-                .archived_at(None::<String>)
-                .config(config)
-                .created_at(now.clone())
-                .description(p.description)
-                .metadata(p.metadata)
-                .name(p.name)
-                .scope(Some(p.scope.unwrap_or(BetaEnvironmentScope::Organization)))
-                .type_(BetaEnvironmentType::Environment)
-                .updated_at(now),
-        );
-        self.envs.insert(seq, env.clone());
-        self.credentials.new_environment(&id);
-        self.env_seq.insert(id, seq);
-        Ok(env)
-    }
-
-    /// Every environment's id, oldest first.
-    pub fn environment_ids(&self) -> Vec<String> {
-        self.envs.values().map(|e| e.id.clone()).collect()
-    }
-
-    fn env_mut(&mut self, id: &str) -> Outcome<&mut BetaEnvironment> {
-        let seq = *self
-            .env_seq
-            .get(id)
-            .ok_or_else(|| not_found("environment", id))?;
-        Ok(self.envs.get_mut(&seq).expect("index and map agree"))
-    }
-
-    /// Retrieves an environment.
-    pub fn environment(&self, id: &str) -> Outcome<BetaEnvironment> {
-        let seq = self
-            .env_seq
-            .get(id)
-            .ok_or_else(|| not_found("environment", id))?;
-        Ok(self.envs[seq].clone())
-    }
-
-    /// Lists environments in creation order.
-    pub fn list_environments(
-        &self,
-        include_archived: bool,
-        cursor: Option<&str>,
-        limit: usize,
-    ) -> Outcome<(Vec<BetaEnvironment>, Option<String>)> {
-        page_of(
-            self.envs
-                .iter()
-                .filter(|(_, e)| include_archived || e.archived_at.is_none())
-                .map(|(s, e)| (*s, e.clone())),
-            cursor,
-            limit,
-        )
-    }
-
-    /// Updates an environment: omitted fields keep their value; a metadata
-    /// value of null or "" deletes the key.
-    pub fn update_environment(
-        &mut self,
-        id: &str,
-        p: EnvironmentUpdateParams,
-    ) -> Outcome<BetaEnvironment> {
-        check_scope(&p.scope)?;
-        if let Some(name) = &p.name
-            && name.trim().is_empty()
-        {
-            return Err(Refusal::Invalid("name: must not be empty".into()));
-        }
-        let current = self.environment(id)?;
-        let config = match &p.config {
-            Some(c) => apply_config(Some(&current.config), c)?,
-            None => current.config,
-        };
-        let now = self.clock.now();
-        let env = self.env_mut(id)?;
-        env.config = config;
-        if let Some(name) = p.name {
-            env.name = name;
-        }
-        if let Some(description) = p.description {
-            env.description = Some(description);
-        }
-        if let Some(scope) = p.scope {
-            env.scope = Some(scope);
-        }
-        for (key, value) in p.metadata {
-            match value {
-                Some(v) if !v.is_empty() => {
-                    env.metadata.insert(key, v);
-                }
-                _ => {
-                    env.metadata.remove(&key);
-                }
-            }
-        }
-        env.updated_at = now;
-        Ok(env.clone())
-    }
-
-    /// Archives an environment (again: no change).
-    pub fn archive_environment(&mut self, id: &str) -> Outcome<BetaEnvironment> {
-        let now = self.clock.now();
-        let env = self.env_mut(id)?;
-        if env.archived_at.is_none() {
-            env.archived_at = Some(now.clone());
-            env.updated_at = now;
-        }
-        Ok(env.clone())
-    }
-
-    /// Deletes an environment and its work.
-    pub fn delete_environment(&mut self, id: &str) -> Outcome<BetaEnvironmentDeleteResponse> {
-        let seq = self
-            .env_seq
-            .remove(id)
-            .ok_or_else(|| not_found("environment", id))?;
-        self.envs.remove(&seq);
-        self.credentials.remove_environment(id);
-        self.queues.remove(id);
-        self.workers.remove(id);
-        let gone: Vec<u64> = self
-            .work
-            .iter()
-            .filter(|(_, w)| w.work.environment_id == id)
-            .map(|(s, _)| *s)
-            .collect();
-        for s in gone {
-            if let Some(w) = self.work.remove(&s) {
-                self.work_seq.remove(&w.work.id);
-            }
-        }
-        Ok(crate::built(
-            BetaEnvironmentDeleteResponse::builder()
-                .id(id.to_owned())
-                .type_(BetaEnvironmentDeleteResponseType::EnvironmentDeleted),
-        ))
-    }
-
-    // ---- work ---------------------------------------------------------
-
     /// Queues a work item for a session (the control surface).
     pub fn queue_work(
         &mut self,
@@ -576,7 +123,6 @@ impl Model {
         Ok(entry)
     }
 
-    /// Retrieves a work item.
     /// The session a work item serves, if it is a session item.
     pub(crate) fn session_of_work(&self, environment_id: &str, work_id: &str) -> Option<String> {
         let seq = self.work_seq.get(work_id)?;
@@ -590,6 +136,7 @@ impl Model {
         }
     }
 
+    /// Retrieves a work item.
     pub fn work(&mut self, environment_id: &str, work_id: &str) -> Outcome<BetaSelfHostedWork> {
         Ok(self.entry_mut(environment_id, work_id)?.work.clone())
     }
@@ -923,6 +470,23 @@ impl Model {
         requeued
     }
 
+    /// Forgets a deleted environment's items, queue and workers.
+    pub(super) fn remove_work_of(&mut self, environment_id: &str) {
+        self.queues.remove(environment_id);
+        self.workers.remove(environment_id);
+        let gone: Vec<u64> = self
+            .work
+            .iter()
+            .filter(|(_, w)| w.work.environment_id == environment_id)
+            .map(|(s, _)| *s)
+            .collect();
+        for s in gone {
+            if let Some(w) = self.work.remove(&s) {
+                self.work_seq.remove(&w.work.id);
+            }
+        }
+    }
+
     /// The earliest pending deadline, for the sweeper.
     pub fn next_deadline(&self) -> Option<Instant> {
         self.deadlines.peek().map(|Reverse((at, ..))| *at)
@@ -941,14 +505,7 @@ impl Model {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn model() -> (Model, String) {
-        let mut m = Model::new(Timing::default());
-        let env = m
-            .create_environment(crate::built(EnvironmentCreateParams::builder().name("e")))
-            .unwrap();
-        (m, env.id)
-    }
+    use crate::model::tests::model;
 
     #[test]
     fn lifecycle_with_heartbeats() {
@@ -1043,25 +600,5 @@ mod tests {
         );
         let stats = m.stats(&env, t0 + Duration::from_millis(150)).unwrap();
         assert_eq!((stats.depth, stats.pending), (0, 1));
-    }
-
-    #[test]
-    fn cursors_page_in_creation_order() {
-        let (mut m, _) = model();
-        for i in 0..4 {
-            m.create_environment(crate::built(
-                EnvironmentCreateParams::builder().name(format!("e{i}")),
-            ))
-            .unwrap();
-        }
-        let (p1, c1) = m.list_environments(false, None, 2).unwrap();
-        let (p2, c2) = m.list_environments(false, c1.as_deref(), 2).unwrap();
-        let (p3, c3) = m.list_environments(false, c2.as_deref(), 2).unwrap();
-        assert_eq!((p1.len(), p2.len(), p3.len(), c3), (2, 2, 1, None));
-        assert_eq!(p2[0].name, "e1");
-        assert!(matches!(
-            m.list_environments(false, Some("nope"), 2),
-            Err(Refusal::Invalid(_))
-        ));
     }
 }

@@ -1,0 +1,56 @@
+//! The environment routes: create, list, retrieve, update, delete, archive.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use serde_json::json;
+
+use anthropic_environments_raw::types::{EnvironmentCreateParams, EnvironmentUpdateParams};
+
+use crate::envelope::{Api, ok};
+use crate::request::{DEFAULT_LIMIT, MAX_LIMIT, Query, body};
+use crate::shared::Shared;
+
+pub(super) async fn create_environment(State(s): State<Arc<Shared>>, bytes: Bytes) -> Api {
+    let params: EnvironmentCreateParams = body(&bytes)?;
+    ok(&s.model().create_environment(params)?)
+}
+
+pub(super) async fn list_environments(State(s): State<Arc<Shared>>, RawQuery(q): RawQuery) -> Api {
+    let q = Query::parse(q)?;
+    let include = q.bool("include_archived")?.unwrap_or(false);
+    let limit = q.int("limit", 1, MAX_LIMIT)?.unwrap_or(DEFAULT_LIMIT) as usize;
+    let (data, next_page) = s.model().list_environments(include, q.str("page"), limit)?;
+    ok(&json!({"data": data, "next_page": next_page}))
+}
+
+pub(super) async fn retrieve_environment(
+    State(s): State<Arc<Shared>>,
+    Path(id): Path<String>,
+) -> Api {
+    ok(&s.model().environment(&id)?)
+}
+
+pub(super) async fn update_environment(
+    State(s): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> Api {
+    let params: EnvironmentUpdateParams = body(&bytes)?;
+    ok(&s.model().update_environment(&id, params)?)
+}
+
+pub(super) async fn delete_environment(
+    State(s): State<Arc<Shared>>,
+    Path(id): Path<String>,
+) -> Api {
+    ok(&s.model().delete_environment(&id)?)
+}
+
+pub(super) async fn archive_environment(
+    State(s): State<Arc<Shared>>,
+    Path(id): Path<String>,
+) -> Api {
+    ok(&s.model().archive_environment(&id)?)
+}
