@@ -64,6 +64,8 @@ pub fn bench_peers() -> Result<ExitCode> {
         "--quiet",
         "-p",
         "anthropic-environments-mock",
+        "--features",
+        crate::MOCK_BINARY_FEATURE,
         "--bins",
         "-p",
         "anthropic-environments",

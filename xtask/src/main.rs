@@ -12,7 +12,8 @@
 //!   parity check against the mock's binary, and the README's demo command
 //!   and walk-through (`cargo xtask readme` runs those two alone).
 //! - `cargo xtask package`: check what each published crate ships, then
-//!   package and verify them all (see `package.rs`).
+//!   package and verify them all, and install the CLI from its package
+//!   (see `package.rs`).
 //! - `cargo xtask spec-diff`: classify the changes between two specs.
 //! - `cargo xtask spec-diff-compare`: the spec-diff corpus through two npm
 //!   OpenAPI diff tools as well (see `compare.rs`).
@@ -39,6 +40,10 @@ const SPEC: &str = "openapi/environments.yaml";
 
 /// The one file `generate` writes, relative to the workspace root.
 const GENERATED: &str = "crates/anthropic-environments-raw/src/generated.rs";
+
+/// The feature that builds the mock's binary (its library alone is what
+/// dev-dependents get): every task that starts the binary turns it on.
+const MOCK_BINARY_FEATURE: &str = "anthropic-environments-mock/cli";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -96,7 +101,8 @@ fn usage() -> &'static str {
      compile the facade and a downstream crate against each compatible mutation\n  \
      readme              run the README's demo command and its walk-through (part of test)\n  \
      package [ARGS..]    check what each published crate ships, then cargo package\n                         \
-     (verified) every one of them; ARGS go to cargo package"
+     (verified) every one of them and cargo install the CLI from its package;\n                         \
+     ARGS go to cargo package"
 }
 
 fn workspace_root() -> PathBuf {

@@ -1,7 +1,8 @@
 //! `cargo xtask package`: every crate meant for crates.io packaged and
 //! verified as `cargo publish` would (each built from its packaged sources
-//! against the others' packages, the CLI's binary included), after checking
-//! that each ships only what it needs.
+//! against the others' packages, the CLI's and the mock's binaries
+//! included), after checking that each ships only what it needs; then the
+//! CLI installed from its package with `cargo install`.
 
 use std::path::Path;
 use std::process::Command;
@@ -73,7 +74,95 @@ pub fn package(root: &Path, cargo: &str, extra: &[String]) -> Result<()> {
     for name in PUBLISHED {
         command.args(["-p", name]);
     }
-    crate::run(command.args(extra))
+    // Every feature: the mock's binary and the OpenTelemetry export are
+    // verified too.
+    command.arg("--all-features");
+    crate::run(command.args(extra))?;
+    install_packaged_cli(cargo, &verify)
+}
+
+/// `cargo install`s the CLI from its package, as a user would from
+/// crates.io, with the other crates of ours taken from their packages
+/// (`[patch.crates-io]`, since they are not published yet), and runs the
+/// installed `antenv --version`. The packages are unpacked outside the
+/// workspace (inside it, cargo takes them for members that are not listed);
+/// the dependencies' builds in `verify` are reused (`--debug`, `--locked`).
+fn install_packaged_cli(cargo: &str, verify: &Path) -> Result<()> {
+    let scratch = std::env::temp_dir().join(format!("antenv-install-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&scratch);
+    std::fs::create_dir_all(&scratch)?;
+    let result = (|| {
+        let packages = verify.join("package");
+        let mut unpacked = std::collections::HashMap::new();
+        for name in PUBLISHED {
+            let file = packaged_file(&packages, name)?;
+            crate::run(
+                Command::new("tar")
+                    .arg("-xzf")
+                    .arg(&file)
+                    .arg("-C")
+                    .arg(&scratch),
+            )?;
+            let dir = file
+                .file_name()
+                .and_then(|f| f.to_str())
+                .and_then(|f| f.strip_suffix(".crate"))
+                .context("a package's file name")?;
+            unpacked.insert(name, scratch.join(dir));
+        }
+        let install_root = scratch.join("root");
+        let mut command = Command::new(cargo);
+        command
+            .env("CARGO_TARGET_DIR", verify)
+            .args(["install", "--quiet", "--debug", "--locked", "--path"])
+            .arg(&unpacked["anthropic-environments-cli"])
+            .arg("--root")
+            .arg(&install_root);
+        for name in PUBLISHED {
+            if name != "anthropic-environments-cli" {
+                let path = unpacked[name].display().to_string();
+                command.args(["--config", &format!("patch.crates-io.{name}.path={path:?}")]);
+            }
+        }
+        println!("cargo install anthropic-environments-cli from its package");
+        crate::run(&mut command)?;
+        let output = Command::new(install_root.join("bin/antenv"))
+            .arg("--version")
+            .output()
+            .context("running the installed antenv")?;
+        let version = String::from_utf8_lossy(&output.stdout);
+        if !output.status.success() || !version.starts_with("antenv ") {
+            anyhow::bail!("the installed antenv --version answered {version:?}");
+        }
+        println!("installed: {}", version.trim());
+        Ok(())
+    })();
+    let _ = std::fs::remove_dir_all(&scratch);
+    result
+}
+
+/// The one `.crate` file of `name` in cargo's package directory.
+fn packaged_file(packages: &Path, name: &str) -> Result<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(packages)
+        .with_context(|| format!("reading {}", packages.display()))?
+        .flatten()
+    {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        if let Some(stem) = file.strip_suffix(".crate")
+            && is_version_of(stem, name)
+        {
+            found.push(entry.path());
+        }
+    }
+    match found.as_slice() {
+        [one] => Ok(one.clone()),
+        [] => anyhow::bail!("no package of {name} in {}", packages.display()),
+        _ => anyhow::bail!(
+            "several packages of {name} in {}: {found:?}",
+            packages.display()
+        ),
+    }
 }
 
 /// Removes what earlier runs unpacked of our packages under

@@ -74,6 +74,8 @@ pub fn walk_through(root: &Path, cargo: &str) -> Result<()> {
         "anthropic-environments-cli",
         "-p",
         "anthropic-environments-mock",
+        "--features",
+        crate::MOCK_BINARY_FEATURE,
         "--bins",
     ]))?;
     let port = std::net::TcpListener::bind("127.0.0.1:0")?

@@ -9,7 +9,7 @@ use std::process::{Command, ExitCode};
 
 use anyhow::{Context, Result};
 
-use crate::{SPEC, readme, run, start_mock, workspace_root};
+use crate::{MOCK_BINARY_FEATURE, SPEC, readme, run, start_mock, workspace_root};
 
 /// Python tools, relative to the workspace root.
 const PY_REQUIREMENTS: &str = "tools/python-requirements.txt";
@@ -73,6 +73,8 @@ pub fn test(extra: &[String]) -> Result<ExitCode> {
     let status = Command::new(&cargo)
         .current_dir(&root)
         .args(["test", "--workspace"])
+        // The mock's binary, for its own tests and the end-to-end ones.
+        .args(["--features", MOCK_BINARY_FEATURE])
         .args(cargo_args)
         .args(["--", "--include-ignored"])
         .args(test_args)
@@ -117,6 +119,8 @@ fn every_endpoint_against_the_mock(root: &Path, cargo: &str) -> Result<()> {
         "anthropic-environments-mock",
         "-p",
         "anthropic-environments",
+        "--features",
+        MOCK_BINARY_FEATURE,
         "--bins",
         "--examples",
     ]))?;
