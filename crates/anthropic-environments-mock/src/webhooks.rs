@@ -13,6 +13,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use anthropic_environments::webhooks::WebhookVerifier;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -20,13 +21,11 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::post;
 use base64::Engine as _;
-use hmac::{Hmac, KeyInit, Mac};
 use http_body_util::Full;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
-use sha2::Sha256;
 
 use crate::envelope::{Api, bad};
 use crate::request::body;
@@ -38,10 +37,10 @@ const DELIVERY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10)
 /// The prefix of a signing key as the API shows it.
 const KEY_PREFIX: &str = "whsec_";
 
-/// One registered endpoint.
+/// One registered endpoint, and what signs its deliveries.
 struct Endpoint {
     url: String,
-    key: Vec<u8>,
+    signer: WebhookVerifier,
 }
 
 /// The registered endpoints and the client that delivers to them.
@@ -75,24 +74,28 @@ impl Webhooks {
         if !url.starts_with("http://") {
             return Err(format!("{url:?}: only http:// endpoints are delivered to"));
         }
-        let key = match signing_key {
+        let shown = match signing_key {
             Some(given) => {
-                let encoded = given.strip_prefix(KEY_PREFIX).unwrap_or(given);
-                base64::engine::general_purpose::STANDARD
-                    .decode(encoded)
-                    .ok()
-                    .filter(|k| !k.is_empty())
-                    .ok_or_else(|| "signing_key: not whsec_ and base64".to_owned())?
+                let given = given.trim();
+                match given.starts_with(KEY_PREFIX) {
+                    true => given.to_owned(),
+                    false => format!("{KEY_PREFIX}{given}"),
+                }
             }
-            None => (0..24).map(|_| fastrand::u8(..)).collect(),
+            None => {
+                let key: Vec<u8> = (0..24).map(|_| fastrand::u8(..)).collect();
+                format!(
+                    "{KEY_PREFIX}{}",
+                    base64::engine::general_purpose::STANDARD.encode(key)
+                )
+            }
         };
-        let shown = format!(
-            "{KEY_PREFIX}{}",
-            base64::engine::general_purpose::STANDARD.encode(&key)
-        );
+        // The facade's verifier signs as it verifies: one implementation
+        // of the scheme for both ends.
+        let signer = WebhookVerifier::new(&shown).map_err(|e| format!("signing_key: {e}"))?;
         self.lock().push(Endpoint {
             url: url.to_owned(),
-            key,
+            signer,
         });
         Ok(shown)
     }
@@ -130,12 +133,14 @@ impl Webhooks {
         .to_string();
         let timestamp = SystemTime::now()
             .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
         let requests: Vec<(String, String)> = self
             .lock()
             .iter()
             .map(|endpoint| {
-                let signature = sign(&endpoint.key, &webhook_id, timestamp, body.as_bytes());
+                let signature = endpoint
+                    .signer
+                    .sign(&webhook_id, timestamp, body.as_bytes());
                 (endpoint.url.clone(), signature)
             })
             .collect();
@@ -176,19 +181,6 @@ impl Webhooks {
                 .await;
         });
     }
-}
-
-/// `v1,<base64 HMAC-SHA256(key, "id.timestamp.body")>`.
-fn sign(key: &[u8], id: &str, timestamp: u64, body: &[u8]) -> String {
-    let Ok(mut mac) = <Hmac<Sha256> as KeyInit>::new_from_slice(key) else {
-        return String::new();
-    };
-    mac.update(format!("{id}.{timestamp}.").as_bytes());
-    mac.update(body);
-    format!(
-        "v1,{}",
-        base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
-    )
 }
 
 #[derive(serde::Deserialize)]
@@ -247,13 +239,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn signatures_match_the_standard_webhooks_vector() {
-        let key = base64::engine::general_purpose::STANDARD
-            .decode("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
-            .unwrap();
+    fn deliveries_are_signed_with_the_endpoint_key() {
+        let webhooks = Webhooks::default();
+        let key = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+        webhooks.add("http://127.0.0.1:1/hook", Some(key)).unwrap();
+        let endpoints = webhooks.lock();
+        // The Standard Webhooks test vector.
         assert_eq!(
-            sign(
-                &key,
+            endpoints[0].signer.sign(
                 "msg_p5jXN8AQM9LWM0D4loKWxJek",
                 1_614_265_330,
                 br#"{"test": 2432232314}"#
