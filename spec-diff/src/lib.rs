@@ -6,5 +6,6 @@
 
 pub mod diff;
 pub mod mutations;
+pub mod report;
 
 pub use diff::{Change, Report, Severity, diff};
