@@ -2,7 +2,8 @@
 //!
 //! Update them with `EXPECTORATE=overwrite cargo test -p anthropic-environments-tests --test snapshots`
 //! and review the diff. `facade-api.txt` is the facade's public API, `worker-api.txt` the
-//! worker crate's, as rustdoc sees them (see `api_surface`).
+//! worker crate's, as rustdoc sees them (see `api_surface`); `raw-api.txt` the raw
+//! crate's operation table, wire constants and hand-written modules.
 
 use anthropic_environments_tests::{GENERATED, read, root};
 
@@ -13,6 +14,32 @@ fn raw_crate_public_surface() {
     let surface =
         anthropic_environments_codegen::surface::public_surface(&read(GENERATED)).unwrap();
     expectorate::assert_contents(root().join("tests/snapshots/raw-surface.txt"), &surface);
+}
+
+/// The raw crate's hand-written API and its generated tables (the
+/// operation table, the wire constants, the hooks), which
+/// `raw-surface.txt` (the generated client's shapes) does not show.
+#[test]
+fn raw_crate_tables_and_hand_written_api() {
+    let modules = ["operation", "operations", "wire", "hooks"]
+        .map(|m| format!("anthropic_environments_raw::{m}"));
+    let surface = anthropic_environments_tests::api_surface::crate_surface_where(
+        "anthropic-environments-raw",
+        |item| {
+            modules.iter().any(|m| {
+                item.split([' ', '(', '<', '&'])
+                    .any(|word| word == m || word.starts_with(&format!("{m}::")))
+            })
+        },
+    );
+    expectorate::assert_contents(root().join("tests/snapshots/raw-api.txt"), &surface);
+    for expected in [
+        "pub fn anthropic_environments_raw::operation::Operation::path_param<'p>(&self, &'p str, &str) -> core::option::Option<&'p str>",
+        "pub const anthropic_environments_raw::operations::POLL_WORK: anthropic_environments_raw::operation::Operation",
+        "pub fn anthropic_environments_raw::operation::for_request(",
+    ] {
+        assert!(surface.contains(expected), "{expected}\n{surface}");
+    }
 }
 
 /// The public API of the facade (what users depend on): an accidental

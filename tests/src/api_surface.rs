@@ -33,20 +33,30 @@ fn target_dir() -> PathBuf {
 /// When cargo fails, with its output.
 pub fn rustdoc_json(package: &str) -> PathBuf {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let output = Command::new(cargo)
+    let crate_name = package.replace('-', "_");
+    let mut command = Command::new(cargo);
+    command
         .current_dir(crate::root())
-        .env("RUSTC_BOOTSTRAP", "1")
-        .env("CARGO_TARGET_DIR", target_dir())
-        .env_remove("RUSTDOCFLAGS")
-        .env_remove("CARGO_ENCODED_RUSTDOCFLAGS")
-        .args([
-            "rustdoc",
-            "--quiet",
-            "--lib",
-            "--all-features",
-            "-p",
-            package,
-        ])
+        // Unstable options for this crate's rustdoc only, not for its
+        // dependencies' builds or their build scripts' probes.
+        .env("RUSTC_BOOTSTRAP", &crate_name)
+        .env("CARGO_TARGET_DIR", target_dir());
+    // Flags meant for the outer build (coverage, another target) would
+    // change what is built or where the JSON lands.
+    for flags in [
+        "RUSTFLAGS",
+        "CARGO_ENCODED_RUSTFLAGS",
+        "RUSTDOCFLAGS",
+        "CARGO_ENCODED_RUSTDOCFLAGS",
+        "CARGO_BUILD_RUSTFLAGS",
+        "CARGO_BUILD_RUSTDOCFLAGS",
+        "CARGO_BUILD_TARGET",
+    ] {
+        command.env_remove(flags);
+    }
+    let output = command
+        .args(["rustdoc", "--quiet", "--locked", "--lib", "--all-features"])
+        .args(["-p", package])
         .args(["--", "-Z", "unstable-options", "--output-format", "json"])
         .output()
         .expect("cargo runs");
@@ -55,9 +65,7 @@ pub fn rustdoc_json(package: &str) -> PathBuf {
         "cargo rustdoc -p {package} failed:\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let path = target_dir()
-        .join("doc")
-        .join(format!("{}.json", package.replace('-', "_")));
+    let path = target_dir().join("doc").join(format!("{crate_name}.json"));
     assert!(path.is_file(), "{} was not written", path.display());
     path
 }
@@ -83,6 +91,15 @@ fn format_version(path: &PathBuf) -> u32 {
 /// # Panics
 /// When rustdoc fails or writes a format this module does not read.
 pub fn crate_surface(package: &str) -> String {
+    crate_surface_where(package, |_| true)
+}
+
+/// The public API of `package`, only the items `keep` accepts (each
+/// item's line as [`crate_surface`] writes it).
+///
+/// # Panics
+/// As [`crate_surface`].
+pub fn crate_surface_where(package: &str, keep: impl Fn(&str) -> bool) -> String {
     let json = rustdoc_json(package);
     let version = format_version(&json);
     assert_eq!(
@@ -96,7 +113,7 @@ pub fn crate_surface(package: &str) -> String {
         .unwrap_or_else(|e| panic!("reading {}: {e}", json.display()));
     let mut out = String::new();
     for item in api.items().map(ToString::to_string) {
-        if UNSTABLE_AUTO_TRAITS.iter().any(|t| item.starts_with(t)) {
+        if is_unstable_auto_trait_impl(&item) || !keep(&item) {
             continue;
         }
         out.push_str(&item);
@@ -107,7 +124,56 @@ pub fn crate_surface(package: &str) -> String {
 
 /// Auto traits that only a nightly compiler lets a user name: rustdoc lists
 /// them on every type, and they are not part of a stable API.
-const UNSTABLE_AUTO_TRAITS: [&str; 2] = [
-    "impl core::marker::Freeze for ",
-    "impl core::marker::UnsafeUnpin for ",
-];
+const UNSTABLE_AUTO_TRAITS: [&str; 2] = ["core::marker::Freeze", "core::marker::UnsafeUnpin"];
+
+/// Whether `item` is an impl (generic or negative too) of one of
+/// [`UNSTABLE_AUTO_TRAITS`]: `impl<T> core::marker::Freeze for Page<T>`,
+/// `impl !core::marker::Freeze for Worker`.
+fn is_unstable_auto_trait_impl(item: &str) -> bool {
+    let Some(rest) = item.strip_prefix("impl") else {
+        return false;
+    };
+    // Past the impl's generics, if any: `<T>`, `<'a, T: Clone>`.
+    let rest = match rest.strip_prefix('<') {
+        Some(generics) => {
+            let mut depth = 1;
+            let end = generics.char_indices().find_map(|(i, c)| {
+                match c {
+                    '<' => depth += 1,
+                    '>' => depth -= 1,
+                    _ => {}
+                }
+                (depth == 0).then_some(i + 1)
+            });
+            match end {
+                Some(end) => &generics[end..],
+                None => return false,
+            }
+        }
+        None => rest,
+    };
+    let rest = rest.trim_start();
+    let rest = rest.strip_prefix('!').unwrap_or(rest);
+    UNSTABLE_AUTO_TRAITS
+        .iter()
+        .any(|t| rest.strip_prefix(t).is_some_and(|r| r.starts_with(" for ")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_unstable_auto_trait_impl as unstable;
+
+    #[test]
+    fn unstable_auto_trait_impls_in_every_form() {
+        assert!(unstable("impl core::marker::Freeze for a::Client"));
+        assert!(unstable("impl<T> core::marker::Freeze for a::Page<T>"));
+        assert!(unstable(
+            "impl<'a, T: Clone> core::marker::UnsafeUnpin for a::Page<T>"
+        ));
+        assert!(unstable("impl !core::marker::Freeze for a::Worker"));
+        assert!(!unstable("impl core::marker::Send for a::Client"));
+        assert!(!unstable("impl<T> core::marker::Unpin for a::Page<T>"));
+        assert!(!unstable("pub fn a::Freeze::for_x()"));
+        assert!(!unstable("impl core::marker::FreezeMore for a::X"));
+    }
+}

@@ -3,7 +3,7 @@
 //! each result; exits non-zero on the first failure.
 //!
 //! The work half needs two queued work items in a self-hosted environment.
-//! Against the mock server (`cargo run -p anthropic-environments-mock`) the
+//! Against the mock server (`cargo run -p anthropic-environments-mock --features cli`) the
 //! example queues them itself through the mock's control routes when
 //! `MOCK_CONTROL=1`; against the real API, queue two sessions first and set
 //! `ANTHROPIC_ENVIRONMENT_ID` to their environment.
