@@ -18,6 +18,14 @@ pub const PUBLISHED: [&str; 5] = [
     "anthropic-environments-cli",
 ];
 
+/// Our crates the CLI depends on, patched in from their packages when it
+/// is installed from its own.
+const CLI_DEPENDENCIES: [&str; 3] = [
+    "anthropic-environments-raw",
+    "anthropic-environments",
+    "anthropic-environments-worker",
+];
+
 /// Files every package has, besides its sources.
 const ALWAYS: [&str; 7] = [
     ".cargo_vcs_info.json",
@@ -66,6 +74,7 @@ pub fn package(root: &Path, cargo: &str, extra: &[String]) -> Result<()> {
     // dependencies' builds stay for the next run.
     let verify = root.join("target/package-verify");
     forget_our_builds(&verify)?;
+    forget_our_packages(&verify.join("package"))?;
     let mut command = Command::new(cargo);
     command
         .current_dir(root)
@@ -88,13 +97,20 @@ pub fn package(root: &Path, cargo: &str, extra: &[String]) -> Result<()> {
 /// workspace (inside it, cargo takes them for members that are not listed);
 /// the dependencies' builds in `verify` are reused (`--debug`, `--locked`).
 fn install_packaged_cli(cargo: &str, verify: &Path) -> Result<()> {
-    let scratch = std::env::temp_dir().join(format!("antenv-install-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&scratch);
-    std::fs::create_dir_all(&scratch)?;
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let scratch =
+        std::env::temp_dir().join(format!("antenv-install-{}-{nanos:09}", std::process::id()));
+    // A new folder of ours: creation fails if the name is taken.
+    std::fs::create_dir(&scratch).with_context(|| format!("creating {}", scratch.display()))?;
     let result = (|| {
         let packages = verify.join("package");
         let mut unpacked = std::collections::HashMap::new();
-        for name in PUBLISHED {
+        for name in CLI_DEPENDENCIES
+            .into_iter()
+            .chain(["anthropic-environments-cli"])
+        {
             let file = packaged_file(&packages, name)?;
             crate::run(
                 Command::new("tar")
@@ -118,11 +134,11 @@ fn install_packaged_cli(cargo: &str, verify: &Path) -> Result<()> {
             .arg(&unpacked["anthropic-environments-cli"])
             .arg("--root")
             .arg(&install_root);
-        for name in PUBLISHED {
-            if name != "anthropic-environments-cli" {
-                let path = unpacked[name].display().to_string();
-                command.args(["--config", &format!("patch.crates-io.{name}.path={path:?}")]);
-            }
+        // The CLI's own dependencies among our crates (the mock is only
+        // its dev-dependency).
+        for name in CLI_DEPENDENCIES {
+            let path = unpacked[name].display().to_string();
+            command.args(["--config", &format!("patch.crates-io.{name}.path={path:?}")]);
         }
         println!("cargo install anthropic-environments-cli from its package");
         crate::run(&mut command)?;
@@ -197,6 +213,32 @@ fn forget_unpacked_packages() -> Result<()> {
                     .with_context(|| format!("removing {}", entry.path().display()))?;
             }
         }
+    }
+    Ok(())
+}
+
+/// Removes our earlier packages (`.crate` files and their unpacked
+/// folders, of any version) from cargo's package folder `dir`, so that
+/// what is verified and installed is this run's, whatever the version.
+fn forget_our_packages(dir: &Path) -> Result<()> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let stem = name.strip_suffix(".crate").unwrap_or(&name);
+        if !PUBLISHED
+            .iter()
+            .any(|crate_name| is_version_of(stem, crate_name))
+        {
+            continue;
+        }
+        let path = entry.path();
+        let removed = match path.is_dir() {
+            true => std::fs::remove_dir_all(&path),
+            false => std::fs::remove_file(&path),
+        };
+        removed.with_context(|| format!("removing {}", path.display()))?;
     }
     Ok(())
 }
@@ -301,6 +343,28 @@ mod tests {
         for (file, ours) in files {
             assert_eq!(debug.join(file).exists(), !ours, "{file}");
         }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn earlier_packages_of_ours_are_forgotten() {
+        let dir = std::env::temp_dir().join(format!("xtask-packages-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("anthropic-environments-cli-0.1.0/src")).unwrap();
+        let files = [
+            ("anthropic-environments-0.0.9.crate", true),
+            ("anthropic-environments-0.1.0.crate", true),
+            ("anthropic-environments-mock-0.1.0.crate", true),
+            ("serde-1.0.0.crate", false),
+            ("anthropic-environments-extra-0.1.0.crate", false),
+        ];
+        for (file, _) in files {
+            std::fs::write(dir.join(file), "x").unwrap();
+        }
+        forget_our_packages(&dir).unwrap();
+        for (file, ours) in files {
+            assert_eq!(dir.join(file).exists(), !ours, "{file}");
+        }
+        assert!(!dir.join("anthropic-environments-cli-0.1.0").exists());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
