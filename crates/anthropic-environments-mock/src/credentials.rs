@@ -74,14 +74,24 @@ pub enum CallerKind {
     Unknown,
 }
 
-/// The keys and tokens the mock has minted.
-#[derive(Debug, Default)]
+/// The keys and tokens the mock has minted. Its `Debug` counts them and
+/// shows none.
+#[derive(Default)]
 pub(crate) struct Credentials {
     /// environment id -> its key.
     environment_keys: HashMap<String, String>,
     /// minted secret -> who it is.
     owners: HashMap<String, CallerKind>,
     minted: u64,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("environment_keys", &self.environment_keys.len())
+            .field("minted", &self.minted)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Credentials {
@@ -239,6 +249,38 @@ mod tests {
             environment_id: Some("env_a"),
             work_id,
         }
+    }
+
+    #[test]
+    fn debug_shows_no_key_or_token() {
+        let mut creds = Credentials::default();
+        creds.new_environment("env_a");
+        let key = creds.environment_key("env_a").unwrap().to_owned();
+        let secret = creds.new_secret("env_a", "work_1", None);
+        let mut model = crate::model::Model::new(crate::Timing::default());
+        model
+            .create_environment(crate::built(
+                anthropic_environments_raw::types::EnvironmentCreateParams::builder().name("e"),
+            ))
+            .unwrap();
+        let model_key = model
+            .environment_ids()
+            .first()
+            .and_then(|id| model.environment_key(id))
+            .unwrap()
+            .to_owned();
+        for shown in [format!("{creds:?}"), format!("{model:?}")] {
+            assert!(shown.contains("Credentials"), "{shown}");
+            for secret in [&key, &secret, &model_key] {
+                assert!(!shown.contains(secret.as_str()), "{shown}");
+            }
+        }
+        let builder = crate::MockServer::builder().api_key("sk-ant-api03-mock-secret");
+        let shown = format!("{builder:?}");
+        assert!(
+            shown.contains("<redacted>") && !shown.contains("mock-secret"),
+            "{shown}"
+        );
     }
 
     #[test]

@@ -135,7 +135,6 @@ mod webhooks;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
 
 use anthropic_environments_raw::types::{
     BetaHealthCheckWorkData, BetaHealthCheckWorkDataType, BetaSelfHostedWork, BetaWorkData,
@@ -174,8 +173,8 @@ pub enum MockMode {
     Stateless,
 }
 
-/// Configures a [`MockServer`].
-#[derive(Debug, Clone)]
+/// Configures a [`MockServer`]. Its `Debug` does not show the API key.
+#[derive(Clone)]
 #[must_use]
 pub struct MockServerBuilder {
     addr: SocketAddr,
@@ -186,6 +185,21 @@ pub struct MockServerBuilder {
     journal_capacity: usize,
     mode: MockMode,
     seed: Seed,
+}
+
+impl std::fmt::Debug for MockServerBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MockServerBuilder")
+            .field("addr", &self.addr)
+            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .field("credential_mode", &self.credential_mode)
+            .field("timing", &self.timing)
+            .field("faults", &self.faults)
+            .field("journal_capacity", &self.journal_capacity)
+            .field("mode", &self.mode)
+            .field("seed", &self.seed)
+            .finish()
+    }
 }
 
 impl Default for MockServerBuilder {
@@ -298,21 +312,17 @@ impl MockServerBuilder {
                 .map_err(refused)?;
             }
         }
-        let shared = Arc::new(Shared {
-            model: std::sync::Mutex::new(model),
-            notify: tokio::sync::Notify::new(),
-            deadlines_changed: tokio::sync::Notify::new(),
-            faults: faults::Faults::new(self.faults),
-            api_key: self.api_key,
-            credential_mode: self.credential_mode,
-            request_ids: AtomicU64::new(0),
-            journal: journal::Journal::new(self.journal_capacity),
-            webhooks: Arc::default(),
-        });
+        let shared = Arc::new(Shared::new(
+            model,
+            faults::Faults::new(self.faults),
+            self.api_key,
+            self.credential_mode,
+            journal::Journal::new(self.journal_capacity),
+        ));
         let app = routes::router(shared.clone(), self.mode);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(serve(listener, app, stopped));
-        let sweeper = tokio::spawn(sweep(shared.clone()));
+        let sweeper = tokio::spawn(shared.clone().run_sweeper());
         Ok(MockServer {
             addr,
             shared,
@@ -378,36 +388,6 @@ async fn serve(
     // Let the connections answer what they are answering, briefly.
     let drain = async { while connections.join_next().await.is_some() {} };
     let _ = tokio::time::timeout(std::time::Duration::from_secs(1), drain).await;
-}
-
-/// Applies lease expiries and stop grace periods as they fall due, waking
-/// long polls when an item is re-queued. Sleeps until the next deadline (or
-/// until a request sets a new one), on tokio's clock: under
-/// `tokio::time::pause()` leases, long polls and reclaims move with
-/// `tokio::time::advance`.
-///
-/// Holds the shared state while it runs: the server aborts it on shutdown
-/// and on drop.
-async fn sweep(shared: Arc<Shared>) {
-    loop {
-        let changed = shared.deadlines_changed.notified();
-        tokio::pin!(changed);
-        changed.as_mut().enable();
-        let requeued = shared.model().sweep(tokio::time::Instant::now());
-        if requeued {
-            shared.notify.notify_waiters();
-        }
-        let next = shared.model().next_deadline();
-        match next {
-            Some(at) => {
-                tokio::select! {
-                    _ = tokio::time::sleep_until(at) => {}
-                    _ = &mut changed => {}
-                }
-            }
-            None => changed.await,
-        }
-    }
 }
 
 /// A running mock server on loopback. Dropping it shuts it down.
@@ -519,7 +499,7 @@ impl MockServer {
             .shared
             .model()
             .queue_work_data(environment_id, data, Default::default())?;
-        self.shared.notify.notify_waiters();
+        self.shared.work_queued(None);
         Ok(work)
     }
 

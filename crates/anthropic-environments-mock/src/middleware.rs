@@ -3,7 +3,6 @@
 //! and methods.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
@@ -27,7 +26,7 @@ pub(crate) async fn request_id(
     request: Request,
     next: Next,
 ) -> Response {
-    let n = s.request_ids.fetch_add(1, Ordering::Relaxed) + 1;
+    let n = s.next_request_number();
     let mut response = next.run(request).await;
     if let Ok(v) = HeaderValue::from_str(&format!("req_mock_{n:08}")) {
         response.headers_mut().insert("request-id", v);

@@ -5,31 +5,19 @@
 //! `session.status_run_started` event whenever a session's work is queued,
 //! and any event the control surface asks for.
 //!
-//! Control routes: `POST /_mock/webhooks` `{url, signing_key?}` registers
-//! an endpoint (answers its `signing_key`, minted when not given);
-//! `POST /_mock/webhooks/deliver` `{type, id, webhook_id?}` delivers one
-//! event to every endpoint now and answers each endpoint's status.
+//! Their control routes are in `routes/webhooks.rs`.
 
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anthropic_environments::webhooks::WebhookVerifier;
-use axum::Router;
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::IntoResponse;
-use axum::routing::post;
 use base64::Engine as _;
+use bytes::Bytes;
 use http_body_util::Full;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use serde_json::{Value, json};
-
-use crate::envelope::{Api, bad};
-use crate::request::body;
-use crate::shared::Shared;
+use serde_json::json;
 
 /// How long one delivery may take.
 const DELIVERY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
@@ -181,57 +169,6 @@ impl Webhooks {
                 .await;
         });
     }
-}
-
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NewEndpoint {
-    url: String,
-    #[serde(default)]
-    signing_key: Option<String>,
-}
-
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct DeliverRequest {
-    #[serde(rename = "type")]
-    event_type: String,
-    id: String,
-    #[serde(default)]
-    webhook_id: Option<String>,
-}
-
-async fn control_add(State(s): State<Arc<Shared>>, bytes: Bytes) -> Api {
-    let new: NewEndpoint = body(&bytes)?;
-    let key = s
-        .webhooks
-        .add(&new.url, new.signing_key.as_deref())
-        .map_err(bad)?;
-    Ok((
-        StatusCode::CREATED,
-        axum::Json(json!({"url": new.url, "signing_key": key})),
-    )
-        .into_response())
-}
-
-async fn control_deliver(State(s): State<Arc<Shared>>, bytes: Bytes) -> Api {
-    let req: DeliverRequest = body(&bytes)?;
-    let answers = s
-        .webhooks
-        .deliver(&req.event_type, &req.id, req.webhook_id)
-        .await;
-    let data: Vec<Value> = answers
-        .into_iter()
-        .map(|d| json!({"url": d.url, "status": d.status}))
-        .collect();
-    Ok(axum::Json(json!({ "data": data })).into_response())
-}
-
-/// The control routes of webhooks.
-pub(crate) fn control_routes() -> Router<Arc<Shared>> {
-    Router::new()
-        .route("/_mock/webhooks", post(control_add))
-        .route("/_mock/webhooks/deliver", post(control_deliver))
 }
 
 #[cfg(test)]

@@ -40,8 +40,9 @@ impl Operation {
     }
 
     /// The value a request's `path` gives the template's `{name}`
-    /// parameter; `None` when the template has no such parameter or the
-    /// path does not match it.
+    /// parameter, as the path has it (percent-encoding is not decoded);
+    /// `None` when the template has no such parameter or the path does not
+    /// match it.
     ///
     /// ```
     /// use anthropic_environments_raw::operations;
@@ -128,6 +129,65 @@ impl Credential {
             Credential::ApiKey => "api_key",
             Credential::EnvironmentKey => "environment_key",
             Credential::SessionsToken => "sessions_token",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::for_request;
+    use crate::operations::{ACK_WORK, ALL, LIST_ENVIRONMENTS};
+
+    /// The parameter names of a template, in order.
+    fn params(template: &str) -> Vec<&str> {
+        template
+            .split('/')
+            .filter_map(|s| s.strip_prefix('{')?.strip_suffix('}'))
+            .collect()
+    }
+
+    #[test]
+    fn trailing_slashes_empty_segments_and_encoded_values() {
+        let path = "/v1/environments/env_1/work/w%2F2/ack/";
+        assert_eq!(ACK_WORK.path_param(path, "work_id"), Some("w%2F2"));
+        assert_eq!(ACK_WORK.path_param(path, "environment_id"), Some("env_1"));
+        assert_eq!(
+            ACK_WORK.path_param("/v1/environments//work/w/ack", "work_id"),
+            None
+        );
+        assert_eq!(
+            ACK_WORK.path_param("/v1/environments/e/work/w/stop", "work_id"),
+            None
+        );
+        assert_eq!(
+            ACK_WORK.path_param("/v1/environments/e/work/w/ack/x", "work_id"),
+            None
+        );
+        assert_eq!(
+            LIST_ENVIRONMENTS.path_param("/v1/environments", "environment_id"),
+            None
+        );
+    }
+
+    proptest! {
+        /// Every operation's template, filled with any values, routes back
+        /// to that operation and gives each value back by its name.
+        #[test]
+        fn every_template_round_trips(values in proptest::collection::vec("x_[A-Za-z0-9_.-]{0,16}", 3)) {
+            for op in ALL {
+                let names = params(op.path);
+                let mut path = op.path.to_owned();
+                for (name, value) in names.iter().zip(&values) {
+                    path = path.replace(&format!("{{{name}}}"), value);
+                }
+                prop_assert_eq!(for_request(op.method, &path).map(|o| o.id), Some(op.id));
+                for (name, value) in names.iter().zip(&values) {
+                    prop_assert_eq!(op.path_param(&path, name), Some(value.as_str()));
+                }
+                prop_assert_eq!(op.path_param(&path, "no_such_param"), None);
+            }
         }
     }
 }

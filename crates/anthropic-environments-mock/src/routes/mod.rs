@@ -5,6 +5,7 @@
 mod control;
 mod environments;
 pub(crate) mod sessions;
+mod webhooks;
 mod work;
 
 use std::sync::Arc;
@@ -46,7 +47,7 @@ fn stateful(shared: Arc<Shared>) -> Router<Arc<Shared>> {
             get(control::key),
         )
         .merge(sessions::control_routes())
-        .merge(crate::webhooks::control_routes());
+        .merge(webhooks::control_routes());
     api.merge(control)
         .merge(server_control_routes())
         .fallback(not_found_route)

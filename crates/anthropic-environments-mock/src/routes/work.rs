@@ -54,7 +54,7 @@ pub(super) async fn poll_work(
         s.model().note_worker(&env, worker, start);
     }
     loop {
-        let notified = s.notify.notified();
+        let notified = s.queue_changed();
         tokio::pin!(notified);
         notified.as_mut().enable();
         let now = Instant::now();
@@ -96,7 +96,7 @@ pub(super) async fn ack_work(
     Path((env, id)): Path<(String, String)>,
 ) -> Api {
     let work = s.swept().ack(&env, &id, Instant::now())?;
-    s.deadlines_changed.notify_one();
+    s.deadline_set();
     ok(&work)
 }
 
@@ -113,7 +113,7 @@ pub(super) async fn heartbeat_work(
     let beat = s
         .swept()
         .heartbeat(&env, &id, ttl, expected, Instant::now())?;
-    s.deadlines_changed.notify_one();
+    s.deadline_set();
     ok(&beat)
 }
 
@@ -130,6 +130,6 @@ pub(super) async fn stop_work(
     };
     let force = params.force.unwrap_or(false);
     let work = s.swept().stop(&env, &id, force, Instant::now())?;
-    s.deadlines_changed.notify_one();
+    s.deadline_set();
     ok(&work)
 }
