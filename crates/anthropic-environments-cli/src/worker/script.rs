@@ -115,13 +115,41 @@ pub enum Output {
 const MAX_LINE: usize = 8 * 1024;
 
 /// Where to cut `bytes` (longer than `max`) at most `max` bytes in,
-/// between two UTF-8 characters when the text is UTF-8 there.
-fn cut_point(bytes: &[u8], max: usize) -> usize {
-    match std::str::from_utf8(&bytes[..max]) {
+/// between two UTF-8 characters when the text is UTF-8 there, and never
+/// inside one of `secrets` (each piece is redacted on its own, so a secret
+/// cut in two would show in halves): before a secret the cut would split,
+/// or just after it when it starts the piece (a piece then runs past `max`
+/// by less than the secret's length).
+fn cut_point(bytes: &[u8], max: usize, secrets: &[String]) -> usize {
+    let mut cut = match std::str::from_utf8(&bytes[..max]) {
         // A character split by the cut: cut before it.
         Err(e) if e.error_len().is_none() && e.valid_up_to() > 0 => e.valid_up_to(),
         _ => max,
+    };
+    // Moving the cut back can put it inside another secret: look again
+    // until no secret straddles it (each move goes back, or forward once).
+    'moved: loop {
+        for secret in secrets.iter().map(String::as_bytes).filter(|s| s.len() > 1) {
+            let from = cut.saturating_sub(secret.len() - 1);
+            let to = (cut + secret.len() - 1).min(bytes.len());
+            let straddling = bytes[from..to]
+                .windows(secret.len())
+                .position(|w| w == secret)
+                .map(|at| from + at);
+            if let Some(at) = straddling {
+                cut = match at {
+                    0 => secret.len(),
+                    at => at,
+                };
+                if at == 0 {
+                    break 'moved;
+                }
+                continue 'moved;
+            }
+        }
+        break;
     }
+    cut
 }
 
 /// One line as logged: lossy UTF-8, without its `\r`, secrets redacted.
@@ -161,7 +189,7 @@ async fn log_lines(
             start += newline + 1;
         }
         while pending.len() - start >= MAX_LINE {
-            let cut = cut_point(&pending[start..], MAX_LINE);
+            let cut = cut_point(&pending[start..], MAX_LINE, &secrets);
             emit(&pending[start..start + cut]);
             start += cut;
         }
@@ -404,10 +432,56 @@ mod tests {
     fn long_lines_are_cut_between_characters() {
         // "é" is two bytes: a cut at 5 would split the third one.
         let text = "éééé".as_bytes();
-        assert_eq!(cut_point(text, 5), 4);
-        assert_eq!(cut_point(text, 4), 4);
+        assert_eq!(cut_point(text, 5, &[]), 4);
+        assert_eq!(cut_point(text, 4, &[]), 4);
         // Not UTF-8 at all: cut where asked.
-        assert_eq!(cut_point(&[0xff; 10], 5), 5);
+        assert_eq!(cut_point(&[0xff; 10], 5, &[]), 5);
+    }
+
+    #[test]
+    fn long_lines_are_never_cut_inside_a_secret() {
+        let secrets = vec!["SECRET".to_owned()];
+        // The cut at 8 would split SECRET (at 5..11): cut before it.
+        assert_eq!(cut_point(b"abcdeSECRETxyz", 8, &secrets), 5);
+        // A secret that starts the piece: cut after it.
+        assert_eq!(cut_point(b"SECRETxyz", 3, &secrets), 6);
+        // One ending at the cut is whole: the cut stays.
+        assert_eq!(cut_point(b"abcSECRETxyz", 9, &secrets), 9);
+        // No secret at the cut: where the characters allow.
+        assert_eq!(cut_point(b"SECRET-----SECRET", 8, &secrets), 8);
+        // Moved back into another (overlapping) secret: before that one too.
+        let overlapping = vec!["ABCD".to_owned(), "CDEF".to_owned()];
+        assert_eq!(cut_point(b"xxABCDEFyy", 7, &overlapping), 2);
+    }
+
+    proptest::proptest! {
+        /// However a line is cut, no piece shows a secret, whole or in part
+        /// across the cut.
+        #[test]
+        fn pieces_never_show_a_secret(
+            prefix in "[a-z ]{0,40}",
+            suffix in "[a-z ]{0,40}",
+            max in 2usize..30,
+        ) {
+            let secret = "sk-ant-oat01-abcdef".to_owned();
+            let line = format!("{prefix}{secret}{suffix}{secret}");
+            let secrets = vec![secret.clone()];
+            let mut rest = line.as_bytes();
+            let mut shown_pieces = String::new();
+            while rest.len() >= max {
+                let cut = cut_point(rest, max, &secrets);
+                proptest::prop_assert!(cut > 0);
+                let piece = shown(&rest[..cut], &secrets);
+                proptest::prop_assert!(!piece.contains("sk-ant"), "{piece:?}");
+                shown_pieces.push_str(&piece);
+                rest = &rest[cut..];
+            }
+            shown_pieces.push_str(&shown(rest, &secrets));
+            proptest::prop_assert_eq!(
+                shown_pieces,
+                format!("{prefix}<redacted>{suffix}<redacted>")
+            );
+        }
     }
 
     #[test]
