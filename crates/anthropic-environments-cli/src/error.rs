@@ -15,8 +15,13 @@ pub enum CliError {
     Api(#[from] anthropic_environments::Error),
     /// The API refused what the command did, said in the command's words
     /// with the server's answer (exit 3, as for [`CliError::Api`]).
-    #[error("{0}")]
-    Refused(String),
+    #[error("{message}")]
+    Refused {
+        /// What was refused, with the server's answer.
+        message: String,
+        /// The answer's HTTP status, when it had one.
+        status: Option<u16>,
+    },
     /// The API could not be reached, said in the command's words (exit 4).
     #[error("{0}")]
     Unreachable(String),
@@ -55,7 +60,7 @@ impl CliError {
             CliError::Api(e) if e.is_timeout() || e.is_retryable() => EXIT_UNREACHABLE,
             CliError::Api(anthropic_environments::Error::InvalidInput { .. })
             | CliError::Api(anthropic_environments::Error::Config(_)) => EXIT_USAGE,
-            CliError::Refused(_) => EXIT_API_ERROR,
+            CliError::Refused { .. } => EXIT_API_ERROR,
             CliError::Unreachable(_) => EXIT_UNREACHABLE,
             CliError::LeaseLost(_) => EXIT_LEASE_LOST,
             CliError::CannotStart(_) => EXIT_CANNOT_START,
@@ -114,7 +119,7 @@ impl CliError {
         }
         let not_found = match self {
             CliError::Api(e) => e.status().is_some_and(|s| s.as_u16() == 404),
-            CliError::Refused(message) => message.contains("404 Not Found"),
+            CliError::Refused { status, .. } => *status == Some(404),
             _ => false,
         };
         let root = base_url.trim_end_matches('/').strip_suffix("/v1")?;
@@ -139,12 +144,19 @@ mod tests {
         // tests exit 4 and 2 on them.)
         let config = anthropic_environments::Error::Config("bad base URL".into());
         assert_eq!(CliError::Api(config).exit_status(), EXIT_USAGE);
-        assert_eq!(CliError::Refused("x".into()).exit_status(), EXIT_API_ERROR);
+        let refused = CliError::Refused {
+            message: "x".into(),
+            status: None,
+        };
+        assert_eq!(refused.exit_status(), EXIT_API_ERROR);
     }
 
     #[test]
     fn a_404_under_a_v1_base_url_gets_a_hint() {
-        let refused = CliError::Refused("retrieve_work: 404 Not Found not_found_error".into());
+        let refused = CliError::Refused {
+            message: "heartbeat_work: not_found_error".into(),
+            status: Some(404),
+        };
         assert_eq!(
             refused.hint("http://127.0.0.1:4010/v1/").as_deref(),
             Some(
@@ -157,5 +169,11 @@ mod tests {
             CliError::Failed("404 Not Found".into()).hint("http://h/v1"),
             None
         );
+        // The status decides, not the answer's words.
+        let conflict = CliError::Refused {
+            message: "404 Not Found".into(),
+            status: Some(409),
+        };
+        assert_eq!(conflict.hint("http://h/v1"), None);
     }
 }

@@ -78,8 +78,8 @@ pub struct WorkContext {
     /// The lease as the last extending heartbeat left it.
     pub(crate) lease: Arc<Mutex<Option<(String, Duration)>>>,
     /// The server's answer that ended the lease (a rejected heartbeat, a
-    /// 412), as its error's text.
-    pub(crate) ended_by: Arc<Mutex<Option<String>>>,
+    /// 412).
+    pub(crate) ended_by: Arc<Mutex<Option<EndingAnswer>>>,
 }
 
 impl fmt::Debug for WorkContext {
@@ -229,11 +229,14 @@ impl WorkContext {
     /// Records the server's answer that ends the lease (the first wins).
     pub(crate) fn ended_by(&self, error: &anthropic_environments::Error) {
         let mut slot = self.ended_by.lock().unwrap_or_else(|p| p.into_inner());
-        slot.get_or_insert_with(|| error.to_string());
+        slot.get_or_insert_with(|| EndingAnswer {
+            text: error.to_string(),
+            status: error.status().map(|s| s.as_u16()),
+        });
     }
 
     /// The server's answer that ended the lease, as recorded.
-    pub(crate) fn ending_answer(&self) -> Option<String> {
+    pub(crate) fn ending_answer(&self) -> Option<EndingAnswer> {
         self.ended_by
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -249,4 +252,12 @@ impl WorkContext {
         drop(slot);
         self.cancel.cancel();
     }
+}
+
+/// The server's answer that ended a lease: its error's text and HTTP
+/// status.
+#[derive(Clone, Debug)]
+pub(crate) struct EndingAnswer {
+    pub(crate) text: String,
+    pub(crate) status: Option<u16>,
 }

@@ -13,7 +13,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{ItemConfig, ServeMode};
-use crate::context::{CancelReason, WorkContext};
+use crate::context::{CancelReason, EndingAnswer, WorkContext};
 use crate::lease::{BeatOutcome, Lease};
 use crate::outcome::{ItemOutcome, ItemReport, StopResult};
 use crate::report::{Counters, bump};
@@ -122,7 +122,7 @@ impl ItemServer {
     {
         let work_id = work.id.clone();
         let session_id = work.session_id().map(str::to_owned);
-        let (outcome, stop, error) = self
+        let (outcome, stop, answer) = self
             .serve_item(work, lease_started, continuing, handler)
             .await;
         match stop {
@@ -136,7 +136,8 @@ impl ItemServer {
             outcome,
             stop,
             duration: lease_started.elapsed(),
-            error,
+            error_status: answer.as_ref().and_then(|a| a.status),
+            error: answer.map(|a| a.text),
         };
         tracing::debug!(
             work_id = %report.work_id,
@@ -165,7 +166,7 @@ impl ItemServer {
         lease_started: Instant,
         continuing: Option<String>,
         handler: &H,
-    ) -> (ItemOutcome, StopResult, Option<String>)
+    ) -> (ItemOutcome, StopResult, Option<EndingAnswer>)
     where
         H: Fn(WorkContext) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), E>> + Send + 'static,

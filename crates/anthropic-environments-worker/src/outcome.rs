@@ -144,4 +144,7 @@ pub struct ItemReport {
     /// when no error ended it (an answer such as `stopping`, silence, a
     /// shutdown).
     pub error: Option<String>,
+    /// That answer's HTTP status (`404` for an unknown item, `412` for a
+    /// lease another worker holds), when it had one.
+    pub error_status: Option<u16>,
 }

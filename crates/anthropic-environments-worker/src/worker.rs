@@ -731,6 +731,7 @@ fn spawn_stop(
             stop,
             duration: started.elapsed(),
             error: None,
+            error_status: None,
         });
     });
 }

@@ -104,6 +104,7 @@ async fn a_lease_gone_is_released_without_a_stop() {
     let error = report.error.as_deref().unwrap_or_default();
     assert!(error.starts_with("heartbeat_work: 412"), "{error}");
     assert!(error.contains("(request-id req_"), "{error}");
+    assert_eq!(report.error_status, Some(412));
 }
 
 #[tokio::test(start_paused = true)]
@@ -130,6 +131,7 @@ async fn an_unknown_item_is_not_claimed_and_the_report_says_why() {
         "{error}"
     );
     assert!(error.contains("(request-id req_"), "{error}");
+    assert_eq!(report.error_status, Some(404));
 }
 
 #[tokio::test(start_paused = true)]
@@ -159,4 +161,5 @@ async fn a_lapsed_lease_is_force_stopped() {
     assert_eq!(report.stop, StopResult::Stopped);
     // An answer, not an error: nothing to quote.
     assert_eq!(report.error, None);
+    assert_eq!(report.error_status, None);
 }

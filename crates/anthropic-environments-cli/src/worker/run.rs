@@ -174,7 +174,10 @@ fn not_served(report: &ItemReport) -> CliError {
         other => other.as_str().replace('_', " "),
     };
     match &report.error {
-        Some(answer) => CliError::Refused(format!("the item was not served: {why}: {answer}")),
+        Some(answer) => CliError::Refused {
+            message: format!("the item was not served: {why}: {answer}"),
+            status: report.error_status,
+        },
         None => CliError::Failed(format!("the item was not served: {why}")),
     }
 }
