@@ -252,6 +252,13 @@ pub struct WebhookArgs {
     #[arg(long, env = "ANTHROPIC_WEBHOOK_SIGNING_KEY_FILE", value_name = "PATH")]
     pub signing_key_file: Option<PathBuf>,
 
+    /// Also poll the queue this often without a delivery, so that work
+    /// whose delivery was missed (the receiver down, a network error)
+    /// waits no longer than this; 0s polls only when a delivery says so.
+    #[arg(long, env = "ANTHROPIC_WEBHOOK_POLL_EVERY", default_value = "5m",
+          value_parser = parse_duration, value_name = "DURATION")]
+    pub poll_every: Duration,
+
     #[command(flatten)]
     pub poll: PollArgs,
 }

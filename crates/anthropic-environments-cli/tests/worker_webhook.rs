@@ -216,3 +216,49 @@ async fn a_missing_or_unusable_signing_key_is_a_usage_error() {
         "the key was read, then the flags checked: {stderr}"
     );
 }
+
+/// A missed delivery (no endpoint is registered with the mock, so none
+/// comes) delays work by at most --poll-every: the worker polls anyway.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn work_whose_delivery_was_missed_is_served_by_the_safety_net_poll() {
+    let f = fixture().await;
+    let workdir = f.dir.path().join("sandbox");
+    let mut cmd = f.worker([
+        "worker",
+        "webhook",
+        "--listen",
+        "127.0.0.1:0",
+        "--log-format",
+        "json",
+        "--poll-every",
+        "200ms",
+        "--workdir",
+    ]);
+    cmd.arg(&workdir).env("ANTHROPIC_WEBHOOK_SIGNING_KEY", KEY);
+    let mut worker = spawn(cmd);
+    common::logged_address(&worker, "webhook receiver listening", LONG).await;
+    let polls = || f.server.requests_for("poll_work").len();
+    wait_for("the first poll", LONG, || polls() >= 1).await;
+    // Queued after the worker's first poll, announced to no one.
+    let session = f
+        .server
+        .create_session(&f.environment_id, None, Some(json!([])), false)
+        .unwrap();
+    let session_id = session["id"].as_str().unwrap().to_owned();
+    f.server
+        .append_session_events(
+            &session_id,
+            vec![json!({"type": "agent.tool_use", "name": "bash",
+                "input": {"command": "echo found without a webhook"}})],
+        )
+        .unwrap();
+    f.server.queue_work(&f.environment_id, &session_id).unwrap();
+    wait_for("the call answered", LONG, || {
+        common::tool_results(&f, &session_id).len() == 1
+    })
+    .await;
+    let results = common::tool_results(&f, &session_id);
+    assert_eq!(results[0]["content"][0]["text"], "found without a webhook");
+    worker.signal(Signal::SIGTERM);
+    assert!(worker.exit(LONG).await.success(), "{}", worker.log_text());
+}

@@ -104,9 +104,29 @@ pub async fn run(connection: &Connection, args: WebhookArgs) -> Result<(), CliEr
             tracing::error!(%error, "the webhook receiver stopped");
         }
     });
+    let safety_net = (!args.poll_every.is_zero()).then(|| {
+        let wakeup = wakeup.clone();
+        tokio::spawn(poll_every(args.poll_every, move || wakeup.wake()))
+    });
     let result = poll::run(connection, args.poll, Some(OnDemand { wakeup, ready })).await;
     server.abort();
+    if let Some(task) = safety_net {
+        task.abort();
+    }
     result
+}
+
+/// Wakes the worker every `period` (the first time one period after the
+/// start, which polls anyway), whether or not a delivery came: the
+/// safety net under missed deliveries.
+async fn poll_every(period: std::time::Duration, wake: impl Fn()) {
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        tracing::debug!("no delivery needed: polling the queue (--poll-every)");
+        wake();
+    }
 }
 
 /// The signing key, from the flag or variable, or from its file.
@@ -201,6 +221,34 @@ fn receive(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn the_safety_net_wakes_the_worker_each_period_from_one_period_on() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let woken = Arc::new(AtomicUsize::new(0));
+        let counter = woken.clone();
+        let task = tokio::spawn(poll_every(std::time::Duration::from_secs(300), move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+        }));
+        let wakes_after = |secs| {
+            let woken = woken.clone();
+            async move {
+                tokio::time::advance(std::time::Duration::from_secs(secs)).await;
+                // Let the task run what is due.
+                tokio::task::yield_now().await;
+                woken.load(Ordering::SeqCst)
+            }
+        };
+        assert_eq!(
+            wakes_after(0).await,
+            0,
+            "not at the start: the worker polls then anyway"
+        );
+        assert_eq!(wakes_after(299).await, 0);
+        assert_eq!(wakes_after(1).await, 1);
+        assert_eq!(wakes_after(300).await, 2);
+        task.abort();
+    }
 
     #[test]
     fn deliveries_are_remembered_up_to_a_bound() {
