@@ -200,19 +200,11 @@ fn forget_unpacked_packages() -> Result<()> {
         return Ok(());
     };
     for registry in registries.flatten() {
-        let Ok(entries) = std::fs::read_dir(registry.path()) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if PUBLISHED
+        remove_entries(&registry.path(), |name| {
+            PUBLISHED
                 .iter()
-                .any(|crate_name| is_version_of(&name, crate_name))
-            {
-                std::fs::remove_dir_all(entry.path())
-                    .with_context(|| format!("removing {}", entry.path().display()))?;
-            }
-        }
+                .any(|crate_name| is_version_of(name, crate_name))
+        })?;
     }
     Ok(())
 }
@@ -221,26 +213,12 @@ fn forget_unpacked_packages() -> Result<()> {
 /// folders, of any version) from cargo's package folder `dir`, so that
 /// what is verified and installed is this run's, whatever the version.
 fn forget_our_packages(dir: &Path) -> Result<()> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Ok(());
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let stem = name.strip_suffix(".crate").unwrap_or(&name);
-        if !PUBLISHED
+    remove_entries(dir, |name| {
+        let stem = name.strip_suffix(".crate").unwrap_or(name);
+        PUBLISHED
             .iter()
             .any(|crate_name| is_version_of(stem, crate_name))
-        {
-            continue;
-        }
-        let path = entry.path();
-        let removed = match path.is_dir() {
-            true => std::fs::remove_dir_all(&path),
-            false => std::fs::remove_file(&path),
-        };
-        removed.with_context(|| format!("removing {}", path.display()))?;
-    }
-    Ok(())
+    })
 }
 
 /// Removes every build of our crates from the target directory `dir`
@@ -251,12 +229,8 @@ fn forget_our_builds(dir: &Path) -> Result<()> {
     };
     for profile in profiles.flatten() {
         for sub in [".fingerprint", "deps", "build"] {
-            let Ok(entries) = std::fs::read_dir(profile.path().join(sub)) else {
-                continue;
-            };
-            for entry in entries.flatten() {
-                let name = entry.file_name().to_string_lossy().into_owned();
-                let ours = PUBLISHED.iter().any(|crate_name| {
+            remove_entries(&profile.path().join(sub), |name| {
+                PUBLISHED.iter().any(|crate_name| {
                     let underscored = crate_name.replace('-', "_");
                     [
                         crate_name.to_string(),
@@ -265,18 +239,29 @@ fn forget_our_builds(dir: &Path) -> Result<()> {
                     ]
                     .iter()
                     .any(|stem| name.starts_with(&format!("{stem}-")))
-                });
-                if !ours {
-                    continue;
-                }
-                let path = entry.path();
-                let removed = match path.is_dir() {
-                    true => std::fs::remove_dir_all(&path),
-                    false => std::fs::remove_file(&path),
-                };
-                removed.with_context(|| format!("removing {}", path.display()))?;
-            }
+                })
+            })?;
         }
+    }
+    Ok(())
+}
+
+/// Removes the files and folders of `dir` whose names `ours` accepts; a
+/// missing `dir` has none.
+fn remove_entries(dir: &Path, ours: impl Fn(&str) -> bool) -> Result<()> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
+    for entry in entries.flatten() {
+        if !ours(&entry.file_name().to_string_lossy()) {
+            continue;
+        }
+        let path = entry.path();
+        let removed = match path.is_dir() {
+            true => std::fs::remove_dir_all(&path),
+            false => std::fs::remove_file(&path),
+        };
+        removed.with_context(|| format!("removing {}", path.display()))?;
     }
     Ok(())
 }

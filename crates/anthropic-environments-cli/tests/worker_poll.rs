@@ -9,7 +9,7 @@ use std::time::Duration;
 use anthropic_environments::WorkState;
 use anthropic_environments::credentials::WorkSecret;
 use anthropic_environments_mock::{Fault, FaultConfig, FaultRule};
-use common::{fixture, read, spawn, wait_for};
+use common::{Fixture, fixture, read, spawn, wait_for};
 use nix::sys::signal::Signal;
 
 const LONG: Duration = Duration::from_secs(30);
@@ -666,22 +666,14 @@ async fn a_shutdown_with_every_stop_black_holed_ends_within_its_bound() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sessions_are_served_in_process_without_a_script() {
     let f = fixture().await;
-    let session = f
-        .server
-        .create_session(&f.environment_id, None, Some(serde_json::json!([])), true)
-        .unwrap();
-    let session_id = session["id"].as_str().unwrap().to_owned();
-    f.server
-        .append_session_events(
-            &session_id,
-            vec![
-                serde_json::json!({"type": "agent.tool_use", "name": "bash",
-                    "input": {"command": "echo served by antenv"}}),
-                serde_json::json!({"type": "agent.tool_use", "name": "write",
-                    "input": {"file_path": "out.txt", "content": "hello"}}),
-            ],
-        )
-        .unwrap();
+    let session_id = f.session_with_calls(
+        vec![
+            Fixture::bash_call("echo served by antenv"),
+            serde_json::json!({"type": "agent.tool_use", "name": "write",
+                "input": {"file_path": "out.txt", "content": "hello"}}),
+        ],
+        true,
+    );
     let workdir = f.dir.path().join("sandbox");
     let mut cmd = f.worker([
         "worker",
@@ -742,21 +734,7 @@ async fn sessions_are_served_in_process_without_a_script() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_mid_tool_lets_the_call_finish_and_post() {
     let f = fixture().await;
-    let new_session = |command: &str| -> String {
-        let session = f
-            .server
-            .create_session(&f.environment_id, None, Some(serde_json::json!([])), true)
-            .unwrap();
-        let id = session["id"].as_str().unwrap().to_owned();
-        f.server
-            .append_session_events(
-                &id,
-                vec![serde_json::json!({"type": "agent.tool_use", "name": "bash",
-                    "input": {"command": command}})],
-            )
-            .unwrap();
-        id
-    };
+    let new_session = |command: &str| f.session_with_calls(vec![Fixture::bash_call(command)], true);
     // Served first (one at a time): ends by termination.
     let first = new_session("echo first");
     // Served next: its call waits for the test's go-ahead.

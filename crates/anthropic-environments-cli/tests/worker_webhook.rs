@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 const LONG: Duration = Duration::from_secs(20);
 
 use anthropic_environments::webhooks::WebhookVerifier;
-use common::{fixture, spawn, wait_for};
+use common::{Fixture, fixture, spawn, wait_for};
 use nix::sys::signal::Signal;
 use serde_json::json;
 
@@ -86,18 +86,8 @@ async fn signed_deliveries_wake_the_worker_and_nothing_else_does() {
     f.server
         .add_webhook_endpoint(&format!("http://{address}/webhook"), Some(KEY))
         .unwrap();
-    let session = f
-        .server
-        .create_session(&f.environment_id, None, Some(json!([])), false)
-        .unwrap();
-    let session_id = session["id"].as_str().unwrap().to_owned();
-    f.server
-        .append_session_events(
-            &session_id,
-            vec![json!({"type": "agent.tool_use", "name": "bash",
-                "input": {"command": "echo woken by a webhook"}})],
-        )
-        .unwrap();
+    let session_id =
+        f.session_with_calls(vec![Fixture::bash_call("echo woken by a webhook")], false);
     f.server.queue_work(&f.environment_id, &session_id).unwrap();
     wait_for("the call answered", LONG, || {
         common::tool_results(&f, &session_id).len() == 1
@@ -240,18 +230,10 @@ async fn work_whose_delivery_was_missed_is_served_by_the_safety_net_poll() {
     let polls = || f.server.requests_for("poll_work").len();
     wait_for("the first poll", LONG, || polls() >= 1).await;
     // Queued after the worker's first poll, announced to no one.
-    let session = f
-        .server
-        .create_session(&f.environment_id, None, Some(json!([])), false)
-        .unwrap();
-    let session_id = session["id"].as_str().unwrap().to_owned();
-    f.server
-        .append_session_events(
-            &session_id,
-            vec![json!({"type": "agent.tool_use", "name": "bash",
-                "input": {"command": "echo found without a webhook"}})],
-        )
-        .unwrap();
+    let session_id = f.session_with_calls(
+        vec![Fixture::bash_call("echo found without a webhook")],
+        false,
+    );
     f.server.queue_work(&f.environment_id, &session_id).unwrap();
     wait_for("the call answered", LONG, || {
         common::tool_results(&f, &session_id).len() == 1

@@ -167,6 +167,29 @@ impl Fixture {
         (work.id, work.secret.unwrap())
     }
 
+    /// A new session of the environment whose agent asks for `calls`
+    /// (`agent.tool_use` events), its work queued when `queued`; its id.
+    pub fn session_with_calls(&self, calls: Vec<serde_json::Value>, queued: bool) -> String {
+        let session = self
+            .server
+            .create_session(
+                &self.environment_id,
+                None,
+                Some(serde_json::json!([])),
+                queued,
+            )
+            .unwrap();
+        let id = session["id"].as_str().unwrap().to_owned();
+        self.server.append_session_events(&id, calls).unwrap();
+        id
+    }
+
+    /// The `agent.tool_use` event of a bash call.
+    pub fn bash_call(command: &str) -> serde_json::Value {
+        serde_json::json!({"type": "agent.tool_use", "name": "bash",
+            "input": {"command": command}})
+    }
+
     pub fn queue_session(&self, session_id: &str) -> String {
         self.server
             .queue_work(&self.environment_id, session_id)
