@@ -109,7 +109,8 @@ pub enum Output {
 }
 
 /// The longest line logged as one record; a longer one is logged in
-/// pieces of about this size (cut between characters), so a flood without
+/// pieces of about this size (cut between characters, never inside a
+/// secret: see [`Pieces`]), so a flood without
 /// newlines holds no more, and a JSON record stays under the 16 KiB a line
 /// of Docker's log driver holds.
 const MAX_LINE: usize = 8 * 1024;
@@ -164,6 +165,72 @@ fn shown(line: &[u8], secrets: &[String]) -> String {
     line
 }
 
+/// Splits a stream into the pieces logged: its lines, and a line longer
+/// than `max_line` in pieces of about that size, never cut inside one of
+/// `secrets`. A piece ends where a cut is safe: within a line seen to its
+/// end, or with the longest secret's length more of the stream in hand.
+struct Pieces<'s> {
+    pending: Vec<u8>,
+    max_line: usize,
+    secrets: &'s [String],
+    /// How much more than `max_line` must be in hand to cut a line whose
+    /// end is not: enough to see whole any secret the cut might fall in.
+    look_ahead: usize,
+}
+
+impl<'s> Pieces<'s> {
+    fn new(max_line: usize, secrets: &'s [String]) -> Self {
+        let longest = secrets.iter().map(String::len).max().unwrap_or(0);
+        Pieces {
+            pending: Vec::new(),
+            max_line,
+            secrets,
+            look_ahead: longest.saturating_sub(1),
+        }
+    }
+
+    /// Takes more of the stream; emits every piece now complete.
+    fn push(&mut self, bytes: &[u8], emit: &mut impl FnMut(&[u8])) {
+        self.pending.extend_from_slice(bytes);
+        let mut start = 0;
+        loop {
+            let rest = &self.pending[start..];
+            match rest.iter().position(|&b| b == b'\n') {
+                Some(end) if end <= self.max_line => {
+                    emit(&rest[..end]);
+                    start += end + 1;
+                }
+                // A whole line, too long: cut within it.
+                Some(end) => {
+                    let cut = cut_point(&rest[..end], self.max_line, self.secrets);
+                    emit(&rest[..cut]);
+                    start += cut;
+                }
+                None if rest.len() >= self.max_line + self.look_ahead => {
+                    let cut = cut_point(rest, self.max_line, self.secrets);
+                    emit(&rest[..cut]);
+                    start += cut;
+                }
+                None => break,
+            }
+        }
+        self.pending.drain(..start);
+    }
+
+    /// The stream ended: emits what is left.
+    fn finish(self, emit: &mut impl FnMut(&[u8])) {
+        let mut rest = &self.pending[..];
+        while rest.len() > self.max_line {
+            let cut = cut_point(rest, self.max_line, self.secrets);
+            emit(&rest[..cut]);
+            rest = &rest[cut..];
+        }
+        if !rest.is_empty() {
+            emit(rest);
+        }
+    }
+}
+
 /// Logs what `pipe` carries, a record per line, until it closes.
 async fn log_lines(
     mut pipe: impl tokio::io::AsyncRead + Unpin,
@@ -171,33 +238,20 @@ async fn log_lines(
     (work_id, session_id): (String, String),
     secrets: std::sync::Arc<Vec<String>>,
 ) {
-    let emit = |line: &[u8]| {
+    let mut emit = |line: &[u8]| {
         let line = shown(line, &secrets);
         tracing::info!(target: "antenv::script", work_id, session_id, stream, "{line}");
     };
-    let mut pending = Vec::new();
+    let mut pieces = Pieces::new(MAX_LINE, &secrets);
     let mut chunk = vec![0; 8 * 1024];
     loop {
         let read = match pipe.read(&mut chunk).await {
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
-        pending.extend_from_slice(&chunk[..read]);
-        let mut start = 0;
-        while let Some(newline) = pending[start..].iter().position(|&b| b == b'\n') {
-            emit(&pending[start..start + newline]);
-            start += newline + 1;
-        }
-        while pending.len() - start >= MAX_LINE {
-            let cut = cut_point(&pending[start..], MAX_LINE, &secrets);
-            emit(&pending[start..start + cut]);
-            start += cut;
-        }
-        pending.drain(..start);
+        pieces.push(&chunk[..read], &mut emit);
     }
-    if !pending.is_empty() {
-        emit(&pending);
-    }
+    pieces.finish(&mut emit);
 }
 
 /// How a script ended.
@@ -454,7 +508,73 @@ mod tests {
         assert_eq!(cut_point(b"xxABCDEFyy", 7, &overlapping), 2);
     }
 
+    /// The pieces of `stream` read `chunk` bytes at a time, as logged.
+    fn logged(stream: &[u8], chunk: usize, max_line: usize, secrets: &[String]) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut emit = |piece: &[u8]| out.push(shown(piece, secrets));
+        let mut pieces = Pieces::new(max_line, secrets);
+        for part in stream.chunks(chunk) {
+            pieces.push(part, &mut emit);
+        }
+        pieces.finish(&mut emit);
+        out
+    }
+
+    #[test]
+    fn a_secret_across_the_end_of_a_read_is_never_split() {
+        // The reader's 8 KiB reads end inside the secret.
+        let secret = "sk-ant-oat01-ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789".to_owned();
+        let mut line = "x".repeat(MAX_LINE - 10);
+        line.push_str(&secret);
+        line.push_str(&"y".repeat(12_000));
+        let secrets = vec![secret];
+        for chunk in [8 * 1024, 4 * 1024, 1000, 7] {
+            let pieces = logged(line.as_bytes(), chunk, MAX_LINE, &secrets);
+            assert!(pieces.len() > 1, "cut into pieces");
+            for piece in &pieces {
+                assert!(
+                    !piece.contains("sk-ant") && !piece.contains("456789"),
+                    "{chunk}"
+                );
+                assert!(piece.len() <= MAX_LINE + secrets[0].len(), "{chunk}");
+            }
+            assert_eq!(pieces.concat(), line.replace(&secrets[0], "<redacted>"));
+        }
+    }
+
+    #[test]
+    fn lines_are_pieces_and_a_long_one_is_cut() {
+        let pieces = logged(b"one\ntwo\r\nthree-long-line\nlast", 3, 8, &[]);
+        assert_eq!(pieces, ["one", "two", "three-lo", "ng-line", "last"]);
+    }
+
     proptest::proptest! {
+        /// Read in any chunks, a stream's pieces show no secret, whole or in
+        /// part, and join to its lines with every secret redacted.
+        #[test]
+        fn streams_read_in_any_chunks_never_show_a_secret(
+            parts in proptest::collection::vec(("[a-z \n]{0,30}", proptest::bool::ANY), 1..8),
+            chunk in 1usize..40,
+            max_line in 4usize..24,
+        ) {
+            let secret = "sk-ant-oat01-abcdef".to_owned();
+            let mut stream = String::new();
+            for (text, with_secret) in &parts {
+                stream.push_str(text);
+                if *with_secret {
+                    stream.push_str(&secret);
+                }
+            }
+            let secrets = vec![secret.clone()];
+            let pieces = logged(stream.as_bytes(), chunk, max_line, &secrets);
+            for piece in &pieces {
+                proptest::prop_assert!(!piece.contains("sk-ant") && !piece.contains("abcdef"), "{piece:?}");
+                proptest::prop_assert!(!piece.contains('\n'));
+            }
+            let expected: String = stream.replace(&secret, "<redacted>").split('\n').collect();
+            proptest::prop_assert_eq!(pieces.concat(), expected);
+        }
+
         /// However a line is cut, no piece shows a secret, whole or in part
         /// across the cut.
         #[test]
