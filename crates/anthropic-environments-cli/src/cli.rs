@@ -252,11 +252,12 @@ pub struct WebhookArgs {
     #[arg(long, env = "ANTHROPIC_WEBHOOK_SIGNING_KEY_FILE", value_name = "PATH")]
     pub signing_key_file: Option<PathBuf>,
 
-    /// Also poll the queue this often without a delivery, so that work
-    /// whose delivery was missed (the receiver down, a network error)
-    /// waits no longer than this; 0s polls only when a delivery says so.
+    /// Also poll the queue every DURATION, whatever the deliveries, so that
+    /// work whose delivery was missed (the receiver down, a network error)
+    /// waits no longer than that: 1s to 24h, or 0s to poll only when a
+    /// delivery says so.
     #[arg(long, env = "ANTHROPIC_WEBHOOK_POLL_EVERY", default_value = "5m",
-          value_parser = parse_duration, value_name = "DURATION")]
+          value_parser = parse_poll_every, value_name = "DURATION")]
     pub poll_every: Duration,
 
     #[command(flatten)]
@@ -771,6 +772,18 @@ pub enum WorkCommand {
     },
 }
 
+/// `--poll-every`: 0s (off), or from 1s (a worker that polls all the
+/// time is a long poll's job) to 24h.
+pub fn parse_poll_every(s: &str) -> Result<Duration, String> {
+    let period = parse_duration(s)?;
+    if !period.is_zero()
+        && !(Duration::from_secs(1)..=Duration::from_secs(24 * 3600)).contains(&period)
+    {
+        return Err("must be 0s (off) or from 1s to 24h".into());
+    }
+    Ok(period)
+}
+
 /// A duration such as `30s`, `5m`, `1h 30m` or `250ms`.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
@@ -816,5 +829,15 @@ mod tests {
         );
         assert!(parse_key_value("=x").is_err());
         assert!(parse_key_value("novalue").is_err());
+    }
+
+    #[test]
+    fn poll_every_is_off_or_between_a_second_and_a_day() {
+        assert_eq!(parse_poll_every("0s"), Ok(Duration::ZERO));
+        assert_eq!(parse_poll_every("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_poll_every("24h"), Ok(Duration::from_secs(86_400)));
+        for refused in ["1ms", "999ms", "25h", "1000000000000s", "-1s"] {
+            assert!(parse_poll_every(refused).is_err(), "{refused}");
+        }
     }
 }

@@ -221,7 +221,7 @@ async fn work_whose_delivery_was_missed_is_served_by_the_safety_net_poll() {
         "--log-format",
         "json",
         "--poll-every",
-        "200ms",
+        "1s",
         "--workdir",
     ]);
     cmd.arg(&workdir).env("ANTHROPIC_WEBHOOK_SIGNING_KEY", KEY);
