@@ -6,13 +6,14 @@
 
 mod common;
 
+use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// How long anything the tests wait for may take.
 const LONG: Duration = Duration::from_secs(20);
 
 use anthropic_environments::webhooks::WebhookVerifier;
-use common::{Fixture, fixture, spawn, wait_for};
+use common::{Fixture, Running, fixture, spawn, wait_for};
 use nix::sys::signal::Signal;
 use serde_json::json;
 
@@ -43,10 +44,9 @@ async fn deliver(address: &str, key: &str, delivery: &str, kind: &str, id: &str)
     (response.status().as_u16(), response.text().await.unwrap())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn signed_deliveries_wake_the_worker_and_nothing_else_does() {
-    let f = fixture().await;
-    let workdir = f.dir.path().join("sandbox");
+/// Starts `worker webhook` on a free port with JSON logs, the signing key,
+/// `extra` flags and `workdir`; the worker and its receiver's address.
+async fn start_webhook_worker(f: &Fixture, extra: &[&str], workdir: &Path) -> (Running, String) {
     let mut cmd = f.worker([
         "worker",
         "webhook",
@@ -54,14 +54,22 @@ async fn signed_deliveries_wake_the_worker_and_nothing_else_does() {
         "127.0.0.1:0",
         "--log-format",
         "json",
-        // Room for another session: the worker polls while it serves one.
-        "--concurrency",
-        "2",
-        "--workdir",
     ]);
-    cmd.arg(&workdir).env("ANTHROPIC_WEBHOOK_SIGNING_KEY", KEY);
-    let mut worker = spawn(cmd);
+    cmd.args(extra)
+        .arg("--workdir")
+        .arg(workdir)
+        .env("ANTHROPIC_WEBHOOK_SIGNING_KEY", KEY);
+    let worker = spawn(cmd);
     let address = common::logged_address(&worker, "webhook receiver listening", LONG).await;
+    (worker, address)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_deliveries_wake_the_worker_and_nothing_else_does() {
+    let f = fixture().await;
+    let workdir = f.dir.path().join("sandbox");
+    // Room for another session: the worker polls while it serves one.
+    let (mut worker, address) = start_webhook_worker(&f, &["--concurrency", "2"], &workdir).await;
     // The first poll (a backlog is served at start) finds nothing.
     let polls = || f.server.requests_for("poll_work").len();
     wait_for("the first poll", LONG, || polls() >= 1).await;
@@ -213,20 +221,7 @@ async fn a_missing_or_unusable_signing_key_is_a_usage_error() {
 async fn work_whose_delivery_was_missed_is_served_by_the_safety_net_poll() {
     let f = fixture().await;
     let workdir = f.dir.path().join("sandbox");
-    let mut cmd = f.worker([
-        "worker",
-        "webhook",
-        "--listen",
-        "127.0.0.1:0",
-        "--log-format",
-        "json",
-        "--poll-every",
-        "1s",
-        "--workdir",
-    ]);
-    cmd.arg(&workdir).env("ANTHROPIC_WEBHOOK_SIGNING_KEY", KEY);
-    let mut worker = spawn(cmd);
-    common::logged_address(&worker, "webhook receiver listening", LONG).await;
+    let (mut worker, _) = start_webhook_worker(&f, &["--poll-every", "1s"], &workdir).await;
     let polls = || f.server.requests_for("poll_work").len();
     wait_for("the first poll", LONG, || polls() >= 1).await;
     // Queued after the worker's first poll, announced to no one.
