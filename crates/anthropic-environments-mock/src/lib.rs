@@ -629,9 +629,7 @@ impl MockServer {
 
     /// Every work item of an environment, as the server holds them now.
     pub fn work_items(&self, environment_id: &str) -> Vec<BetaSelfHostedWork> {
-        let mut model = self.shared.model();
-        model.sweep(tokio::time::Instant::now());
-        model.all_work(environment_id)
+        self.shared.swept().all_work(environment_id)
     }
 
     /// Replaces the injected faults.

@@ -114,11 +114,7 @@ impl Shared {
             let changed = self.deadlines_changed.notified();
             tokio::pin!(changed);
             changed.as_mut().enable();
-            let requeued = self.model().sweep(tokio::time::Instant::now());
-            if requeued {
-                self.notify.notify_waiters();
-            }
-            let next = self.model().next_deadline();
+            let next = self.swept().next_deadline();
             match next {
                 Some(at) => {
                     tokio::select! {
