@@ -121,6 +121,24 @@ fn run(cmd: &mut Command) -> Result<()> {
     Ok(())
 }
 
+/// Builds every binary and example of the workspace, the mock's binary
+/// among them, with the package selection and features of `cargo xtask
+/// test`'s test run, so that cargo reuses that run's builds. A narrower
+/// selection (`-p` one crate) unifies the dependencies' features
+/// differently, and cargo builds them all again beside the first copy: on
+/// a cold CI disk that was a gigabyte per variant.
+fn build_workspace_binaries(root: &Path, cargo: &str) -> Result<()> {
+    run(Command::new(cargo).current_dir(root).args([
+        "build",
+        "--quiet",
+        "--workspace",
+        "--features",
+        MOCK_BINARY_FEATURE,
+        "--bins",
+        "--examples",
+    ]))
+}
+
 /// Starts a built mock server binary on an ephemeral loopback port; returns
 /// the child and its base URL.
 fn start_mock(binary: &Path, args: &[&str]) -> Result<(std::process::Child, String)> {

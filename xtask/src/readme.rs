@@ -15,13 +15,9 @@ const WALK_THROUGH: &str = "<!-- walk-through: cargo xtask test runs this block 
 /// crate).
 pub fn session_demo(root: &Path, cargo: &str) -> Result<()> {
     println!("running the session demo (examples/session_demo.rs)");
-    let args = [
-        "run",
-        "-p",
-        "anthropic-environments-worker",
-        "--example",
-        "session_demo",
-    ];
+    // No `-p`: the whole workspace is selected, as in the test run, so
+    // the dependencies built for it are reused.
+    let args = ["run", "--example", "session_demo"];
     // The README's first screen says this command: the same, word for word.
     let shown = demo_command(root)?;
     let ours = format!("cargo {}", args.join(" "));
@@ -66,18 +62,9 @@ pub fn walk_through(root: &Path, cargo: &str) -> Result<()> {
         .find(WALK_THROUGH)
         .context("the README's walk-through marker is gone")?;
     let block = shell_block(&readme[at..]).context("no shell block after the marker")?;
-    // The binaries it names, as its preamble builds them.
-    crate::run(Command::new(cargo).current_dir(root).args([
-        "build",
-        "--quiet",
-        "-p",
-        "anthropic-environments-cli",
-        "-p",
-        "anthropic-environments-mock",
-        "--features",
-        crate::MOCK_BINARY_FEATURE,
-        "--bins",
-    ]))?;
+    // The binaries it names (the preamble's `cargo build -p ...` makes the
+    // same programs; this reuses the test run's builds).
+    crate::build_workspace_binaries(root, cargo)?;
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port();

@@ -9,7 +9,9 @@ use std::process::{Command, ExitCode};
 
 use anyhow::{Context, Result};
 
-use crate::{MOCK_BINARY_FEATURE, SPEC, readme, run, start_mock, workspace_root};
+use crate::{
+    MOCK_BINARY_FEATURE, SPEC, build_workspace_binaries, readme, run, start_mock, workspace_root,
+};
 
 /// Python tools, relative to the workspace root.
 const PY_REQUIREMENTS: &str = "tools/python-requirements.txt";
@@ -84,18 +86,15 @@ pub fn test(extra: &[String]) -> Result<ExitCode> {
         return Ok(ExitCode::from(1));
     }
     // The optional OpenTelemetry export (the facade's feature, through the
-    // worker's), with the feature on.
+    // worker's), with the feature on. The whole workspace is selected, with
+    // the features above plus this one, so that only our crates build
+    // again: `-p` the worker alone would unify the dependencies' features
+    // differently and build them all a second time.
+    let features = format!("{MOCK_BINARY_FEATURE},anthropic-environments-worker/opentelemetry");
     let status = Command::new(&cargo)
         .current_dir(&root)
-        .args([
-            "test",
-            "-p",
-            "anthropic-environments-worker",
-            "--features",
-            "opentelemetry",
-            "--test",
-            "opentelemetry",
-        ])
+        .args(["test", "--workspace", "--features", &features])
+        .args(["--test", "opentelemetry"])
         .status()?;
     if !status.success() {
         return Ok(ExitCode::from(1));
@@ -112,18 +111,7 @@ pub fn test(extra: &[String]) -> Result<ExitCode> {
 /// loopback port, as a user would: in its stateful mode, then in its
 /// stateless conformance mode (every request validated against the spec).
 fn every_endpoint_against_the_mock(root: &Path, cargo: &str) -> Result<()> {
-    run(Command::new(cargo).current_dir(root).args([
-        "build",
-        "--quiet",
-        "-p",
-        "anthropic-environments-mock",
-        "-p",
-        "anthropic-environments",
-        "--features",
-        MOCK_BINARY_FEATURE,
-        "--bins",
-        "--examples",
-    ]))?;
+    build_workspace_binaries(root, cargo)?;
     let target = root.join("target/debug");
     let mut steps_run = 0;
     for mode in ["stateful", "stateless"] {
@@ -195,14 +183,7 @@ fn official_runner_against_the_mock(root: &Path, python: &Path) -> Result<()> {
 /// serve the same scripted session on the mock's binary and post the same
 /// results (`tests/python/parity.py`).
 fn runner_parity(root: &Path, cargo: &str, python: &Path) -> Result<()> {
-    run(Command::new(cargo).current_dir(root).args([
-        "build",
-        "--quiet",
-        "-p",
-        "anthropic-environments-cli",
-        "--bin",
-        "antenv",
-    ]))?;
+    build_workspace_binaries(root, cargo)?;
     let (mut mock, base_url) =
         start_mock(&root.join("target/debug/anthropic-environments-mock"), &[])?;
     println!("running tests/python/parity.py against the mock at {base_url}");

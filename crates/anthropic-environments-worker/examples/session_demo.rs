@@ -4,7 +4,7 @@
 //! worker's handler, printing each call and its result.
 //!
 //! ```sh
-//! cargo run -p anthropic-environments-worker --example session_demo
+//! cargo run --example session_demo
 //! ```
 
 use std::time::Duration;
