@@ -636,7 +636,8 @@ async fn a_closed_connection_sends_no_status_line_and_a_broken_body_does() {
 
 /// Every operation of the generated table has a route: a request to its
 /// path template (made concrete) is journaled as that operation and never
-/// answered "no such route"; a path of no operation is.
+/// answered "no such route" or 501 (an operation without a handler); a
+/// path of no operation is "no such route".
 #[tokio::test]
 async fn every_operation_of_the_table_is_routed() {
     let server = MockServer::start().await;
@@ -659,6 +660,9 @@ async fn every_operation_of_the_table_is_routed() {
             "{} {path}: {status} {answer}",
             op.id
         );
+        // A handler of its own, not the answer for operations the mock
+        // does not serve.
+        assert_ne!(status, 501, "{} {path}: {answer}", op.id);
         let journaled = server.requests();
         assert_eq!(journaled.len(), 1, "{}", op.id);
         assert_eq!(journaled[0].operation.as_deref(), Some(op.id), "{path}");

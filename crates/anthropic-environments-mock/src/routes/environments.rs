@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
+use axum::routing::{MethodFilter, MethodRouter, on};
 use serde_json::json;
 
 use anthropic_environments_raw::types::{EnvironmentCreateParams, EnvironmentUpdateParams};
@@ -12,12 +13,26 @@ use crate::envelope::{Api, ok};
 use crate::request::{DEFAULT_LIMIT, MAX_LIMIT, Query, body};
 use crate::shared::Shared;
 
-pub(super) async fn create_environment(State(s): State<Arc<Shared>>, bytes: Bytes) -> Api {
+/// The handler of the table's operation `id`, on `method`, when it is an
+/// environment operation.
+pub(super) fn route(id: &str, method: MethodFilter) -> Option<MethodRouter<Arc<Shared>>> {
+    Some(match id {
+        "create_environment" => on(method, create_environment),
+        "list_environments" => on(method, list_environments),
+        "retrieve_environment" => on(method, retrieve_environment),
+        "update_environment" => on(method, update_environment),
+        "delete_environment" => on(method, delete_environment),
+        "archive_environment" => on(method, archive_environment),
+        _ => return None,
+    })
+}
+
+async fn create_environment(State(s): State<Arc<Shared>>, bytes: Bytes) -> Api {
     let params: EnvironmentCreateParams = body(&bytes)?;
     ok(&s.model().create_environment(params)?)
 }
 
-pub(super) async fn list_environments(State(s): State<Arc<Shared>>, RawQuery(q): RawQuery) -> Api {
+async fn list_environments(State(s): State<Arc<Shared>>, RawQuery(q): RawQuery) -> Api {
     let q = Query::parse(q)?;
     let include = q.bool("include_archived")?.unwrap_or(false);
     let limit = q.int("limit", 1, MAX_LIMIT)?.unwrap_or(DEFAULT_LIMIT) as usize;
@@ -25,14 +40,11 @@ pub(super) async fn list_environments(State(s): State<Arc<Shared>>, RawQuery(q):
     ok(&json!({"data": data, "next_page": next_page}))
 }
 
-pub(super) async fn retrieve_environment(
-    State(s): State<Arc<Shared>>,
-    Path(id): Path<String>,
-) -> Api {
+async fn retrieve_environment(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> Api {
     ok(&s.model().environment(&id)?)
 }
 
-pub(super) async fn update_environment(
+async fn update_environment(
     State(s): State<Arc<Shared>>,
     Path(id): Path<String>,
     bytes: Bytes,
@@ -41,16 +53,10 @@ pub(super) async fn update_environment(
     ok(&s.model().update_environment(&id, params)?)
 }
 
-pub(super) async fn delete_environment(
-    State(s): State<Arc<Shared>>,
-    Path(id): Path<String>,
-) -> Api {
+async fn delete_environment(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> Api {
     ok(&s.model().delete_environment(&id)?)
 }
 
-pub(super) async fn archive_environment(
-    State(s): State<Arc<Shared>>,
-    Path(id): Path<String>,
-) -> Api {
+async fn archive_environment(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> Api {
     ok(&s.model().archive_environment(&id)?)
 }

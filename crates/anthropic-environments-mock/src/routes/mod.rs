@@ -1,6 +1,8 @@
-//! The HTTP surface: one module of routes per resource (environments,
-//! work, sessions and skills) and the control surface under `/_mock`,
-//! assembled here with the middleware for the server's mode.
+//! The HTTP surface: one module of handlers per resource (environments,
+//! work, sessions and skills), routed here by the raw crate's generated
+//! operation table (each operation's path template and method, never
+//! spelled by hand), the control surface under `/_mock`, and the
+//! middleware for the server's mode.
 
 mod control;
 mod environments;
@@ -11,9 +13,13 @@ mod work;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::http::{Method, StatusCode};
 use axum::middleware;
-use axum::routing::{get, post, put};
+use axum::routing::{MethodFilter, MethodRouter, any, get, on, post, put};
 
+use anthropic_environments_raw::operations;
+
+use crate::envelope::envelope;
 use crate::middleware::{auth, faults, journal, method_not_allowed, not_found_route, request_id};
 use crate::shared::Shared;
 
@@ -31,10 +37,7 @@ pub(crate) fn router(shared: Arc<Shared>, mode: crate::MockMode) -> Router {
 /// The stateful mode: the API's routes over the model, and every control
 /// route.
 fn stateful(shared: Arc<Shared>) -> Router<Arc<Shared>> {
-    let api = Router::new()
-        .merge(environment_routes())
-        .merge(work_routes())
-        .merge(sessions::api_routes())
+    let api = api_routes()
         .route_layer(middleware::from_fn_with_state(shared.clone(), auth))
         .layer(middleware::from_fn_with_state(shared, faults));
     let control = Router::new()
@@ -79,51 +82,97 @@ fn server_control_routes() -> Router<Arc<Shared>> {
         .route("/_mock/health", get(|| async { "ok" }))
 }
 
-fn environment_routes() -> Router<Arc<Shared>> {
-    use environments::*;
-    Router::new()
-        .route(
-            "/v1/environments",
-            post(create_environment).get(list_environments),
-        )
-        .route(
-            "/v1/environments/{environment_id}",
-            get(retrieve_environment)
-                .post(update_environment)
-                .delete(delete_environment),
-        )
-        .route(
-            "/v1/environments/{environment_id}/archive",
-            post(archive_environment),
-        )
+/// The API's routes, read from the generated operation table: each
+/// operation's path template and method lead to its handler in the module
+/// of its resource. An operation the spec gained before the mock has a
+/// handler for is answered 501, naming it (not "no such route").
+fn api_routes() -> Router<Arc<Shared>> {
+    operations::ALL.iter().fold(Router::new(), |router, op| {
+        let method = method_filter(op.method);
+        let route = method
+            .and_then(|method| handler(op.id, method))
+            .unwrap_or_else(|| not_served(op.id, method));
+        // A second operation on a path adds its method to the first's.
+        router.route(op.path, route)
+    })
 }
 
-fn work_routes() -> Router<Arc<Shared>> {
-    use work::*;
-    Router::new()
-        .route("/v1/environments/{environment_id}/work", get(list_work))
-        .route(
-            "/v1/environments/{environment_id}/work/poll",
-            get(poll_work),
+/// The handler of the table's operation `id`, from the module of its
+/// resource.
+fn handler(id: &str, method: MethodFilter) -> Option<MethodRouter<Arc<Shared>>> {
+    environments::route(id, method)
+        .or_else(|| work::route(id, method))
+        .or_else(|| sessions::route(id, method))
+}
+
+/// The route of an operation the mock has no handler for: 501, naming it.
+fn not_served<S>(id: &'static str, method: Option<MethodFilter>) -> MethodRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    let answer = move || async move {
+        envelope(
+            StatusCode::NOT_IMPLEMENTED,
+            "api_error",
+            format!("the mock does not serve {id}"),
+            None,
         )
-        .route(
-            "/v1/environments/{environment_id}/work/stats",
-            get(work_stats),
-        )
-        .route(
-            "/v1/environments/{environment_id}/work/{work_id}",
-            get(retrieve_work).post(update_work),
-        )
-        .route(
-            "/v1/environments/{environment_id}/work/{work_id}/ack",
-            post(ack_work),
-        )
-        .route(
-            "/v1/environments/{environment_id}/work/{work_id}/heartbeat",
-            post(heartbeat_work),
-        )
-        .route(
-            "/v1/environments/{environment_id}/work/{work_id}/stop",
-            post(stop_work),
-        )
+    };
+    match method {
+        Some(method) => on(method, answer),
+        None => any(answer),
+    }
+}
+
+/// The filter of an HTTP method of the table (`None` only for one axum
+/// cannot route by).
+fn method_filter(method: &str) -> Option<MethodFilter> {
+    let method = Method::from_bytes(method.as_bytes()).ok()?;
+    MethodFilter::try_from(method).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt as _;
+
+    use super::*;
+
+    #[test]
+    fn every_operation_of_the_table_has_a_handler() {
+        for op in operations::ALL {
+            let method = method_filter(op.method);
+            assert!(method.is_some(), "{}: {}", op.id, op.method);
+            assert!(
+                method.and_then(|m| handler(op.id, m)).is_some(),
+                "{}",
+                op.id
+            );
+        }
+        assert!(handler("teleport_work", MethodFilter::POST).is_none());
+    }
+
+    #[tokio::test]
+    async fn an_operation_without_a_handler_is_answered_501_naming_it() {
+        let app: Router = Router::new().route(
+            "/v1/teleport",
+            not_served("teleport_work", method_filter("POST")),
+        );
+        let request = Request::post("/v1/teleport").body(Body::empty()).unwrap();
+        let response = app.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::NOT_IMPLEMENTED);
+        let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            body["error"]["message"],
+            "the mock does not serve teleport_work"
+        );
+        // Its method only: another is not this operation.
+        let request = Request::get("/v1/teleport").body(Body::empty()).unwrap();
+        let response = app.oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+    }
 }

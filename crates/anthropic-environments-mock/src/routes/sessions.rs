@@ -10,7 +10,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::response::sse::{Event, KeepAlive, Sse};
-use axum::routing::{get, post};
+use axum::routing::{MethodFilter, MethodRouter, on, post};
 use base64::Engine as _;
 use futures::stream::{self, Stream, StreamExt};
 use serde_json::{Value, json};
@@ -215,26 +215,18 @@ async fn control_add_skill_version(State(s): State<Arc<Shared>>, bytes: Bytes) -
     Ok((StatusCode::CREATED, axum::Json(version)).into_response())
 }
 
-/// The six API routes.
-pub(crate) fn api_routes() -> Router<Arc<Shared>> {
-    Router::new()
-        .route("/v1/sessions/{session_id}", get(retrieve_session))
-        .route(
-            "/v1/sessions/{session_id}/events",
-            get(list_session_events).post(send_session_events),
-        )
-        .route(
-            "/v1/sessions/{session_id}/events/stream",
-            get(stream_session_events),
-        )
-        .route(
-            "/v1/skills/{skill_id}/versions/{version}",
-            get(retrieve_skill_version),
-        )
-        .route(
-            "/v1/skills/{skill_id}/versions/{version}/content",
-            get(download_skill_version_content),
-        )
+/// The handler of the table's operation `id`, on `method`, when it is a
+/// session or skill operation.
+pub(super) fn route(id: &str, method: MethodFilter) -> Option<MethodRouter<Arc<Shared>>> {
+    Some(match id {
+        "retrieve_session" => on(method, retrieve_session),
+        "list_session_events" => on(method, list_session_events),
+        "send_session_events" => on(method, send_session_events),
+        "stream_session_events" => on(method, stream_session_events),
+        "retrieve_skill_version" => on(method, retrieve_skill_version),
+        "download_skill_version_content" => on(method, download_skill_version_content),
+        _ => return None,
+    })
 }
 
 /// The control routes of sessions and skills.

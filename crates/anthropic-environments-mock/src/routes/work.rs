@@ -7,6 +7,7 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
+use axum::routing::{MethodFilter, MethodRouter, on};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
@@ -18,7 +19,23 @@ use crate::envelope::{Api, ok};
 use crate::request::{DEFAULT_LIMIT, MAX_LIMIT, Query, body};
 use crate::shared::Shared;
 
-pub(super) async fn list_work(
+/// The handler of the table's operation `id`, on `method`, when it is a
+/// work operation.
+pub(super) fn route(id: &str, method: MethodFilter) -> Option<MethodRouter<Arc<Shared>>> {
+    Some(match id {
+        "list_work" => on(method, list_work),
+        "poll_work" => on(method, poll_work),
+        "work_stats" => on(method, work_stats),
+        "retrieve_work" => on(method, retrieve_work),
+        "update_work" => on(method, update_work),
+        "ack_work" => on(method, ack_work),
+        "heartbeat_work" => on(method, heartbeat_work),
+        "stop_work" => on(method, stop_work),
+        _ => return None,
+    })
+}
+
+async fn list_work(
     State(s): State<Arc<Shared>>,
     Path(env): Path<String>,
     RawQuery(q): RawQuery,
@@ -29,7 +46,7 @@ pub(super) async fn list_work(
     ok(&json!({"data": data, "next_page": next_page}))
 }
 
-pub(super) async fn poll_work(
+async fn poll_work(
     State(s): State<Arc<Shared>>,
     Path(env): Path<String>,
     RawQuery(q): RawQuery,
@@ -71,18 +88,18 @@ pub(super) async fn poll_work(
     }
 }
 
-pub(super) async fn work_stats(State(s): State<Arc<Shared>>, Path(env): Path<String>) -> Api {
+async fn work_stats(State(s): State<Arc<Shared>>, Path(env): Path<String>) -> Api {
     ok(&s.swept().stats(&env, Instant::now())?)
 }
 
-pub(super) async fn retrieve_work(
+async fn retrieve_work(
     State(s): State<Arc<Shared>>,
     Path((env, id)): Path<(String, String)>,
 ) -> Api {
     ok(&s.swept().work(&env, &id)?)
 }
 
-pub(super) async fn update_work(
+async fn update_work(
     State(s): State<Arc<Shared>>,
     Path((env, id)): Path<(String, String)>,
     bytes: Bytes,
@@ -91,16 +108,13 @@ pub(super) async fn update_work(
     ok(&s.swept().update_work(&env, &id, params.metadata)?)
 }
 
-pub(super) async fn ack_work(
-    State(s): State<Arc<Shared>>,
-    Path((env, id)): Path<(String, String)>,
-) -> Api {
+async fn ack_work(State(s): State<Arc<Shared>>, Path((env, id)): Path<(String, String)>) -> Api {
     let work = s.swept().ack(&env, &id, Instant::now())?;
     s.deadline_set();
     ok(&work)
 }
 
-pub(super) async fn heartbeat_work(
+async fn heartbeat_work(
     State(s): State<Arc<Shared>>,
     Path((env, id)): Path<(String, String)>,
     RawQuery(q): RawQuery,
@@ -117,7 +131,7 @@ pub(super) async fn heartbeat_work(
     ok(&beat)
 }
 
-pub(super) async fn stop_work(
+async fn stop_work(
     State(s): State<Arc<Shared>>,
     Path((env, id)): Path<(String, String)>,
     bytes: Bytes,
