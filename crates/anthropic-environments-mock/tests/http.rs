@@ -671,3 +671,20 @@ async fn every_operation_of_the_table_is_routed() {
     assert_eq!(status, 404);
     assert!(message(&answer).contains("no such route"), "{answer}");
 }
+
+/// A method an operation's path does not take is refused 405 in the API's
+/// error envelope, on a path the table routes (poll is a GET; the
+/// environment's path takes GET, POST and DELETE, not PUT).
+#[tokio::test]
+async fn a_method_the_path_does_not_take_is_405_in_the_envelope() {
+    let server = MockServer::start().await;
+    for (method, path) in [
+        (reqwest::Method::POST, "/v1/environments/env_1/work/poll"),
+        (reqwest::Method::PUT, "/v1/environments/env_1"),
+    ] {
+        let (status, answer) = send(&server, method.clone(), path, Some("{}"), true).await;
+        assert_eq!(status, 405, "{method} {path}: {answer}");
+        assert_eq!(answer["error"]["type"], "invalid_request_error", "{answer}");
+        assert_eq!(message(&answer), "method not allowed", "{answer}");
+    }
+}

@@ -7,24 +7,43 @@ use axum::extract::{Path, RawQuery, State};
 use axum::routing::{MethodFilter, MethodRouter, on};
 use serde_json::json;
 
+use anthropic_environments_raw::operations;
 use anthropic_environments_raw::types::{EnvironmentCreateParams, EnvironmentUpdateParams};
 
 use crate::envelope::{Api, ok};
 use crate::request::{DEFAULT_LIMIT, MAX_LIMIT, Query, body};
 use crate::shared::Shared;
 
-/// The handler of the table's operation `id`, on `method`, when it is an
-/// environment operation.
+/// The handler of the table's operation `id`, on `method`, when it is
+/// an environment operation. Each is named by its constant in the table, so an
+/// operation the spec drops or renames fails the build here.
 pub(super) fn route(id: &str, method: MethodFilter) -> Option<MethodRouter<Arc<Shared>>> {
-    Some(match id {
-        "create_environment" => on(method, create_environment),
-        "list_environments" => on(method, list_environments),
-        "retrieve_environment" => on(method, retrieve_environment),
-        "update_environment" => on(method, update_environment),
-        "delete_environment" => on(method, delete_environment),
-        "archive_environment" => on(method, archive_environment),
-        _ => return None,
-    })
+    let handlers = [
+        (
+            operations::CREATE_ENVIRONMENT,
+            on(method, create_environment),
+        ),
+        (operations::LIST_ENVIRONMENTS, on(method, list_environments)),
+        (
+            operations::RETRIEVE_ENVIRONMENT,
+            on(method, retrieve_environment),
+        ),
+        (
+            operations::UPDATE_ENVIRONMENT,
+            on(method, update_environment),
+        ),
+        (
+            operations::DELETE_ENVIRONMENT,
+            on(method, delete_environment),
+        ),
+        (
+            operations::ARCHIVE_ENVIRONMENT,
+            on(method, archive_environment),
+        ),
+    ];
+    handlers
+        .into_iter()
+        .find_map(|(op, route)| (op.id == id).then_some(route))
 }
 
 async fn create_environment(State(s): State<Arc<Shared>>, bytes: Bytes) -> Api {

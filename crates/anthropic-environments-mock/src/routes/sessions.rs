@@ -15,6 +15,8 @@ use base64::Engine as _;
 use futures::stream::{self, Stream, StreamExt};
 use serde_json::{Value, json};
 
+use anthropic_environments_raw::operations;
+
 use crate::envelope::{Api, Refusal, bad, ok};
 use crate::model::sessions::{NewSession, Sender};
 use crate::request::{DEFAULT_LIMIT, MAX_LIMIT, Query, body};
@@ -215,18 +217,36 @@ async fn control_add_skill_version(State(s): State<Arc<Shared>>, bytes: Bytes) -
     Ok((StatusCode::CREATED, axum::Json(version)).into_response())
 }
 
-/// The handler of the table's operation `id`, on `method`, when it is a
-/// session or skill operation.
+/// The handler of the table's operation `id`, on `method`, when it is
+/// a session or skill operation. Each is named by its constant in the table, so an
+/// operation the spec drops or renames fails the build here.
 pub(super) fn route(id: &str, method: MethodFilter) -> Option<MethodRouter<Arc<Shared>>> {
-    Some(match id {
-        "retrieve_session" => on(method, retrieve_session),
-        "list_session_events" => on(method, list_session_events),
-        "send_session_events" => on(method, send_session_events),
-        "stream_session_events" => on(method, stream_session_events),
-        "retrieve_skill_version" => on(method, retrieve_skill_version),
-        "download_skill_version_content" => on(method, download_skill_version_content),
-        _ => return None,
-    })
+    let handlers = [
+        (operations::RETRIEVE_SESSION, on(method, retrieve_session)),
+        (
+            operations::LIST_SESSION_EVENTS,
+            on(method, list_session_events),
+        ),
+        (
+            operations::SEND_SESSION_EVENTS,
+            on(method, send_session_events),
+        ),
+        (
+            operations::STREAM_SESSION_EVENTS,
+            on(method, stream_session_events),
+        ),
+        (
+            operations::RETRIEVE_SKILL_VERSION,
+            on(method, retrieve_skill_version),
+        ),
+        (
+            operations::DOWNLOAD_SKILL_VERSION_CONTENT,
+            on(method, download_skill_version_content),
+        ),
+    ];
+    handlers
+        .into_iter()
+        .find_map(|(op, route)| (op.id == id).then_some(route))
 }
 
 /// The control routes of sessions and skills.
