@@ -14,9 +14,10 @@ use crate::envelope::{Api, ok};
 use crate::request::{DEFAULT_LIMIT, MAX_LIMIT, Query, body};
 use crate::shared::Shared;
 
-/// The handler of the table's operation `id`, on `method`, when it is
-/// an environment operation. Each is named by its constant in the table, so an
-/// operation the spec drops or renames fails the build here.
+/// The handler of the table's operation `id`, on `method`, when it is an
+/// environment operation. Each handler is paired with its operation's
+/// constant in the table, so an operation the spec drops or renames fails
+/// the build here.
 pub(super) fn route(id: &str, method: MethodFilter) -> Option<MethodRouter<Arc<Shared>>> {
     let handlers = [
         (

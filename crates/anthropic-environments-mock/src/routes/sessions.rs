@@ -217,9 +217,10 @@ async fn control_add_skill_version(State(s): State<Arc<Shared>>, bytes: Bytes) -
     Ok((StatusCode::CREATED, axum::Json(version)).into_response())
 }
 
-/// The handler of the table's operation `id`, on `method`, when it is
-/// a session or skill operation. Each is named by its constant in the table, so an
-/// operation the spec drops or renames fails the build here.
+/// The handler of the table's operation `id`, on `method`, when it is a
+/// session or skill operation. Each handler is paired with its operation's
+/// constant in the table, so an operation the spec drops or renames fails
+/// the build here.
 pub(super) fn route(id: &str, method: MethodFilter) -> Option<MethodRouter<Arc<Shared>>> {
     let handlers = [
         (operations::RETRIEVE_SESSION, on(method, retrieve_session)),
