@@ -57,6 +57,10 @@ pub struct FaultRule {
     /// Only requests with this method (e.g. `POST`).
     #[serde(default)]
     pub method: Option<String>,
+    /// Only requests whose path contains this text (e.g. one item's id,
+    /// to fault that item's calls and no other's).
+    #[serde(default)]
+    pub path_contains: Option<String>,
     /// Fire on the nth matching call only (1 is the first).
     #[serde(default)]
     pub nth: Option<u64>,
@@ -83,6 +87,7 @@ impl FaultRule {
         FaultRule {
             operation: Some(operation.into()),
             method: None,
+            path_contains: None,
             nth: None,
             rate: None,
             action,
@@ -128,7 +133,21 @@ impl FaultRule {
         self
     }
 
-    fn matches(&self, operation: Option<&str>, method: &str) -> bool {
+    /// Only requests whose path contains `part` (one item's calls: its
+    /// id).
+    ///
+    /// ```
+    /// use anthropic_environments_mock::{Fault, FaultRule};
+    /// // Every heartbeat of work_1 hangs; other items' heartbeats pass.
+    /// let rule = FaultRule::on_operation("heartbeat_work", Fault::Hang).path_contains("/work_1/");
+    /// assert_eq!(rule.path_contains.as_deref(), Some("/work_1/"));
+    /// ```
+    pub fn path_contains(mut self, part: impl Into<String>) -> Self {
+        self.path_contains = Some(part.into());
+        self
+    }
+
+    fn matches(&self, operation: Option<&str>, method: &str, path: &str) -> bool {
         self.operation
             .as_deref()
             .is_none_or(|op| Some(op) == operation)
@@ -136,6 +155,10 @@ impl FaultRule {
                 .method
                 .as_deref()
                 .is_none_or(|m| m.eq_ignore_ascii_case(method))
+            && self
+                .path_contains
+                .as_deref()
+                .is_none_or(|part| path.contains(part))
     }
 }
 
@@ -178,7 +201,8 @@ pub struct FaultConfig {
     /// Latency added to every request, in milliseconds.
     pub latency_ms: u64,
     /// Apply the random faults only to paths containing this text (e.g.
-    /// `/ack`); the sequence and the rules apply to every API request.
+    /// `/ack`); the sequence applies to every API request, and a rule to
+    /// those its own [`FaultRule::path_contains`] selects.
     pub path_contains: Option<String>,
 }
 
@@ -374,7 +398,7 @@ impl Faults {
             return (latency, Decision::of(next, retry_after));
         }
         for (i, rule) in s.config.rules.iter().enumerate() {
-            if !rule.matches(operation, method) {
+            if !rule.matches(operation, method, path) {
                 continue;
             }
             s.rule_calls[i] += 1;
@@ -508,6 +532,33 @@ mod tests {
             f.decide("GET", "/e", Some("retrieve_environment")).1,
             Decision::Pass
         );
+    }
+
+    #[test]
+    fn a_rule_with_a_path_filter_fires_on_those_paths_only() {
+        let f = Faults::new(FaultConfig::rules([FaultRule::on_operation(
+            "heartbeat_work",
+            Fault::Hang,
+        )
+        .path_contains("/work/w_doomed/")]));
+        let beat = |path: &str| f.decide("POST", path, Some("heartbeat_work")).1;
+        assert_eq!(
+            beat("/v1/environments/e/work/w_live/heartbeat"),
+            Decision::Pass
+        );
+        assert_eq!(
+            beat("/v1/environments/e/work/w_doomed/heartbeat"),
+            Decision::Hang
+        );
+        assert_eq!(
+            beat("/v1/environments/e/work/w_doomed/heartbeat"),
+            Decision::Hang
+        );
+        let c: FaultConfig = serde_json::from_str(
+            r#"{"rules": [{"operation": "ack_work", "path_contains": "/w_1/", "action": "hang"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(c.rules[0].path_contains.as_deref(), Some("/w_1/"));
     }
 
     #[test]
