@@ -66,7 +66,8 @@ fn main() -> ExitCode {
             let root = workspace_root();
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
             readme::session_demo(&root, &cargo)
-                .and_then(|()| readme::walk_through(&root, &cargo))
+                .and_then(|()| build_workspace_binaries(&root, &cargo))
+                .and_then(|()| readme::walk_through(&root))
                 .map(|()| ExitCode::SUCCESS)
         }
         Some("help") | Some("--help") | None => {

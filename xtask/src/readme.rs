@@ -55,16 +55,14 @@ pub fn demo_command(root: &Path) -> Result<String> {
 
 /// Runs the walk-through block with the workspace's debug binaries first on
 /// PATH, its mock on a free loopback port, and no `ANTHROPIC_*` variable
-/// of ours; checks that the tool call's result came back.
-pub fn walk_through(root: &Path, cargo: &str) -> Result<()> {
+/// of ours; checks that the tool call's result came back. Its caller builds
+/// the binaries first ([`crate::build_workspace_binaries`]).
+pub fn walk_through(root: &Path) -> Result<()> {
     let readme = std::fs::read_to_string(root.join("README.md"))?;
     let at = readme
         .find(WALK_THROUGH)
         .context("the README's walk-through marker is gone")?;
     let block = shell_block(&readme[at..]).context("no shell block after the marker")?;
-    // The binaries it names (the preamble's `cargo build -p ...` makes the
-    // same programs; this reuses the test run's builds).
-    crate::build_workspace_binaries(root, cargo)?;
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port();

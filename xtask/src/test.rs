@@ -99,19 +99,21 @@ pub fn test(extra: &[String]) -> Result<ExitCode> {
     if !status.success() {
         return Ok(ExitCode::from(1));
     }
-    every_endpoint_against_the_mock(&root, &cargo)?;
+    // The binaries the steps below start (the mock's, antenv, the
+    // examples), built once for all of them.
+    build_workspace_binaries(&root, &cargo)?;
+    every_endpoint_against_the_mock(&root)?;
     official_runner_against_the_mock(&root, &python)?;
-    runner_parity(&root, &cargo, &python)?;
+    runner_parity(&root, &python)?;
     readme::session_demo(&root, &cargo)?;
-    readme::walk_through(&root, &cargo)?;
+    readme::walk_through(&root)?;
     Ok(ExitCode::SUCCESS)
 }
 
 /// Runs `examples/every_endpoint.rs` against the mock server's binary on a
 /// loopback port, as a user would: in its stateful mode, then in its
 /// stateless conformance mode (every request validated against the spec).
-fn every_endpoint_against_the_mock(root: &Path, cargo: &str) -> Result<()> {
-    build_workspace_binaries(root, cargo)?;
+fn every_endpoint_against_the_mock(root: &Path) -> Result<()> {
     let target = root.join("target/debug");
     let mut steps_run = 0;
     for mode in ["stateful", "stateless"] {
@@ -182,8 +184,7 @@ fn official_runner_against_the_mock(root: &Path, python: &Path) -> Result<()> {
 /// The official Python runner and ours (`antenv worker poll`, in-process)
 /// serve the same scripted session on the mock's binary and post the same
 /// results (`tests/python/parity.py`).
-fn runner_parity(root: &Path, cargo: &str, python: &Path) -> Result<()> {
-    build_workspace_binaries(root, cargo)?;
+fn runner_parity(root: &Path, python: &Path) -> Result<()> {
     let (mut mock, base_url) =
         start_mock(&root.join("target/debug/anthropic-environments-mock"), &[])?;
     println!("running tests/python/parity.py against the mock at {base_url}");
